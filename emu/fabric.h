@@ -1,0 +1,107 @@
+// emu: an in-process fabric of N nodes x M NICs that behaves like RDMA hardware.
+//
+// Each node is a Provider (transport/provider.h) whose devices are its NICs. Keys,
+// ranges, rights and protection domains are checked as an HCA checks them, and a
+// refused operation never touches memory. Data moves with one memcpy from the source
+// list to the destination, like DMA.
+//
+// Two modes:
+//  - kFast: real time, real threads. Work executes when posted, on the posting thread;
+//    several threads may drive different nodes at once.
+//  - kDeterministic: one thread and a virtual clock. A seeded generator decides
+//    per-operation delay (serialisation at link rate, propagation, retransmissions
+//    after loss) and the delivery order of unordered (SRD) endpoints. Time moves only
+//    through step()/run_until()/run_until_idle(), and every completion is recorded in a
+//    trace whose hash a seed fixes bit for bit.
+// docs/emulator.md describes the model and its departures from hardware.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/provider.h"
+
+namespace ferry::emu {
+
+enum class Mode { kFast, kDeterministic };
+
+struct NicConfig {
+  double link_gbps = 100;
+  uint32_t mtu = 4096;
+  uint32_t max_sge = 16;
+  bool ordered = true;    // offers RC endpoints
+  bool unordered = true;  // offers SRD endpoints
+  bool supports_rdma_read = true;
+  // Per-packet loss on this NIC's link (deterministic mode): each lost packet costs a
+  // retransmission, go-back-N for RC and selective for SRD.
+  double loss_probability = 0;
+};
+
+struct FabricConfig {
+  Mode mode = Mode::kFast;
+  uint64_t seed = 1;
+  uint32_t nodes = 2;
+  // One entry per NIC of every node; rails may differ in rate.
+  std::vector<NicConfig> nics = {NicConfig{}};
+  // Deterministic-mode timing.
+  uint64_t propagation_delay_ns = 1'000;
+  uint64_t nic_processing_ns = 200;       // per operation, on top of serialisation
+  uint64_t srd_reorder_window_ns = 5'000; // SRD: extra delay drawn from [0, window)
+  bool record_trace = false;              // keep every record, not only the hash
+};
+
+// One observable event of a deterministic run.
+struct TraceRecord {
+  uint64_t time_ns = 0;
+  uint32_t node = 0;
+  uint32_t nic = 0;
+  uint32_t endpoint_id = 0;
+  uint64_t cookie = 0;
+  CompletionKind kind = CompletionKind::kWrite;
+  Status status = Status::kSuccess;
+  uint32_t byte_len = 0;
+  uint32_t imm = 0;
+};
+
+class FabricImpl;
+
+class Fabric {
+ public:
+  explicit Fabric(FabricConfig config);
+  ~Fabric();
+  Fabric(const Fabric&) = delete;
+  Fabric& operator=(const Fabric&) = delete;
+
+  const FabricConfig& config() const;
+  size_t node_count() const;
+  Provider& node(size_t index);
+  uint64_t now_ns() const;
+
+  // Driving virtual time (deterministic mode). In fast mode step() runs what is due.
+  bool step();  // runs the next pending event; false when there is none
+  // Runs events until none is left or max_events ran; returns how many ran.
+  size_t run_until_idle(size_t max_events = 100'000'000);
+  // Runs every event due at or before t_ns and leaves the clock at t_ns.
+  void run_until(uint64_t t_ns);
+  // Calls fn at virtual time t_ns (fast mode: at the first progress after t_ns).
+  void at(uint64_t t_ns, std::function<void()> fn);
+
+  // Faults, applied when called; schedule them with at() to time them.
+  void set_link_up(uint32_t node, uint32_t nic, bool up);
+  void kill_nic(uint32_t node, uint32_t nic);  // its endpoints flush; peers time out
+  void vanish_node(uint32_t node);             // as if the process died silently
+  void set_loss_probability(uint32_t node, uint32_t nic, double probability);
+
+  // Deterministic mode: a hash of every completion (time, place, cookie, status,
+  // size, immediate) and fault so far; the records themselves when record_trace.
+  uint64_t trace_hash() const;
+  const std::vector<TraceRecord>& trace() const;
+
+ private:
+  std::unique_ptr<FabricImpl> impl_;
+};
+
+}  // namespace ferry::emu

@@ -1,0 +1,293 @@
+// The emulator's objects behind the provider interface. Not for use outside emu/.
+//
+// Locking (fast mode runs on several threads; deterministic mode takes the same locks
+// uncontended): FabricImpl::tables (shared while work executes, exclusive to add or
+// remove keys and endpoints) -> an endpoint's send_mutex -> an endpoint's recv_mutex ->
+// a completion queue's mutex -> FabricImpl::events_mutex / trace_mutex. Never the other
+// way round.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "emu/fabric.h"
+#include "emu/rng.h"
+
+namespace ferry::emu {
+
+constexpr uint32_t kMaxSge = 32;  // upper bound of NicConfig::max_sge
+
+class FabricImpl;
+class EmuEndpoint;
+
+// One registration in a device's key table. Keys are (slot + 1) << 8 | generation, so a
+// key of a deregistered region never matches again until the 8-bit generation wraps.
+struct MrEntry {
+  uint64_t addr = 0;
+  uint64_t length = 0;
+  uint32_t access = 0;
+  uint32_t pd_id = 0;
+  uint32_t key = 0;
+  bool live = false;
+};
+
+class EmuDevice final : public Device {
+ public:
+  EmuDevice(FabricImpl& fabric, uint32_t node, uint32_t nic, const NicConfig& config);
+
+  const DeviceAttributes& attributes() const override { return attributes_; }
+  Result<std::unique_ptr<ProtectionDomain>> create_protection_domain() override;
+  Result<std::unique_ptr<CompletionQueue>> create_completion_queue(uint32_t depth) override;
+
+  // Key table; callers hold FabricImpl::tables (shared to look up, exclusive to change).
+  const MrEntry* lookup(uint32_t key) const;
+  uint32_t add_region(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id);
+  void remove_region(uint32_t key);
+
+  FabricImpl& fabric;
+  const uint32_t node;
+  const uint32_t nic;
+  const NicConfig config;
+  std::atomic<bool> link_up{true};
+  std::atomic<bool> dead{false};
+  std::atomic<double> loss_probability{0};
+  uint64_t tx_free_ns = 0;  // deterministic mode: when the link is next idle
+
+ private:
+  DeviceAttributes attributes_;
+  std::vector<MrEntry> regions_;
+  std::vector<uint32_t> free_slots_;
+};
+
+class EmuProtectionDomain final : public ProtectionDomain {
+ public:
+  EmuProtectionDomain(EmuDevice& device, uint32_t id) : device(device), id(id) {}
+  Result<std::unique_ptr<MemoryRegion>> register_memory(void* addr, size_t length,
+                                                        uint32_t access,
+                                                        MemoryKind kind) override;
+  Result<std::unique_ptr<Endpoint>> create_endpoint(const EndpointConfig& config) override;
+
+  EmuDevice& device;
+  const uint32_t id;
+};
+
+class EmuMemoryRegion final : public MemoryRegion {
+ public:
+  EmuMemoryRegion(EmuDevice& device, void* addr, size_t length, uint32_t access, uint32_t key)
+      : device_(device), addr_(addr), length_(length), access_(access), key_(key) {}
+  ~EmuMemoryRegion() override;
+  void* addr() const override { return addr_; }
+  size_t length() const override { return length_; }
+  uint32_t lkey() const override { return key_; }
+  uint32_t rkey() const override { return key_; }
+  uint32_t access() const override { return access_; }
+  MemoryKind memory_kind() const override { return MemoryKind::kHost; }
+
+ private:
+  EmuDevice& device_;
+  void* addr_;
+  size_t length_;
+  uint32_t access_;
+  uint32_t key_;
+};
+
+class EmuCompletionQueue final : public CompletionQueue {
+ public:
+  EmuCompletionQueue(FabricImpl& fabric, uint32_t depth);
+  Result<size_t> poll(std::span<Completion> out) override;
+  uint32_t depth() const override { return static_cast<uint32_t>(ring_.size()); }
+
+  // False when the queue was full: the completion is lost and the queue overflowed.
+  bool push(const Completion& completion);
+
+ private:
+  FabricImpl& fabric_;
+  std::mutex mutex_;
+  std::vector<Completion> ring_;
+  size_t head_ = 0;
+  size_t count_ = 0;
+  uint64_t lost_ = 0;
+};
+
+// Where a posted work request is in its life.
+enum class OpState : uint8_t {
+  kFree,
+  kQueued,     // posted; not yet arrived at the target (or waiting to retry)
+  kArrived,    // at the target; RC: waiting for the requests before it
+  kDelivered,  // executed at the target (or failed); its completion is on its way
+  kDone,
+};
+
+struct SendOp {
+  WorkRequest request;
+  Sge sges[kMaxSge];
+  uint64_t seq = 0;  // position in the endpoint's send queue since creation
+  uint64_t bytes = 0;
+  OpState state = OpState::kFree;
+  Status status = Status::kSuccess;
+  uint32_t rnr_attempts = 0;
+  uint32_t retry_attempts = 0;
+};
+
+struct RecvOp {
+  uint64_t cookie = 0;
+  Sge sges[kMaxSge];
+  uint32_t num_sge = 0;
+};
+
+enum class EventKind : uint8_t { kArrive, kAck, kPump, kCallback };
+
+struct Event {
+  uint64_t time_ns;
+  uint64_t seq;  // ties at one time run in scheduling order
+  EventKind kind;
+  uint32_t endpoint_id;
+  uint64_t op_seq;  // kArrive/kAck: which operation; kCallback: the callback slot
+};
+
+class EmuEndpoint final : public Endpoint {
+ public:
+  EmuEndpoint(EmuProtectionDomain& pd, const EndpointConfig& config, uint32_t id);
+  ~EmuEndpoint() override;
+
+  EndpointKind kind() const override { return config_.kind; }
+  EndpointState state() const override { return state_.load(std::memory_order_acquire); }
+  uint32_t id() const override { return id_; }
+  std::vector<uint8_t> address() const override;
+  VoidResult connect(std::span<const uint8_t> peer_address) override;
+  VoidResult post_send(std::span<const WorkRequest> requests, size_t* bad_index) override;
+  VoidResult post_recv(std::span<const RecvRequest> requests, size_t* bad_index) override;
+  void set_error() override;
+
+  // Called by the fabric with FabricImpl::tables held shared.
+  void on_event(const Event& event);
+  // The peer's side of a delivery, called with the initiator's send_mutex held.
+  enum class RecvOutcome { kTaken, kNone, kLengthError, kProtectionError };
+  RecvOutcome take_recv_and_fill(const Sge* src, uint32_t num_src, uint64_t bytes,
+                                 const Sge* write_target, uint32_t imm);
+  // Error state from outside (peer's fault, NIC death): flushes at the next pump.
+  void request_error(bool silent);
+  bool peer_reachable() const;
+
+  EmuDevice& device;
+  EmuProtectionDomain& pd;
+
+ private:
+  enum class Attempt { kDelivered, kRetryLater, kFailed };
+  SendOp& op_at(uint64_t seq) { return send_queue_[seq % send_queue_.size()]; }
+  void deliver_ready_locked(uint64_t from);
+  bool run_op_locked(SendOp& op);
+  Attempt attempt_locked(SendOp& op, uint64_t* retry_at);
+  Status check_local_locked(const SendOp& op) const;
+  void finish_locked(SendOp& op);
+  void complete_locked(SendOp& op);
+  void flush_locked();
+  void flush_recvs();
+  void push_completion(CompletionQueue* cq, const Completion& completion);
+  uint64_t arrival_time_locked(const SendOp& op);
+
+  FabricImpl& fabric_;
+  const EndpointConfig config_;
+  const uint32_t id_;
+  std::atomic<EndpointState> state_{EndpointState::kInit};
+  std::atomic<bool> silent_{false};  // node vanished: nobody is left to see completions
+  uint32_t peer_id_ = 0;
+
+  std::mutex send_mutex_;
+  std::vector<SendOp> send_queue_;
+  uint64_t send_head_ = 0;     // oldest operation not done
+  uint64_t send_tail_ = 0;     // next sequence number to post
+  uint64_t send_deliver_ = 0;  // RC: next operation to deliver in order
+  uint64_t last_arrival_ns_ = 0;
+  bool halted_ = false;  // RC: an operation failed; nothing after it may execute
+
+  std::mutex recv_mutex_;
+  std::vector<RecvOp> recv_queue_;
+  uint64_t recv_head_ = 0;
+  uint64_t recv_tail_ = 0;
+};
+
+class EmuNode final : public Provider {
+ public:
+  EmuNode(FabricImpl& fabric, uint32_t index);
+  const char* name() const override { return "emu"; }
+  size_t device_count() const override { return devices.size(); }
+  Device& device(size_t index) override { return *devices.at(index); }
+  const Clock& clock() const override;
+  bool progress() override;
+
+  std::vector<std::unique_ptr<EmuDevice>> devices;
+  std::atomic<bool> vanished{false};
+
+ private:
+  FabricImpl& fabric_;
+};
+
+class FabricImpl {
+ public:
+  explicit FabricImpl(FabricConfig config);
+
+  bool deterministic() const { return config.mode == Mode::kDeterministic; }
+  uint64_t now_ns() const { return clock_.now_ns(); }
+  const Clock& clock() const { return clock_; }
+
+  void schedule(uint64_t time_ns, EventKind kind, uint32_t endpoint_id, uint64_t op_seq);
+  uint64_t add_callback(std::function<void()> fn);
+  bool step();
+  void run_until(uint64_t t_ns);
+  // Fast mode: runs the events that are due. Cheap when none is pending.
+  bool run_due();
+
+  // Callers of these three hold tables exclusive. Ids are never reused, so the address
+  // of a destroyed endpoint stays dead.
+  uint32_t add_endpoint(EmuEndpoint* endpoint);
+  void set_endpoint(uint32_t id, EmuEndpoint* endpoint) { endpoints_[id - 1] = endpoint; }
+  void remove_endpoint(uint32_t id);
+  EmuEndpoint* endpoint(uint32_t id) const;      // callers hold tables
+  uint32_t endpoint_count() const { return static_cast<uint32_t>(endpoints_.size()); }
+  uint32_t next_pd_id() { return ++pd_ids_; }
+  EmuDevice& device(uint32_t node, uint32_t nic) const;
+
+  void record(const TraceRecord& record);
+  void record_fault(uint32_t kind, uint32_t node, uint32_t nic);
+
+  const FabricConfig config;
+  std::vector<std::unique_ptr<EmuNode>> nodes;
+  mutable std::shared_mutex tables;
+  Rng rng;  // deterministic mode only: one thread draws from it
+
+  uint64_t trace_hash = 14695981039346656037ull;
+  std::vector<TraceRecord> trace;
+
+ private:
+  class FabricClock final : public Clock {
+   public:
+    explicit FabricClock(const FabricImpl& fabric) : fabric_(fabric) {}
+    uint64_t now_ns() const override;
+
+   private:
+    const FabricImpl& fabric_;
+    SteadyClock steady_;
+  };
+
+  void run_event(const Event& event);
+  bool pop_event(uint64_t limit_ns, Event* out);
+
+  FabricClock clock_{*this};
+  std::atomic<uint64_t> virtual_now_{0};
+  std::vector<EmuEndpoint*> endpoints_;  // index = id - 1; null once destroyed
+  uint32_t pd_ids_ = 0;
+
+  std::mutex events_mutex_;
+  std::vector<Event> events_;  // a min-heap on (time, seq)
+  std::atomic<size_t> pending_events_{0};
+  uint64_t event_seq_ = 0;
+  std::vector<std::function<void()>> callbacks_;
+  std::vector<uint64_t> free_callbacks_;
+  std::mutex trace_mutex_;
+};
+
+}  // namespace ferry::emu

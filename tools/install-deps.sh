@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ferry needs to build and test, and nothing else.
+#
+# Idempotent: when every package is already installed it only asks dpkg and
+# returns in well under a second. Otherwise it runs `apt-get update` once and
+# installs just the missing packages. Needs root (or sudo) only in that case.
+# Works without a TTY and without stdin.
+#
+# Usage: bash tools/install-deps.sh
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap     # Bazel 4.2.3, the build tool
+  bazel-rules-java    # /usr/share/bazel/rules/java, referenced by WORKSPACE
+  g++                 # C++20 compiler
+  libgtest-dev        # unit tests
+  libgmock-dev        # mocks in unit tests
+  libbenchmark-dev    # //emu:emu_bench
+  libibverbs-dev      # rdma-core headers and libibverbs (the verbs provider)
+  ibverbs-providers   # rdma-core user-space drivers (mlx5, efa, rxe, ...)
+  libns3-dev          # ns-3, for the packet-level simulation
+  python3             # used by tools/test.sh to summarise results
+)
+
+# Strip the trailing comments above to get bare package names.
+pkgs=()
+for p in "${PACKAGES[@]}"; do
+  pkgs+=("${p%% *}")
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo_cmd=(sudo -n)
+  else
+    echo "install-deps: missing ${missing[*]}; run as root (or install sudo) to install them" >&2
+    exit 1
+  fi
+fi
+
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update </dev/null
+"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+echo "install-deps: installed ${#missing[@]} of ${#pkgs[@]} packages: ${missing[*]}"

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Runs ferry's whole test suite: installs any missing packages, then three
+# Bazel runs, in this order, each one even if an earlier one failed:
+#
+#   default  bazel test --keep_going //...
+#   asan     bazel test --keep_going --config=asan //emu/... //transport/...
+#   tsan     bazel test --keep_going --config=tsan --build_tests_only \
+#                       --test_tag_filters=threads //...
+#
+# The tsan run only covers tests tagged "threads" (tags = ["threads"] in the
+# BUILD file). If no test carries that tag, Bazel exits 4 ("no test targets");
+# that is reported as a note, not a failure.
+#
+# At the end it prints a per-run breakdown and then, alone on its line,
+#   tests: N passed, M failed
+# counting one result per test target per run (FLAKY counts as passed; FAILED,
+# TIMEOUT, NO STATUS, FAILED TO BUILD, INCOMPLETE count as failed).
+# Exit status: 0 only if every run succeeded.
+#
+# Environment:
+#   FERRY_TEST_QUICK=1   run only the default run (no sanitizers).
+#
+# Usage: bash tools/test.sh     (works from any directory; arguments are ignored)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash tools/install-deps.sh
+
+logdir="$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")"
+trap 'rm -rf "$logdir"' EXIT
+
+names=()
+cmds=()
+rcs=()
+
+# run_bazel NAME ARGS...: runs `bazel ARGS...`, shows its output and keeps a copy.
+run_bazel() {
+  local name="$1"
+  shift
+  echo
+  echo "==> [$name] bazel $*"
+  local rc=0
+  set +e
+  bazel "$@" </dev/null 2>&1 | tee "$logdir/$name.log"
+  rc="${PIPESTATUS[0]}"
+  set -e
+  names+=("$name")
+  cmds+=("bazel $*")
+  rcs+=("$rc")
+}
+
+run_bazel default test --keep_going //...
+if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
+  run_bazel asan test --keep_going --config=asan //emu/... //transport/...
+  run_bazel tsan test --keep_going --config=tsan --build_tests_only \
+    --test_tag_filters=threads //...
+else
+  echo
+  echo "==> FERRY_TEST_QUICK=1: skipping the asan and tsan runs"
+fi
+
+# Summarise. Arguments: one "name|rc|logfile|command" per run.
+summary_args=()
+for i in "${!names[@]}"; do
+  summary_args+=("${names[$i]}|${rcs[$i]}|$logdir/${names[$i]}.log|${cmds[$i]}")
+done
+
+python3 - "${summary_args[@]}" <<'PY'
+import re
+import sys
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# A per-target result line of Bazel's test summary, e.g.
+#   //emu:emu_test                                  PASSED in 0.3s
+#   //emu:emu_test                         (cached) PASSED in 0.3s
+#   //emu:foo                          (1/2 cached) FLAKY, failed in 1 out of 2 in 0.5s
+#   //emu:foo                               FLAKY, failed in 1 out of 2 in 0.5s
+#   //emu:bar                                       FAILED TO BUILD
+RESULT = re.compile(
+    r"^(?P<label>(?:@[\w.~+-]*)?//\S*)\s+(?:\((?:\d+/\d+ )?cached\)\s+)?"
+    r"(?P<status>PASSED|FLAKY|FAILED TO BUILD|FAILED|TIMEOUT|NO STATUS|"
+    r"INCOMPLETE|REMOTE FAILURE|SKIPPED)\b"
+)
+PASS = {"PASSED", "FLAKY"}
+NEUTRAL = {"SKIPPED"}
+
+
+def parse(path):
+    results = {}
+    errors = []
+    in_test_output = False
+    with open(path, errors="replace") as f:
+        for raw in f:
+            line = ANSI.sub("", raw.rstrip("\n")).split("\r")[-1]
+            # Skip the failing tests' own logs that --test_output=errors prints.
+            if line.startswith("==================== Test output for "):
+                in_test_output = True
+                continue
+            if in_test_output:
+                if re.fullmatch(r"=+", line.strip()):
+                    in_test_output = False
+                continue
+            m = RESULT.match(line)
+            if m:
+                results[m.group("label")] = m.group("status")
+            elif line.startswith("ERROR: ") and line not in errors:
+                errors.append(line)
+    return results, errors
+
+
+total_pass = total_fail = 0
+any_failed = False
+rows = []
+for arg in sys.argv[1:]:
+    name, rc, path, cmd = arg.split("|", 3)
+    rc = int(rc)
+    results, errors = parse(path)
+    passed = sorted(l for l, s in results.items() if s in PASS)
+    flaky = sorted(l for l, s in results.items() if s == "FLAKY")
+    skipped = sorted(l for l, s in results.items() if s in NEUTRAL)
+    failed = sorted((l, s) for l, s in results.items() if s not in PASS | NEUTRAL)
+    total_pass += len(passed)
+    total_fail += len(failed)
+
+    notes = []
+    if rc == 0:
+        verdict = "ok"
+    elif rc == 4 and name == "tsan" and not results:
+        verdict = "ok"
+        notes.append('no test is tagged "threads": nothing to run under tsan (not a failure)')
+    else:
+        verdict = "FAILED"
+        any_failed = True
+        if not failed:
+            if rc == 1:
+                notes.append("build or analysis error: some targets have no test result")
+            elif rc == 4:
+                notes.append("no test targets matched")
+            else:
+                notes.append("bazel exited %d" % rc)
+        for err in errors[:3]:
+            notes.append(err if len(err) <= 160 else err[:157] + "...")
+        if len(errors) > 3:
+            notes.append("... %d more ERROR lines above" % (len(errors) - 3))
+    line = "  %-7s %-6s exit %d: %d passed, %d failed" % (
+        name, verdict, rc, len(passed), len(failed))
+    if flaky:
+        line += " (%d flaky)" % len(flaky)
+    if skipped:
+        line += ", %d skipped" % len(skipped)
+    rows.append((line, cmd, failed, flaky, notes))
+
+print()
+print("==> summary")
+for line, cmd, failed, flaky, notes in rows:
+    print(line)
+    print("          " + cmd)
+    for label, status in failed:
+        print("          %-9s %s" % (status, label))
+    for label in flaky:
+        print("          %-9s %s" % ("FLAKY", label))
+    for note in notes:
+        print("          note: " + note)
+print("tests: %d passed, %d failed" % (total_pass, total_fail))
+sys.exit(1 if any_failed else 0)
+PY

@@ -1,0 +1,27 @@
+// Where time comes from. Every component reads time through a Clock so that the same
+// code runs on real time (hardware, emu fast mode) and on virtual time (emu
+// deterministic mode, sim), where one thread drives a whole cluster.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace ferry {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Nanoseconds since an arbitrary, fixed origin; never goes backwards.
+  virtual uint64_t now_ns() const = 0;
+};
+
+class SteadyClock final : public Clock {
+ public:
+  uint64_t now_ns() const override {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+  }
+};
+
+}  // namespace ferry
