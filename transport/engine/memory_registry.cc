@@ -1,0 +1,139 @@
+#include "transport/engine/memory_registry.h"
+
+#include <cstring>
+#include <string>
+
+namespace ferry {
+namespace {
+
+constexpr uint32_t kDescriptorMagic = 0x31445246;  // "FRD1"
+constexpr uint32_t kDescriptorVersion = 1;
+constexpr uint32_t kMaxRails = 64;
+constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8 + 4;
+
+template <typename T>
+void put(std::vector<uint8_t>& out, T value) {
+  uint8_t bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  out.insert(out.end(), bytes, bytes + sizeof(T));
+}
+
+template <typename T>
+T get(std::span<const uint8_t> in, size_t offset) {
+  T value;
+  std::memcpy(&value, in.data() + offset, sizeof(T));
+  return value;
+}
+
+}  // namespace
+
+std::vector<uint8_t> RegionDescriptor::serialize() const {
+  std::vector<uint8_t> out;
+  out.reserve(kHeaderBytes + 4 * rkeys.size());
+  put(out, kDescriptorMagic);
+  put(out, kDescriptorVersion);
+  put(out, addr);
+  put(out, length);
+  put(out, static_cast<uint32_t>(rkeys.size()));
+  for (uint32_t rkey : rkeys) put(out, rkey);
+  return out;
+}
+
+Result<RegionDescriptor> RegionDescriptor::parse(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kHeaderBytes) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "region descriptor of " + std::to_string(bytes.size()) +
+                          " bytes is shorter than its header (" + std::to_string(kHeaderBytes) + ")");
+  }
+  if (get<uint32_t>(bytes, 0) != kDescriptorMagic) {
+    return make_error(ErrorCode::kInvalidArgument, "not a region descriptor (bad magic)");
+  }
+  if (const auto version = get<uint32_t>(bytes, 4); version != kDescriptorVersion) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "region descriptor version " + std::to_string(version) + ", expected " +
+                          std::to_string(kDescriptorVersion));
+  }
+  RegionDescriptor d;
+  d.addr = get<uint64_t>(bytes, 8);
+  d.length = get<uint64_t>(bytes, 16);
+  const uint32_t rails = get<uint32_t>(bytes, 24);
+  if (rails == 0 || rails > kMaxRails) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "region descriptor names " + std::to_string(rails) + " rails, expected 1.." +
+                          std::to_string(kMaxRails));
+  }
+  if (bytes.size() != kHeaderBytes + 4ull * rails) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "region descriptor of " + std::to_string(bytes.size()) + " bytes, expected " +
+                          std::to_string(kHeaderBytes + 4ull * rails) + " for " +
+                          std::to_string(rails) + " rails");
+  }
+  if (d.length == 0 || d.addr + d.length < d.addr) {
+    return make_error(ErrorCode::kInvalidArgument, "region descriptor has an empty or wrapping range");
+  }
+  for (uint32_t r = 0; r < rails; ++r) d.rkeys.push_back(get<uint32_t>(bytes, kHeaderBytes + 4 * r));
+  return d;
+}
+
+RegionDescriptor Registration::descriptor() const {
+  RegionDescriptor d{addr_, length_, {}};
+  for (const auto& region : regions_) d.rkeys.push_back(region->rkey());
+  return d;
+}
+
+Registration* MemoryRegistry::find(uint64_t addr, uint64_t length) {
+  // Candidates start at or before addr; the cache is small, so scan them backwards.
+  auto it = by_start_.upper_bound(addr);
+  while (it != by_start_.begin()) {
+    --it;
+    Registration& r = *it->second;
+    if (addr - r.addr_ <= r.length_ && length <= r.length_ - (addr - r.addr_)) return &r;
+  }
+  return nullptr;
+}
+
+Result<const Registration*> MemoryRegistry::register_memory(void* addr, size_t length,
+                                                            uint32_t access, MemoryKind kind) {
+  if (rails_.empty()) return make_error(ErrorCode::kFailedPrecondition, "no rails to register on");
+  const auto start = reinterpret_cast<uint64_t>(addr);
+  if (Registration* cached = find(start, length);
+      cached != nullptr && (cached->access_ & access) == access) {
+    ++hits_;
+    return static_cast<const Registration*>(cached);
+  }
+  ++misses_;
+  auto registration = std::make_unique<Registration>();
+  registration->addr_ = start;
+  registration->length_ = length;
+  registration->access_ = access;
+  for (size_t rail = 0; rail < rails_.size(); ++rail) {
+    auto region = rails_[rail]->register_memory(addr, length, access, kind);
+    if (!region.ok()) {
+      return make_error(region.error().code, "registering on rail " + std::to_string(rail) +
+                                                 ": " + region.error().message);
+    }
+    registration->regions_.push_back(std::move(region).value());
+  }
+  const Registration* result = registration.get();
+  by_start_.emplace(start, std::move(registration));
+  return result;
+}
+
+VoidResult MemoryRegistry::deregister(void* addr) {
+  const auto start = reinterpret_cast<uint64_t>(addr);
+  auto range = by_start_.equal_range(start);
+  if (range.first == range.second) {
+    return make_error(ErrorCode::kNotFound, "no registration starts at this address");
+  }
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second->in_flight > 0) {
+      return make_error(ErrorCode::kFailedPrecondition,
+                        std::to_string(it->second->in_flight) +
+                            " transfer(s) in flight use this registration");
+    }
+  }
+  by_start_.erase(range.first, range.second);
+  return {};
+}
+
+}  // namespace ferry

@@ -1,0 +1,111 @@
+#include "transport/engine/memory_registry.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "emu/fabric.h"
+#include "emu/rng.h"
+
+namespace ferry {
+namespace {
+
+constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
+
+class MemoryRegistryTest : public ::testing::Test {
+ protected:
+  MemoryRegistryTest() : fabric_(config()) {
+    for (size_t rail = 0; rail < 2; ++rail) {
+      pds_.push_back(fabric_.node(0).device(rail).create_protection_domain().value());
+    }
+    registry_ = std::make_unique<MemoryRegistry>(std::vector<ProtectionDomain*>{pds_[0].get(), pds_[1].get()});
+  }
+  static emu::FabricConfig config() {
+    emu::FabricConfig c;
+    c.nodes = 1;
+    c.nics = {emu::NicConfig{}, emu::NicConfig{}};
+    return c;
+  }
+
+  emu::Fabric fabric_;
+  std::vector<std::unique_ptr<ProtectionDomain>> pds_;
+  std::unique_ptr<MemoryRegistry> registry_;
+  std::vector<uint8_t> buffer_ = std::vector<uint8_t>(1 << 20);
+};
+
+TEST_F(MemoryRegistryTest, RegistersOnEveryRailOnce) {
+  auto r = registry_->register_memory(buffer_.data(), buffer_.size(), kAllAccess);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const RegionDescriptor d = (*r)->descriptor();
+  EXPECT_EQ(d.rkeys.size(), 2u);
+  EXPECT_EQ(registry_->misses(), 1u);
+
+  // Any range inside is a lookup, not a registration.
+  auto inner = registry_->register_memory(buffer_.data() + 4096, 8192, kAccessRemoteWrite | kAccessLocalWrite);
+  ASSERT_TRUE(inner.ok());
+  EXPECT_EQ(*inner, *r);
+  EXPECT_EQ(registry_->hits(), 1u);
+  EXPECT_EQ(registry_->size(), 1u);
+}
+
+TEST_F(MemoryRegistryTest, MissesWhenRangeOrAccessIsNotCovered) {
+  ASSERT_TRUE(registry_->register_memory(buffer_.data(), 4096, kAccessLocalWrite).ok());
+  // Wider range and more rights: both need a registration of their own.
+  ASSERT_TRUE(registry_->register_memory(buffer_.data(), 8192, kAccessLocalWrite).ok());
+  ASSERT_TRUE(registry_->register_memory(buffer_.data() + 100, 10, kAllAccess).ok());
+  EXPECT_EQ(registry_->misses(), 3u);
+  EXPECT_EQ(registry_->hits(), 0u);
+  EXPECT_EQ(registry_->find(reinterpret_cast<uint64_t>(buffer_.data()) + 8000, 192)->length(), 8192u);
+  EXPECT_EQ(registry_->find(reinterpret_cast<uint64_t>(buffer_.data()) + 8000, 193), nullptr);
+}
+
+TEST_F(MemoryRegistryTest, DeregistrationIsRefusedWhileTransfersAreInFlight) {
+  auto r = registry_->register_memory(buffer_.data(), buffer_.size(), kAllAccess);
+  ASSERT_TRUE(r.ok());
+  Registration* registration = registry_->find(reinterpret_cast<uint64_t>(buffer_.data()), 1);
+  registration->in_flight = 2;
+  auto refused = registry_->deregister(buffer_.data());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(refused.error().message.find("2 transfer(s)"), std::string::npos);
+  registration->in_flight = 0;
+  EXPECT_TRUE(registry_->deregister(buffer_.data()).ok());
+  EXPECT_EQ(registry_->size(), 0u);
+  EXPECT_FALSE(registry_->deregister(buffer_.data()).ok());
+}
+
+TEST(RegionDescriptorTest, RoundTrips) {
+  RegionDescriptor d{0x7f0000001000, 1 << 20, {0x101, 0x202, 0x303}};
+  auto parsed = RegionDescriptor::parse(d.serialize());
+  ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+  EXPECT_EQ(parsed->addr, d.addr);
+  EXPECT_EQ(parsed->length, d.length);
+  EXPECT_EQ(parsed->rkeys, d.rkeys);
+  EXPECT_TRUE(parsed->contains(d.addr + 10, 100));
+  EXPECT_FALSE(parsed->contains(d.addr + d.length - 1, 2));
+}
+
+TEST(RegionDescriptorTest, RejectsMalformedBytes) {
+  const std::vector<uint8_t> good = RegionDescriptor{0x1000, 4096, {1, 2}}.serialize();
+  // Every truncation and every extension is refused.
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(RegionDescriptor::parse(std::span(good).first(n)).ok()) << n;
+  }
+  std::vector<uint8_t> longer = good;
+  longer.push_back(0);
+  EXPECT_FALSE(RegionDescriptor::parse(longer).ok());
+  // Random bytes never parse and never crash.
+  emu::Rng rng(42);
+  for (int i = 0; i < 10000; ++i) {
+    std::vector<uint8_t> junk(rng.below(64));
+    for (auto& b : junk) b = static_cast<uint8_t>(rng.next());
+    EXPECT_FALSE(RegionDescriptor::parse(junk).ok());
+  }
+  // A flipped bit in the header is caught.
+  std::vector<uint8_t> bad_magic = good;
+  bad_magic[0] ^= 1;
+  EXPECT_FALSE(RegionDescriptor::parse(bad_magic).ok());
+}
+
+}  // namespace
+}  // namespace ferry
