@@ -104,6 +104,10 @@ Result<std::unique_ptr<Endpoint>> EmuProtectionDomain::create_endpoint(const End
   if (config.send_cq == nullptr || config.recv_cq == nullptr) {
     return make_error(ErrorCode::kInvalidArgument, "an endpoint needs a send and a recv completion queue");
   }
+  if (dynamic_cast<EmuCompletionQueue*>(config.send_cq) == nullptr ||
+      dynamic_cast<EmuCompletionQueue*>(config.recv_cq) == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument, "completion queues must come from an emu device");
+  }
   if (config.kind == EndpointKind::kRc && !attr.ordered) {
     return make_error(ErrorCode::kUnsupported, attr.name + " offers no RC endpoints");
   }
@@ -113,7 +117,8 @@ Result<std::unique_ptr<Endpoint>> EmuProtectionDomain::create_endpoint(const End
   if (config.max_send_wr == 0 || config.max_send_wr > attr.max_send_wr ||
       config.max_recv_wr == 0 || config.max_recv_wr > attr.max_recv_wr) {
     return make_error(ErrorCode::kOutOfRange,
-                      "queue sizes must be in [1, " + std::to_string(attr.max_send_wr) + "]");
+                      "max_send_wr must be in [1, " + std::to_string(attr.max_send_wr) +
+                          "] and max_recv_wr in [1, " + std::to_string(attr.max_recv_wr) + "]");
   }
   if (device.dead.load()) return make_error(ErrorCode::kUnavailable, attr.name + " is dead");
   std::unique_lock lock(device.fabric.tables);
@@ -258,32 +263,35 @@ uint64_t EmuEndpoint::arrival_time_locked(const SendOp& op) {
 
 VoidResult EmuEndpoint::post_recv(std::span<const RecvRequest> requests, size_t* bad_index) {
   const uint32_t max_sge = device.attributes().max_sge;
-  bool flush = false;
+  VoidResult result;
   {
     std::lock_guard lock(recv_mutex_);
     for (size_t i = 0; i < requests.size(); ++i) {
       const RecvRequest& rr = requests[i];
       if (rr.num_sge > max_sge || (rr.num_sge > 0 && rr.sg_list == nullptr)) {
         if (bad_index) *bad_index = i;
-        return make_error(ErrorCode::kInvalidArgument,
-                          "recv request " + std::to_string(i) + ": " + std::to_string(rr.num_sge) +
-                              " scatter-gather entries, the device takes at most " +
-                              std::to_string(max_sge));
+        result = make_error(ErrorCode::kInvalidArgument,
+                            "recv request " + std::to_string(i) + ": " +
+                                std::to_string(rr.num_sge) +
+                                " scatter-gather entries, the device takes at most " +
+                                std::to_string(max_sge));
+        break;
       }
       if (recv_tail_ - recv_head_ >= recv_queue_.size()) {
         if (bad_index) *bad_index = i;
-        return make_error(ErrorCode::kResourceExhausted,
-                          "recv queue full (" + std::to_string(recv_queue_.size()) + " posted)");
+        result = make_error(ErrorCode::kResourceExhausted,
+                            "recv queue full (" + std::to_string(recv_queue_.size()) + " posted)");
+        break;
       }
       RecvOp& slot = recv_queue_[recv_tail_++ % recv_queue_.size()];
       slot.cookie = rr.cookie;
       slot.num_sge = rr.num_sge;
       std::copy_n(rr.sg_list, rr.num_sge, slot.sges);
     }
-    flush = state() == EndpointState::kError;
   }
-  if (flush) flush_recvs();
-  return {};
+  // On an endpoint in the error state, whatever was posted flushes at once.
+  if (state() == EndpointState::kError) flush_recvs();
+  return result;
 }
 
 void EmuEndpoint::set_error() {
@@ -304,7 +312,7 @@ void EmuEndpoint::request_error(bool silent) {
 
 bool EmuEndpoint::peer_reachable() const {
   return !device.dead.load() && device.link_up.load() &&
-         !fabric_.nodes[device.node]->vanished.load() && state() != EndpointState::kError;
+         !fabric_.nodes[device.node]->vanished.load() && state() == EndpointState::kReady;
 }
 
 void EmuEndpoint::on_event(const Event& event) {

@@ -135,15 +135,11 @@ void FabricImpl::run_event(const Event& event) {
   if (EmuEndpoint* endpoint = this->endpoint(event.endpoint_id)) endpoint->on_event(event);
 }
 
+// Deterministic mode only: jumps the virtual clock to the next event and runs it.
 bool FabricImpl::step() {
   Event event;
   if (!pop_event(UINT64_MAX, &event)) return false;
-  if (deterministic()) {
-    virtual_now_.store(std::max(virtual_now_.load(), event.time_ns), std::memory_order_release);
-  } else if (event.time_ns > now_ns()) {
-    schedule(event.time_ns, event.kind, event.endpoint_id, event.op_seq);  // not due yet
-    return false;
-  }
+  virtual_now_.store(std::max(virtual_now_.load(), event.time_ns), std::memory_order_release);
   run_event(event);
   return true;
 }

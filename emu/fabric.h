@@ -84,7 +84,8 @@ class Fabric {
   bool step();  // runs the next pending event; false when there is none
   // Runs events until none is left or max_events ran; returns how many ran.
   size_t run_until_idle(size_t max_events = 100'000'000);
-  // Runs every event due at or before t_ns and leaves the clock at t_ns.
+  // Deterministic mode: runs every event due at or before t_ns and leaves the clock at
+  // t_ns. Fast mode: runs what is due now (real time cannot be skipped).
   void run_until(uint64_t t_ns);
   // Calls fn at virtual time t_ns (fast mode: at the first progress after t_ns).
   void at(uint64_t t_ns, std::function<void()> fn);

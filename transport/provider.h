@@ -52,7 +52,7 @@ enum class CompletionKind : uint8_t { kWrite, kRead, kSend, kRecv, kRecvWriteWit
 // Completion statuses, named and meant as in verbs (ibv_wc_status).
 enum class Status : uint8_t {
   kSuccess,
-  kLocalLengthError,      // local list too long for the device, or a recv too short
+  kLocalLengthError,      // message beyond max_message_bytes, or a recv too short
   kLocalProtectionError,  // a local key/range/right that does not allow the access
   kRemoteAccessError,     // the target's rkey, range, rights or domain refused it
   kRemoteOperationError,  // the target could not complete it (its recv was bad)
