@@ -8,7 +8,12 @@
 namespace ferry {
 namespace {
 
-constexpr uint32_t kHelloMagic = 0x4c454846;    // "FHEL"
+// The handshake over the exchange: each side sends a hello with its endpoint addresses;
+// on a hello, a side connects its endpoints and answers "connected". A peer is ready
+// when we connected to it and it told us it connected to us: only then may a write
+// reach an endpoint that accepts it.
+constexpr uint32_t kHelloMagic = 0x4c454846;      // "FHEL"
+constexpr uint32_t kConnectedMagic = 0x4e4f4346;  // "FCON"
 constexpr uint32_t kMessageMagic = 0x47534d46;  // "FMSG"
 constexpr uint8_t kHelloVersion = 1;
 constexpr uint64_t kRecvCookie = 1ull << 63;
@@ -95,6 +100,7 @@ struct Peer {
   uint64_t incarnation = 0;         // ours, in our hello
   uint64_t remote_incarnation = 0;  // theirs, from their hello
   bool hello_sent = false;
+  bool connected_locally = false;  // our endpoints are connected to its addresses
   std::deque<uint32_t> waiting;  // pieces queued before the connection is up
   ImmCounter counter;
   TransferCounters counters;
@@ -366,6 +372,33 @@ struct Engine::Impl {
     }
   }
 
+  void on_exchange(const std::string& from, std::span<const uint8_t> bytes) {
+    size_t off = 0;
+    uint32_t magic = 0;
+    uint64_t incarnation = 0;
+    if (!take(bytes, &off, &magic)) return;
+    if (magic == kHelloMagic) {
+      on_hello(from, bytes);
+    } else if (magic == kConnectedMagic && take(bytes, &off, &incarnation) && off == bytes.size()) {
+      on_connected(from, incarnation);
+    }
+  }
+
+  void on_connected(const std::string& from, uint64_t incarnation) {
+    auto it = peer_index.find(from);
+    if (it == peer_index.end()) return;
+    Peer& peer = *peers[it->second];
+    // It must answer our current endpoints, which we connected to its current ones.
+    if (peer.state != PeerState::kConnecting || !peer.connected_locally ||
+        incarnation != peer.incarnation) {
+      return;
+    }
+    peer.state = PeerState::kReady;
+    std::deque<uint32_t> waiting;
+    waiting.swap(peer.waiting);
+    for (uint32_t p : waiting) enqueue(p);
+  }
+
   void on_hello(const std::string& from, std::span<const uint8_t> bytes) {
     size_t off = 0;
     uint32_t magic = 0;
@@ -387,7 +420,7 @@ struct Engine::Impl {
     if (off != bytes.size()) return;
 
     uint32_t index = add_peer(from);
-    if (peers[index]->state == PeerState::kReady) {
+    if (peers[index]->connected_locally) {
       if (peers[index]->remote_incarnation == incarnation) return;  // a duplicate
       // The peer restarted its side: what was in flight to it is lost.
       reset_peer(index, "peer '" + from + "' reconnected; transfers in flight to it were lost");
@@ -414,12 +447,14 @@ struct Engine::Impl {
       if (!connected.ok()) peer.last_error = connected.error().to_string();
     }
     peer.remote_incarnation = incarnation;
-    peer.state = PeerState::kReady;
+    peer.connected_locally = true;
     if (!peer.hello_sent) send_hello(index);
-    // Hand what waited for the connection to the rails.
-    std::deque<uint32_t> waiting;
-    waiting.swap(peer.waiting);
-    for (uint32_t p : waiting) enqueue(p);
+    std::vector<uint8_t> connected;
+    put(connected, kConnectedMagic);
+    put(connected, incarnation);
+    if (auto sent = engine.exchange_.send(engine.name_, peer.name, std::move(connected)); !sent.ok()) {
+      peer_unreachable(index, "handshake failed: " + sent.error().to_string());
+    }
   }
 
   // Fails everything queued or in flight to the peer and forgets its endpoints.
@@ -1080,7 +1115,7 @@ bool Engine::progress() {
   Impl& m = *impl_;
   bool did = false;
   while (auto message = exchange_.poll(name_)) {
-    m.on_hello(message->from, message->bytes);
+    m.on_exchange(message->from, message->bytes);
     did = true;
   }
   Completion completions[64];

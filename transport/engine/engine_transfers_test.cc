@@ -1,0 +1,231 @@
+// Every transfer kind of the engine, on RC and SRD, in both emu modes, bytes verified.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <tuple>
+
+#include "emu/rng.h"
+#include "transport/engine/testing/world.h"
+
+namespace ferry::testing {
+namespace {
+
+class EngineTransfers : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind>> {
+ protected:
+  WorldOptions options(size_t ranks = 2, std::vector<double> rails = {100}) const {
+    WorldOptions o;
+    o.mode = std::get<0>(GetParam());
+    o.kind = std::get<1>(GetParam());
+    o.ranks = ranks;
+    o.rail_gbps = std::move(rails);
+    return o;
+  }
+};
+
+TEST_P(EngineTransfers, WriteLandsAndNotifiesTheTarget) {
+  World w(options());
+  w.fill(0, 0, 300'000, 1);
+  int notified = 0;
+  ASSERT_TRUE(w.engine(1).expect("rank0", 5, 1, [&] { ++notified; }).ok());
+  Outcome out;
+  auto id = w.engine(0).write("rank1", w.buffers[0].data(), 300'000, w.regions[0][1], 4096,
+                              Notify{5, 0}, out.callback());
+  ASSERT_TRUE(id.ok()) << id.error().to_string();
+  ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
+  EXPECT_TRUE(out.result.ok) << out.result.message;
+  EXPECT_EQ(out.calls, 1);
+  EXPECT_TRUE(w.holds(1, 4096, 0, 0, 300'000, 1));
+  EXPECT_EQ(w.buffers[1][4095], 0) << "a byte before the target range was written";
+  EXPECT_EQ(w.buffers[1][4096 + 300'000], 0) << "a byte after the target range was written";
+  EXPECT_EQ(w.engine(0).transfers_in_flight(), 0u);
+  EXPECT_EQ(w.engine(0).stats().peers["rank1"].bytes, 300'000u);
+}
+
+TEST_P(EngineTransfers, SmallWriteCarriesItsNotificationAsTheImmediate) {
+  World w(options());
+  w.fill(0, 0, 64, 2);
+  int notified = 0;
+  ASSERT_TRUE(w.engine(1).expect("rank0", 9, 1, [&] { ++notified; }).ok());
+  Outcome out;
+  ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 64, w.regions[0][1], 0, Notify{9, 3},
+                                out.callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
+  EXPECT_TRUE(w.holds(1, 0, 0, 0, 64, 2));
+  // One work request moved it: no separate notification.
+  EXPECT_EQ(w.engine(0).stats().peers["rank1"].operations, 1u);
+}
+
+TEST_P(EngineTransfers, PagedWriteFollowsBothBlockTables) {
+  WorldOptions o = options();
+  o.bytes = 512 * 1024;
+  World w(o);
+  constexpr uint64_t kPage = 1024;
+  w.fill(0, 0, o.bytes, 3);
+  // Random, different block tables on both sides (128 pages of 512 used).
+  emu::Rng rng(7);
+  std::vector<uint32_t> src(512), dst(512);
+  std::iota(src.begin(), src.end(), 0u);
+  std::iota(dst.begin(), dst.end(), 0u);
+  for (size_t i = 511; i > 0; --i) {
+    std::swap(src[i], src[rng.below(i + 1)]);
+    std::swap(dst[i], dst[rng.below(i + 1)]);
+  }
+  src.resize(128);
+  dst.resize(128);
+  std::sort(dst.begin(), dst.begin() + 40);  // some contiguous runs to merge
+  int notified = 0;
+  ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&] { ++notified; }).ok());
+  PagedTransfer pages{src, dst, kPage, w.buffers[0].data(), kPage, w.regions[0][1], 0, kPage};
+  Outcome out;
+  auto id = w.engine(0).write_paged("rank1", pages, Notify{1, 0}, out.callback());
+  ASSERT_TRUE(id.ok()) << id.error().to_string();
+  ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
+  ASSERT_TRUE(out.result.ok) << out.result.message;
+  for (size_t i = 0; i < src.size(); ++i) {
+    ASSERT_TRUE(w.holds(1, dst[i] * kPage, 0, src[i] * kPage, kPage, 3)) << "page " << i;
+  }
+  // Pages not in the table stay untouched.
+  std::vector<bool> used(512, false);
+  for (uint32_t d : dst) used[d] = true;
+  for (uint32_t page = 0; page < 512; ++page) {
+    if (!used[page]) {
+      EXPECT_TRUE(std::all_of(w.buffers[1].begin() + page * kPage, w.buffers[1].begin() + (page + 1) * kPage,
+                              [](uint8_t b) { return b == 0; }))
+          << "page " << page;
+    }
+  }
+}
+
+TEST_P(EngineTransfers, ScatterReachesEveryTarget) {
+  World w(options(4));
+  w.fill(0, 0, 100'000, 4);
+  int notified = 0;
+  for (size_t r = 1; r < 4; ++r) ASSERT_TRUE(w.engine(r).expect("rank0", 2, 1, [&] { ++notified; }).ok());
+  std::vector<ScatterTarget> targets;
+  for (size_t r = 1; r < 4; ++r) targets.push_back({rank_name(r), w.regions[0][r], r * 1000});
+  Outcome out;
+  ASSERT_TRUE(w.engine(0).scatter(w.buffers[0].data(), 100'000, targets, Notify{2, 0}, out.callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 3; }));
+  ASSERT_TRUE(out.result.ok) << out.result.message;
+  for (size_t r = 1; r < 4; ++r) EXPECT_TRUE(w.holds(r, r * 1000, 0, 0, 100'000, 4)) << "rank " << r;
+}
+
+TEST_P(EngineTransfers, NotificationsCountDistinctIndicesUnderReordering) {
+  World w(options());
+  constexpr uint32_t kWrites = 64;
+  w.fill(0, 0, kWrites * 512, 5);
+  int notified = 0;
+  ASSERT_TRUE(w.engine(1).expect("rank0", 11, kWrites, [&] { ++notified; }).ok());
+  int done = 0;
+  for (uint32_t i = 0; i < kWrites; ++i) {
+    ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data() + i * 512, 512, w.regions[0][1], i * 512,
+                                  Notify{11, static_cast<uint16_t>(i)},
+                                  [&](const TransferResult& r) { done += r.ok; }).ok());
+  }
+  ASSERT_TRUE(w.cluster.run_until([&] { return done == kWrites && notified == 1; }));
+  EXPECT_TRUE(w.holds(1, 0, 0, 0, kWrites * 512, 5));
+  // Nothing fires twice, however long we keep going.
+  for (int i = 0; i < 1000; ++i) w.cluster.round();
+  EXPECT_EQ(notified, 1);
+}
+
+TEST_P(EngineTransfers, BarrierReleasesEveryoneOnceAllArrived) {
+  World w(options(4));
+  std::vector<std::string> group = {"rank0", "rank1", "rank2", "rank3"};
+  std::vector<Outcome> out(4);
+  // Ranks join one after another; none finishes before the last joined.
+  for (size_t r = 0; r < 3; ++r) {
+    ASSERT_TRUE(w.engine(r).barrier(group, 77, out[r].callback()).ok());
+    for (int i = 0; i < 200; ++i) w.cluster.round();
+    for (size_t q = 0; q <= r; ++q) EXPECT_FALSE(out[q].done()) << "rank " << q << " left early";
+  }
+  ASSERT_TRUE(w.engine(3).barrier(group, 77, out[3].callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] {
+    return std::all_of(out.begin(), out.end(), [](const Outcome& o) { return o.done(); });
+  }));
+  for (const Outcome& o : out) {
+    EXPECT_TRUE(o.result.ok) << o.result.message;
+    EXPECT_EQ(o.calls, 1);
+  }
+}
+
+TEST_P(EngineTransfers, MessagesArriveInOrderExactlyOnce) {
+  World w(options());
+  std::vector<uint32_t> received;
+  w.engine(1).on_message([&](const std::string& from, std::span<const uint8_t> bytes) {
+    EXPECT_EQ(from, "rank0");
+    uint32_t v = 0;
+    ASSERT_EQ(bytes.size(), 4u);
+    std::memcpy(&v, bytes.data(), 4);
+    received.push_back(v);
+  });
+  int sent = 0;
+  constexpr uint32_t kMessages = 40;  // fewer than the control slots
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(&i);
+    ASSERT_TRUE(w.engine(0).send_message("rank1", {p, 4}, [&](const TransferResult& r) { sent += r.ok; }).ok());
+  }
+  ASSERT_TRUE(w.cluster.run_until([&] { return sent == int(kMessages) && received.size() == kMessages; }));
+  for (uint32_t i = 0; i < kMessages; ++i) EXPECT_EQ(received[i], i);
+}
+
+TEST_P(EngineTransfers, ConnectsLazilyFromEitherSideAtOnce) {
+  World w(options());
+  w.fill(0, 0, 1000, 6);
+  w.fill(1, 5000, 1000, 6);
+  Outcome a, b;
+  // Both sides start talking before either is connected.
+  ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 1000, w.regions[0][1], 0, std::nullopt, a.callback()).ok());
+  ASSERT_TRUE(w.engine(1).write("rank0", w.buffers[1].data() + 5000, 1000, w.regions[1][0], 5000, std::nullopt, b.callback()).ok());
+  EXPECT_FALSE(w.engine(0).peer_connected("rank1"));
+  ASSERT_TRUE(w.cluster.run_until([&] { return a.done() && b.done(); }));
+  EXPECT_TRUE(a.result.ok) << a.result.message;
+  EXPECT_TRUE(b.result.ok) << b.result.message;
+  EXPECT_TRUE(w.engine(0).peer_connected("rank1"));
+  EXPECT_TRUE(w.holds(1, 0, 0, 0, 1000, 6));
+  EXPECT_TRUE(w.holds(0, 5000, 1, 5000, 1000, 6));
+}
+
+TEST_P(EngineTransfers, SynchronousErrorsNameTheProblem) {
+  World w(options());
+  std::vector<uint8_t> unregistered(64);
+  auto no_peer = w.engine(0).write("nobody", w.buffers[0].data(), 8, w.regions[0][1], 0, std::nullopt, nullptr);
+  ASSERT_FALSE(no_peer.ok());
+  EXPECT_NE(no_peer.error().message.find("unknown peer 'nobody'"), std::string::npos);
+  auto no_mr = w.engine(0).write("rank1", unregistered.data(), 8, w.regions[0][1], 0, std::nullopt, nullptr);
+  ASSERT_FALSE(no_mr.ok());
+  EXPECT_NE(no_mr.error().message.find("not inside registered memory"), std::string::npos);
+  auto past_end = w.engine(0).write("rank1", w.buffers[0].data(), 8, w.regions[0][1],
+                                    w.buffers[1].size() - 7, std::nullopt, nullptr);
+  ASSERT_FALSE(past_end.ok());
+  EXPECT_EQ(past_end.error().code, ErrorCode::kOutOfRange);
+  auto foreign = w.engine(0).write("rank1", w.buffers[0].data(), 8, RemoteRegion{999}, 0, std::nullopt, nullptr);
+  EXPECT_FALSE(foreign.ok());
+  std::vector<uint8_t> big(w.engine(0).stats().rails.size() * 8192);
+  auto too_big = w.engine(0).send_message("rank1", big, nullptr);
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_EQ(too_big.error().code, ErrorCode::kOutOfRange);
+}
+
+TEST_P(EngineTransfers, DeregistrationWaitsForTransfersInFlight) {
+  World w(options());
+  Outcome out;
+  ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4096, w.regions[0][1], 0, std::nullopt,
+                                out.callback()).ok());
+  auto refused = w.engine(0).deregister_memory(w.buffers[0].data());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
+  EXPECT_TRUE(w.engine(0).deregister_memory(w.buffers[0].data()).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, EngineTransfers,
+    ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                       ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
+    [](const auto& info) { return mode_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
+
+}  // namespace
+}  // namespace ferry::testing

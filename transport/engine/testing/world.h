@@ -1,0 +1,118 @@
+// A Cluster with one registered buffer per rank, each imported by every other rank:
+// the common setup of engine tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "transport/engine/testing/cluster.h"
+
+namespace ferry::testing {
+
+struct WorldOptions {
+  emu::Mode mode = emu::Mode::kDeterministic;
+  EndpointKind kind = EndpointKind::kRc;
+  size_t ranks = 2;
+  std::vector<double> rail_gbps = {100};
+  uint64_t bytes = 1 << 20;  // per rank buffer
+  uint64_t seed = 1;
+  double loss = 0;
+  EngineConfig engine;
+};
+
+inline emu::FabricConfig fabric_config(const WorldOptions& o) {
+  emu::FabricConfig c;
+  c.mode = o.mode;
+  c.seed = o.seed;
+  c.nodes = static_cast<uint32_t>(o.ranks);
+  c.nics.clear();
+  for (double gbps : o.rail_gbps) {
+    emu::NicConfig nic;
+    nic.link_gbps = gbps;
+    nic.loss_probability = o.loss;
+    c.nics.push_back(nic);
+  }
+  return c;
+}
+
+inline EngineConfig engine_config(const WorldOptions& o) {
+  EngineConfig e = o.engine;
+  e.endpoint_kind = o.kind;
+  // Small retry timeouts keep failures quick in virtual time.
+  e.endpoint.retry_count = 3;
+  e.endpoint.retry_timeout_ns = 200'000;
+  e.endpoint.rnr_timer_ns = 10'000;
+  return e;
+}
+
+class World {
+ public:
+  explicit World(const WorldOptions& o)
+      : options(o), cluster(fabric_config(o), engine_config(o)), buffers(o.ranks), regions(o.ranks) {
+    EXPECT_TRUE(cluster.opened());
+    std::vector<std::vector<uint8_t>> descriptors;
+    for (size_t r = 0; r < o.ranks; ++r) {
+      buffers[r].assign(o.bytes, 0);
+      auto reg = cluster.engine(r).register_memory(buffers[r].data(), buffers[r].size());
+      EXPECT_TRUE(reg.ok()) << reg.error().to_string();
+      descriptors.push_back((*reg)->descriptor().serialize());
+    }
+    for (size_t a = 0; a < o.ranks; ++a) {
+      regions[a].resize(o.ranks);
+      for (size_t b = 0; b < o.ranks; ++b) {
+        if (a == b) continue;
+        auto region = cluster.engine(a).import_region(rank_name(b), descriptors[b]);
+        EXPECT_TRUE(region.ok()) << region.error().to_string();
+        regions[a][b] = *region;
+      }
+    }
+  }
+
+  Engine& engine(size_t rank) { return cluster.engine(rank); }
+
+  // Fills [offset, offset+n) of rank's buffer with its pattern for `round`.
+  void fill(size_t rank, uint64_t offset, uint64_t n, uint64_t round) {
+    for (uint64_t i = 0; i < n; ++i) buffers[rank][offset + i] = pattern_byte(rank, round, offset + i);
+  }
+  // Checks that dst's [dst_offset, +n) holds src's pattern from src_offset.
+  ::testing::AssertionResult holds(size_t dst, uint64_t dst_offset, size_t src, uint64_t src_offset,
+                                   uint64_t n, uint64_t round) const {
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint8_t want = pattern_byte(src, round, src_offset + i);
+      if (buffers[dst][dst_offset + i] != want) {
+        return ::testing::AssertionFailure()
+               << "rank " << dst << " byte " << dst_offset + i << " is "
+               << int(buffers[dst][dst_offset + i]) << ", expected " << int(want)
+               << " (from rank " << src << " offset " << src_offset + i << ")";
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  WorldOptions options;
+  Cluster cluster;
+  std::vector<std::vector<uint8_t>> buffers;
+  std::vector<std::vector<RemoteRegion>> regions;  // regions[a][b]: b's buffer as a sees it
+};
+
+// Records how a transfer ended.
+struct Outcome {
+  int calls = 0;
+  TransferResult result;
+  TransferDone callback() {
+    return [this](const TransferResult& r) {
+      ++calls;
+      result = r;
+    };
+  }
+  bool done() const { return calls > 0; }
+};
+
+inline std::string mode_kind_name(emu::Mode mode, EndpointKind kind) {
+  return std::string(mode == emu::Mode::kFast ? "Fast" : "Deterministic") + "_" +
+         (kind == EndpointKind::kRc ? "Rc" : "Srd");
+}
+
+}  // namespace ferry::testing
