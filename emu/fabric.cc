@@ -161,7 +161,10 @@ bool FabricImpl::run_due() {
   if (pending_events_.load(std::memory_order_acquire) == 0) return false;
   bool ran = false;
   Event event;
-  while (pop_event(now_ns(), &event)) {
+  // Only what is due now: events a retry schedules while this runs wait for the next
+  // call, or a retry timer shorter than one pass would keep this loop busy forever.
+  const uint64_t limit = now_ns();
+  while (pop_event(limit, &event)) {
     run_event(event);
     ran = true;
   }

@@ -77,6 +77,8 @@ struct Transfer {
   std::vector<Sge> sges;  // lkeys filled in per rail at posting
   std::optional<Notify> notify;
   std::vector<uint32_t> notify_peers;  // notified once the data is in place
+  std::string target;  // the (first) peer's name, for error messages
+  bool several_targets = false;
   bool notifying = false;
 };
 
@@ -101,6 +103,7 @@ struct Peer {
   uint64_t remote_incarnation = 0;  // theirs, from their hello
   bool hello_sent = false;
   bool connected_locally = false;  // our endpoints are connected to its addresses
+  bool handshake_failed = false;   // the exchange could not reach it: fail fast
   std::deque<uint32_t> waiting;  // pieces queued before the connection is up
   ImmCounter counter;
   TransferCounters counters;
@@ -200,6 +203,12 @@ struct Engine::Impl {
     p.transfer = transfer;
     p.peer = peer;
     ++transfers[transfer].outstanding;
+    Transfer& t = transfers[transfer];
+    if (t.target.empty()) {
+      t.target = peers[peer]->name;
+    } else if (t.target != peers[peer]->name) {
+      t.several_targets = true;
+    }
     return index;
   }
   void free_piece(uint32_t index) {
@@ -269,7 +278,9 @@ struct Engine::Impl {
       Transfer& t = transfers[d.transfer];
       if (!t.live || t.generation != d.generation || t.finished) continue;
       fail_transfer(d.transfer, failure(ErrorCode::kDeadlineExceeded,
-                                        "transfer not done within " +
+                                        "transfer" +
+                                            (t.target.empty() || t.several_targets ? "" : " to peer '" + t.target + "'") +
+                                            " not done within " +
                                             std::to_string(config().transfer_timeout_ns / 1000000) +
                                             " ms"));
       finish(d.transfer);  // pieces still out settle later and free it
@@ -368,6 +379,7 @@ struct Engine::Impl {
     Peer& peer = *peers[index];
     peer.hello_sent = true;
     if (auto sent = engine.exchange_.send(engine.name_, peer.name, hello(peer)); !sent.ok()) {
+      peer.handshake_failed = true;
       peer_unreachable(index, "handshake failed: " + sent.error().to_string());
     }
   }
@@ -524,7 +536,7 @@ struct Engine::Impl {
     Piece& piece = pieces[p];
     Peer& peer = *peers[piece.peer];
     if (peer.state == PeerState::kIdle) start_connect(piece.peer);
-    if (peer.state == PeerState::kConnecting) {
+    if (peer.state == PeerState::kConnecting && !peer.handshake_failed) {
       peer.waiting.push_back(p);
       return;
     }

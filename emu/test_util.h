@@ -1,0 +1,644 @@
+// Shared code of the emulator's tests.
+//
+//  - World: a Fabric and everything opened on it (protection domains, buffers,
+//    endpoints with their own completion queues), destroyed in the order the provider
+//    interface requires: endpoints, then regions, then protection domains.
+//  - Buffer: a registered region with canary guards on both sides. Destinations start
+//    as canary bytes; sources hold a pattern that encodes the buffer and the offset,
+//    so every byte that lands can be traced to where it came from.
+//  - Op builders and post helpers that keep the scatter-gather lists alive.
+//  - Bounded waits: in deterministic mode they call fabric.step() between polls, in
+//    fast mode node.progress(); both give up after a fixed number of iterations, so a
+//    bug fails the test instead of hanging it. Nothing here reads a clock.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "emu/fabric.h"
+#include "transport/provider.h"
+
+// Readable gtest output for the interface's enums and completions (found through ADL).
+namespace ferry {
+inline void PrintTo(Status value, std::ostream* os) { *os << to_string(value); }
+inline void PrintTo(CompletionKind value, std::ostream* os) { *os << to_string(value); }
+inline void PrintTo(EndpointState value, std::ostream* os) { *os << to_string(value); }
+inline void PrintTo(EndpointKind value, std::ostream* os) { *os << to_string(value); }
+inline void PrintTo(const Completion& c, std::ostream* os) {
+  *os << "{cookie " << c.cookie << ", " << to_string(c.status) << ", " << to_string(c.kind)
+      << ", byte_len " << c.byte_len;
+  if (c.has_imm) *os << ", imm " << c.imm;
+  *os << ", endpoint " << c.endpoint_id << "}";
+}
+}  // namespace ferry
+
+namespace ferry::emu::test {
+
+// ---------------------------------------------------------------------------------
+// Limits of the bounded waits.
+
+// Deterministic mode: events run while waiting for one batch of completions.
+inline constexpr size_t kMaxSteps = 2'000'000;
+// Fast mode: poll iterations while waiting. Retries there run on real time (a few
+// microseconds in these tests); this bound is far above what they need.
+inline constexpr size_t kMaxFastPolls = 5'000'000;
+// Polls that must all come back empty before "no completion" is believed.
+inline constexpr size_t kQuietPolls = 200;
+
+inline constexpr uint32_t kAllAccess =
+    kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
+
+// ---------------------------------------------------------------------------------
+// Parameters: every test runs in both modes and, where meaningful, both kinds.
+
+struct ModeKind {
+  Mode mode;
+  EndpointKind kind;
+};
+
+inline const char* mode_name(Mode mode) {
+  return mode == Mode::kFast ? "Fast" : "Deterministic";
+}
+inline const char* kind_name(EndpointKind kind) {
+  return kind == EndpointKind::kRc ? "Rc" : "Srd";
+}
+inline void PrintTo(const ModeKind& p, std::ostream* os) {
+  *os << mode_name(p.mode) << "/" << kind_name(p.kind);
+}
+
+inline std::vector<ModeKind> all_mode_kinds() {
+  return {{Mode::kFast, EndpointKind::kRc},
+          {Mode::kFast, EndpointKind::kSrd},
+          {Mode::kDeterministic, EndpointKind::kRc},
+          {Mode::kDeterministic, EndpointKind::kSrd}};
+}
+inline std::string mode_kind_name(const ::testing::TestParamInfo<ModeKind>& info) {
+  return std::string(mode_name(info.param.mode)) + "_" + kind_name(info.param.kind);
+}
+inline std::string mode_param_name(const ::testing::TestParamInfo<Mode>& info) {
+  return mode_name(info.param);
+}
+inline std::string kind_param_name(const ::testing::TestParamInfo<EndpointKind>& info) {
+  return kind_name(info.param);
+}
+
+inline FabricConfig fabric_config(Mode mode, uint32_t nodes = 2, uint64_t seed = 1) {
+  FabricConfig config;
+  config.mode = mode;
+  config.nodes = nodes;
+  config.seed = seed;
+  return config;
+}
+
+// Endpoint settings for the tests: retry timers short enough that fast mode, which
+// retries on real time, gets through them in microseconds.
+inline EndpointConfig endpoint_config(EndpointKind kind) {
+  EndpointConfig config;
+  config.kind = kind;
+  config.retry_timeout_ns = 1'000;
+  config.rnr_timer_ns = 1'000;
+  return config;
+}
+
+class ModeKindTest : public ::testing::TestWithParam<ModeKind> {
+ protected:
+  Mode mode() const { return GetParam().mode; }
+  EndpointKind kind() const { return GetParam().kind; }
+  bool deterministic() const { return mode() == Mode::kDeterministic; }
+  bool rc() const { return kind() == EndpointKind::kRc; }
+  FabricConfig config(uint32_t nodes = 2, uint64_t seed = 1) const {
+    return fabric_config(mode(), nodes, seed);
+  }
+};
+
+// ---------------------------------------------------------------------------------
+// Results
+
+inline std::string describe(const Error& error) { return error.to_string(); }
+
+template <typename T>
+::testing::AssertionResult is_ok(const Result<T>& result) {
+  if (result.ok()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << describe(result.error());
+}
+
+[[noreturn]] inline void fatal(const std::string& message) {
+  // Caught by gtest and reported as a failure of the running test.
+  throw std::runtime_error(message);
+}
+
+// ---------------------------------------------------------------------------------
+// Patterns
+
+// One byte of the pattern of `tag` at `offset`: a mix of both, so a byte copied from
+// the wrong buffer or the wrong offset does not match (except by a 1/256 chance per
+// byte, which ranges of more than a few bytes make irrelevant).
+inline uint8_t pattern_byte(uint32_t tag, uint64_t offset) {
+  uint64_t x = (uint64_t{tag} << 40) ^ offset ^ 0x9e3779b97f4a7c15ull;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return static_cast<uint8_t>(x);
+}
+
+// A registered region with `kGuard` canary bytes before and after it. The source
+// pattern of a buffer is pattern_byte(id, offset); its canary is
+// pattern_byte(kCanaryTag | id, offset from the start of the front guard).
+class Buffer {
+ public:
+  static constexpr size_t kGuard = 64;
+  static constexpr uint32_t kCanaryTag = 0xC0000u;
+
+  Buffer(uint32_t id, uint32_t node, size_t size)
+      : id_(id), node_(node), size_(size), storage_(size + 2 * kGuard) {
+    for (size_t i = 0; i < storage_.size(); ++i) storage_[i] = canary(i);
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  uint32_t id() const { return id_; }
+  uint32_t node() const { return node_; }
+  size_t size() const { return size_; }
+  uint8_t* data() { return storage_.data() + kGuard; }
+  const uint8_t* data() const { return storage_.data() + kGuard; }
+  uint64_t addr(size_t offset = 0) const { return reinterpret_cast<uint64_t>(data() + offset); }
+
+  // Keys survive deregistration so that tests can try them afterwards.
+  uint32_t lkey() const { return lkey_; }
+  uint32_t rkey() const { return rkey_; }
+  MemoryRegion* region() const { return region_.get(); }
+  void attach(std::unique_ptr<MemoryRegion> region) {
+    lkey_ = region->lkey();
+    rkey_ = region->rkey();
+    region_ = std::move(region);
+  }
+  // Destroys the registration; the bytes stay, so that a late write would show.
+  void deregister() { region_.reset(); }
+
+  Sge sge(size_t offset, uint32_t length) const { return Sge{addr(offset), length, lkey_}; }
+
+  // Makes the buffer a source: every byte takes the buffer's pattern.
+  Buffer& fill_source() {
+    for (size_t i = 0; i < size_; ++i) data()[i] = source_byte(i);
+    return *this;
+  }
+  uint8_t source_byte(size_t offset) const { return pattern_byte(id_, offset); }
+
+  // dst[offset, +length) holds src's pattern from src_offset on.
+  ::testing::AssertionResult holds(size_t offset, const Buffer& src, size_t src_offset,
+                                   size_t length) const {
+    if (offset + length > size_) {
+      return ::testing::AssertionFailure() << "range past the end of buffer " << id_;
+    }
+    return compare(offset, length, "data from buffer " + std::to_string(src.id_) + "@" +
+                                       std::to_string(src_offset),
+                   [&](size_t i) { return src.source_byte(src_offset + i); });
+  }
+
+  // Canary bytes everywhere in the region and the guards: nothing touched it.
+  ::testing::AssertionResult untouched() const { return untouched_outside({}); }
+  // Canary bytes in [offset, +length) of the region.
+  ::testing::AssertionResult untouched(size_t offset, size_t length) const {
+    return compare(offset, length, "canary",
+                   [&](size_t i) { return canary(kGuard + offset + i); });
+  }
+  // Canary bytes everywhere (guards included) except in the given region ranges.
+  ::testing::AssertionResult untouched_outside(
+      std::vector<std::pair<size_t, size_t>> ranges) const {
+    std::sort(ranges.begin(), ranges.end());
+    size_t pos = 0;  // storage offset
+    auto check_until = [&](size_t end) -> ::testing::AssertionResult {
+      for (; pos < end; ++pos) {
+        if (storage_[pos] != canary(pos)) {
+          return ::testing::AssertionFailure()
+                 << "buffer " << id_ << " changed outside the expected ranges at "
+                 << where(pos) << ": expected canary " << int{canary(pos)} << ", got "
+                 << int{storage_[pos]};
+        }
+      }
+      return ::testing::AssertionSuccess();
+    };
+    for (const auto& [offset, length] : ranges) {
+      if (auto r = check_until(kGuard + offset); !r) return r;
+      pos = std::max(pos, kGuard + offset + length);
+    }
+    return check_until(storage_.size());
+  }
+  ::testing::AssertionResult untouched_outside(size_t offset, size_t length) const {
+    return untouched_outside({{offset, length}});
+  }
+
+  // A source that nobody wrote into: its pattern in the region, canaries around it.
+  ::testing::AssertionResult intact_source() const {
+    if (auto r = holds(0, *this, 0, size_); !r) return r;
+    return untouched_outside(0, size_);
+  }
+
+ private:
+  uint8_t canary(size_t storage_offset) const {
+    return pattern_byte(kCanaryTag | id_, storage_offset);
+  }
+  std::string where(size_t storage_offset) const {
+    if (storage_offset < kGuard) return "front guard byte " + std::to_string(storage_offset);
+    if (storage_offset >= kGuard + size_) {
+      return "back guard byte " + std::to_string(storage_offset - kGuard - size_);
+    }
+    return "offset " + std::to_string(storage_offset - kGuard);
+  }
+  template <typename Expected>
+  ::testing::AssertionResult compare(size_t offset, size_t length, const std::string& what,
+                                     Expected expected) const {
+    size_t bad = 0;
+    size_t first = 0;
+    for (size_t i = 0; i < length; ++i) {
+      if (data()[offset + i] != expected(i)) {
+        if (bad++ == 0) first = i;
+      }
+    }
+    if (bad == 0) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "buffer " << id_ << " [" << offset << ", +" << length << ") should hold "
+           << what << ": " << bad << " bytes differ, first at offset " << offset + first
+           << " (expected " << int{expected(first)} << ", got "
+           << int{data()[offset + first]} << ")";
+  }
+
+  uint32_t id_;
+  uint32_t node_;
+  size_t size_;
+  std::vector<uint8_t> storage_;
+  uint32_t lkey_ = 0;
+  uint32_t rkey_ = 0;
+  std::unique_ptr<MemoryRegion> region_;
+};
+
+// ---------------------------------------------------------------------------------
+// Endpoints
+
+// An endpoint and its completion queues: its own (destroyed after it) unless it was
+// given a shared one.
+struct Ep {
+  uint32_t node = 0;
+  uint32_t nic = 0;
+  std::unique_ptr<CompletionQueue> own_send_cq;
+  std::unique_ptr<CompletionQueue> own_recv_cq;
+  CompletionQueue* send_cq = nullptr;
+  CompletionQueue* recv_cq = nullptr;
+  std::unique_ptr<Endpoint> endpoint;
+
+  Endpoint* operator->() const { return endpoint.get(); }
+  uint32_t id() const { return endpoint->id(); }
+};
+
+struct Pair {
+  Ep& a;  // the initiator in most tests
+  Ep& b;  // the target
+};
+
+struct PairSpec {
+  EndpointKind kind = EndpointKind::kRc;
+  uint32_t node_a = 0;
+  uint32_t node_b = 1;
+  uint32_t nic = 0;  // both sides
+  EndpointConfig config = endpoint_config(EndpointKind::kRc);  // kind/CQs filled in
+  uint32_t cq_depth = 1024;
+  CompletionQueue* shared_cq_a = nullptr;  // send and recv queue of `a`, if given
+};
+
+inline PairSpec pair_spec(EndpointKind kind) {
+  PairSpec spec;
+  spec.kind = kind;
+  spec.config = endpoint_config(kind);
+  return spec;
+}
+
+// ---------------------------------------------------------------------------------
+// Work requests
+
+// A work request with its own scatter-gather list; post() points the request at it.
+struct Op {
+  WorkRequest wr;
+  std::vector<Sge> sges;
+};
+
+inline Op make_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local) {
+  Op op;
+  op.wr.opcode = opcode;
+  op.wr.cookie = cookie;
+  op.sges = std::move(local);
+  return op;
+}
+inline Op remote_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local,
+                    const Buffer& remote, size_t remote_offset) {
+  Op op = make_op(opcode, cookie, std::move(local));
+  op.wr.remote_addr = remote.addr(remote_offset);
+  op.wr.rkey = remote.rkey();
+  return op;
+}
+inline Op write_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote,
+                   size_t remote_offset) {
+  return remote_op(Opcode::kWrite, cookie, std::move(local), remote, remote_offset);
+}
+inline Op write_imm_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote,
+                       size_t remote_offset, uint32_t imm) {
+  Op op = remote_op(Opcode::kWriteWithImm, cookie, std::move(local), remote, remote_offset);
+  op.wr.imm = imm;
+  return op;
+}
+inline Op read_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote,
+                  size_t remote_offset) {
+  return remote_op(Opcode::kRead, cookie, std::move(local), remote, remote_offset);
+}
+inline Op send_op(uint64_t cookie, std::vector<Sge> local) {
+  return make_op(Opcode::kSend, cookie, std::move(local));
+}
+inline Op unsignaled(Op op) {
+  op.wr.signaled = false;
+  return op;
+}
+
+inline VoidResult post(const Ep& ep, std::vector<Op> ops, size_t* bad_index = nullptr) {
+  std::vector<WorkRequest> requests;
+  for (Op& op : ops) {
+    op.wr.sg_list = op.sges.empty() ? nullptr : op.sges.data();
+    op.wr.num_sge = static_cast<uint32_t>(op.sges.size());
+    requests.push_back(op.wr);
+  }
+  return ep->post_send(requests, bad_index);
+}
+
+inline VoidResult post_recv(const Ep& ep, uint64_t cookie, std::vector<Sge> sges) {
+  RecvRequest request;
+  request.cookie = cookie;
+  request.sg_list = sges.empty() ? nullptr : sges.data();
+  request.num_sge = static_cast<uint32_t>(sges.size());
+  return ep->post_recv(std::span<const RecvRequest>(&request, 1));
+}
+
+// ---------------------------------------------------------------------------------
+// Completions
+
+// The completion of `cookie` on `ep`, with the given kind and status.
+inline ::testing::AssertionResult is_completion(const Completion& c, const Ep& ep,
+                                                uint64_t cookie, CompletionKind kind,
+                                                Status status = Status::kSuccess) {
+  if (c.cookie == cookie && c.kind == kind && c.status == status && c.endpoint_id == ep.id()) {
+    return ::testing::AssertionSuccess();
+  }
+  Completion want;
+  want.cookie = cookie;
+  want.kind = kind;
+  want.status = status;
+  want.endpoint_id = ep.id();
+  return ::testing::AssertionFailure() << "expected " << ::testing::PrintToString(want)
+                                       << ", got " << ::testing::PrintToString(c);
+}
+
+// Status and cookie only: the kind of an error completion is not part of the contract.
+inline ::testing::AssertionResult has_status(const Completion& c, const Ep& ep,
+                                             uint64_t cookie, Status status) {
+  if (c.cookie == cookie && c.status == status && c.endpoint_id == ep.id()) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "expected cookie " << cookie << " with " << to_string(status) << " on endpoint "
+         << ep.id() << ", got " << ::testing::PrintToString(c);
+}
+
+inline const Completion* find_cookie(const std::vector<Completion>& cs, uint64_t cookie) {
+  for (const Completion& c : cs) {
+    if (c.cookie == cookie) return &c;
+  }
+  return nullptr;
+}
+
+inline std::vector<uint64_t> cookies_of(const std::vector<Completion>& cs) {
+  std::vector<uint64_t> out;
+  for (const Completion& c : cs) out.push_back(c.cookie);
+  return out;
+}
+
+inline std::vector<uint64_t> sorted(std::vector<uint64_t> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+inline std::vector<uint64_t> iota(uint64_t first, size_t count) {
+  std::vector<uint64_t> v(count);
+  for (size_t i = 0; i < count; ++i) v[i] = first + i;
+  return v;
+}
+
+// ---------------------------------------------------------------------------------
+// The world
+
+enum class Queue { kSend, kRecv };
+
+class World {
+ public:
+  explicit World(FabricConfig config) : fabric_(std::move(config)) {}
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  Fabric& fabric() { return fabric_; }
+  bool deterministic() const { return fabric_.config().mode == Mode::kDeterministic; }
+  Device& device(uint32_t node, uint32_t nic = 0) { return fabric_.node(node).device(nic); }
+
+  // The protection domain that buffers and endpoints of a NIC use unless told otherwise.
+  ProtectionDomain& pd(uint32_t node, uint32_t nic = 0) {
+    auto& slot = default_pds_[{node, nic}];
+    if (slot == nullptr) slot = &new_pd(node, nic);
+    return *slot;
+  }
+  ProtectionDomain& new_pd(uint32_t node, uint32_t nic = 0) {
+    auto pd = device(node, nic).create_protection_domain();
+    if (!pd.ok()) fatal("create_protection_domain: " + describe(pd.error()));
+    pds_.push_back(std::move(pd.value()));
+    return *pds_.back();
+  }
+
+  // A registered buffer, all canary bytes.
+  Buffer& buffer(uint32_t node, size_t size, uint32_t access = kAllAccess, uint32_t nic = 0,
+                 ProtectionDomain* pd = nullptr) {
+    buffers_.push_back(std::make_unique<Buffer>(next_buffer_id_++, node, size));
+    Buffer& buffer = *buffers_.back();
+    if (pd == nullptr) pd = &this->pd(node, nic);
+    auto region = pd->register_memory(buffer.data(), size, access, MemoryKind::kHost);
+    if (!region.ok()) fatal("register_memory: " + describe(region.error()));
+    buffer.attach(std::move(region.value()));
+    return buffer;
+  }
+  // A registered buffer that holds its source pattern.
+  Buffer& source(uint32_t node, size_t size, uint32_t access = kAllAccess, uint32_t nic = 0) {
+    return buffer(node, size, access, nic).fill_source();
+  }
+
+  // A completion queue that several endpoints may share.
+  CompletionQueue& completion_queue(uint32_t node, uint32_t nic, uint32_t depth) {
+    cqs_.push_back(make_cq(node, nic, depth));
+    return *cqs_.back();
+  }
+
+  // An endpoint, not connected, with its own send and recv queues unless `shared_cq`
+  // is given for both.
+  Ep& endpoint(uint32_t node, uint32_t nic, EndpointConfig config, uint32_t cq_depth = 1024,
+               CompletionQueue* shared_cq = nullptr) {
+    eps_.push_back(std::make_unique<Ep>());
+    Ep& ep = *eps_.back();
+    ep.node = node;
+    ep.nic = nic;
+    if (shared_cq != nullptr) {
+      ep.send_cq = ep.recv_cq = shared_cq;
+    } else {
+      ep.own_send_cq = make_cq(node, nic, cq_depth);
+      ep.own_recv_cq = make_cq(node, nic, cq_depth);
+      ep.send_cq = ep.own_send_cq.get();
+      ep.recv_cq = ep.own_recv_cq.get();
+    }
+    config.send_cq = ep.send_cq;
+    config.recv_cq = ep.recv_cq;
+    ProtectionDomain* pd = &this->pd(node, nic);
+    auto endpoint = pd->create_endpoint(config);
+    if (!endpoint.ok()) fatal("create_endpoint: " + describe(endpoint.error()));
+    ep.endpoint = std::move(endpoint.value());
+    return ep;
+  }
+
+  // Two endpoints connected to each other.
+  Pair pair(PairSpec spec) {
+    spec.config.kind = spec.kind;
+    Ep& a = endpoint(spec.node_a, spec.nic, spec.config, spec.cq_depth, spec.shared_cq_a);
+    Ep& b = endpoint(spec.node_b, spec.nic, spec.config, spec.cq_depth);
+    connect(a, b);
+    return Pair{a, b};
+  }
+  Pair pair(EndpointKind kind) { return pair(pair_spec(kind)); }
+
+  static void connect(Ep& a, Ep& b) {
+    if (auto r = a->connect(b->address()); !r.ok()) fatal("connect: " + describe(r.error()));
+    if (auto r = b->connect(a->address()); !r.ok()) fatal("connect: " + describe(r.error()));
+  }
+
+  // Waits for `count` completions on one queue of `ep` and returns them in arrival
+  // order (fewer, with a test failure, if they do not come). Takes no more than
+  // `count` from the queue.
+  std::vector<Completion> wait(const Ep& ep, Queue queue, size_t count) {
+    CompletionQueue& cq = queue == Queue::kSend ? *ep.send_cq : *ep.recv_cq;
+    std::vector<Completion> got;
+    std::vector<Completion> slots(64);
+    size_t limit = deterministic() ? kMaxSteps : kMaxFastPolls;
+    size_t i = 0;
+    while (got.size() < count) {
+      size_t want = std::min(slots.size(), count - got.size());
+      auto polled = cq.poll(std::span<Completion>(slots.data(), want));
+      if (!polled.ok()) {
+        ADD_FAILURE() << "poll failed: " << describe(polled.error());
+        break;
+      }
+      got.insert(got.end(), slots.begin(), slots.begin() + *polled);
+      if (got.size() == count) break;
+      if (i++ == limit) break;
+      if (deterministic()) {
+        if (!fabric_.step()) break;  // idle: nothing more will come
+      } else {
+        fabric_.node(ep.node).progress();
+        std::this_thread::yield();
+      }
+    }
+    if (got.size() < count) {
+      ADD_FAILURE() << "endpoint " << ep.id() << " (node " << ep.node << ") "
+                    << (queue == Queue::kSend ? "send" : "recv") << " queue: waited for "
+                    << count << " completions, got " << got.size() << " after " << i
+                    << (deterministic() ? " steps" : " polls");
+    }
+    return got;
+  }
+  std::vector<Completion> wait_send(const Ep& ep, size_t count = 1) {
+    return wait(ep, Queue::kSend, count);
+  }
+  std::vector<Completion> wait_recv(const Ep& ep, size_t count = 1) {
+    return wait(ep, Queue::kRecv, count);
+  }
+
+  // Lets everything pending happen: deterministic mode runs until idle; fast mode
+  // drives every node's progress for a while.
+  void settle() {
+    if (deterministic()) {
+      size_t ran = fabric_.run_until_idle(kMaxSteps);
+      if (ran >= kMaxSteps) ADD_FAILURE() << "the fabric never went idle";
+    } else {
+      for (size_t i = 0; i < kQuietPolls; ++i) progress_all();
+    }
+  }
+
+  // Lets `ns` of virtual time pass (deterministic) or drives progress (fast), for
+  // states that never go idle, such as receiver-not-ready retries without end.
+  void advance(uint64_t ns) {
+    if (deterministic()) {
+      fabric_.run_until(fabric_.now_ns() + ns);
+    } else {
+      for (size_t i = 0; i < kQuietPolls; ++i) {
+        progress_all();
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  // Settles, then checks that neither queue of `ep` holds a completion.
+  ::testing::AssertionResult no_completions(const Ep& ep) {
+    settle();
+    for (CompletionQueue* cq : {ep.send_cq, ep.recv_cq}) {
+      Completion c;
+      auto polled = cq->poll(std::span<Completion>(&c, 1));
+      if (!polled.ok()) {
+        return ::testing::AssertionFailure() << "poll failed: " << describe(polled.error());
+      }
+      if (*polled != 0) {
+        return ::testing::AssertionFailure()
+               << "endpoint " << ep.id() << " has an unexpected completion on its "
+               << (cq == ep.send_cq ? "send" : "recv")
+               << " queue: " << ::testing::PrintToString(c);
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  void progress_all() {
+    for (size_t n = 0; n < fabric_.node_count(); ++n) fabric_.node(n).progress();
+  }
+
+ private:
+  std::unique_ptr<CompletionQueue> make_cq(uint32_t node, uint32_t nic, uint32_t depth) {
+    auto cq = device(node, nic).create_completion_queue(depth);
+    if (!cq.ok()) fatal("create_completion_queue: " + describe(cq.error()));
+    return std::move(cq.value());
+  }
+
+  // Declaration order is destruction order reversed: endpoints (and their queues) go
+  // first, then regions, shared queues, protection domains, and the fabric last.
+  Fabric fabric_;
+  std::map<std::pair<uint32_t, uint32_t>, ProtectionDomain*> default_pds_;
+  std::vector<std::unique_ptr<ProtectionDomain>> pds_;
+  std::deque<std::unique_ptr<CompletionQueue>> cqs_;
+  std::deque<std::unique_ptr<Buffer>> buffers_;
+  std::deque<std::unique_ptr<Ep>> eps_;
+  uint32_t next_buffer_id_ = 1;
+};
+
+}  // namespace ferry::emu::test
