@@ -10,8 +10,10 @@
 namespace ferry::testing {
 namespace {
 
-WorldOptions deterministic(EndpointKind kind, std::vector<double> rails, size_t ranks = 2) {
+WorldOptions deterministic(EndpointKind kind, std::vector<double> rails, size_t ranks = 2,
+                           emu::Mode mode = emu::Mode::kDeterministic) {
   WorldOptions o;
+  o.mode = mode;
   o.kind = kind;
   o.rail_gbps = std::move(rails);
   o.ranks = ranks;
@@ -23,10 +25,10 @@ class EngineRails : public ::testing::TestWithParam<EndpointKind> {};
 
 // 1, 2 and 4 rails of unequal rates: the data lands whole, every rail carries a share,
 // and a faster rail carries more than a slower one.
-TEST_P(EngineRails, StripesLargeTransfersInProportionToRate) {
+void expect_striping_in_proportion(EndpointKind kind, emu::Mode mode) {
   for (const std::vector<double>& rails :
        {std::vector<double>{100}, std::vector<double>{100, 50}, std::vector<double>{200, 100, 100, 50}}) {
-    World w(deterministic(GetParam(), rails));
+    World w(deterministic(kind, rails, 2, mode));
     w.fill(0, 0, 16 << 20, 1);
     int notified = 0;
     ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&] { ++notified; }).ok());
@@ -45,6 +47,39 @@ TEST_P(EngineRails, StripesLargeTransfersInProportionToRate) {
       EXPECT_GT(stats.rails[0].bytes, stats.rails[3].bytes) << "200G rail carried less than 50G";
     }
   }
+}
+
+// Every rail to the peer dead: the transfer fails with an error that says so.
+void expect_clear_error_when_every_rail_is_dead(EndpointKind kind, emu::Mode mode) {
+  World w(deterministic(kind, {100, 100}, 2, mode));
+  ASSERT_TRUE(w.engine(0).notify("rank1", Notify{1, 0}, nullptr).ok());  // connect first
+  ASSERT_TRUE(w.cluster.run_until([&] { return w.engine(0).peer_connected("rank1"); }));
+  w.cluster.fabric().kill_nic(1, 0);
+  w.cluster.fabric().kill_nic(1, 1);
+  Outcome out;
+  ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4 << 20, w.regions[0][1], 0,
+                                std::nullopt, out.callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
+  EXPECT_FALSE(out.result.ok);
+  EXPECT_EQ(out.result.code, ErrorCode::kUnavailable);
+  EXPECT_NE(out.result.message.find("no rail reaches peer 'rank1'"), std::string::npos) << out.result.message;
+}
+
+TEST_P(EngineRails, StripesLargeTransfersInProportionToRate) {
+  expect_striping_in_proportion(GetParam(), emu::Mode::kDeterministic);
+}
+
+TEST_P(EngineRails, EveryRailDeadFailsWithAClearError) {
+  expect_clear_error_when_every_rail_is_dead(GetParam(), emu::Mode::kDeterministic);
+}
+
+// The same, on fast mode's real time and immediate failures.
+TEST_P(EngineRails, FastModeStripesInProportionToRate) {
+  expect_striping_in_proportion(GetParam(), emu::Mode::kFast);
+}
+
+TEST_P(EngineRails, FastModeEveryRailDeadFailsWithAClearError) {
+  expect_clear_error_when_every_rail_is_dead(GetParam(), emu::Mode::kFast);
 }
 
 TEST_P(EngineRails, SmallTransfersStayOnOneRail) {
@@ -80,20 +115,6 @@ TEST_P(EngineRails, RailKilledMidTransferFailsOverExactlyOnce) {
   EXPECT_GE(stats.peers.at("rank1").retries, 1u);
   for (int i = 0; i < 2000; ++i) w.cluster.round();
   EXPECT_EQ(notified, 1);
-}
-
-TEST_P(EngineRails, EveryRailDeadFailsWithAClearError) {
-  World w(deterministic(GetParam(), {100, 100}));
-  Outcome out;
-  ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4 << 20, w.regions[0][1], 0,
-                                std::nullopt, out.callback()).ok());
-  ASSERT_TRUE(w.cluster.run_until([&] { return w.engine(0).peer_connected("rank1"); }));
-  w.cluster.fabric().kill_nic(1, 0);
-  w.cluster.fabric().kill_nic(1, 1);
-  ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
-  EXPECT_FALSE(out.result.ok);
-  EXPECT_EQ(out.result.code, ErrorCode::kUnavailable);
-  EXPECT_NE(out.result.message.find("no rail reaches peer 'rank1'"), std::string::npos) << out.result.message;
 }
 
 // rank0 writes to rank1 and rank2; rank1 is removed mid-way. rank1's transfer fails at
