@@ -494,17 +494,22 @@ EmuEndpoint::RecvOutcome EmuEndpoint::take_recv_and_fill(const Sge* src, uint32_
   return outcome;
 }
 
+// Reports a finished work request on the send queue: always on error, on success only
+// when it was signaled.
+void EmuEndpoint::report_locked(const SendOp& op) {
+  if (!op.request.signaled && op.status == Status::kSuccess) return;
+  Completion completion;
+  completion.cookie = op.request.cookie;
+  completion.status = op.status;
+  completion.kind = local_kind(op.request.opcode);
+  completion.byte_len = static_cast<uint32_t>(op.bytes);
+  completion.endpoint_id = id_;
+  push_completion(config_.send_cq, completion);
+}
+
 void EmuEndpoint::complete_locked(SendOp& op) {
   op.state = OpState::kDone;
-  if (op.request.signaled || op.status != Status::kSuccess) {
-    Completion completion;
-    completion.cookie = op.request.cookie;
-    completion.status = op.status;
-    completion.kind = local_kind(op.request.opcode);
-    completion.byte_len = static_cast<uint32_t>(op.bytes);
-    completion.endpoint_id = id_;
-    push_completion(config_.send_cq, completion);
-  }
+  report_locked(op);
   while (send_head_ < send_tail_ && op_at(send_head_).state == OpState::kDone) {
     op_at(send_head_).state = OpState::kFree;
     ++send_head_;
@@ -525,15 +530,7 @@ void EmuEndpoint::flush_locked() {
     if (op.state == OpState::kDone || op.state == OpState::kFree) continue;
     if (op.state != OpState::kDelivered) op.status = Status::kFlushed;
     op.state = OpState::kDone;
-    Completion completion;
-    completion.cookie = op.request.cookie;
-    completion.status = op.status;
-    completion.kind = local_kind(op.request.opcode);
-    completion.byte_len = static_cast<uint32_t>(op.bytes);
-    completion.endpoint_id = id_;
-    if (op.request.signaled || op.status != Status::kSuccess) {
-      push_completion(config_.send_cq, completion);
-    }
+    report_locked(op);
   }
   send_head_ = send_deliver_ = send_tail_;
   for (auto& op : send_queue_) op.state = OpState::kFree;

@@ -184,6 +184,7 @@ class EmuEndpoint final : public Endpoint {
   Status check_local_locked(const SendOp& op) const;
   void finish_locked(SendOp& op);
   void complete_locked(SendOp& op);
+  void report_locked(const SendOp& op);
   void flush_locked();
   void flush_recvs();
   void push_completion(CompletionQueue* cq, const Completion& completion);

@@ -106,6 +106,12 @@ struct Peer {
   bool handshake_failed = false;   // the exchange could not reach it: fail fast
   std::deque<uint32_t> waiting;  // pieces queued before the connection is up
   ImmCounter counter;
+  struct Expectation {
+    uint32_t transfer;
+    uint32_t generation;
+    uint16_t tag;
+  };
+  std::vector<Expectation> expectations;  // transfers waiting on this peer's counter
   TransferCounters counters;
   uint64_t next_send_seq = 0;
   uint64_t next_recv_seq = 0;
@@ -283,7 +289,73 @@ struct Engine::Impl {
                                             " not done within " +
                                             std::to_string(config().transfer_timeout_ns / 1000000) +
                                             " ms"));
+      cancel_expectations(d.transfer);
       finish(d.transfer);  // pieces still out settle later and free it
+    }
+  }
+
+  // ---- expectations: transfers that wait for notifications from a peer ----
+  // Adds to transfer t the wait for `count` notifications with `tag` from `peer`.
+  void add_expectation(uint32_t t, uint32_t peer_index_value, uint16_t tag, uint32_t count) {
+    Peer& peer = *peers[peer_index_value];
+    const uint32_t generation = transfers[t].generation;
+    // Recorded first: the counter calls back at once when everything already arrived.
+    ++transfers[t].outstanding;
+    peer.expectations.push_back({t, generation, tag});
+    const bool accepted = peer.counter.expect(tag, count, [this, t, generation, peer_index_value, tag] {
+      // Runs inside on_recv, or inside expect() when everything had already arrived:
+      // the transfer settles from progress() either way.
+      if (forget_expectation(peer_index_value, t, generation, tag)) deferred_settles.push_back(t);
+    });
+    if (!accepted) {
+      peer.expectations.pop_back();
+      --transfers[t].outstanding;
+      fail_transfer(t, failure(ErrorCode::kInvalidArgument,
+                               "tag " + std::to_string(tag) + " of peer '" + peer.name +
+                                   "' already has an expectation, or count " + std::to_string(count) +
+                                   " is not in [1, 65536]"));
+    }
+  }
+
+  // Drops the record of one expectation and frees its tag; false if it was not there.
+  bool forget_expectation(uint32_t peer_index_value, uint32_t t, uint32_t generation, uint16_t tag) {
+    auto& list = peers[peer_index_value]->expectations;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i].transfer == t && list[i].generation == generation && list[i].tag == tag) {
+        list.erase(list.begin() + static_cast<long>(i));
+        peers[peer_index_value]->counter.release(tag);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A transfer that gives up (deadline) stops waiting: its tags are freed and its
+  // expectations settle.
+  void cancel_expectations(uint32_t t) {
+    const uint32_t generation = transfers[t].generation;
+    for (uint32_t p = 0; p < peers.size(); ++p) {
+      std::vector<uint16_t> tags;
+      for (const auto& e : peers[p]->expectations) {
+        if (e.transfer == t && e.generation == generation) tags.push_back(e.tag);
+      }
+      for (uint16_t tag : tags) {
+        forget_expectation(p, t, generation, tag);
+        --transfers[t].outstanding;
+      }
+    }
+  }
+
+  // Every expectation on the peer fails (it was removed or reconnected).
+  void fail_expectations(uint32_t peer_index_value, const std::string& why) {
+    auto list = std::move(peers[peer_index_value]->expectations);
+    peers[peer_index_value]->expectations.clear();
+    for (const auto& e : list) {
+      peers[peer_index_value]->counter.release(e.tag);
+      Transfer& t = transfers[e.transfer];
+      if (!t.live || t.generation != e.generation) continue;
+      fail_transfer(e.transfer, failure(ErrorCode::kUnavailable, why));
+      deferred_settles.push_back(e.transfer);
     }
   }
 
@@ -484,6 +556,7 @@ struct Engine::Impl {
     }
     peer.state = PeerState::kRemoved;
     peer.last_error = why;
+    fail_expectations(index, why);
     for (uint32_t p : orphaned) drop_piece(p, why);
   }
 
@@ -1045,26 +1118,13 @@ Result<TransferId> Engine::barrier(std::span<const std::string> group, uint16_t 
     members.push_back(*p);
   }
   const uint32_t t = impl_->start_transfer(nullptr, std::move(done), std::nullopt);
-  const uint32_t generation = impl_->transfers[t].generation;
   for (uint32_t member : members) {
     // We tell each member we arrived, and wait for each to tell us.
     const uint32_t piece = impl_->new_piece(PieceKind::kNotify, t, member);
     impl_->pieces[piece].with_imm = true;
     impl_->pieces[piece].imm = Immediate::encode(tag, 0);
     impl_->pending_pieces.push_back(piece);
-    ++impl_->transfers[t].outstanding;
-    Peer& peer = *impl_->peers[member];
-    const bool accepted = peer.counter.expect(tag, 1, [this, t, generation, member, tag] {
-      impl_->peers[member]->counter.release(tag);
-      Transfer& transfer = impl_->transfers[t];
-      if (transfer.live && transfer.generation == generation) impl_->deferred_settles.push_back(t);
-    });
-    if (!accepted) {
-      impl_->fail_transfer(t, failure(ErrorCode::kFailedPrecondition,
-                                      "tag " + std::to_string(tag) + " of peer '" + peer.name +
-                                          "' already has an expectation"));
-      --impl_->transfers[t].outstanding;
-    }
+    impl_->add_expectation(t, member, tag, 1);
   }
   return impl_->launch(t);
 }
@@ -1105,22 +1165,35 @@ Result<TransferId> Engine::send_message(const std::string& peer, std::span<const
   return impl_->launch(t);
 }
 
-VoidResult Engine::expect(const std::string& peer, uint16_t tag, uint32_t count,
-                          std::function<void()> done) {
-  if (peer.empty() || peer == name_) return make_error(ErrorCode::kInvalidArgument, "bad peer name");
-  const uint32_t index = impl_->add_peer(peer);
-  if (!impl_->peers[index]->counter.expect(tag, count, std::move(done))) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "tag " + std::to_string(tag) + " of peer '" + peer +
-                          "' already has an expectation, or count " + std::to_string(count) +
-                          " is not in [1, 65536]");
+Result<TransferId> Engine::expect(const std::string& peer, uint16_t tag, uint32_t count,
+                                  TransferDone done) {
+  if (peer.empty() || peer == name_) {
+    return make_error(ErrorCode::kInvalidArgument, "a peer needs a name other than this engine's");
   }
-  return {};
+  if (count == 0 || count > Immediate::kMaxPieces) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "count " + std::to_string(count) + " is not in [1, 65536]");
+  }
+  const uint32_t index = impl_->add_peer(peer);
+  const uint32_t t = impl_->start_transfer(nullptr, std::move(done), std::nullopt);
+  impl_->transfers[t].target = peer;
+  impl_->add_expectation(t, index, tag, count);
+  return impl_->launch(t);
 }
 
 void Engine::release(const std::string& peer, uint16_t tag) {
   auto index = impl_->find_peer(peer);
-  if (index.ok()) impl_->peers[*index]->counter.release(tag);
+  if (!index.ok()) return;
+  Peer& p = *impl_->peers[*index];
+  for (const auto& e : std::vector(p.expectations)) {
+    if (e.tag != tag) continue;
+    impl_->fail_transfer(e.transfer, failure(ErrorCode::kFailedPrecondition,
+                                             "tag " + std::to_string(tag) + " was released"));
+    if (impl_->forget_expectation(*index, e.transfer, e.generation, tag)) {
+      impl_->deferred_settles.push_back(e.transfer);
+    }
+  }
+  p.counter.release(tag);
 }
 
 bool Engine::progress() {

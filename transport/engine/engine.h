@@ -156,9 +156,13 @@ class Engine {
   void on_message(MessageHandler handler) { message_handler_ = std::move(handler); }
 
   // --- Completion at the target -------------------------------------------------
-  // Runs `done` once `count` distinct notifications with `tag` came from `peer`.
-  VoidResult expect(const std::string& peer, uint16_t tag, uint32_t count, std::function<void()> done);
-  // Forgets a tag of a peer so that it can be used again.
+  // A transfer that is done once `count` distinct notifications with `tag` came from
+  // `peer`, counted from whenever they landed (before this call too). It has the
+  // deadline of every transfer and fails if the peer is removed or reconnects. When it
+  // ends, the tag is free again.
+  Result<TransferId> expect(const std::string& peer, uint16_t tag, uint32_t count,
+                            TransferDone done);
+  // Forgets a tag of a peer so that it can be used again; an expectation on it fails.
   void release(const std::string& peer, uint16_t tag);
 
   // --- Driving ------------------------------------------------------------------

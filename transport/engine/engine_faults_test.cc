@@ -31,7 +31,7 @@ void expect_striping_in_proportion(EndpointKind kind, emu::Mode mode) {
     World w(deterministic(kind, rails, 2, mode));
     w.fill(0, 0, 16 << 20, 1);
     int notified = 0;
-    ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&] { ++notified; }).ok());
+    ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
     Outcome out;
     ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 16 << 20, w.regions[0][1], 0,
                                   Notify{1, 0}, out.callback()).ok());
@@ -99,7 +99,7 @@ TEST_P(EngineRails, RailKilledMidTransferFailsOverExactlyOnce) {
   World w(deterministic(GetParam(), {100, 100, 100, 100}));
   w.fill(0, 0, 16 << 20, 3);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 4, 1, [&] { ++notified; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 4, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
   Outcome out;
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 16 << 20, w.regions[0][1], 0,
                                 Notify{4, 0}, out.callback()).ok());
@@ -173,6 +173,27 @@ TEST_P(EngineRails, DeadlineEndsATransferThatCannotFinish) {
   EXPECT_NE(out.result.message.find("rank1"), std::string::npos) << out.result.message;
 }
 
+// A rank waiting for notifications that never come is not stuck: its wait ends at the
+// deadline, naming the peer, and frees the tag; removing the peer ends it at once.
+TEST_P(EngineRails, WaitingForAPeerThatNeverSendsEnds) {
+  WorldOptions o = deterministic(GetParam(), {100});
+  o.engine.transfer_timeout_ns = 50'000'000;
+  World w(o);
+  Outcome waited;
+  ASSERT_TRUE(w.engine(1).expect("rank0", 8, 2, waited.callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return waited.done(); }));
+  EXPECT_FALSE(waited.result.ok);
+  EXPECT_EQ(waited.result.code, ErrorCode::kDeadlineExceeded);
+  EXPECT_NE(waited.result.message.find("rank0"), std::string::npos) << waited.result.message;
+
+  Outcome again;  // the tag is free again
+  ASSERT_TRUE(w.engine(1).expect("rank0", 8, 1, again.callback()).ok());
+  ASSERT_TRUE(w.engine(1).remove_peer("rank0").ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return again.done(); }));
+  EXPECT_FALSE(again.result.ok);
+  EXPECT_EQ(again.result.code, ErrorCode::kUnavailable);
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, EngineRails, ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
@@ -193,7 +214,7 @@ uint64_t run_mixed(uint64_t seed, bool* ok) {
   const bool kill = seed % 4 == 0;
   for (size_t src = 0; src < 3; ++src) {
     const size_t dst = (src + 1) % 3;
-    EXPECT_TRUE(w.engine(dst).expect(rank_name(src), 1, 1, [&] { ++notified; }).ok());
+    EXPECT_TRUE(w.engine(dst).expect(rank_name(src), 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
     // Each rank sends its first MiB to the next rank's second MiB.
     EXPECT_TRUE(w.engine(src).write(rank_name(dst), w.buffers[src].data(), 1 << 20, w.regions[src][dst], 1 << 20,
                                     Notify{1, 0}, [&](const TransferResult& r) { r.ok ? ++done : ++failed; }).ok());

@@ -20,14 +20,12 @@ Task<TransferResult> sender(World& w) {
     if (!r.ok) co_return r;
   }
   // Then wait for the reply's notification.
-  VoidResult arrived = co_await arrival(w.engine(0), "rank1", 4, 1);
-  if (!arrived.ok()) co_return TransferResult{false, arrived.error().code, arrived.error().message};
-  co_return TransferResult{};
+  co_return co_await arrival(w.engine(0), "rank1", 4, 1);
 }
 
 Task<TransferResult> receiver(World& w) {
-  VoidResult arrived = co_await arrival(w.engine(1), "rank0", 3, 8);
-  if (!arrived.ok()) co_return TransferResult{false, arrived.error().code, arrived.error().message};
+  TransferResult arrived = co_await arrival(w.engine(1), "rank0", 3, 8);
+  if (!arrived.ok) co_return arrived;
   co_return co_await transfer([&](TransferDone done) {
     return w.engine(1).write("rank0", w.buffers[1].data() + 65536, 100, w.regions[1][0], 65536,
                              Notify{4, 0}, std::move(done));

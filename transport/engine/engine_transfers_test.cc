@@ -28,7 +28,7 @@ TEST_P(EngineTransfers, WriteLandsAndNotifiesTheTarget) {
   World w(options());
   w.fill(0, 0, 300'000, 1);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 5, 1, [&] { ++notified; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 5, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
   Outcome out;
   auto id = w.engine(0).write("rank1", w.buffers[0].data(), 300'000, w.regions[0][1], 4096,
                               Notify{5, 0}, out.callback());
@@ -47,7 +47,7 @@ TEST_P(EngineTransfers, SmallWriteCarriesItsNotificationAsTheImmediate) {
   World w(options());
   w.fill(0, 0, 64, 2);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 9, 1, [&] { ++notified; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 9, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
   Outcome out;
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 64, w.regions[0][1], 0, Notify{9, 3},
                                 out.callback()).ok());
@@ -76,7 +76,7 @@ TEST_P(EngineTransfers, PagedWriteFollowsBothBlockTables) {
   dst.resize(128);
   std::sort(dst.begin(), dst.begin() + 40);  // some contiguous runs to merge
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&] { ++notified; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
   PagedTransfer pages{src, dst, kPage, w.buffers[0].data(), kPage, w.regions[0][1], 0, kPage};
   Outcome out;
   auto id = w.engine(0).write_paged("rank1", pages, Notify{1, 0}, out.callback());
@@ -102,7 +102,7 @@ TEST_P(EngineTransfers, ScatterReachesEveryTarget) {
   World w(options(4));
   w.fill(0, 0, 100'000, 4);
   int notified = 0;
-  for (size_t r = 1; r < 4; ++r) ASSERT_TRUE(w.engine(r).expect("rank0", 2, 1, [&] { ++notified; }).ok());
+  for (size_t r = 1; r < 4; ++r) ASSERT_TRUE(w.engine(r).expect("rank0", 2, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
   std::vector<ScatterTarget> targets;
   for (size_t r = 1; r < 4; ++r) targets.push_back({rank_name(r), w.regions[0][r], r * 1000});
   Outcome out;
@@ -117,7 +117,7 @@ TEST_P(EngineTransfers, NotificationsCountDistinctIndicesUnderReordering) {
   constexpr uint32_t kWrites = 64;
   w.fill(0, 0, kWrites * 512, 5);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 11, kWrites, [&] { ++notified; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 11, kWrites, [&](const TransferResult& r) { notified += r.ok; }).ok());
   int done = 0;
   for (uint32_t i = 0; i < kWrites; ++i) {
     ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data() + i * 512, 512, w.regions[0][1], i * 512,

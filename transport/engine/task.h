@@ -145,45 +145,13 @@ class TransferAwaiter {
 
 inline TransferAwaiter transfer(TransferAwaiter::Start start) { return TransferAwaiter(std::move(start)); }
 
-// co_await arrival(engine, peer, tag, count): resumes once `count` distinct notifications
-// with `tag` came from `peer` (Engine::expect), then releases the tag. Resumes with an
-// error if the expectation could not be set.
-class ArrivalAwaiter {
- public:
-  ArrivalAwaiter(Engine& engine, std::string peer, uint16_t tag, uint32_t count)
-      : engine_(engine), peer_(std::move(peer)), tag_(tag), count_(count) {}
-
-  bool await_ready() const { return false; }
-  bool await_suspend(std::coroutine_handle<> h) {
-    auto set = engine_.expect(peer_, tag_, count_, [this, h] {
-      engine_.release(peer_, tag_);
-      if (suspended_) {
-        h.resume();
-      } else {
-        arrived_ = true;  // everything had already arrived: expect() fired inline
-      }
-    });
-    if (!set.ok()) {
-      result_ = set;
-      return false;
-    }
-    suspended_ = !arrived_;
-    return suspended_;
-  }
-  VoidResult await_resume() { return std::move(result_); }
-
- private:
-  Engine& engine_;
-  std::string peer_;
-  uint16_t tag_;
-  uint32_t count_;
-  bool suspended_ = false;
-  bool arrived_ = false;
-  VoidResult result_;
-};
-
-inline ArrivalAwaiter arrival(Engine& engine, std::string peer, uint16_t tag, uint32_t count) {
-  return ArrivalAwaiter(engine, std::move(peer), tag, count);
+// co_await arrival(engine, peer, tag, count): resumes with a TransferResult once `count`
+// distinct notifications with `tag` came from `peer` (Engine::expect), or with the error
+// that ended the wait (deadline, peer removed).
+inline TransferAwaiter arrival(Engine& engine, std::string peer, uint16_t tag, uint32_t count) {
+  return TransferAwaiter([&engine, peer = std::move(peer), tag, count](TransferDone done) {
+    return engine.expect(peer, tag, count, std::move(done));
+  });
 }
 
 }  // namespace ferry
