@@ -249,7 +249,7 @@ TEST_P(Errors, SendLargerThanTheRecv) {
 
   auto cs = w.wait_send(p.a, 1);
   ASSERT_EQ(cs.size(), 1u);
-  EXPECT_TRUE(has_status(cs[0], p.a, 6, Status::kRemoteOperationError));
+  EXPECT_TRUE(has_status(cs[0], p.a, 6, Status::kRemoteInvalidRequest));
   auto got = w.wait_recv(p.b, 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(has_status(got[0], p.b, 50, Status::kLocalLengthError));

@@ -447,10 +447,13 @@ EmuEndpoint::Attempt EmuEndpoint::attempt_locked(SendOp& op, uint64_t* retry_at)
       op.status = Status::kRnrRetryExceeded;
       return Attempt::kFailed;
     case RecvOutcome::kLengthError:
+      // As an RC responder does: a NAK "invalid request" (rxe: RESPST_ERR_LENGTH).
+      op.status = Status::kRemoteInvalidRequest;
+      break;
     case RecvOutcome::kProtectionError:
+      op.status = Status::kRemoteOperationError;
       break;
   }
-  op.status = Status::kRemoteOperationError;
   if (config_.kind == EndpointKind::kRc) peer->request_error(false);
   return Attempt::kFailed;
 }

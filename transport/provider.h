@@ -55,8 +55,8 @@ enum class Status : uint8_t {
   kLocalLengthError,      // message beyond max_message_bytes, or a recv too short
   kLocalProtectionError,  // a local key/range/right that does not allow the access
   kRemoteAccessError,     // the target's rkey, range, rights or domain refused it
-  kRemoteOperationError,  // the target could not complete it (its recv was bad)
-  kRemoteInvalidRequest,  // the target does not support the operation
+  kRemoteOperationError,  // the target could not complete it (its recv not writable)
+  kRemoteInvalidRequest,  // a send longer than the target's recv, or an unsupported op
   kRnrRetryExceeded,      // no recv posted at the target, after every RNR retry
   kRetryExceeded,         // the target did not answer (link down, NIC or node gone)
   kFlushed,               // the endpoint is in the error state; never executed
