@@ -1,0 +1,619 @@
+#include "hw_tests/qualify.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/engine/engine.h"
+#include "transport/engine/exchange.h"
+
+namespace ferry::qualify {
+namespace {
+
+constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
+constexpr uint8_t kCanary = 0xa5;
+
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+uint8_t pattern(uint64_t seed, uint64_t i) { return static_cast<uint8_t>((i * 31 + seed * 17 + (i >> 9)) & 0xff); }
+
+// Polls completion queues while driving both providers, on the providers' clock.
+class Driver {
+ public:
+  Driver(Provider& a, Provider& b, uint64_t timeout_ns) : a_(a), b_(b), timeout_ns_(timeout_ns) {}
+
+  // Collects exactly `n` completions from `cq` (more would stay queued). Empty string on
+  // success, else why not.
+  std::string collect(CompletionQueue& cq, size_t n, std::vector<Completion>* out) {
+    out->clear();
+    const uint64_t deadline = a_.clock().now_ns() + timeout_ns_;
+    uint64_t last_time = a_.clock().now_ns();
+    uint64_t idle_rounds = 0;
+    Completion batch[16];
+    while (out->size() < n) {
+      const size_t want = std::min<size_t>(16, n - out->size());
+      auto got = cq.poll(std::span(batch, want));
+      if (!got.ok()) return "completion queue: " + got.error().to_string();
+      out->insert(out->end(), batch, batch + *got);
+      if (*got > 0) continue;
+      const bool moved = a_.progress() | b_.progress();
+      const uint64_t now = a_.clock().now_ns();
+      if (now >= deadline) return "timed out after " + std::to_string(out->size()) + " of " + std::to_string(n) + " completions";
+      // A virtual-time fabric with nothing left to do will never complete it.
+      idle_rounds = (!moved && now == last_time) ? idle_rounds + 1 : 0;
+      if (idle_rounds > 100000) return "the fabric went idle after " + std::to_string(out->size()) + " of " + std::to_string(n) + " completions";
+      last_time = now;
+    }
+    return "";
+  }
+
+  // Whether nothing arrives on `cq` while the fabric settles for a while.
+  bool stays_empty(CompletionQueue& cq) {
+    for (int i = 0; i < 1000; ++i) {
+      Completion c;
+      auto got = cq.poll({&c, 1});
+      if (!got.ok() || *got > 0) return false;
+      a_.progress();
+      b_.progress();
+    }
+    return true;
+  }
+
+  uint64_t now() const { return a_.clock().now_ns(); }
+
+ private:
+  Provider& a_;
+  Provider& b_;
+  uint64_t timeout_ns_;
+};
+
+// One side of a lane: a domain, a queue, a buffer with canaries around its window.
+struct Side {
+  std::unique_ptr<ProtectionDomain> pd;
+  std::unique_ptr<CompletionQueue> cq;
+  std::vector<uint8_t> buffer;
+  std::unique_ptr<MemoryRegion> region;     // all rights
+  std::unique_ptr<MemoryRegion> read_only;  // local write only: no remote rights
+  std::unique_ptr<Endpoint> endpoint;
+
+  uint64_t addr(uint64_t offset = 0) const { return reinterpret_cast<uint64_t>(buffer.data()) + offset; }
+  Sge sge(uint64_t offset, uint32_t length) const { return Sge{addr(offset), length, region->lkey()}; }
+  void fill(uint64_t seed) {
+    for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = pattern(seed, i);
+  }
+  void canary() { std::fill(buffer.begin(), buffer.end(), kCanary); }
+  bool untouched() const {
+    return std::all_of(buffer.begin(), buffer.end(), [](uint8_t b) { return b == kCanary; });
+  }
+};
+
+// Two connected endpoints on rail `rail` of each provider.
+struct Lane {
+  Side side[2];
+  std::string error;  // why the lane could not be opened
+};
+
+std::unique_ptr<Lane> open_lane(Provider& a, Provider& b, size_t rail, EndpointKind kind, size_t bytes,
+                                const EndpointConfig& tweaks) {
+  auto lane = std::make_unique<Lane>();
+  Provider* providers[2] = {&a, &b};
+  for (int s = 0; s < 2; ++s) {
+    Device& device = providers[s]->device(rail);
+    Side& side = lane->side[s];
+    auto pd = device.create_protection_domain();
+    if (!pd.ok()) return lane->error = pd.error().to_string(), std::move(lane);
+    side.pd = std::move(pd).value();
+    auto cq = device.create_completion_queue(1024);
+    if (!cq.ok()) return lane->error = cq.error().to_string(), std::move(lane);
+    side.cq = std::move(cq).value();
+    side.buffer.assign(bytes, 0);
+    auto region = side.pd->register_memory(side.buffer.data(), bytes, kAllAccess, MemoryKind::kHost);
+    if (!region.ok()) return lane->error = region.error().to_string(), std::move(lane);
+    side.region = std::move(region).value();
+    auto read_only = side.pd->register_memory(side.buffer.data(), bytes, kAccessLocalWrite, MemoryKind::kHost);
+    if (!read_only.ok()) return lane->error = read_only.error().to_string(), std::move(lane);
+    side.read_only = std::move(read_only).value();
+    EndpointConfig config = tweaks;
+    config.kind = kind;
+    config.send_cq = config.recv_cq = side.cq.get();
+    auto endpoint = side.pd->create_endpoint(config);
+    if (!endpoint.ok()) return lane->error = endpoint.error().to_string(), std::move(lane);
+    side.endpoint = std::move(endpoint).value();
+  }
+  for (int s = 0; s < 2; ++s) {
+    auto connected = lane->side[s].endpoint->connect(lane->side[1 - s].endpoint->address());
+    if (!connected.ok()) return lane->error = connected.error().to_string(), std::move(lane);
+  }
+  return lane;
+}
+
+std::string expect_status(const Completion& c, Status want, const char* what) {
+  if (c.status == want) return "";
+  return std::string(what) + ": got " + to_string(c.status) + ", expected " + to_string(want);
+}
+
+// Returns "" if dst[doff, +n) equals src[soff, +n).
+std::string compare(const Side& dst, uint64_t doff, const Side& src, uint64_t soff, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) {
+    if (dst.buffer[doff + i] != src.buffer[soff + i]) {
+      return "byte " + std::to_string(doff + i) + " differs (" + std::to_string(dst.buffer[doff + i]) + " vs " +
+             std::to_string(src.buffer[soff + i]) + ")";
+    }
+  }
+  return "";
+}
+
+class Suite {
+ public:
+  Suite(Provider& a, Provider& b, const Options& options)
+      : a_(a), b_(b), options_(options), driver_(a, b, options.timeout_ns) {}
+
+  Report run() {
+    report_.provider = a_.name();
+    const size_t rails = std::min(a_.device_count(), b_.device_count());
+    for (size_t r = 0; r < rails; ++r) report_.devices.push_back(a_.device(r).attributes().name);
+    for (size_t r = 0; r < rails; ++r) {
+      for (EndpointKind kind : {EndpointKind::kRc, EndpointKind::kSrd}) {
+        if (!supports(r, kind)) continue;
+        const std::string prefix = "rail" + std::to_string(r) + "/" + to_string(kind) + "/";
+        if (options_.functional) functional(r, kind, prefix);
+        if (options_.robustness) robustness(r, kind, prefix);
+        if (options_.performance && r == 0) performance(r, kind, prefix);
+      }
+    }
+    if (options_.functional) engine_checks(rails);
+    if (options_.robustness) {
+      add_not_run("robustness", "peer-process-killed",
+                  "needs two processes; run the suite as two processes on two hosts (docs/qualification.md)");
+    }
+    return report_;
+  }
+
+ private:
+  bool supports(size_t rail, EndpointKind kind) {
+    const auto& x = a_.device(rail).attributes();
+    const auto& y = b_.device(rail).attributes();
+    return kind == EndpointKind::kRc ? x.ordered && y.ordered : x.unordered && y.unordered;
+  }
+
+  void add(const std::string& group, const std::string& name, const std::string& failure) {
+    Check c;
+    c.group = group;
+    c.name = name;
+    c.outcome = failure.empty() ? Outcome::kPass : Outcome::kFail;
+    c.detail = failure;
+    report_.checks.push_back(c);
+  }
+  void add_not_run(const std::string& group, const std::string& name, const std::string& why) {
+    Check c;
+    c.group = group;
+    c.name = name;
+    c.outcome = Outcome::kNotRun;
+    c.detail = why;
+    report_.checks.push_back(c);
+  }
+  void add_measure(const std::string& name, double value, const std::string& unit, double threshold, bool at_least,
+                   const std::string& detail) {
+    Check c;
+    c.group = "performance";
+    c.name = name;
+    c.value = value;
+    c.unit = unit;
+    c.threshold = threshold;
+    c.has_value = true;
+    c.outcome = (at_least ? value >= threshold : value <= threshold) ? Outcome::kPass : Outcome::kFail;
+    c.detail = detail;
+    report_.checks.push_back(c);
+  }
+
+  // Runs `body` on a fresh lane; the lane's open error fails the check.
+  template <typename Body>
+  void on_lane(size_t rail, EndpointKind kind, const std::string& group, const std::string& name, Body body,
+               EndpointConfig tweaks = {}, size_t bytes = 1 << 16) {
+    auto lane = open_lane(a_, b_, rail, kind, bytes, tweaks);
+    if (!lane->error.empty()) {
+      add(group, name, "cannot open a lane: " + lane->error);
+      return;
+    }
+    add(group, name, body(*lane));
+  }
+
+  // Posts one request on side 0 and collects its completion.
+  std::string post_one(Lane& lane, const WorkRequest& wr, Completion* out) {
+    if (auto posted = lane.side[0].endpoint->post_send({&wr, 1}); !posted.ok()) return "post: " + posted.error().to_string();
+    std::vector<Completion> got;
+    if (auto why = driver_.collect(*lane.side[0].cq, 1, &got); !why.empty()) return why;
+    *out = got[0];
+    return "";
+  }
+
+  void functional(size_t rail, EndpointKind kind, const std::string& prefix) {
+    const std::string g = "functional";
+    on_lane(rail, kind, g, prefix + "write-gather", [&](Lane& l) {
+      l.side[0].fill(1);
+      l.side[1].canary();
+      Sge sges[3] = {l.side[0].sge(0, 1000), l.side[0].sge(5000, 24), l.side[0].sge(9000, 3000)};
+      WorkRequest wr{1, Opcode::kWrite, sges, 3, l.side[1].addr(100), l.side[1].region->rkey()};
+      Completion c;
+      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+      if (auto why = expect_status(c, Status::kSuccess, "write"); !why.empty()) return why;
+      std::string bad = compare(l.side[1], 100, l.side[0], 0, 1000);
+      if (bad.empty()) bad = compare(l.side[1], 1100, l.side[0], 5000, 24);
+      if (bad.empty()) bad = compare(l.side[1], 1124, l.side[0], 9000, 3000);
+      if (bad.empty() && (l.side[1].buffer[99] != kCanary || l.side[1].buffer[4124] != kCanary)) bad = "wrote outside the target range";
+      return bad;
+    });
+    on_lane(rail, kind, g, prefix + "write-with-imm", [&](Lane& l) {
+      l.side[0].fill(2);
+      RecvRequest recv{77, nullptr, 0};
+      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
+      Sge sge = l.side[0].sge(0, 4096);
+      WorkRequest wr{2, Opcode::kWriteWithImm, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey(), 0xc0ffee};
+      Completion c;
+      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+      if (auto why = expect_status(c, Status::kSuccess, "write-with-imm"); !why.empty()) return why;
+      std::vector<Completion> got;
+      if (auto why = driver_.collect(*l.side[1].cq, 1, &got); !why.empty()) return "target: " + why;
+      const Completion& t = got[0];
+      if (t.status != Status::kSuccess || t.kind != CompletionKind::kRecvWriteWithImm || !t.has_imm ||
+          t.imm != 0xc0ffee || t.byte_len != 4096 || t.cookie != 77) {
+        return std::string("target completion wrong: ") + to_string(t.status) + ", " + to_string(t.kind) +
+               ", imm " + std::to_string(t.imm) + ", " + std::to_string(t.byte_len) + " bytes";
+      }
+      return compare(l.side[1], 0, l.side[0], 0, 4096);
+    });
+    if (a_.device(rail).attributes().supports_rdma_read) {
+      on_lane(rail, kind, g, prefix + "read", [&](Lane& l) {
+        l.side[1].fill(3);
+        l.side[0].canary();
+        Sge sge = l.side[0].sge(64, 8192);
+        WorkRequest wr{3, Opcode::kRead, &sge, 1, l.side[1].addr(1000), l.side[1].region->rkey()};
+        Completion c;
+        if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+        if (auto why = expect_status(c, Status::kSuccess, "read"); !why.empty()) return why;
+        return compare(l.side[0], 64, l.side[1], 1000, 8192);
+      });
+    } else {
+      add_not_run(g, prefix + "read", "the device does not support RDMA read");
+    }
+    on_lane(rail, kind, g, prefix + "send-recv-scatter", [&](Lane& l) {
+      l.side[0].fill(4);
+      l.side[1].canary();
+      Sge into[2] = {l.side[1].sge(0, 100), l.side[1].sge(2000, 1000)};
+      RecvRequest recv{5, into, 2};
+      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
+      Sge sge = l.side[0].sge(0, 600);
+      WorkRequest wr{4, Opcode::kSend, &sge, 1};
+      Completion c;
+      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+      if (auto why = expect_status(c, Status::kSuccess, "send"); !why.empty()) return why;
+      std::vector<Completion> got;
+      if (auto why = driver_.collect(*l.side[1].cq, 1, &got); !why.empty()) return "target: " + why;
+      if (got[0].status != Status::kSuccess || got[0].byte_len != 600) return std::string("recv: ") + to_string(got[0].status);
+      std::string bad = compare(l.side[1], 0, l.side[0], 0, 100);
+      if (bad.empty()) bad = compare(l.side[1], 2000, l.side[0], 100, 500);
+      if (bad.empty() && l.side[1].buffer[2500] != kCanary) bad = "wrote past the message";
+      return bad;
+    });
+    on_lane(rail, kind, g, prefix + "batch-of-64", [&](Lane& l) {
+      l.side[0].fill(5);
+      std::vector<Sge> sges(64);
+      std::vector<WorkRequest> wrs(64);
+      for (int i = 0; i < 64; ++i) {
+        sges[i] = l.side[0].sge(i * 512, 512);
+        wrs[i] = WorkRequest{static_cast<uint64_t>(i), Opcode::kWrite, &sges[i], 1, l.side[1].addr(i * 512), l.side[1].region->rkey()};
+        wrs[i].signaled = i % 4 == 3;  // selective signalling, as engines post
+      }
+      if (auto posted = l.side[0].endpoint->post_send(wrs); !posted.ok()) return posted.error().to_string();
+      std::vector<Completion> got;
+      if (auto why = driver_.collect(*l.side[0].cq, 16, &got); !why.empty()) return why;
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (got[i].status != Status::kSuccess) return std::string("completion ") + to_string(got[i].status);
+        if (kind == EndpointKind::kRc && got[i].cookie != i * 4 + 3) return std::string("RC completions out of posting order");
+      }
+      if (!driver_.stays_empty(*l.side[0].cq)) return std::string("an unsignaled request produced a completion");
+      return compare(l.side[1], 0, l.side[0], 0, 64 * 512);
+    });
+    errors(rail, kind, prefix);
+  }
+
+  // Each refused operation must leave the target untouched and report its status.
+  void errors(size_t rail, EndpointKind kind, const std::string& prefix) {
+    const std::string g = "functional";
+    auto refused_write = [&](const char* name, Status want, auto mutate) {
+      on_lane(rail, kind, g, prefix + name, [&](Lane& l) {
+        l.side[0].fill(6);
+        l.side[1].canary();
+        Sge sge = l.side[0].sge(0, 256);
+        WorkRequest wr{9, Opcode::kWrite, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey()};
+        mutate(l, wr, sge);
+        Completion c;
+        if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+        if (auto why = expect_status(c, want, name); !why.empty()) return why;
+        return l.side[1].untouched() ? std::string() : std::string("the target's memory was touched");
+      });
+    };
+    refused_write("error/wrong-rkey", Status::kRemoteAccessError,
+                  [](Lane& l, WorkRequest& wr, Sge&) { wr.rkey = l.side[1].region->rkey() ^ 0x5a5a00; });
+    refused_write("error/out-of-bounds", Status::kRemoteAccessError,
+                  [](Lane& l, WorkRequest& wr, Sge&) { wr.remote_addr = l.side[1].addr(l.side[1].buffer.size() - 255); });
+    refused_write("error/no-remote-write-right", Status::kRemoteAccessError,
+                  [](Lane& l, WorkRequest& wr, Sge&) { wr.rkey = l.side[1].read_only->rkey(); });
+    refused_write("error/bad-lkey", Status::kLocalProtectionError,
+                  [](Lane& l, WorkRequest&, Sge& sge) { sge.lkey = l.side[0].region->lkey() ^ 0x5a5a00; });
+    on_lane(rail, kind, g, prefix + "error/send-longer-than-recv", [&](Lane& l) {
+      l.side[1].canary();
+      Sge into = l.side[1].sge(0, 64);
+      RecvRequest recv{1, &into, 1};
+      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
+      Sge sge = l.side[0].sge(0, 65);
+      WorkRequest wr{2, Opcode::kSend, &sge, 1};
+      Completion c;
+      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+      // Responders report it as an invalid request (rxe, mlx5) or an operation error.
+      if (c.status != Status::kRemoteInvalidRequest && c.status != Status::kRemoteOperationError) {
+        return std::string("send: got ") + to_string(c.status) + ", expected remote invalid request";
+      }
+      return std::string();
+    });
+    EndpointConfig impatient;
+    impatient.rnr_retry = 1;
+    impatient.rnr_timer_ns = 10'000;
+    on_lane(rail, kind, g, prefix + "error/receiver-not-ready", [&](Lane& l) {
+      Sge sge = l.side[0].sge(0, 8);
+      WorkRequest wr{3, Opcode::kSend, &sge, 1};
+      Completion c;
+      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+      return expect_status(c, Status::kRnrRetryExceeded, "send with no recv posted");
+    }, impatient);
+    on_lane(rail, kind, g, prefix + "error/flush", [&](Lane& l) {
+      RecvRequest recv{11, nullptr, 0};
+      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
+      l.side[1].endpoint->set_error();
+      std::vector<Completion> got;
+      if (auto why = driver_.collect(*l.side[1].cq, 1, &got); !why.empty()) return why;
+      return expect_status(got[0], Status::kFlushed, "posted recv after set_error");
+    });
+  }
+
+  void robustness(size_t rail, EndpointKind kind, const std::string& prefix) {
+    on_lane(rail, kind, "robustness", prefix + "error-then-fresh-endpoint", [&](Lane& l) {
+      l.side[0].endpoint->set_error();
+      Sge sge = l.side[0].sge(0, 64);
+      WorkRequest wr{1, Opcode::kWrite, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey()};
+      Completion c;
+      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
+      if (auto why = expect_status(c, Status::kFlushed, "write on an endpoint in error"); !why.empty()) return why;
+      // A new pair on the same domains and queues works.
+      auto fresh = open_lane(a_, b_, rail, kind, 4096, {});
+      if (!fresh->error.empty()) return "reopening: " + fresh->error;
+      fresh->side[0].fill(8);
+      Sge s2 = fresh->side[0].sge(0, 4096);
+      WorkRequest w2{2, Opcode::kWrite, &s2, 1, fresh->side[1].addr(0), fresh->side[1].region->rkey()};
+      if (auto why = post_one(*fresh, w2, &c); !why.empty()) return why;
+      if (auto why = expect_status(c, Status::kSuccess, "write on the fresh endpoint"); !why.empty()) return why;
+      return compare(fresh->side[1], 0, fresh->side[0], 0, 4096);
+    });
+  }
+
+  // Bandwidth of `op` at `bytes` per message with a window of outstanding requests, in
+  // Gb/s on the providers' clock; negative with *why set on failure.
+  double bandwidth(Lane& l, Opcode op, uint64_t bytes, std::string* why) {
+    const int window = 16;
+    const uint64_t total = std::max<uint64_t>(bytes * 32, 64 << 20);
+    const int count = static_cast<int>(std::max<uint64_t>(total / bytes, window));
+    Sge sge = l.side[0].sge(0, static_cast<uint32_t>(bytes));
+    WorkRequest wr{0, op, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey()};
+    Sge into = l.side[1].sge(0, static_cast<uint32_t>(bytes));
+    RecvRequest recv{0, &into, 1};
+    const uint64_t t0 = driver_.now();
+    int posted = 0, done = 0, received = 0;
+    std::vector<Completion> got;
+    Completion drained[16];
+    while (done < count) {
+      while (posted < count && posted - done < window) {
+        if (op == Opcode::kSend) {
+          if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+        }
+        if (auto r = l.side[0].endpoint->post_send({&wr, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+        ++posted;
+      }
+      if (auto w = driver_.collect(*l.side[0].cq, 1, &got); !w.empty()) return *why = w, -1;
+      if (got[0].status != Status::kSuccess) return *why = to_string(got[0].status), -1;
+      ++done;
+      if (op == Opcode::kSend) {  // keep the receiver's queue drained as it goes
+        auto n = l.side[1].cq->poll(drained);
+        if (!n.ok()) return *why = n.error().to_string(), -1;
+        received += static_cast<int>(*n);
+      }
+    }
+    if (op == Opcode::kSend && received < count) {
+      if (auto w = driver_.collect(*l.side[1].cq, static_cast<size_t>(count - received), &got); !w.empty()) {
+        return *why = w, -1;
+      }
+    }
+    const double seconds = static_cast<double>(driver_.now() - t0) * 1e-9;
+    return seconds > 0 ? static_cast<double>(bytes) * count * 8 / seconds / 1e9 : 0;
+  }
+
+  // Half of a ping-pong's round trip of an 8-byte `op`, in µs.
+  double latency(Lane& l, Opcode op, std::string* why) {
+    const int rounds = 200;
+    Sge ping = l.side[0].sge(0, 8), pong = l.side[1].sge(0, 8);
+    Sge land0 = l.side[0].sge(64, 8), land1 = l.side[1].sge(64, 8);
+    RecvRequest recv0{0, &land0, 1}, recv1{0, &land1, 1};
+    std::vector<Completion> got;
+    const uint64_t t0 = driver_.now();
+    for (int i = 0; i < rounds; ++i) {
+      if (op == Opcode::kRead) {
+        WorkRequest rd{0, Opcode::kRead, &ping, 1, l.side[1].addr(0), l.side[1].region->rkey()};
+        if (auto r = l.side[0].endpoint->post_send({&rd, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+        if (auto w = driver_.collect(*l.side[0].cq, 1, &got); !w.empty()) return *why = w, -1;
+        continue;  // a read is a round trip by itself
+      }
+      // Side 0 -> side 1, seen at side 1; then side 1 -> side 0, seen at side 0.
+      const Opcode kind = op == Opcode::kSend ? Opcode::kSend : Opcode::kWriteWithImm;
+      if (auto r = l.side[1].endpoint->post_recv({&recv1, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+      if (auto r = l.side[0].endpoint->post_recv({&recv0, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+      WorkRequest there{0, kind, &ping, 1, l.side[1].addr(64), l.side[1].region->rkey(), 1};
+      there.signaled = false;
+      if (auto r = l.side[0].endpoint->post_send({&there, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+      if (auto w = driver_.collect(*l.side[1].cq, 1, &got); !w.empty()) return *why = w, -1;
+      WorkRequest back{0, kind, &pong, 1, l.side[0].addr(64), l.side[0].region->rkey(), 2};
+      back.signaled = false;
+      if (auto r = l.side[1].endpoint->post_send({&back, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+      if (auto w = driver_.collect(*l.side[0].cq, 1, &got); !w.empty()) return *why = w, -1;
+    }
+    return static_cast<double>(driver_.now() - t0) / 1000.0 / rounds / 2;
+  }
+
+  void performance(size_t rail, EndpointKind kind, const std::string& prefix) {
+    const Thresholds& t = options_.thresholds;
+    const double line = a_.device(rail).attributes().link_gbps;
+    struct Op {
+      Opcode op;
+      const char* name;
+      double fraction;
+      double lat_max;
+    };
+    const bool read = a_.device(rail).attributes().supports_rdma_read;
+    for (const Op& o : {Op{Opcode::kWrite, "write", t.write_bw_min_fraction, t.write_lat_max_us},
+                        Op{Opcode::kRead, "read", t.read_bw_min_fraction, t.read_lat_max_us},
+                        Op{Opcode::kSend, "send", t.send_bw_min_fraction, t.send_lat_max_us}}) {
+      if (o.op == Opcode::kRead && !read) {
+        add_not_run("performance", prefix + "read", "the device does not support RDMA read");
+        continue;
+      }
+      EndpointConfig patient;
+      patient.rnr_retry = 7;
+      auto lane = open_lane(a_, b_, rail, kind, options_.max_bytes, patient);
+      if (!lane->error.empty()) {
+        add("performance", prefix + o.name, "cannot open a lane: " + lane->error);
+        continue;
+      }
+      for (uint64_t bytes = options_.min_bytes; bytes <= options_.max_bytes; bytes *= 4) {
+        std::string why;
+        const double gbps = bandwidth(*lane, o.op, bytes, &why);
+        const std::string name = prefix + o.name + "-bw/" + std::to_string(bytes);
+        if (gbps < 0) {
+          add("performance", name, why);
+          continue;
+        }
+        const bool held = bytes >= t.bw_large_bytes;
+        add_measure(name, gbps, "Gb/s", held ? o.fraction * line : 0, true,
+                    (held ? "held to " : "reported only; line rate ") + short_number(line) + " Gb/s" +
+                        (held ? " x " + short_number(o.fraction) : ""));
+      }
+      std::string why;
+      const double us = latency(*lane, o.op, &why);
+      if (us < 0) {
+        add("performance", prefix + o.name + "-lat/8", why);
+      } else {
+        add_measure(prefix + o.name + "-lat/8", us, "us", o.lat_max, false, "half round trip of 8 bytes");
+      }
+    }
+  }
+
+  // The engine on top: notifications counted exactly once under load, and striping
+  // over every rail.
+  void engine_checks(size_t rails) {
+    InProcessExchange exchange;
+    exchange.add("qualify-a");
+    exchange.add("qualify-b");
+    Engine ea("qualify-a", a_, exchange), eb("qualify-b", b_, exchange);
+    if (auto ok = ea.open(); !ok.ok()) return add("functional", "engine/open", ok.error().to_string());
+    if (auto ok = eb.open(); !ok.ok()) return add("functional", "engine/open", ok.error().to_string());
+    auto drive_until = [&](const std::function<bool()>& done) {
+      const uint64_t deadline = driver_.now() + options_.timeout_ns;
+      uint64_t idle = 0, last = driver_.now();
+      while (!done()) {
+        const bool moved = ea.progress() | eb.progress() | a_.progress() | b_.progress();
+        const uint64_t now = driver_.now();
+        if (now >= deadline) return false;
+        idle = (!moved && now == last) ? idle + 1 : 0;
+        if (idle > 100000) return false;
+        last = now;
+      }
+      return true;
+    };
+    const uint64_t bytes = 16 << 20;
+    std::vector<uint8_t> src(bytes), dst(bytes, 0);
+    for (uint64_t i = 0; i < bytes; ++i) src[i] = pattern(9, i);
+    auto sreg = ea.register_memory(src.data(), bytes);
+    auto dreg = eb.register_memory(dst.data(), bytes);
+    if (!sreg.ok() || !dreg.ok()) return add("functional", "engine/register", "registration failed");
+    if (!ea.add_peer("qualify-b").ok()) return add("functional", "engine/peer", "add_peer failed");
+    auto region = ea.import_region("qualify-b", (*dreg)->descriptor().serialize());
+    if (!region.ok()) return add("functional", "engine/import", region.error().to_string());
+
+    // ImmCounter under load: many small writes, each with its own notification index.
+    const uint32_t n = static_cast<uint32_t>(options_.thresholds.imm_load_notifications);
+    uint32_t ok_writes = 0, failed = 0;
+    std::string first_failure;
+    bool counted = false, expect_failed = false;
+    if (!eb.expect("qualify-a", 1, std::min<uint32_t>(n, 65536), [&](const TransferResult& r) {
+           counted = r.ok;
+           expect_failed = !r.ok;
+         }).ok()) {
+      return add("functional", "engine/imm-counter-under-load", "expect refused");
+    }
+    for (uint32_t i = 0; i < n && i < 65536; ++i) {
+      const uint64_t offset = (i * 64) % (bytes - 64);
+      auto id = ea.write("qualify-b", src.data() + offset, 64, *region, offset, Notify{1, static_cast<uint16_t>(i)},
+                         [&](const TransferResult& r) {
+                           if (r.ok) {
+                             ++ok_writes;
+                           } else {
+                             if (first_failure.empty()) first_failure = r.message;
+                             ++failed;
+                           }
+                         });
+      if (!id.ok()) return add("functional", "engine/imm-counter-under-load", id.error().to_string());
+    }
+    const bool finished = drive_until([&] { return (ok_writes + failed >= std::min<uint32_t>(n, 65536)) && (counted || expect_failed); });
+    add("functional", "engine/imm-counter-under-load",
+        !finished ? "did not finish: " + std::to_string(ok_writes) + " writes done"
+        : failed  ? std::to_string(failed) + " writes failed: " + first_failure
+        : !counted ? "the notifications were not all counted"
+                   : "");
+
+    // Striping: one large write lands whole, and every rail carried part of it.
+    bool done = false;
+    TransferResult result;
+    std::fill(dst.begin(), dst.end(), 0);
+    auto id = ea.write("qualify-b", src.data(), bytes, *region, 0, std::nullopt, [&](const TransferResult& r) {
+      done = true;
+      result = r;
+    });
+    if (!id.ok()) return add("functional", "engine/striping", id.error().to_string());
+    if (!drive_until([&] { return done; })) return add("functional", "engine/striping", "did not finish");
+    std::string failure = result.ok ? (dst == src ? "" : "data differs") : result.message;
+    if (failure.empty() && rails > 1) {
+      const EngineStats stats = ea.stats();
+      for (size_t r = 0; r < rails; ++r) {
+        if (stats.rails[r].bytes == 0) failure = "rail " + std::to_string(r) + " carried nothing";
+      }
+    }
+    add("functional", rails > 1 ? "engine/striping-over-" + std::to_string(rails) + "-rails" : "engine/large-write",
+        failure);
+  }
+
+  Provider& a_;
+  Provider& b_;
+  Options options_;
+  Driver driver_;
+  Report report_;
+};
+
+}  // namespace
+
+Report run(Provider& a, Provider& b, const Options& options) { return Suite(a, b, options).run(); }
+
+}  // namespace ferry::qualify
