@@ -407,7 +407,7 @@ class Suite {
   // Gb/s on the providers' clock; negative with *why set on failure.
   double bandwidth(Lane& l, Opcode op, uint64_t bytes, std::string* why) {
     const int window = 16;
-    const uint64_t total = std::max<uint64_t>(bytes * 32, 64 << 20);
+    const uint64_t total = std::max<uint64_t>(bytes * 32, options_.bw_total_bytes);
     const int count = static_cast<int>(std::max<uint64_t>(total / bytes, window));
     Sge sge = l.side[0].sge(0, static_cast<uint32_t>(bytes));
     WorkRequest wr{0, op, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey()};
@@ -487,6 +487,10 @@ class Suite {
     for (const Op& o : {Op{Opcode::kWrite, "write", t.write_bw_min_fraction, t.write_lat_max_us},
                         Op{Opcode::kRead, "read", t.read_bw_min_fraction, t.read_lat_max_us},
                         Op{Opcode::kSend, "send", t.send_bw_min_fraction, t.send_lat_max_us}}) {
+      const bool wanted = o.op == Opcode::kWrite  ? options_.perf_write
+                          : o.op == Opcode::kRead ? options_.perf_read
+                                                  : options_.perf_send;
+      if (!wanted) continue;
       if (o.op == Opcode::kRead && !read) {
         add_not_run("performance", prefix + "read", "the device does not support RDMA read");
         continue;
@@ -527,7 +531,16 @@ class Suite {
     InProcessExchange exchange;
     exchange.add("qualify-a");
     exchange.add("qualify-b");
-    Engine ea("qualify-a", a_, exchange), eb("qualify-b", b_, exchange);
+    EngineConfig config;
+    config.transfer_timeout_ns = options_.timeout_ns;
+    Engine ea("qualify-a", a_, exchange, config), eb("qualify-b", b_, exchange, config);
+    auto progress_of = [&] {
+      const EngineStats s = ea.stats();
+      uint64_t bytes = 0, ops = 0, retries = 0;
+      for (const auto& r : s.rails) bytes += r.bytes, ops += r.operations, retries += r.retries;
+      return " (engine so far: " + std::to_string(ops) + " work requests, " + std::to_string(bytes) + " bytes, " +
+             std::to_string(retries) + " retries, peer connected: " + (ea.peer_connected("qualify-b") ? "yes" : "no") + ")";
+    };
     if (auto ok = ea.open(); !ok.ok()) return add("functional", "engine/open", ok.error().to_string());
     if (auto ok = eb.open(); !ok.ok()) return add("functional", "engine/open", ok.error().to_string());
     auto drive_until = [&](const std::function<bool()>& done) {
@@ -580,7 +593,7 @@ class Suite {
     const bool finished = drive_until([&] { return (ok_writes + failed >= std::min<uint32_t>(n, 65536)) && (counted || expect_failed); });
     add("functional", "engine/imm-counter-under-load",
         !finished ? "did not finish: " + std::to_string(ok_writes) + " writes done"
-        : failed  ? std::to_string(failed) + " writes failed: " + first_failure
+        : failed  ? std::to_string(failed) + " writes failed: " + first_failure + progress_of()
         : !counted ? "the notifications were not all counted"
                    : "");
 
@@ -593,8 +606,8 @@ class Suite {
       result = r;
     });
     if (!id.ok()) return add("functional", "engine/striping", id.error().to_string());
-    if (!drive_until([&] { return done; })) return add("functional", "engine/striping", "did not finish");
-    std::string failure = result.ok ? (dst == src ? "" : "data differs") : result.message;
+    if (!drive_until([&] { return done; })) return add("functional", "engine/striping", "did not finish" + progress_of());
+    std::string failure = result.ok ? (dst == src ? "" : "data differs") : result.message + progress_of();
     if (failure.empty() && rails > 1) {
       const EngineStats stats = ea.stats();
       for (size_t r = 0; r < rails; ++r) {

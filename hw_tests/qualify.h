@@ -28,6 +28,11 @@ struct Options {
   Thresholds thresholds;
   uint64_t min_bytes = 4 << 10;
   uint64_t max_bytes = 64 << 20;
+  // Bytes moved per bandwidth point (at least 32 messages), and which operations.
+  uint64_t bw_total_bytes = 64 << 20;
+  bool perf_write = true;
+  bool perf_read = true;
+  bool perf_send = true;
   // Gives up on a completion after this long on the providers' clock.
   uint64_t timeout_ns = 10'000'000'000;
 };

@@ -24,9 +24,14 @@ two ends of a link and prints a table; exits 0 when every check passed.
                       the same host, looped back through the NIC
   --only GROUP        run one group: functional, performance or robustness
                       (repeatable; default all)
-  --max-bytes N       largest message of the bandwidth sweep (default 67108864)
+  --min-bytes N       smallest message of the bandwidth sweep (default 4096)
+  --max-bytes N       largest message of the bandwidth sweep (default 67108864);
+                      sizes grow by 4 from the smallest
+  --bw-total-bytes N  bytes moved per bandwidth point (default 67108864)
+  --perf-ops LIST     operations measured: any of write,read,send (default all)
   --thresholds FILE   thresholds file (default: built-in values, as in
                       hw_tests/thresholds.conf)
+  --timeout-s N       give up on a completion or transfer after N seconds (default 10)
   --json FILE         also write the report as JSON to FILE
   --help              this text
 
@@ -69,7 +74,22 @@ int main(int argc, char** argv) {
       thresholds_file = v;
     } else if (arg == "--max-bytes") {
       options.max_bytes = std::strtoull(v, nullptr, 10);
-      if (options.max_bytes < options.min_bytes) return fail_usage("--max-bytes must be at least 4096");
+    } else if (arg == "--timeout-s") {
+      const uint64_t s = std::strtoull(v, nullptr, 10);
+      if (s == 0 || s > 3600) return fail_usage("--timeout-s takes 1 to 3600");
+      options.timeout_ns = s * 1'000'000'000ull;
+    } else if (arg == "--min-bytes") {
+      options.min_bytes = std::strtoull(v, nullptr, 10);
+    } else if (arg == "--bw-total-bytes") {
+      options.bw_total_bytes = std::strtoull(v, nullptr, 10);
+    } else if (arg == "--perf-ops") {
+      const std::string ops = std::string(",") + v + ",";
+      options.perf_write = ops.find(",write,") != std::string::npos;
+      options.perf_read = ops.find(",read,") != std::string::npos;
+      options.perf_send = ops.find(",send,") != std::string::npos;
+      if (!options.perf_write && !options.perf_read && !options.perf_send) {
+        return fail_usage("--perf-ops takes a comma-separated list of write, read, send");
+      }
     } else if (arg == "--only") {
       if (!only) options.functional = options.performance = options.robustness = false;
       only = true;
@@ -86,6 +106,9 @@ int main(int argc, char** argv) {
     } else {
       return fail_usage("unknown option '" + arg + "'");
     }
+  }
+  if (options.min_bytes < 8 || options.max_bytes < options.min_bytes || options.max_bytes > (1ull << 31)) {
+    return fail_usage("--min-bytes/--max-bytes must satisfy 8 <= min <= max <= 2147483648");
   }
   if (!thresholds_file.empty()) {
     auto t = ferry::qualify::Thresholds::load(thresholds_file);

@@ -6,7 +6,8 @@
 # installs just the missing packages. Needs root (or sudo) only in that case.
 # Works without a TTY and without stdin.
 #
-# Usage: bash tools/install-deps.sh
+# Usage: bash tools/install-deps.sh [softroce]
+#   softroce  also what the Soft-RoCE runner needs (hw_tests/softroce/run.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -21,6 +22,18 @@ PACKAGES=(
   libns3-dev          # ns-3, for the packet-level simulation
   python3             # used by tools/test.sh to summarise results
 )
+
+if [ "${1:-}" = "softroce" ]; then
+  PACKAGES+=(
+    qemu-system-x86   # boots Debian's kernel, which has rdma_rxe
+    busybox-static    # the guest's userland
+    cpio              # packs the guest's initramfs
+    rdma-core         # the rdma tool (rdma link add ... type rxe)
+    ibverbs-utils     # ibv_devices
+    perftest          # ib_write_bw, ib_write_lat: the baseline
+    iproute2          # ip, in the guest
+  )
+fi
 
 # Strip the trailing comments above to get bare package names.
 pkgs=()

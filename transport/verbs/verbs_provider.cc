@@ -639,8 +639,13 @@ Status status_from_ibv(int status) {
   switch (status) {
     case IBV_WC_SUCCESS: return Status::kSuccess;
     case IBV_WC_LOC_LEN_ERR: return Status::kLocalLengthError;
+    // Local failures of the request itself; rxe reports a bad lkey as a local QP
+    // operation error.
     case IBV_WC_LOC_PROT_ERR:
     case IBV_WC_LOC_ACCESS_ERR:
+    case IBV_WC_LOC_QP_OP_ERR:
+    case IBV_WC_LOC_EEC_OP_ERR:
+    case IBV_WC_LOC_RDD_VIOL_ERR:
     case IBV_WC_MW_BIND_ERR: return Status::kLocalProtectionError;
     case IBV_WC_REM_ACCESS_ERR: return Status::kRemoteAccessError;
     case IBV_WC_REM_INV_REQ_ERR: return Status::kRemoteInvalidRequest;

@@ -12,6 +12,7 @@ TEST(VerbsStatus, MapsEveryStatusTheEngineActsOn) {
   EXPECT_EQ(status_from_ibv(IBV_WC_SUCCESS), Status::kSuccess);
   EXPECT_EQ(status_from_ibv(IBV_WC_LOC_LEN_ERR), Status::kLocalLengthError);
   EXPECT_EQ(status_from_ibv(IBV_WC_LOC_PROT_ERR), Status::kLocalProtectionError);
+  EXPECT_EQ(status_from_ibv(IBV_WC_LOC_QP_OP_ERR), Status::kLocalProtectionError);
   EXPECT_EQ(status_from_ibv(IBV_WC_REM_ACCESS_ERR), Status::kRemoteAccessError);
   EXPECT_EQ(status_from_ibv(IBV_WC_REM_OP_ERR), Status::kRemoteOperationError);
   EXPECT_EQ(status_from_ibv(IBV_WC_REM_INV_REQ_ERR), Status::kRemoteInvalidRequest);

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Soft-RoCE in CI: boots Debian's own kernel (which has rdma_rxe) under QEMU, binds rxe0
+# to a dummy netdev and, in one boot:
+#   1. runs ferry's qualification suite (functional and robustness groups) on `verbs`
+#      over rxe0;
+#   2. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
+#      with ferry's own write bandwidth and latency on the same device, three rounds,
+#      and prints the medians and their ratios.
+# This machine's kernel has no RDMA support; the guest's does. The guest has no network:
+# everything runs on its loopback and dummy interface.
+#
+# Usage: bash hw_tests/softroce/run.sh        (as root; installs what is missing)
+# Env:   FERRY_CACHE  where the guest kernel is kept (default ~/.cache/ferry)
+#        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 3)
+# Exit:  0 when the qualification suite passed in the guest; 1 otherwise.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+repo=$(pwd)
+cache=${FERRY_CACHE:-$HOME/.cache/ferry}/softroce
+rounds=${FERRY_SOFTROCE_ROUNDS:-3}
+mkdir -p "$cache"
+stamp() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(stamp)" 'BEGIN{printf "%.1f", b-a}'; }
+t0=$(stamp)
+
+# ---- 1. host packages and the guest kernel (kept in the cache) ----------------
+bash tools/install-deps.sh softroce >&2
+kernel_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+if [ -z "$kernel_pkg" ]; then
+  apt-get update -qq && kernel_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+fi
+kroot=$cache/$kernel_pkg
+if [ ! -d "$kroot/lib/modules" ]; then
+  rm -rf "$kroot" "$cache/debs" && mkdir -p "$cache/debs" "$kroot"
+  (cd "$cache/debs" && { apt-get download "$kernel_pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get download "$kernel_pkg"; }; })
+  dpkg-deb -x "$cache"/debs/"${kernel_pkg}"_*.deb "$kroot"
+fi
+kver=$(ls "$kroot/lib/modules" | head -1)
+mods=$kroot/lib/modules/$kver
+grep -q '^CONFIG_RDMA_RXE=m' "$kroot/boot/config-$kver" || { echo "softroce: $kver has no rdma_rxe module" >&2; exit 1; }
+[ -f "$mods/modules.dep" ] || busybox depmod -b "$kroot" "$kver"
+echo "softroce: kernel $kver ready ($(since "$t0")s)" >&2
+
+# ---- 2. ferry's binary -------------------------------------------------------
+bazel build --config=opt //hw_tests:qualify >&2
+qualify=$repo/bazel-bin/hw_tests/qualify
+
+# ---- 3. the initramfs ----------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-softroce.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mods,etc/libibverbs.d,ferry}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(busybox --list); do [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"; done
+
+: > "$root/modules.order"
+add_module() {  # $1: module name; its dependencies first, from modules.dep
+  local path deps dep
+  path=$(awk -F: -v n="/$1.ko" '(p=index($1,n))>0 && p==length($1)-length(n)+1{print $1; exit}' "$mods/modules.dep")
+  [ -n "$path" ] || { echo "softroce: module $1 not found" >&2; exit 1; }
+  grep -qx "$(basename "$path" .ko)" "$root/modules.order" && return 0
+  deps=$(grep "^$path:" "$mods/modules.dep" | cut -d: -f2)
+  for dep in $deps; do add_module "$(basename "$dep" .ko)"; done
+  cp "$mods/$path" "$root/mods/"
+  basename "$path" .ko >> "$root/modules.order"
+}
+for m in crc32_generic dummy ib_core ib_uverbs udp_tunnel ip6_udp_tunnel rdma_rxe; do add_module "$m"; done
+
+copy_with_libs() {  # a binary and the shared libraries it loads
+  local file=$1 lib
+  mkdir -p "$root$(dirname "$file")"
+  cp -L "$file" "$root$file"
+  for lib in $(ldd "$file" | awk '/=>/{print $3} /^\t\//{print $1}'); do
+    [ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; }
+  done
+}
+for b in ib_write_bw ib_write_lat rdma ibv_devices; do copy_with_libs "$(command -v "$b")"; done
+copy_with_libs "$(ls /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav*.so)"
+cp /etc/libibverbs.d/rxe.driver "$root/etc/libibverbs.d/"
+copy_with_libs "$qualify"
+cp "$qualify" "$root/ferry/qualify"
+cp hw_tests/thresholds-softroce.conf "$root/ferry/"
+echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
+echo "127.0.0.1 localhost" > "$root/etc/hosts"
+
+cat > "$root/init" <<EOF
+#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+for m in \$(cat /modules.order); do insmod /mods/\$m.ko || echo "FERRY-FAIL insmod \$m"; done
+ip link set lo up; ip link set dummy0 up; ip addr add 10.9.9.1/24 dev dummy0
+rdma link add rxe0 type rxe netdev dummy0 || echo "FERRY-FAIL rdma link add"
+# Wait for rxe0's IPv4-mapped GID (the suite picks it).
+for i in \$(seq 1 50); do grep -q ffff /sys/class/infiniband/rxe0/ports/1/gids/1 2>/dev/null && break; sleep 0.2; done
+G=1
+echo "FERRY-MARK rxe-ready"
+/ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only functional --only robustness --timeout-s 60 --json /tmp/q.json > /tmp/q.txt 2>&1
+echo "FERRY-RESULT qualify rc=\$?"
+cat /tmp/q.txt
+perftest() {  # name, args...: server in the background, client to 127.0.0.1
+  name=\$1; shift
+  timeout 120 "\$@" > /tmp/srv.txt 2>&1 & sp=\$!
+  for i in \$(seq 1 100); do netstat -ltn | grep -q ':18515 ' && break; sleep 0.1; done
+  timeout 120 "\$@" 127.0.0.1 > /tmp/cli.txt 2>&1; crc=\$?
+  wait \$sp
+  echo "FERRY-PERFTEST \$name rc=\$crc"; cat /tmp/cli.txt
+}
+for round in \$(seq 1 $rounds); do
+  perftest bw65536 ib_write_bw -d rxe0 -x \$G -F -s 65536 -n 2000 --report_gbits
+  perftest bw1048576 ib_write_bw -d rxe0 -x \$G -F -s 1048576 -n 200 --report_gbits
+  perftest lat8 ib_write_lat -d rxe0 -x \$G -F -s 8 -n 2000
+  /ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only performance --perf-ops write \
+    --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 134217728 > /tmp/f.txt 2>&1
+  echo "FERRY-OWN rc=\$?"; grep -E 'write-(bw|lat)/' /tmp/f.txt
+done
+echo "FERRY-MARK done"
+poweroff -f
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.img"
+echo "softroce: initramfs $(du -h "$work/initrd.img" | cut -f1) ($(since "$t0")s)" >&2
+
+# ---- 4. boot and read the results ---------------------------------------------
+timeout 900 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1536 -nographic -no-reboot -nic none \
+  -kernel "$kroot/boot/vmlinuz-$kver" -initrd "$work/initrd.img" \
+  -append "console=ttyS0 edd=off panic=-1 loglevel=3 rdinit=/init" > "$work/guest.log" 2>&1 || true
+tr -d '\r' < "$work/guest.log" > "$work/guest.txt"
+echo "softroce: guest done ($(since "$t0")s)" >&2
+
+python3 - "$work/guest.txt" <<'PY'
+import re, statistics, sys
+log = open(sys.argv[1]).read()
+q = re.search(r"FERRY-RESULT qualify rc=(\d+)", log)
+print("== ferry qualification suite on verbs over rxe0 (functional, robustness)")
+section = log.split("FERRY-RESULT qualify", 1)[1].split("FERRY-PERFTEST", 1)[0] if q else ""
+for line in section.splitlines():
+    if re.match(r"^(functional|robustness)/|passed,", line):
+        print("  " + line)
+ok = q is not None and q.group(1) == "0"
+def perftest(name, column):
+    vals = []
+    for block in re.findall(r"FERRY-PERFTEST %s rc=0\n(.*?)(?=FERRY-)" % name, log, re.S):
+        for line in block.splitlines():
+            f = line.split()
+            if len(f) > column and f[0].isdigit():
+                vals.append(float(f[column]))
+    return vals
+ib_bw64 = perftest("bw65536", 3)       # BW average[Gb/sec]
+ib_bw1m = perftest("bw1048576", 3)
+ib_lat = perftest("lat8", 4)           # t_typical[usec]
+own_bw64 = [float(v) for v in re.findall(r"RC/write-bw/65536\s+\S+\s+([\d.e+]+) Gb/s", log)]
+own_bw1m = [float(v) for v in re.findall(r"RC/write-bw/1048576\s+\S+\s+([\d.e+]+) Gb/s", log)]
+own_lat = [float(v) for v in re.findall(r"RC/write-lat/8\s+\S+\s+([\d.e+]+) us", log)]
+print("== write bandwidth and latency on rxe0: medians of interleaved runs")
+def row(label, ib, own, unit, better_high=True):
+    if not ib or not own:
+        print("  %-22s missing (perftest %d runs, ferry %d runs)" % (label, len(ib), len(own)))
+        return
+    a, b = statistics.median(ib), statistics.median(own)
+    print("  %-22s perftest %9.3f %s   ferry %9.3f %s   ferry/perftest %.2f" % (label, a, unit, b, unit, b / a))
+row("write bw 64 KiB", ib_bw64, own_bw64, "Gb/s")
+row("write bw 1 MiB", ib_bw1m, own_bw1m, "Gb/s")
+row("write lat 8 B", ib_lat, own_lat, "us")
+if "FERRY-MARK done" not in log:
+    print("the guest did not finish; last lines:\n" + "\n".join(log.splitlines()[-30:]))
+    ok = False
+if "FERRY-FAIL" in log:
+    print("\n".join(l for l in log.splitlines() if "FERRY-FAIL" in l))
+    ok = False
+print("softroce: %s" % ("PASS" if ok else "FAIL"))
+sys.exit(0 if ok else 1)
+PY
