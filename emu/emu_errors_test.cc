@@ -387,6 +387,8 @@ TEST_P(Errors, PostBeforeConnectFails) {
   EXPECT_EQ(a->state(), EndpointState::kInit);
   EXPECT_FALSE(post(a, {write_op(1, {src.sge(0, 64)}, dst, 0)}).ok());
   EXPECT_FALSE(post(a, {send_op(2, {src.sge(0, 64)})}).ok());
+  // Receives too: verbs refuses them on a queue pair still in its reset state.
+  EXPECT_FALSE(post_recv(a, 3, {dst.sge(0, 64)}).ok());
   EXPECT_TRUE(w.no_completions(a));
   EXPECT_TRUE(dst.untouched());
 }

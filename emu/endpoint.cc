@@ -263,6 +263,11 @@ uint64_t EmuEndpoint::arrival_time_locked(const SendOp& op) {
 
 VoidResult EmuEndpoint::post_recv(std::span<const RecvRequest> requests, size_t* bad_index) {
   const uint32_t max_sge = device.attributes().max_sge;
+  if (state() == EndpointState::kInit) {
+    // As verbs refuses receives on a queue pair still in its reset state.
+    if (bad_index) *bad_index = 0;
+    return make_error(ErrorCode::kFailedPrecondition, "post_recv before connect()");
+  }
   VoidResult result;
   {
     std::lock_guard lock(recv_mutex_);

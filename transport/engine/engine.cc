@@ -400,7 +400,6 @@ struct Engine::Impl {
       if (!region.ok()) return region.error();
       pr.recv_region = std::move(region).value();
       endpoint_owner[(static_cast<uint64_t>(r) << 32) | pr.endpoint->id()] = {peer_index_value, r};
-      for (uint32_t slot = 0; slot < config().recv_buffers; ++slot) post_recv(pr, slot);
     }
     if (peer.control_memory.empty()) {
       peer.control_memory.assign(static_cast<size_t>(config().control_slots) * config().control_bytes, 0);
@@ -526,9 +525,16 @@ struct Engine::Impl {
     }
     peer.usable_rails = std::min<uint32_t>(remote_rails, static_cast<uint32_t>(rails.size()));
     for (uint32_t r = 0; r < peer.usable_rails; ++r) {
-      auto connected = peer.rails[r].endpoint->connect(addresses[r]);
-      peer.rails[r].up = connected.ok();
-      if (!connected.ok()) peer.last_error = connected.error().to_string();
+      PeerRail& pr = peer.rails[r];
+      auto connected = pr.endpoint->connect(addresses[r]);
+      pr.up = connected.ok();
+      if (!connected.ok()) {
+        peer.last_error = connected.error().to_string();
+        continue;
+      }
+      // Receives can be posted once the queue pair is connected (not in its reset state),
+      // and before the peer hears "connected" and may send.
+      for (uint32_t slot = 0; slot < config().recv_buffers; ++slot) post_recv(pr, slot);
     }
     peer.remote_incarnation = incarnation;
     peer.connected_locally = true;

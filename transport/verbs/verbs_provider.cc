@@ -311,6 +311,10 @@ class VerbsEndpointBase : public Endpoint {
   }
 
   VoidResult post_recv(std::span<const RecvRequest> requests, size_t* bad_index) override {
+    if (state_ == EndpointState::kInit) {
+      if (bad_index) *bad_index = 0;
+      return make_error(ErrorCode::kFailedPrecondition, "post_recv before connect()");
+    }
     ibv_recv_wr wrs[kPostChunk];
     for (size_t base = 0; base < requests.size(); base += kPostChunk) {
       const size_t n = std::min(kPostChunk, requests.size() - base);
