@@ -1,0 +1,57 @@
+// The agreement both ends of a link compute on their own: limits, slot layout, tags.
+#include "transport/workloads/pp/stage_link.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace ferry::pp {
+namespace {
+
+TEST(StageLink, RefusesWhatTheTagRuleCannotCover) {
+  EXPECT_TRUE((StageLink{0, 1, 1}.validate().ok()));
+  EXPECT_TRUE((StageLink{StageLink::kMaxLinks - 1, StageLink::kMaxCredits, 1}.validate().ok()));
+  EXPECT_EQ((StageLink{0, 0, 1}.validate().error().code), ErrorCode::kOutOfRange);
+  EXPECT_EQ((StageLink{0, StageLink::kMaxCredits + 1, 1}.validate().error().code), ErrorCode::kOutOfRange);
+  EXPECT_EQ((StageLink{StageLink::kMaxLinks, 4, 1}.validate().error().code), ErrorCode::kOutOfRange);
+  EXPECT_EQ((StageLink{0, 4, 0}.validate().error().code), ErrorCode::kInvalidArgument);
+}
+
+TEST(StageLink, SlotsHoldAHeaderAndAnAlignedPayload) {
+  const StageLink link{0, 3, 1000};
+  EXPECT_EQ(link.slot_stride() % 64, 0u);
+  EXPECT_GE(link.slot_stride(), StageLink::kPayloadOffset + 1000);
+  EXPECT_GE(StageLink::kPayloadOffset, sizeof(SlotHeader));
+  EXPECT_EQ(link.receive_area_bytes(), 3 * link.slot_stride());
+  EXPECT_EQ(link.slot_offset(0), 0u);
+  EXPECT_EQ(link.slot_offset(4), link.slot_stride());
+  EXPECT_EQ(link.slot_offset(5), 2 * link.slot_stride());
+}
+
+TEST(StageLink, EveryLinkHasItsOwnTagsInThePipelineSpace) {
+  std::set<uint16_t> seen;
+  for (uint16_t id = 0; id < StageLink::kMaxLinks; ++id) {
+    const StageLink link{id, StageLink::kMaxCredits, 1};
+    for (uint64_t seq = 0; seq < StageLink::kTagWindow; ++seq) {
+      for (uint16_t tag : {link.data_tag(seq), link.credit_tag(seq)}) {
+        EXPECT_EQ(tag & 0xe000, static_cast<uint16_t>(TagSpace::kPipeline)) << tag;
+        EXPECT_TRUE(seen.insert(tag).second) << "tag " << tag << " used twice";
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), size_t{kTagsPerSpace});
+}
+
+TEST(StageLink, TagsComeBackOnlyAfterAWindowLongerThanTheCredits) {
+  const StageLink link{5, StageLink::kMaxCredits, 1};
+  for (uint64_t seq = 0; seq < 3 * StageLink::kTagWindow; ++seq) {
+    EXPECT_EQ(link.data_tag(seq), link.data_tag(seq + StageLink::kTagWindow));
+    for (uint64_t later = seq + 1; later <= seq + link.credits; ++later) {
+      EXPECT_NE(link.data_tag(seq), link.data_tag(later));
+      EXPECT_NE(link.credit_tag(seq), link.credit_tag(later));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ferry::pp
