@@ -1180,6 +1180,12 @@ Result<TransferId> Engine::expect(const std::string& peer, uint16_t tag, uint32_
     return make_error(ErrorCode::kOutOfRange,
                       "count " + std::to_string(count) + " is not in [1, 65536]");
   }
+  // A peer never seen is added (a wait may start before the peer connects); a removed
+  // one stays removed: waiting for it could only end at the deadline.
+  auto known = impl_->peer_index.find(peer);
+  if (known != impl_->peer_index.end() && impl_->peers[known->second]->state == PeerState::kRemoved) {
+    return make_error(ErrorCode::kUnavailable, "peer '" + peer + "' was removed (add_peer to use it again)");
+  }
   const uint32_t index = impl_->add_peer(peer);
   const uint32_t t = impl_->start_transfer(nullptr, std::move(done), std::nullopt);
   impl_->transfers[t].target = peer;

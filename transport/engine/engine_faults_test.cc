@@ -192,6 +192,13 @@ TEST_P(EngineRails, WaitingForAPeerThatNeverSendsEnds) {
   ASSERT_TRUE(w.cluster.run_until([&] { return again.done(); }));
   EXPECT_FALSE(again.result.ok);
   EXPECT_EQ(again.result.code, ErrorCode::kUnavailable);
+  // Waiting on a removed peer is refused at once; adding it back makes it usable.
+  auto refused = w.engine(1).expect("rank0", 9, 1, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  ASSERT_TRUE(w.engine(1).add_peer("rank0").ok());
+  Outcome readded;
+  EXPECT_TRUE(w.engine(1).expect("rank0", 9, 1, readded.callback()).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, EngineRails, ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd),
