@@ -43,7 +43,8 @@ echo "softroce: kernel $kver ready ($(since "$t0")s)" >&2
 
 # ---- 2. ferry's binary -------------------------------------------------------
 bazel build --config=opt //hw_tests:qualify >&2
-qualify=$repo/bazel-bin/hw_tests/qualify
+# The bazel-bin link follows whatever built last; ask for this configuration's.
+qualify=$(bazel info --config=opt bazel-bin 2>/dev/null)/hw_tests/qualify
 
 # ---- 3. the initramfs ----------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-softroce.XXXXXX")
