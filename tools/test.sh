@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs ferry's whole test suite: installs any missing packages, then three
-# Bazel runs, in this order, each one even if an earlier one failed:
+# Bazel runs and the Soft-RoCE runner, in this order, each even if an earlier one failed:
 #
 #   default  bazel test --keep_going //...
-#   asan     bazel test --keep_going --config=asan //emu/... //transport/...
+#   asan     bazel test --keep_going --config=asan //emu/... //transport/... //hw_tests/...
 #   tsan     bazel test --keep_going --config=tsan --build_tests_only \
 #                       --test_tag_filters=threads //...
+#   softroce bash hw_tests/softroce/run.sh  (verbs over rxe under QEMU; one test)
 #
 # The tsan run only covers tests tagged "threads" (tags = ["threads"] in the
 # BUILD file). If no test carries that tag, Bazel exits 4 ("no test targets");
@@ -18,7 +19,7 @@
 # Exit status: 0 only if every run succeeded.
 #
 # Environment:
-#   FERRY_TEST_QUICK=1   run only the default run (no sanitizers).
+#   FERRY_TEST_QUICK=1   run only the default run (no sanitizers, no Soft-RoCE).
 #
 # Usage: bash tools/test.sh     (works from any directory; arguments are ignored)
 set -euo pipefail
@@ -50,14 +51,32 @@ run_bazel() {
   rcs+=("$rc")
 }
 
+# run_step NAME CMD...: a step that is not a Bazel test run; it counts as one test.
+run_step() {
+  local name="$1"
+  shift
+  echo
+  echo "==> [$name] $*"
+  local rc=0
+  set +e
+  "$@" </dev/null 2>&1 | tee "$logdir/$name.log"
+  rc="${PIPESTATUS[0]}"
+  set -e
+  names+=("$name")
+  cmds+=("$*")
+  rcs+=("$rc")
+}
+
 run_bazel default test --keep_going //...
 if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
-  run_bazel asan test --keep_going --config=asan //emu/... //transport/...
+  run_bazel asan test --keep_going --config=asan //emu/... //transport/... //hw_tests/...
   run_bazel tsan test --keep_going --config=tsan --build_tests_only \
     --test_tag_filters=threads //...
+  # The verbs provider on a real (software) RDMA device: Debian's kernel under QEMU.
+  run_step softroce bash hw_tests/softroce/run.sh
 else
   echo
-  echo "==> FERRY_TEST_QUICK=1: skipping the asan and tsan runs"
+  echo "==> FERRY_TEST_QUICK=1: skipping the asan, tsan and Soft-RoCE runs"
 fi
 
 # Summarise. Arguments: one "name|rc|logfile|command" per run.
@@ -116,6 +135,8 @@ for arg in sys.argv[1:]:
     name, rc, path, cmd = arg.split("|", 3)
     rc = int(rc)
     results, errors = parse(path)
+    if name == "softroce":  # not Bazel: the whole runner is one test
+        results = {"hw_tests/softroce/run.sh": "PASSED" if rc == 0 else "FAILED"}
     passed = sorted(l for l, s in results.items() if s in PASS)
     flaky = sorted(l for l, s in results.items() if s == "FLAKY")
     skipped = sorted(l for l, s in results.items() if s in NEUTRAL)
