@@ -20,6 +20,7 @@ PACKAGES=(
   libibverbs-dev      # rdma-core headers and libibverbs (the verbs provider)
   ibverbs-providers   # rdma-core user-space drivers (mlx5, efa, rxe, ...)
   libns3-dev          # ns-3, for the packet-level simulation
+  libyaml-dev         # scenario files
   python3             # used by tools/test.sh to summarise results
 )
 
