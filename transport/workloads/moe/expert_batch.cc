@@ -1,0 +1,73 @@
+#include "transport/workloads/moe/expert_batch.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ferry::moe {
+
+ExpertBatch::ExpertBatch(const MoeGeometry& geometry)
+    : token_bytes_(geometry.token_bytes()),
+      counts_(geometry.experts_per_rank(), 0),
+      first_row_(geometry.experts_per_rank(), 0),
+      cursor_(geometry.experts_per_rank(), 0),
+      route_start_(geometry.ranks() + 1, 0),
+      max_rows_(geometry.max_received_rows()) {}
+
+void ExpertBatch::reserve_worst_case() {
+  reserve_rows(max_rows_);
+  origins_.reserve(max_rows_);
+  route_rows_.reserve(max_rows_);
+}
+
+void ExpertBatch::reserve_rows(uint64_t rows) {
+  if (rows <= rows_capacity_) return;
+  rows = std::min(std::max(rows, rows_capacity_ + rows_capacity_ / 2), std::max(rows, max_rows_));
+  // Default-initialised on purpose: the worst case is large and mostly never touched.
+  rows_storage_.reset(new uint8_t[rows * token_bytes_]);
+  rows_capacity_ = rows;
+}
+
+void ExpertBatch::unpack(std::span<const DispatchView> messages) {
+  // Counts first, so each expert's rows can be placed contiguously.
+  std::fill(counts_.begin(), counts_.end(), 0);
+  for (const DispatchView& m : messages) {
+    for (uint32_t e = 0; e < counts_.size(); ++e) counts_[e] += m.count(e);
+  }
+  uint32_t next = 0;
+  for (uint32_t e = 0; e < counts_.size(); ++e) {
+    first_row_[e] = cursor_[e] = next;
+    next += counts_[e];
+  }
+  rows_ = next;
+  reserve_rows(std::max<uint64_t>(rows_, 1));
+  origins_.resize(rows_);
+  route_rows_.resize(rows_);
+
+  uint32_t route = 0;
+  for (uint32_t s = 0; s < messages.size(); ++s) {
+    const DispatchView& m = messages[s];
+    route_start_[s] = route;
+    for (uint32_t i = 0; i < m.header().rows; ++i) {
+      const RowRoute r = m.route(i);
+      const uint32_t row = cursor_[r.local_expert]++;
+      std::memcpy(rows_storage_.get() + row * token_bytes_, m.vector(r.token), token_bytes_);
+      origins_[row] = TokenOrigin{s, m.token_index(r.token), r.k_slot};
+      route_rows_[route++] = row;
+    }
+  }
+  route_start_[messages.size()] = route;
+}
+
+std::span<const uint8_t> ExpertBatch::tokens(uint32_t local_expert) const {
+  return {rows_storage_.get() + first_row(local_expert) * token_bytes_, count(local_expert) * token_bytes_};
+}
+
+std::span<const TokenOrigin> ExpertBatch::origins(uint32_t local_expert) const {
+  return {origins_.data() + first_row(local_expert), count(local_expert)};
+}
+
+std::span<const uint32_t> ExpertBatch::rows_for(uint32_t source) const {
+  return {route_rows_.data() + route_start_.at(source), route_start_.at(source + 1) - route_start_.at(source)};
+}
+
+}  // namespace ferry::moe

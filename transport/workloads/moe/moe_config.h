@@ -1,0 +1,28 @@
+// What a MoE layer's expert-parallel exchange looks like: the model's shape and the mode.
+#pragma once
+
+#include <cstdint>
+
+namespace ferry::moe {
+
+// kNormal grows its staging buffers to what each call needs (a registration only when one
+// grows), so memory follows the routing: for prefill-sized batches. kLowLatency allocates
+// and registers every buffer for the worst case at setup, so a call registers nothing
+// and allocates nothing but small bookkeeping: for decode batches.
+enum class MoeMode { kNormal, kLowLatency };
+
+// The most tokens per rank a low-latency exchange accepts.
+inline constexpr uint32_t kLowLatencyMaxTokens = 128;
+
+struct MoeConfig {
+  uint32_t experts = 0;  // across the group; expert e lives on rank e / (experts / ranks)
+  uint32_t top_k = 0;    // experts per token
+  uint32_t hidden = 0;   // elements per token
+  // Bytes per dispatched element: 2 for bf16 (stored as uint16_t), 1 for fp8, ...
+  // Dispatch moves opaque rows of hidden × element_bytes; combine is always bf16.
+  uint32_t element_bytes = 2;
+  uint32_t max_tokens = 0;  // per rank and call
+  MoeMode mode = MoeMode::kNormal;
+};
+
+}  // namespace ferry::moe

@@ -1,0 +1,116 @@
+#include "transport/workloads/moe/testing/moe_cluster.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "transport/engine/testing/world.h"
+
+namespace ferry::moe::testing {
+namespace {
+
+::ferry::testing::WorldOptions world_options(const MoeClusterOptions& o) {
+  ::ferry::testing::WorldOptions w;
+  w.mode = o.mode;
+  w.kind = o.kind;
+  w.ranks = o.ranks;
+  w.rail_gbps = o.rail_gbps;
+  w.seed = o.seed;
+  w.loss = o.loss;
+  w.engine = o.engine;
+  return w;
+}
+
+uint64_t region_bytes(const MoeClusterOptions& o) {
+  auto bytes = ExpertParallel::region_bytes(o.moe, o.ranks);
+  if (!bytes.ok()) throw std::runtime_error(bytes.error().to_string());
+  return *bytes;
+}
+
+bool skipped(const std::vector<uint32_t>& skip, uint32_t rank) {
+  return std::find(skip.begin(), skip.end(), rank) != skip.end();
+}
+
+}  // namespace
+
+void RankTasks::start(uint32_t rank, Task<VoidResult> task) {
+  tasks_.at(rank).emplace(std::move(task));
+  tasks_[rank]->start();
+}
+
+bool RankTasks::done() const {
+  return std::all_of(tasks_.begin(), tasks_.end(), [](const auto& t) { return !t || t->done(); });
+}
+
+MoeCluster::MoeCluster(const MoeClusterOptions& options)
+    : cluster_(::ferry::testing::fabric_config(world_options(options)),
+               ::ferry::testing::engine_config(world_options(options))),
+      groups_(::ferry::testing::make_groups(cluster_)),
+      region_(cluster_, region_bytes(options)) {
+  if (!cluster_.opened()) throw std::runtime_error("an engine did not open");
+  for (uint32_t r = 0; r < size(); ++r) {
+    auto ep = ExpertParallel::create(groups_[r], options.moe, region_.view(r));
+    if (!ep.ok()) throw std::runtime_error(ep.error().to_string());
+    ranks_.push_back(std::move(*ep));
+  }
+}
+
+std::vector<RankInputs> MoeCluster::make_inputs(Routing routing, uint32_t tokens, uint64_t seed) const {
+  std::vector<RankInputs> inputs;
+  for (uint32_t r = 0; r < size(); ++r) inputs.push_back(testing::make_inputs(geometry(), routing, r, tokens, seed));
+  return inputs;
+}
+
+RankTasks MoeCluster::dispatch(const std::vector<RankInputs>& inputs, const std::vector<uint32_t>& skip) {
+  RankTasks tasks(size());
+  for (uint32_t r = 0; r < size(); ++r) {
+    if (!skipped(skip, r)) tasks.start(r, rank(r).dispatch(inputs[r].topk, inputs[r].hidden));
+  }
+  return tasks;
+}
+
+RankTasks MoeCluster::combine(const std::vector<RankInputs>& inputs,
+                              const std::vector<std::vector<uint16_t>>& expert_outputs,
+                              std::vector<std::vector<uint16_t>>* combined, const std::vector<uint32_t>& skip) {
+  RankTasks tasks(size());
+  combined->resize(size());
+  for (uint32_t r = 0; r < size(); ++r) {
+    (*combined)[r].assign(inputs[r].tokens * uint64_t{geometry().hidden()}, 0);
+    if (!skipped(skip, r)) tasks.start(r, rank(r).combine(expert_outputs[r], inputs[r].weights, (*combined)[r]));
+  }
+  return tasks;
+}
+
+bool MoeCluster::drain(const std::vector<uint32_t>& skip) {
+  return cluster_.run_until([&] {
+    for (uint32_t r = 0; r < size(); ++r) {
+      if (!skipped(skip, r) && cluster_.engine(r).transfers_in_flight() > 0) return false;
+    }
+    return true;
+  });
+}
+
+std::string MoeCluster::cycle(const std::vector<RankInputs>& inputs) {
+  const Reference reference(geometry(), inputs);
+  RankTasks dispatched = dispatch(inputs);
+  if (!finish(dispatched)) return "dispatch did not finish";
+  std::vector<std::vector<uint16_t>> outputs(size());
+  for (uint32_t r = 0; r < size(); ++r) {
+    VoidResult result = dispatched.result(r);
+    if (!result.ok()) return result.error().to_string();
+    std::string problem = reference.check_dispatch(r, rank(r).received());
+    if (!problem.empty()) return problem;
+    reference.run_experts(r, rank(r).received(), &outputs[r]);
+  }
+  std::vector<std::vector<uint16_t>> combined;
+  RankTasks combining = combine(inputs, outputs, &combined);
+  if (!finish(combining)) return "combine did not finish";
+  for (uint32_t r = 0; r < size(); ++r) {
+    VoidResult result = combining.result(r);
+    if (!result.ok()) return result.error().to_string();
+    std::string problem = reference.check_combine(r, combined[r]);
+    if (!problem.empty()) return problem;
+  }
+  return {};
+}
+
+}  // namespace ferry::moe::testing
