@@ -1,0 +1,91 @@
+// All-gather: direct (one-shot) and ring.
+#include <cstring>
+#include <vector>
+
+#include "transport/workloads/coll/call.h"
+#include "transport/workloads/coll/collectives.h"
+#include "transport/workloads/coll/partition.h"
+#include "transport/workloads/coll/ring.h"
+#include "transport/workloads/coll/scratch_layout.h"
+
+namespace ferry::coll {
+namespace {
+
+// Every rank writes its block into slot `rank` of every peer; each copies the n-1 slots
+// into place. One latency; every rank sends its block n-1 times.
+Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
+  Communicator& comm = call.comm();
+  const uint32_t n = call.size(), me = call.rank();
+  const auto slots = slots_of(comm, n, dtype);
+  if (!slots) co_return scratch_too_small(comm, n);
+  const size_t rounds = round_count(count, slots->elements);
+  call.expect_from_every_peer(rounds);
+  call.start();
+  const size_t esize = element_bytes(dtype);
+  for (size_t round = 0; round < rounds; ++round) {
+    const Range range = round_range(count, slots->elements, round);
+    const uint64_t half = comm.begin_round();
+    const uint64_t bytes = range.count * esize;
+    auto block = [&](uint32_t r) { return recv + (r * count + range.first) * esize; };
+    for (uint32_t p = 0; p < n; ++p) {
+      if (p != me) call.write(p, send + range.first * esize, bytes, slots->offset(half, me));
+    }
+    std::memmove(block(me), send + range.first * esize, bytes);
+    TransferResult r = co_await call.arrivals_from_all();
+    if (!r.ok) co_return r;
+    for (uint32_t q = 0; q < n; ++q) {
+      if (q != me) std::memcpy(block(q), comm.scratch().local + slots->offset(half, q), bytes);
+    }
+  }
+  co_return TransferResult{};
+}
+
+// Each block travels the ring: at step s a rank forwards block rank-s (its own first)
+// and copies block rank-s-1 from its predecessor. n-1 latencies; every rank sends n-1
+// blocks once each.
+Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
+  Communicator& comm = call.comm();
+  const uint32_t n = call.size(), me = call.rank();
+  const auto slot = slots_of(comm, 1, dtype);
+  if (!slot) co_return scratch_too_small(comm, 1);
+  const size_t rounds = round_count(count, slot->elements);
+  const uint32_t steps = n - 1;
+  expect_ring_rounds(call, steps, rounds);
+  call.start();
+  const size_t esize = element_bytes(dtype);
+  for (size_t round = 0; round < rounds; ++round) {
+    const Range range = round_range(count, slot->elements, round);
+    const uint64_t half = comm.begin_round();
+    const uint64_t bytes = range.count * esize;
+    auto block = [&](int64_t position) { return recv + (ring_index(position, n) * count + range.first) * esize; };
+    std::memmove(block(me), send + range.first * esize, bytes);
+    auto forward = [&](uint32_t s) { return RingSend{block(int64_t{me} - s), bytes}; };
+    auto consume = [&](uint32_t s, const void* incoming) { std::memcpy(block(int64_t{me} - s - 1), incoming, bytes); };
+    TransferResult r = co_await ring_round(call, slot->offset(half, 0), steps, forward, consume);
+    if (!r.ok) co_return r;
+  }
+  co_return TransferResult{};
+}
+
+Task<TransferResult> run(Call& call, Algorithm algorithm, const void* send, void* recv, size_t count, DType dtype) {
+  const auto* in = static_cast<const uint8_t*>(send);
+  auto* out = static_cast<uint8_t*>(recv);
+  if (call.size() == 1) {
+    std::memmove(out, in, count * element_bytes(dtype));
+    return completed();
+  }
+  return algorithm == Algorithm::kRing ? ring(call, in, out, count, dtype) : direct(call, in, out, count, dtype);
+}
+
+}  // namespace
+
+Task<TransferResult> all_gather(Communicator& comm, const void* send, void* recv, size_t count, DType dtype,
+                                Algorithm algorithm) {
+  const uint64_t block = count * element_bytes(dtype);
+  // The ring forwards from recv, so both buffers are sent from.
+  return run_collective(comm, Collective::kAllGather, algorithm, block * comm.size(),
+                        {{send, block}, {recv, block * comm.size()}},
+                        [=](Call& call, Algorithm chosen) { return run(call, chosen, send, recv, count, dtype); });
+}
+
+}  // namespace ferry::coll

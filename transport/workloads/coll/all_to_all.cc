@@ -1,0 +1,64 @@
+// All-to-all of equal blocks, by direct writes.
+#include <cstring>
+#include <vector>
+
+#include "transport/workloads/coll/call.h"
+#include "transport/workloads/coll/collectives.h"
+#include "transport/workloads/coll/partition.h"
+#include "transport/workloads/coll/scratch_layout.h"
+
+namespace ferry::coll {
+namespace {
+
+// Every rank writes block j of its input into slot `rank` of rank j, and copies the
+// slots into place once every peer's block arrived and its own writes completed (so
+// that send may be recv).
+Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
+  Communicator& comm = call.comm();
+  const uint32_t n = call.size(), me = call.rank();
+  const auto slots = slots_of(comm, n, dtype);
+  if (!slots) co_return scratch_too_small(comm, n);
+  const size_t rounds = round_count(count, slots->elements);
+  call.expect_from_every_peer(rounds);
+  call.start();
+  const size_t esize = element_bytes(dtype);
+  std::vector<CompletionPtr> sent(n);
+  for (size_t round = 0; round < rounds; ++round) {
+    const Range range = round_range(count, slots->elements, round);
+    const uint64_t half = comm.begin_round();
+    const uint64_t bytes = range.count * esize;
+    auto offset = [&](uint32_t r) { return (r * count + range.first) * esize; };
+    for (uint32_t p = 0; p < n; ++p) {
+      if (p != me) sent[p] = call.write(p, send + offset(p), bytes, slots->offset(half, me));
+    }
+    TransferResult r = co_await call.arrivals_from_all();
+    if (!r.ok) co_return r;
+    r = co_await all_settled(sent);
+    if (!r.ok) co_return r;
+    std::memmove(recv + offset(me), send + offset(me), bytes);
+    for (uint32_t q = 0; q < n; ++q) {
+      if (q != me) std::memcpy(recv + offset(q), comm.scratch().local + slots->offset(half, q), bytes);
+    }
+  }
+  co_return TransferResult{};
+}
+
+Task<TransferResult> run(Call& call, const void* send, void* recv, size_t count, DType dtype) {
+  const auto* in = static_cast<const uint8_t*>(send);
+  auto* out = static_cast<uint8_t*>(recv);
+  if (call.size() == 1) {
+    std::memmove(out, in, count * element_bytes(dtype));
+    return completed();
+  }
+  return direct(call, in, out, count, dtype);
+}
+
+}  // namespace
+
+Task<TransferResult> all_to_all(Communicator& comm, const void* send, void* recv, size_t count, DType dtype) {
+  const uint64_t total = count * element_bytes(dtype) * comm.size();
+  return run_collective(comm, Collective::kAllToAll, Algorithm::kOneShot, total, {{send, total}},
+                        [=](Call& call, Algorithm) { return run(call, send, recv, count, dtype); });
+}
+
+}  // namespace ferry::coll
