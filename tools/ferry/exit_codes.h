@@ -1,0 +1,12 @@
+// The exit status of every ferry command (docs/cli.md).
+#pragma once
+
+namespace ferry::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailed = 1,  // a scenario is invalid, or a run failed
+  kExitUsage = 2,   // bad command line; also a command that is not available yet
+};
+
+}  // namespace ferry::cli
