@@ -1,0 +1,69 @@
+// Replay: runs a scenario's workloads on the emu fabric, one engine per rank, all driven
+// from one thread, and measures and checks what they move (docs/cli.md, `ferry replay`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scenarios/scenario.h"
+
+namespace ferry::replay {
+
+struct ReplayOptions {
+  std::optional<uint64_t> seed;  // instead of the fabric's
+  bool progress = true;          // a line per workload on stderr
+  // Bounds that keep a broken run from hanging: virtual time per workload, and wall time
+  // for the whole replay.
+  uint64_t workload_horizon_ns = 120'000'000'000;
+  double wall_limit_s = 300;
+};
+
+struct WorkloadReport {
+  std::string name;
+  std::string kind;
+  uint64_t operations = 0;       // operations completed (all-reduces, requests, micro-batches, ...)
+  uint64_t planned = 0;          // operations the scenario asked for (after the cap)
+  uint64_t bytes = 0;            // payload bytes moved between ranks
+  std::vector<uint64_t> latencies_ns;  // one per completed operation, virtual
+  uint64_t simulated_ns = 0;
+  double wall_s = 0;
+  uint64_t verify_failures = 0;  // data that did not arrive as sent
+  std::vector<std::string> errors;
+  std::string note;              // e.g. a cap that applied
+  bool completed = false;        // every operation finished and verified
+
+  uint64_t percentile_ns(double p) const;
+  double throughput_gbps() const;  // bytes over simulated time
+};
+
+struct ReplayReport {
+  std::string scenario;
+  std::string provider = "emu";
+  std::string mode;
+  uint64_t seed = 0;
+  uint32_t ranks = 0;
+  std::vector<WorkloadReport> workloads;
+  std::vector<std::string> errors;  // outside the workloads (setup, faults)
+  uint64_t faults_applied = 0;
+  uint64_t trace_hash = 0;
+  uint64_t simulated_ns = 0;
+  double wall_s = 0;
+
+  bool ok() const;
+};
+
+// Runs every workload in file order. Never throws; problems land in the report.
+ReplayReport replay_on_emu(const scenarios::Scenario& scenario, const ReplayOptions& options);
+
+// The summary table, one row per workload.
+std::string format_table(const ReplayReport& report);
+// report.json's contents; `with_wall_time` false leaves out the wall-clock figures.
+std::string to_json(const ReplayReport& report, bool with_wall_time = true);
+
+// tp_decode replays at most this many all-reduces (times --scale, at least one per layer
+// pair of a token is not guaranteed): the full count of the default scenario is 448.
+constexpr uint64_t kMaxAllReduces = 128;
+
+}  // namespace ferry::replay

@@ -1,0 +1,107 @@
+#include "tools/ferry/replay/world.h"
+
+#include <cstring>
+
+namespace ferry::replay {
+
+World::World(const emu::FabricConfig& fabric_config, const EngineConfig& engine_config, uint32_t ranks)
+    : fabric_(fabric_config) {
+  for (uint32_t r = 0; r < ranks; ++r) exchange_.add(rank_name(r));
+  for (uint32_t r = 0; r < ranks; ++r) {
+    engines_.push_back(std::make_unique<Engine>(rank_name(r), fabric_.node(r), exchange_, engine_config));
+    open_results_.push_back(engines_.back()->open());
+  }
+  for (uint32_t a = 0; a < ranks; ++a) {
+    for (uint32_t b = 0; b < ranks; ++b) {
+      if (a != b) (void)engines_[a]->add_peer(rank_name(b));
+    }
+  }
+}
+
+bool World::opened(std::string& error) const {
+  for (size_t r = 0; r < open_results_.size(); ++r) {
+    if (!open_results_[r].ok()) {
+      error = rank_name(static_cast<uint32_t>(r)) + ": " + open_results_[r].error().to_string();
+      return false;
+    }
+  }
+  return true;
+}
+
+bool World::run_until(const std::function<bool()>& done, uint64_t horizon_ns,
+                      std::chrono::steady_clock::time_point wall_deadline) {
+  constexpr uint64_t kIdleTickNs = 1'000'000;
+  for (uint64_t i = 0;; ++i) {
+    if (done()) return true;
+    if ((i & 1023) == 0 && std::chrono::steady_clock::now() > wall_deadline) return false;
+    bool any = false;
+    for (auto& engine : engines_) any |= engine->progress();
+    if (any) continue;
+    if (!deterministic()) {
+      fabric_.step();
+      if ((i & 1023) == 0 && fabric_.now_ns() > horizon_ns) return done();
+      continue;
+    }
+    if (!fabric_.step()) fabric_.run_until(fabric_.now_ns() + kIdleTickNs);
+    if (fabric_.now_ns() > horizon_ns) return done();
+  }
+}
+
+std::vector<Group>& World::groups(const std::vector<uint32_t>& ranks) {
+  for (auto& [key, groups] : groups_) {
+    if (key == ranks) return *groups;
+  }
+  std::vector<std::string> names;
+  for (uint32_t r : ranks) names.push_back(rank_name(r));
+  auto groups = std::make_unique<std::vector<Group>>();
+  for (uint32_t i = 0; i < ranks.size(); ++i) groups->emplace_back(engine(ranks[i]), i, names);
+  groups_.emplace_back(ranks, std::move(groups));
+  return *groups_.back().second;
+}
+
+uint8_t* World::registered(uint32_t rank, uint64_t bytes, std::string& error) {
+  auto buffer = std::make_unique<uint8_t[]>(bytes == 0 ? 1 : bytes);
+  std::memset(buffer.get(), 0, bytes);
+  auto reg = engine(rank).register_memory(buffer.get(), bytes == 0 ? 1 : bytes);
+  if (!reg.ok()) {
+    error = rank_name(rank) + ": registering " + std::to_string(bytes) + " B: " + reg.error().to_string();
+    return nullptr;
+  }
+  descriptors_.emplace_back(buffer.get(), (*reg)->descriptor().serialize());
+  buffers_.push_back(std::move(buffer));
+  return buffers_.back().get();
+}
+
+bool World::import(uint32_t importer, uint32_t owner, const uint8_t* addr, RemoteRegion& out, std::string& error) {
+  for (const auto& [start, descriptor] : descriptors_) {
+    if (start != addr) continue;
+    auto region = engine(importer).import_region(rank_name(owner), descriptor);
+    if (!region.ok()) {
+      error = rank_name(importer) + " importing from " + rank_name(owner) + ": " + region.error().to_string();
+      return false;
+    }
+    out = *region;
+    return true;
+  }
+  error = "no registered buffer to import";
+  return false;
+}
+
+SymmetricRegion* World::symmetric(const std::vector<uint32_t>& ranks, uint64_t bytes, std::string& error) {
+  auto views = std::make_unique<std::vector<SymmetricRegion>>(ranks.size());
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    (*views)[i].local = registered(ranks[i], bytes, error);
+    if ((*views)[i].local == nullptr) return nullptr;
+    (*views)[i].bytes = bytes;
+    (*views)[i].remote.resize(ranks.size());
+  }
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    for (size_t j = 0; j < ranks.size(); ++j) {
+      if (i != j && !import(ranks[i], ranks[j], (*views)[j].local, (*views)[i].remote[j], error)) return nullptr;
+    }
+  }
+  regions_.push_back(std::move(views));
+  return regions_.back()->data();
+}
+
+}  // namespace ferry::replay
