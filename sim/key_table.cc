@@ -1,0 +1,112 @@
+#include "sim/key_table.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ferry::sim {
+namespace {
+
+constexpr uint32_t kGenerationBits = 12;
+constexpr uint32_t kGenerationMask = (1u << kGenerationBits) - 1;
+
+uint32_t slot_of(uint32_t key) { return (key >> kGenerationBits) - 1; }  // key 0: no slot
+
+// Finds the entry holding byte `offset` of the list; false past the end.
+bool seek(const MemoryList& list, uint64_t offset, uint32_t* entry, uint64_t* within) {
+  for (uint32_t i = 0; i < list.count; ++i) {
+    if (offset < list.sges[i].length) {
+      *entry = i;
+      *within = offset;
+      return true;
+    }
+    offset -= list.sges[i].length;
+  }
+  return false;
+}
+
+}  // namespace
+
+uint32_t KeyTable::add(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Registration& entry = slots_[slot];
+  const uint32_t generation = (entry.key + 1) & kGenerationMask;
+  entry = Registration{addr, length, access, pd_id, ((slot + 1) << kGenerationBits) | generation,
+                       true};
+  return entry.key;
+}
+
+void KeyTable::remove(uint32_t key) {
+  const uint32_t slot = slot_of(key);
+  if (slot >= slots_.size() || slots_[slot].key != key || !slots_[slot].live) return;
+  slots_[slot].live = false;
+  free_slots_.push_back(slot);
+}
+
+const Registration* KeyTable::lookup(uint32_t key) const {
+  const uint32_t slot = slot_of(key);
+  if (slot >= slots_.size()) return nullptr;
+  const Registration& entry = slots_[slot];
+  return entry.live && entry.key == key ? &entry : nullptr;
+}
+
+bool KeyTable::allows(uint32_t pd_id, uint32_t key, uint64_t addr, uint64_t length,
+                      uint32_t needed) const {
+  const Registration* r = lookup(key);
+  return r != nullptr && r->pd_id == pd_id && (r->access & needed) == needed &&
+         addr >= r->addr && length <= r->length && addr - r->addr <= r->length - length;
+}
+
+uint64_t total_length(const Sge* sges, uint32_t count) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < count; ++i) total += sges[i].length;
+  return total;
+}
+
+bool allowed(const MemoryList& list, uint64_t offset, uint64_t length) {
+  uint32_t first = 0;
+  uint64_t within = 0;
+  if (length == 0) {
+    offset = 0;
+    length = total_length(list.sges, list.count);
+  }
+  if (length == 0) return true;
+  if (!seek(list, offset, &first, &within)) return false;
+  for (uint32_t i = first; i < list.count && length > 0; ++i) {
+    const Sge& sge = list.sges[i];
+    const uint64_t n = std::min<uint64_t>(sge.length - within, length);
+    if (n > 0 && !list.keys->allows(list.pd_id, sge.lkey, sge.addr, sge.length, list.needed)) {
+      return false;
+    }
+    length -= n;
+    within = 0;
+  }
+  return length == 0;
+}
+
+void copy(const MemoryList& src, uint64_t src_offset, const MemoryList& dst, uint64_t dst_offset,
+          uint64_t length) {
+  uint32_t si = 0, di = 0;
+  uint64_t so = 0, doff = 0;
+  if (length == 0 || !seek(src, src_offset, &si, &so) || !seek(dst, dst_offset, &di, &doff)) return;
+  while (length > 0 && si < src.count && di < dst.count) {
+    const uint64_t n = std::min({src.sges[si].length - so, dst.sges[di].length - doff, length});
+    if (n > 0) {
+      std::memmove(reinterpret_cast<void*>(dst.sges[di].addr + doff),
+                   reinterpret_cast<const void*>(src.sges[si].addr + so), n);
+    }
+    so += n;
+    doff += n;
+    length -= n;
+    if (so == src.sges[si].length) ++si, so = 0;
+    if (doff == dst.sges[di].length) ++di, doff = 0;
+  }
+}
+
+}  // namespace ferry::sim
