@@ -1,6 +1,9 @@
 // ferry: the command-line entry point. Finds the subcommand, checks its command line
 // against its declaration, and runs it (docs/cli.md).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -63,4 +66,11 @@ int run(const std::vector<std::string>& args) {
 }  // namespace
 }  // namespace ferry::cli
 
-int main(int argc, char** argv) { return ferry::cli::run(std::vector<std::string>(argv + 1, argv + argc)); }
+int main(int argc, char** argv) {
+  // Under `bazel run` the program starts in its runfiles; relative paths on the command
+  // line mean the directory the user typed them in.
+  if (const char* workspace = std::getenv("BUILD_WORKING_DIRECTORY")) {
+    if (chdir(workspace) != 0) std::fprintf(stderr, "ferry: cannot enter %s\n", workspace);
+  }
+  return ferry::cli::run(std::vector<std::string>(argv + 1, argv + argc));
+}
