@@ -42,7 +42,7 @@ const char* name_of(Kind kind) {
 struct Options {
   uint32_t ranks = 8;
   uint64_t min_bytes = 8;
-  uint64_t max_bytes = 64ull << 20;
+  uint64_t max_bytes = 256ull << 20;  // the nccl-tests range: 8 B to 256 MiB
   emu::Mode mode = emu::Mode::kDeterministic;
   std::vector<Kind> kinds = {Kind::kAllReduce, Kind::kAllGather, Kind::kReduceScatter, Kind::kAllToAll,
                              Kind::kSendRecv};
@@ -57,8 +57,8 @@ struct Options {
 constexpr const char* kUsage = R"(usage: coll_bench [options]
   --ranks N             ranks (default 8)
   --min-bytes B         smallest size (default 8)
-  --max-bytes B         largest size (default 67108864 = 64 MiB; 268435456 for the full
-                        nccl-tests range, which takes a few minutes and ~5 GiB)
+  --max-bytes B         largest size (default 268435456 = 256 MiB, the nccl-tests
+                        range: a few minutes and ~5 GiB; 67108864 for a quicker run)
   --mode M              deterministic (default; virtual time) or fast (wall time)
   --collectives LIST    comma-separated, from all_reduce, all_gather, reduce_scatter,
                         all_to_all, send_recv, broadcast
