@@ -20,6 +20,23 @@ struct ReplayOptions {
   double wall_limit_s = 300;
 };
 
+// pd_disagg: one request's KV-cache migration. The replay runs prefill as already done
+// when the request starts, so the whole transfer sits between the end of prefill and the
+// first decode step: kv_ns is the KV transfer's contribution to time-to-first-token.
+struct KvRequestTiming {
+  uint64_t request = 0;
+  uint64_t context_tokens = 0;
+  uint64_t bytes = 0;
+  uint64_t start_ns = 0;  // virtual time the transfer began (since the replay's start)
+  uint64_t kv_ns = 0;     // until the last byte landed on every decode rank
+};
+
+// Bytes one NIC put on the wire in each interval of virtual time: the throughput chart.
+struct NicTimeline {
+  std::string name;              // "node0/nic1": cluster node and NIC index
+  std::vector<uint64_t> bytes;   // bytes[i]: sent in [i, i+1) * ReplayReport::interval_ns
+};
+
 struct WorkloadReport {
   std::string name;
   std::string kind;
@@ -33,6 +50,8 @@ struct WorkloadReport {
   std::vector<std::string> errors;
   std::string note;              // e.g. a cap that applied
   bool completed = false;        // every operation finished and verified
+  uint64_t start_ns = 0;         // virtual time the workload began (since the replay's start)
+  std::vector<KvRequestTiming> requests;  // pd_disagg only, one per completed request
 
   uint64_t percentile_ns(double p) const;
   double throughput_gbps() const;  // bytes over simulated time
@@ -50,6 +69,8 @@ struct ReplayReport {
   uint64_t trace_hash = 0;
   uint64_t simulated_ns = 0;
   double wall_s = 0;
+  uint64_t interval_ns = 0;        // width of one NicTimeline interval; 0: no timelines
+  std::vector<NicTimeline> nics;   // one per NIC that sent anything
 
   bool ok() const;
 };
