@@ -22,6 +22,9 @@ PACKAGES=(
   libns3-dev          # ns-3, for the packet-level simulation
   libyaml-dev         # scenario files
   python3             # used by tools/test.sh to summarise results
+  clang               # builds the scenario parser's libFuzzer target (tools/fuzz.sh)
+  libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
+  chromium            # renders report.html headless in its test
 )
 
 if [ "${1:-}" = "softroce" ]; then

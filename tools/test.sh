@@ -7,6 +7,7 @@
 #   tsan     bazel test --keep_going --config=tsan --build_tests_only \
 #                       --test_tag_filters=threads //...
 #   softroce bash hw_tests/softroce/run.sh  (verbs over rxe under QEMU; one test)
+#   fuzz     bash tools/fuzz.sh 60  (libFuzzer on the scenario parser; one test)
 #
 # The tsan run only covers tests tagged "threads" (tags = ["threads"] in the
 # BUILD file). If no test carries that tag, Bazel exits 4 ("no test targets");
@@ -19,7 +20,7 @@
 # Exit status: 0 only if every run succeeded.
 #
 # Environment:
-#   FERRY_TEST_QUICK=1   run only the default run (no sanitizers, no Soft-RoCE).
+#   FERRY_TEST_QUICK=1   run only the default run (no sanitizers, Soft-RoCE or fuzzing).
 #
 # Usage: bash tools/test.sh     (works from any directory; arguments are ignored)
 set -euo pipefail
@@ -74,9 +75,11 @@ if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
     --test_tag_filters=threads //...
   # The verbs provider on a real (software) RDMA device: Debian's kernel under QEMU.
   run_step softroce bash hw_tests/softroce/run.sh
+  # The scenario parser under libFuzzer, for a bounded time.
+  run_step fuzz bash tools/fuzz.sh 60
 else
   echo
-  echo "==> FERRY_TEST_QUICK=1: skipping the asan, tsan and Soft-RoCE runs"
+  echo "==> FERRY_TEST_QUICK=1: skipping the asan, tsan, Soft-RoCE and fuzz runs"
 fi
 
 # Summarise. Arguments: one "name|rc|logfile|command" per run.
@@ -102,6 +105,7 @@ RESULT = re.compile(
     r"INCOMPLETE|REMOTE FAILURE|SKIPPED)\b"
 )
 PASS = {"PASSED", "FLAKY"}
+STEPS = {"softroce": "hw_tests/softroce/run.sh", "fuzz": "tools/fuzz.sh"}
 NEUTRAL = {"SKIPPED"}
 
 
@@ -135,8 +139,8 @@ for arg in sys.argv[1:]:
     name, rc, path, cmd = arg.split("|", 3)
     rc = int(rc)
     results, errors = parse(path)
-    if name == "softroce":  # not Bazel: the whole runner is one test
-        results = {"hw_tests/softroce/run.sh": "PASSED" if rc == 0 else "FAILED"}
+    if name in STEPS:  # not Bazel: the whole step is one test
+        results = {STEPS[name]: "PASSED" if rc == 0 else "FAILED"}
     passed = sorted(l for l, s in results.items() if s in PASS)
     flaky = sorted(l for l, s in results.items() if s == "FLAKY")
     skipped = sorted(l for l, s in results.items() if s in NEUTRAL)
