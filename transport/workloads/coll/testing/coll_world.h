@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "transport/engine/task.h"
-#include "transport/engine/testing/world.h"
+#include "transport/engine/testing/world_options.h"
 #include "transport/workloads/coll/communicator.h"
 #include "transport/workloads/testing/symmetric.h"
 
