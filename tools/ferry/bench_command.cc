@@ -1,16 +1,32 @@
-// ferry bench FILE: replays a scenario repeatedly for statistics (not available yet).
+// ferry bench [collectives|transfer]: the nccl-tests-style sweeps on emu
+// (transport/workloads/coll/sweep.h).
+#include <string>
+
 #include "tools/ferry/command.h"
-#include "tools/ferry/not_available.h"
-#include "tools/ferry/shared_options.h"
+#include "tools/ferry/exit_codes.h"
+#include "tools/ferry/help.h"
+#include "transport/workloads/coll/sweep.h"
 
 namespace ferry::cli {
 namespace {
 
-int run_bench(const ParsedArguments&) {
-  return not_available_yet("bench",
-                           "it repeats 'ferry replay', which is not available yet. Meanwhile the "
-                           "component benchmarks run with 'bazel run --config=opt //emu:emu_bench' and "
-                           "'//transport:engine_bench'.");
+int run_bench(const ParsedArguments& arguments) {
+  coll::SweepOptions options;
+  const std::string what = arguments.operands.empty() ? "collectives" : arguments.operands[0];
+  if (what == "transfer") {
+    options.kinds = {coll::SweepKind::kSendRecv};
+    options.ranks = 2;
+  } else if (what != "collectives") {
+    return usage_error("bench", "unknown sweep '" + what + "' (collectives or transfer)");
+  }
+  std::string error;
+  for (const coll::SweepFlag& flag : coll::kSweepFlags) {
+    const std::string* value = arguments.value(flag.name);
+    if (value && !coll::set_sweep_option(flag.name, *value, options, error)) return usage_error("bench", error);
+  }
+  if (what == "transfer" && options.ranks < 2) return usage_error("bench", "the transfer sweep needs --ranks 2 or more");
+  if (!coll::finish_sweep_options(options, error)) return usage_error("bench", error);
+  return coll::run_sweep(options) == 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace
@@ -18,23 +34,21 @@ int run_bench(const ParsedArguments&) {
 Command bench_command() {
   CommandSpec spec;
   spec.name = "bench";
-  spec.operands = "FILE";
-  spec.min_operands = 1;
+  spec.operands = "[collectives|transfer]";
+  spec.min_operands = 0;
   spec.max_operands = 1;
-  spec.summary = "replay a scenario repeatedly and report statistics";
+  spec.summary = "sweep message sizes and print nccl-tests-style tables";
   spec.description =
-      "Replays the scenario FILE several times, after warm-up runs that are not counted, and prints per "
-      "workload the median and spread of its time, throughput and latency percentiles.";
-  spec.options = {
-      provider_option(),
-      scale_option(),
-      {"--repeat", "N", "measured runs (default 5)"},
-      {"--warmup", "N", "runs before the measured ones, not counted (default 1)"},
-      {"--report", "FILE", "also write the statistics to FILE as JSON"},
-  };
-  spec.exit_ok = "every run completed and every check passed";
-  spec.exit_failed = "the scenario is invalid, or a run failed";
-  spec.available = false;
+      "Runs the collectives (all_reduce, all_gather, reduce_scatter, all_to_all, send_recv and broadcast; "
+      "'collectives', the default) or the point-to-point transfer sweep ('transfer': send_recv, a write with "
+      "a notification from rank 0 to rank 1) over ranks on emu, for every size from --min-bytes to --max-bytes "
+      "doubling, and prints one nccl-tests-style table per collective: size, count, type, redop, root, "
+      "time(us), algbw(GB/s), busbw(GB/s) and #wrong. Every output element is checked against an exact "
+      "reference. Deterministic mode reports virtual time (a seed reproduces it bit for bit); fast mode reports "
+      "the wall time of one thread driving every rank. Bus bandwidth is computed as nccl-tests does.";
+  for (const coll::SweepFlag& flag : coll::kSweepFlags) spec.options.push_back({flag.name, flag.value_name, flag.help});
+  spec.exit_ok = "every call succeeded and every element was right";
+  spec.exit_failed = "a call failed or an element was wrong";
   return Command{spec, run_bench};
 }
 
