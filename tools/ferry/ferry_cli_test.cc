@@ -144,22 +144,4 @@ TEST(FerryCli, UsageErrorsExitTwo) {
   }
 }
 
-TEST(FerryCli, ReplayOnAProviderNotYetWiredExitsTwo) {
-  const Outcome run = ferry({"replay", "--provider", "sim", "--seed", "3", kDefault});
-  EXPECT_EQ(run.status, 2);
-  EXPECT_TRUE(contains(run.err, "provider sim not available for replay yet")) << run.err;
-}
-
-TEST(FerryCli, CommandsToComeSayNotAvailableYetAndExitTwo) {
-  const std::vector<std::vector<std::string>> runs = {{"diff", "a.json", "b.json"},
-                                                      {"bench", "--repeat", "3", kDefault},
-                                                      {"qualify", "--provider", "verbs"}};
-  for (const std::vector<std::string>& args : runs) {
-    const Outcome run = ferry(args);
-    EXPECT_EQ(run.status, 2) << args[0];
-    EXPECT_EQ(run.err.rfind("ferry " + args[0] + ": not available yet; ", 0), 0u) << run.err;
-    EXPECT_EQ(run.out, "");
-  }
-}
-
 }  // namespace
