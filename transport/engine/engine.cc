@@ -41,10 +41,6 @@ bool retriable(Status status) {
          status == Status::kRnrRetryExceeded;
 }
 
-TransferResult failure(ErrorCode code, std::string message) {
-  return TransferResult{false, code, std::move(message)};
-}
-
 }  // namespace
 
 enum class PieceKind : uint8_t { kData, kNotify, kMessage };
@@ -283,7 +279,7 @@ struct Engine::Impl {
       deadlines.pop();
       Transfer& t = transfers[d.transfer];
       if (!t.live || t.generation != d.generation || t.finished) continue;
-      fail_transfer(d.transfer, failure(ErrorCode::kDeadlineExceeded,
+      fail_transfer(d.transfer, TransferResult::failure(ErrorCode::kDeadlineExceeded,
                                         "transfer" +
                                             (t.target.empty() || t.several_targets ? "" : " to peer '" + t.target + "'") +
                                             " not done within " +
@@ -310,7 +306,7 @@ struct Engine::Impl {
     if (!accepted) {
       peer.expectations.pop_back();
       --transfers[t].outstanding;
-      fail_transfer(t, failure(ErrorCode::kInvalidArgument,
+      fail_transfer(t, TransferResult::failure(ErrorCode::kInvalidArgument,
                                "tag " + std::to_string(tag) + " of peer '" + peer.name +
                                    "' already has an expectation, or count " + std::to_string(count) +
                                    " is not in [1, 65536]"));
@@ -354,7 +350,7 @@ struct Engine::Impl {
       peers[peer_index_value]->counter.release(e.tag);
       Transfer& t = transfers[e.transfer];
       if (!t.live || t.generation != e.generation) continue;
-      fail_transfer(e.transfer, failure(ErrorCode::kUnavailable, why));
+      fail_transfer(e.transfer, TransferResult::failure(ErrorCode::kUnavailable, why));
       deferred_settles.push_back(e.transfer);
     }
   }
@@ -586,7 +582,7 @@ struct Engine::Impl {
     const uint32_t transfer = pieces[p].transfer;
     release_control_slot(pieces[p]);
     free_piece(p);
-    fail_transfer(transfer, failure(ErrorCode::kUnavailable, why));
+    fail_transfer(transfer, TransferResult::failure(ErrorCode::kUnavailable, why));
     deferred_settles.push_back(transfer);
   }
   std::vector<uint32_t> deferred_settles;
@@ -746,7 +742,7 @@ struct Engine::Impl {
       return;
     }
     // The target refused it (wrong key, range, rights): resending cannot help.
-    fail_transfer(transfer, failure(ErrorCode::kFailedPrecondition,
+    fail_transfer(transfer, TransferResult::failure(ErrorCode::kFailedPrecondition,
                                     std::string("peer '") + peer.name + "' refused a " +
                                         (piece.kind == PieceKind::kMessage ? "message" : "write") +
                                         ": " + to_string(c.status)));
@@ -1199,7 +1195,7 @@ void Engine::release(const std::string& peer, uint16_t tag) {
   Peer& p = *impl_->peers[*index];
   for (const auto& e : std::vector(p.expectations)) {
     if (e.tag != tag) continue;
-    impl_->fail_transfer(e.transfer, failure(ErrorCode::kFailedPrecondition,
+    impl_->fail_transfer(e.transfer, TransferResult::failure(ErrorCode::kFailedPrecondition,
                                              "tag " + std::to_string(tag) + " was released"));
     if (impl_->forget_expectation(*index, e.transfer, e.generation, tag)) {
       impl_->deferred_settles.push_back(e.transfer);

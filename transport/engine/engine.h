@@ -60,6 +60,10 @@ struct TransferResult {
   bool ok = true;
   ErrorCode code = ErrorCode::kInternal;
   std::string message;  // empty on success
+
+  static TransferResult failure(ErrorCode code, std::string message) {
+    return TransferResult{false, code, std::move(message)};
+  }
 };
 
 using TransferId = uint64_t;

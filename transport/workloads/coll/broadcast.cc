@@ -111,7 +111,7 @@ Task<TransferResult> run(Call& call, Algorithm algorithm, void* data, size_t cou
 Task<TransferResult> broadcast(Communicator& comm, void* data, size_t count, DType dtype, uint32_t root,
                                Algorithm algorithm) {
   if (root >= comm.size()) {
-    return completed(failed(ErrorCode::kInvalidArgument, "broadcast root " + std::to_string(root) + " of " +
+    return completed(TransferResult::failure(ErrorCode::kInvalidArgument, "broadcast root " + std::to_string(root) + " of " +
                                                              std::to_string(comm.size()) + " ranks"));
   }
   const uint64_t bytes = count * element_bytes(dtype);

@@ -20,14 +20,14 @@ Call::~Call() {
 
 TransferResult Call::prepare(const std::vector<std::pair<const void*, uint64_t>>& send_buffers) {
   if (comm_->broken()) {
-    return failed(ErrorCode::kFailedPrecondition,
+    return TransferResult::failure(ErrorCode::kFailedPrecondition,
                   "the communicator failed in an earlier call: " + comm_->failure().message);
   }
   for (const auto& [buffer, bytes] : send_buffers) {
     if (bytes == 0 || comm_->size() == 1) continue;
     auto registered = comm_->engine().register_memory(const_cast<void*>(buffer), bytes, kAccessLocalWrite);
     if (!registered.ok()) {
-      return failed(registered.error().code, "registering a buffer: " + registered.error().message);
+      return TransferResult::failure(registered.error().code, "registering a buffer: " + registered.error().message);
     }
   }
   return {};
@@ -100,7 +100,7 @@ Task<TransferResult> Call::finish(TransferResult result) {
   if (result.ok && !settled.ok) result = settled;
   for (Inbox& inbox : inboxes_) {
     if (result.ok && !inbox.drained()) {
-      result = failed(ErrorCode::kInternal, "a peer's messages were left untaken (a protocol bug)");
+      result = TransferResult::failure(ErrorCode::kInternal, "a peer's messages were left untaken (a protocol bug)");
     }
     inbox.close();
   }
@@ -118,7 +118,7 @@ Task<TransferResult> run_collective(Communicator& comm, Collective collective, A
                                     CollectiveBody body) {
   const Algorithm algorithm = comm.resolve(collective, requested, bytes);
   if (!supports(collective, algorithm)) {
-    co_return failed(ErrorCode::kInvalidArgument,
+    co_return TransferResult::failure(ErrorCode::kInvalidArgument,
                      std::string(to_string(collective)) + " has no " + to_string(algorithm) + " algorithm");
   }
   Call call(comm, collective, algorithm);

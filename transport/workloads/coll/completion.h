@@ -39,8 +39,4 @@ class CompletionAwaiter {
 
 inline CompletionAwaiter awaited(CompletionPtr c) { return CompletionAwaiter(std::move(c)); }
 
-inline TransferResult failed(ErrorCode code, std::string message) {
-  return TransferResult{false, code, std::move(message)};
-}
-
 }  // namespace ferry::coll

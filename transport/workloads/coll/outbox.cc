@@ -25,14 +25,14 @@ void Outbox::pump(const std::shared_ptr<State>& state) {
     auto started = start([state, completion](const TransferResult& r) {
       state->busy = false;
       if (!r.ok && !state->failure) {
-        state->failure = failed(r.code, "sending to " + state->who + ": " + r.message);
+        state->failure = TransferResult::failure(r.code, "sending to " + state->who + ": " + r.message);
       }
       pump(state);  // the next send goes out before the awaiting coroutine runs on
       completion->finish(r.ok ? r : *state->failure);
     });
     if (!started.ok()) {
       state->busy = false;
-      state->failure = failed(started.error().code, "sending to " + state->who + ": " + started.error().message);
+      state->failure = TransferResult::failure(started.error().code, "sending to " + state->who + ": " + started.error().message);
       completion->finish(*state->failure);
     }
   }

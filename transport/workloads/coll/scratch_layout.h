@@ -30,7 +30,7 @@ inline std::optional<Slots> slots_of(const Communicator& comm, uint64_t count, D
 }
 
 inline TransferResult scratch_too_small(const Communicator& comm, uint64_t slots) {
-  return failed(ErrorCode::kOutOfRange,
+  return TransferResult::failure(ErrorCode::kOutOfRange,
                 "a scratch of " + std::to_string(comm.scratch().bytes) + " bytes is too small: each half holds " +
                     std::to_string(slots) + " slots of at least one element and 64 bytes");
 }

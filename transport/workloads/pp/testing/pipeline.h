@@ -98,6 +98,19 @@ class Pipeline {
     }
     return true;
   }
+  bool any_done() const {
+    for (const auto& t : tasks) {
+      if (t.done()) return true;
+    }
+    return false;
+  }
+  // "stage S: message" of the first stage that ended, for test messages.
+  std::string first_failure() {
+    for (size_t s = 0; s < tasks.size(); ++s) {
+      if (tasks[s].done()) return "stage " + std::to_string(s) + ": " + tasks[s].result().message;
+    }
+    return "none";
+  }
   bool run() {
     return cluster.run_until([&] { return all_done(); });
   }
