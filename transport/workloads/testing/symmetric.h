@@ -12,7 +12,10 @@
 
 namespace ferry::testing {
 
-inline std::vector<Group> make_groups(Cluster& cluster) {
+// Any cluster of engines named rank0, rank1, ... serves: Cluster (emu) or
+// sim::testing::SimCluster, through their size() and engine(rank).
+template <typename AnyCluster>
+std::vector<Group> make_groups(AnyCluster& cluster) {
   std::vector<std::string> names;
   for (size_t r = 0; r < cluster.size(); ++r) names.push_back(rank_name(r));
   std::vector<Group> groups;
@@ -25,7 +28,8 @@ inline std::vector<Group> make_groups(Cluster& cluster) {
 // Owns one buffer per rank and returns, per rank, its view of all of them.
 class SymmetricAllocation {
  public:
-  SymmetricAllocation(Cluster& cluster, uint64_t bytes) : storage_(cluster.size()) {
+  template <typename AnyCluster>
+  SymmetricAllocation(AnyCluster& cluster, uint64_t bytes) : storage_(cluster.size()) {
     std::vector<std::vector<uint8_t>> descriptors;
     for (size_t r = 0; r < cluster.size(); ++r) {
       storage_[r].assign(bytes, 0);
