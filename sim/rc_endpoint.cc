@@ -151,7 +151,13 @@ void RcEndpoint::complete_in_order() {
 }
 
 void RcEndpoint::on_nak(const Frame& frame) {
-  if (state() != EndpointState::kReady || frame.psn < snd_una_ || frame.psn >= next_psn_) return;
+  // Go-back-0: the responder NAKs the first PSN of the message it discarded, which
+  // precedes snd_una when ACKs came from the middle of that message.
+  uint64_t oldest = snd_una_;
+  if (sim().config.go_back_zero) {
+    if (const SendOp* holding = op_holding(snd_una_)) oldest = std::min(oldest, holding->first_psn);
+  }
+  if (state() != EndpointState::kReady || frame.psn < oldest || frame.psn >= next_psn_) return;
   acknowledge(frame.psn);  // a NAK acknowledges what precedes it
   SendOp* op = op_holding(frame.psn);
   if (state() != EndpointState::kReady || op == nullptr) return;
@@ -232,6 +238,9 @@ void RcEndpoint::on_request(const Frame& frame) {
     if (!nak_sent_) {
       nak_sent_ = true;
       ++sim().counters.naks_sent;
+      // Go-back-0: the partial message is discarded too; it must land again from its
+      // first packet, all of it in one attempt.
+      if (sim().config.go_back_zero) epsn_ = message_start_;
       queue_nak(NakCode::kSequence, epsn_);
     }
     return;
@@ -239,6 +248,7 @@ void RcEndpoint::on_request(const Frame& frame) {
   nak_sent_ = false;
   if (frame.kind == FrameKind::kReadRequest) {
     if (execute_read(frame)) epsn_ += frame.index;
+    message_start_ = epsn_;
     return;
   }
   accept_data(frame);
@@ -312,6 +322,7 @@ void RcEndpoint::accept_data(const Frame& frame) {
   ++epsn_;
   ++unacknowledged_;
   if (frame.last) {
+    message_start_ = epsn_;
     if (consumes_recv(frame.opcode)) {
       const RecvOp recv = recvs_.front();
       recvs_.pop_front();

@@ -4,7 +4,8 @@
 // Requester: each request owns a run of PSNs (one per packet; a read owns the PSNs of
 // its responses). Packets go out in PSN order; the responder's cumulative ACKs, NAKs and
 // read responses move snd_una. A sequence NAK, or a gap in read responses, sends it back
-// to the lost PSN (go-back-N; go_back_zero: to the start of its message); a lost tail is
+// to the lost PSN (go-back-N; go_back_zero: to the start of its message, which the
+// responder discarded too, so a message lands only whole in one attempt); a lost tail is
 // found by the retransmission timer (retry_timeout_ns, retry_count times). Requests
 // complete in posting order.
 //
@@ -78,6 +79,7 @@ class RcEndpoint final : public SimEndpoint {
 
   // Responder state
   uint64_t epsn_ = 0;  // expected PSN
+  uint64_t message_start_ = 0;  // first PSN of the message epsn_ is in
   bool nak_sent_ = false;
   uint32_t unacknowledged_ = 0;
   std::deque<Response> responses_;

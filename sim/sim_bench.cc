@@ -6,6 +6,9 @@
 //   packets_per_second: simulated packets (every packet a NIC sent: data, ACKs, read
 //   responses) per wall-clock second. frames_per_packet (the argument) > 1 makes one
 //   simulated packet stand for that many MTU frames; frames_per_second counts those.
+//   simulated_ns and wall_s: the virtual time the run covered and the wall-clock time
+//   it took; simulated_ns_per_wall_s their ratio (RunClock, run_clock.h), and
+//   simulated_ns_per_cpu_s the same per CPU second.
 // BM_AggregationError: an incast and a lossy go-back-N transfer (see scenario_ns) with
 //   several frames per packet; error_vs_full_fidelity is the relative difference of the
 //   completion time of the last write from the same run at 1 frame per packet.
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/run_clock.h"
 #include "sim/simulation.h"
 
 namespace ferry::sim {
@@ -103,10 +107,17 @@ void BM_Stream(benchmark::State& state) {
   constexpr size_t kWrites = 64;  // 64 MiB per iteration
   const SimulationCounters before = sim.counters();
   const uint64_t virtual_start = sim.now_ns();
+  const RunClock clock(sim);
   for (auto _ : state) {
     post_writes(*a, *b, kWrites);
     wait(sim, *a, kWrites);
   }
+  state.counters["simulated_ns"] = static_cast<double>(clock.simulated_ns());
+  state.counters["wall_s"] = clock.wall_s();
+  state.counters["simulated_ns_per_wall_s"] = clock.simulated_ns_per_wall_s();
+  // The same per CPU second of this thread: steadier than wall time on a busy machine.
+  state.counters["simulated_ns_per_cpu_s"] =
+      benchmark::Counter(static_cast<double>(clock.simulated_ns()), benchmark::Counter::kIsRate);
   const SimulationCounters after = sim.counters();
   const double packets = static_cast<double>(after.packets_sent - before.packets_sent);
   const double data = static_cast<double>(after.data_packets_sent - before.data_packets_sent);

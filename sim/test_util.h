@@ -8,6 +8,7 @@
 //    every byte that lands can be traced to where it came from.
 //  - Op builders and post helpers that keep the scatter-gather lists alive.
 //  - Bounded waits in virtual time: a bug fails the test instead of hanging it.
+//  - record_run_times: a test's simulated and wall-clock time, in its XML report.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/run_clock.h"
 #include "sim/simulation.h"
 #include "transport/provider.h"
 
@@ -74,6 +76,14 @@ inline EndpointConfig endpoint_config(EndpointKind kind) {
   config.retry_timeout_ns = 100'000;
   config.rnr_timer_ns = 10'000;
   return config;
+}
+
+// Records how much virtual time the run covered and the wall time it took (test XML
+// properties simulated_ns, wall_s, simulated_ns_per_wall_s). Reported, never asserted.
+inline void record_run_times(const RunClock& clock) {
+  ::testing::Test::RecordProperty("simulated_ns", std::to_string(clock.simulated_ns()));
+  ::testing::Test::RecordProperty("wall_s", std::to_string(clock.wall_s()));
+  ::testing::Test::RecordProperty("simulated_ns_per_wall_s", std::to_string(clock.simulated_ns_per_wall_s()));
 }
 
 template <typename T>
