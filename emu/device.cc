@@ -98,30 +98,13 @@ EmuCompletionQueue::EmuCompletionQueue(FabricImpl& fabric, uint32_t depth)
 
 bool EmuCompletionQueue::push(const Completion& completion) {
   std::lock_guard lock(mutex_);
-  if (count_ == ring_.size() || lost_ > 0) {
-    ++lost_;
-    return false;
-  }
-  ring_[(head_ + count_) % ring_.size()] = completion;
-  ++count_;
-  return true;
+  return ring_.push(completion);
 }
 
 Result<size_t> EmuCompletionQueue::poll(std::span<Completion> out) {
   if (!fabric_.deterministic()) fabric_.run_due();
   std::lock_guard lock(mutex_);
-  if (lost_ > 0) {
-    return make_error(ErrorCode::kResourceExhausted,
-                      "completion queue of depth " + std::to_string(ring_.size()) +
-                          " overflowed: " + std::to_string(lost_) + " completion(s) lost");
-  }
-  size_t n = 0;
-  while (n < out.size() && count_ > 0) {
-    out[n++] = ring_[head_];
-    head_ = (head_ + 1) % ring_.size();
-    --count_;
-  }
-  return n;
+  return ring_.poll(out);
 }
 
 }  // namespace ferry::emu

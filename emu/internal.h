@@ -15,6 +15,7 @@
 
 #include "emu/fabric.h"
 #include "emu/rng.h"
+#include "transport/provider_support/completion_ring.h"
 
 namespace ferry::emu {
 
@@ -98,18 +99,15 @@ class EmuCompletionQueue final : public CompletionQueue {
  public:
   EmuCompletionQueue(FabricImpl& fabric, uint32_t depth);
   Result<size_t> poll(std::span<Completion> out) override;
-  uint32_t depth() const override { return static_cast<uint32_t>(ring_.size()); }
+  uint32_t depth() const override { return ring_.depth(); }
 
   // False when the queue was full: the completion is lost and the queue overflowed.
   bool push(const Completion& completion);
 
  private:
   FabricImpl& fabric_;
-  std::mutex mutex_;
-  std::vector<Completion> ring_;
-  size_t head_ = 0;
-  size_t count_ = 0;
-  uint64_t lost_ = 0;
+  std::mutex mutex_;  // completions are pushed by the fabric, polled by the user
+  CompletionRing ring_;
 };
 
 // Where a posted work request is in its life.

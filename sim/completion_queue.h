@@ -3,26 +3,23 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "transport/provider.h"
+#include "transport/provider_support/completion_ring.h"
 
 namespace ferry::sim {
 
 class SimCompletionQueue final : public CompletionQueue {
  public:
   explicit SimCompletionQueue(uint32_t depth) : ring_(depth) {}
-  Result<size_t> poll(std::span<Completion> out) override;
-  uint32_t depth() const override { return static_cast<uint32_t>(ring_.size()); }
+  Result<size_t> poll(std::span<Completion> out) override { return ring_.poll(out); }
+  uint32_t depth() const override { return ring_.depth(); }
 
   // False when the queue was full: the completion is lost and the queue overflowed.
-  bool push(const Completion& completion);
+  bool push(const Completion& completion) { return ring_.push(completion); }
 
  private:
-  std::vector<Completion> ring_;
-  size_t head_ = 0;
-  size_t count_ = 0;
-  uint64_t lost_ = 0;
+  CompletionRing ring_;
 };
 
 }  // namespace ferry::sim

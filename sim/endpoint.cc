@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sim/completion_queue.h"
+#include "transport/provider_support/work_request_checks.h"
 
 namespace ferry::sim {
 namespace {
@@ -123,17 +124,8 @@ VoidResult SimEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
       if (bad_index) *bad_index = i;
       return make_error(code, "work request " + std::to_string(i) + ": " + message);
     };
-    if (wr.num_sge > attr.max_sge || (wr.num_sge > 0 && wr.sg_list == nullptr)) {
-      return refuse(ErrorCode::kInvalidArgument,
-                    std::to_string(wr.num_sge) + " scatter-gather entries, the device takes at most " +
-                        std::to_string(attr.max_sge));
-    }
-    if (wr.opcode == Opcode::kRead && !attr.supports_rdma_read) {
-      return refuse(ErrorCode::kUnsupported, attr.name + " does not support RDMA read");
-    }
-    if (send_tail_ - send_head_ >= send_ring_.size()) {
-      return refuse(ErrorCode::kResourceExhausted,
-                    "send queue full (" + std::to_string(send_ring_.size()) + " outstanding)");
+    if (auto wrong = check_send_request(wr, attr, send_tail_ - send_head_, send_ring_.size())) {
+      return refuse(wrong->code, wrong->message);
     }
     SendOp& op = op_at(send_tail_);
     op.request = wr;

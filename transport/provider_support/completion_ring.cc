@@ -1,10 +1,10 @@
-#include "sim/completion_queue.h"
+#include "transport/provider_support/completion_ring.h"
 
 #include <string>
 
-namespace ferry::sim {
+namespace ferry {
 
-bool SimCompletionQueue::push(const Completion& completion) {
+bool CompletionRing::push(const Completion& completion) {
   if (count_ == ring_.size() || lost_ > 0) {
     ++lost_;
     return false;
@@ -14,7 +14,7 @@ bool SimCompletionQueue::push(const Completion& completion) {
   return true;
 }
 
-Result<size_t> SimCompletionQueue::poll(std::span<Completion> out) {
+Result<size_t> CompletionRing::poll(std::span<Completion> out) {
   if (lost_ > 0) {
     return make_error(ErrorCode::kResourceExhausted,
                       "completion queue of depth " + std::to_string(ring_.size()) +
@@ -29,4 +29,4 @@ Result<size_t> SimCompletionQueue::poll(std::span<Completion> out) {
   return n;
 }
 
-}  // namespace ferry::sim
+}  // namespace ferry

@@ -1,0 +1,23 @@
+#include "transport/provider_support/work_request_checks.h"
+
+#include <string>
+
+namespace ferry {
+
+std::optional<Error> check_send_request(const WorkRequest& wr, const DeviceAttributes& attr, size_t outstanding,
+                                        size_t capacity) {
+  if (wr.num_sge > attr.max_sge || (wr.num_sge > 0 && wr.sg_list == nullptr)) {
+    return make_error(ErrorCode::kInvalidArgument, std::to_string(wr.num_sge) +
+                                                       " scatter-gather entries, the device takes at most " +
+                                                       std::to_string(attr.max_sge));
+  }
+  if (wr.opcode == Opcode::kRead && !attr.supports_rdma_read) {
+    return make_error(ErrorCode::kUnsupported, attr.name + " does not support RDMA read");
+  }
+  if (outstanding >= capacity) {
+    return make_error(ErrorCode::kResourceExhausted, "send queue full (" + std::to_string(capacity) + " outstanding)");
+  }
+  return std::nullopt;
+}
+
+}  // namespace ferry

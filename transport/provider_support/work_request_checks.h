@@ -1,0 +1,19 @@
+// The checks a software provider makes when a send-side work request is posted, the
+// same in every provider so that emu and sim refuse the same requests with the same
+// words (docs/provider-guide.md lists them).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+#include "transport/provider.h"
+
+namespace ferry {
+
+// What is wrong with posting `request` on a device with `attributes` to a send queue
+// holding `outstanding` of `capacity` requests; nullopt when nothing is. The message
+// does not say which request: the caller prefixes "work request N: ".
+std::optional<Error> check_send_request(const WorkRequest& request, const DeviceAttributes& attributes,
+                                        size_t outstanding, size_t capacity);
+
+}  // namespace ferry
