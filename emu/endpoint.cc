@@ -6,6 +6,7 @@
 #include <string>
 
 #include "emu/internal.h"
+#include "transport/provider_support/endpoint_address.h"
 #include "transport/provider_support/work_request_checks.h"
 
 namespace ferry::emu {
@@ -13,17 +14,6 @@ namespace {
 
 // The address blob: magic, version, kind, endpoint id, node, nic.
 constexpr uint32_t kAddressMagic = 0x554d4546;  // "FEMU"
-constexpr uint8_t kAddressVersion = 1;
-struct AddressBlob {
-  uint32_t magic;
-  uint8_t version;
-  uint8_t kind;
-  uint16_t reserved;
-  uint32_t endpoint_id;
-  uint16_t node;
-  uint16_t nic;
-};
-static_assert(sizeof(AddressBlob) == 16);
 
 constexpr uint32_t kInfiniteRnrRetry = 7;
 
@@ -130,11 +120,7 @@ Result<std::unique_ptr<Endpoint>> EmuProtectionDomain::create_endpoint(const End
 }
 
 std::vector<uint8_t> EmuEndpoint::address() const {
-  AddressBlob blob{kAddressMagic, kAddressVersion, static_cast<uint8_t>(config_.kind), 0,
-                   id_, static_cast<uint16_t>(device.node), static_cast<uint16_t>(device.nic)};
-  std::vector<uint8_t> bytes(sizeof blob);
-  std::memcpy(bytes.data(), &blob, sizeof blob);
-  return bytes;
+  return encode_address(kAddressMagic, config_.kind, id_, device.node, device.nic);
 }
 
 VoidResult EmuEndpoint::connect(std::span<const uint8_t> peer_address) {
@@ -142,27 +128,15 @@ VoidResult EmuEndpoint::connect(std::span<const uint8_t> peer_address) {
     return make_error(ErrorCode::kFailedPrecondition,
                       std::string("connect() on an endpoint in state ") + to_string(state()));
   }
-  AddressBlob blob;
-  if (peer_address.size() != sizeof blob) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "emu address must be " + std::to_string(sizeof blob) + " bytes, got " +
-                          std::to_string(peer_address.size()));
-  }
-  std::memcpy(&blob, peer_address.data(), sizeof blob);
-  if (blob.magic != kAddressMagic || blob.version != kAddressVersion) {
-    return make_error(ErrorCode::kInvalidArgument, "not an emu endpoint address (bad magic or version)");
-  }
-  if (blob.kind != static_cast<uint8_t>(config_.kind)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      std::string("cannot connect a ") + to_string(config_.kind) +
-                          " endpoint to a peer of another kind");
-  }
+  Result<EndpointAddress> decoded = decode_address(peer_address, kAddressMagic, "emu", config_.kind);
+  if (!decoded.ok()) return decoded.error();
+  const EndpointAddress& blob = *decoded;
   std::shared_lock lock(fabric_.tables);
   EmuEndpoint* peer = fabric_.endpoint(blob.endpoint_id);
-  if (peer == nullptr || peer->device.node != blob.node || peer->device.nic != blob.nic) {
+  if (peer == nullptr || peer->device.node != blob.place || peer->device.nic != blob.nic) {
     return make_error(ErrorCode::kNotFound,
                       "no emu endpoint " + std::to_string(blob.endpoint_id) + " on node " +
-                          std::to_string(blob.node) + " nic " + std::to_string(blob.nic));
+                          std::to_string(blob.place) + " nic " + std::to_string(blob.nic));
   }
   peer_id_ = blob.endpoint_id;
   EndpointState expected = EndpointState::kInit;

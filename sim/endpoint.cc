@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sim/completion_queue.h"
+#include "transport/provider_support/endpoint_address.h"
 #include "transport/provider_support/work_request_checks.h"
 
 namespace ferry::sim {
@@ -15,17 +16,6 @@ constexpr uint32_t kInfiniteRnrRetry = 7;  // rnr_retry 7: retry forever, as in 
 
 // The address blob: magic, version, kind, endpoint id, host, nic.
 constexpr uint32_t kAddressMagic = 0x4d495346;  // "FSIM"
-constexpr uint8_t kAddressVersion = 1;
-struct AddressBlob {
-  uint32_t magic;
-  uint8_t version;
-  uint8_t kind;
-  uint16_t reserved;
-  uint32_t endpoint_id;
-  uint16_t host;
-  uint16_t nic;
-};
-static_assert(sizeof(AddressBlob) == 16);
 
 CompletionKind local_kind(Opcode op) {
   switch (op) {
@@ -73,11 +63,7 @@ void SimEndpoint::receive(const Frame& frame) {
 }
 
 std::vector<uint8_t> SimEndpoint::address() const {
-  AddressBlob blob{kAddressMagic, kAddressVersion, static_cast<uint8_t>(config_.kind), 0, id_,
-                   static_cast<uint16_t>(device.host), static_cast<uint16_t>(device.nic)};
-  std::vector<uint8_t> bytes(sizeof blob);
-  std::memcpy(bytes.data(), &blob, sizeof blob);
-  return bytes;
+  return encode_address(kAddressMagic, config_.kind, id_, device.host, device.nic);
 }
 
 VoidResult SimEndpoint::connect(std::span<const uint8_t> peer_address) {
@@ -85,26 +71,14 @@ VoidResult SimEndpoint::connect(std::span<const uint8_t> peer_address) {
     return make_error(ErrorCode::kFailedPrecondition,
                       std::string("connect() on an endpoint in state ") + to_string(state_));
   }
-  AddressBlob blob;
-  if (peer_address.size() != sizeof blob) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "sim address must be " + std::to_string(sizeof blob) + " bytes, got " +
-                          std::to_string(peer_address.size()));
-  }
-  std::memcpy(&blob, peer_address.data(), sizeof blob);
-  if (blob.magic != kAddressMagic || blob.version != kAddressVersion) {
-    return make_error(ErrorCode::kInvalidArgument, "not a sim endpoint address (bad magic or version)");
-  }
-  if (blob.kind != static_cast<uint8_t>(config_.kind)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      std::string("cannot connect a ") + to_string(config_.kind) +
-                          " endpoint to a peer of another kind");
-  }
+  Result<EndpointAddress> decoded = decode_address(peer_address, kAddressMagic, "sim", config_.kind);
+  if (!decoded.ok()) return decoded.error();
+  const EndpointAddress& blob = *decoded;
   const SimEndpoint* peer = sim().endpoint(blob.endpoint_id);
-  if (peer == nullptr || peer->device.host != blob.host || peer->device.nic != blob.nic) {
+  if (peer == nullptr || peer->device.host != blob.place || peer->device.nic != blob.nic) {
     return make_error(ErrorCode::kNotFound,
                       "no sim endpoint " + std::to_string(blob.endpoint_id) + " on host " +
-                          std::to_string(blob.host) + " nic " + std::to_string(blob.nic));
+                          std::to_string(blob.place) + " nic " + std::to_string(blob.nic));
   }
   peer_id_ = blob.endpoint_id;
   peer_nic_ = peer->device.index;
