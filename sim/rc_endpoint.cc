@@ -40,6 +40,8 @@ Frame* RcEndpoint::next_request() {
   if (state() != EndpointState::kReady || rnr_wait_) return nullptr;
   if (snd_nxt_ >= std::min(next_psn_, stop_psn_)) return nullptr;
   if (!pacing_allows()) return nullptr;
+  // Requests before send_head_ completed: their ring slots may already hold newer ones.
+  tx_seq_ = std::max(tx_seq_, send_head_);
   while (op_at(tx_seq_).first_psn + op_at(tx_seq_).packets <= snd_nxt_) ++tx_seq_;
   SendOp& op = op_at(tx_seq_);
   if (!op.started) {

@@ -151,6 +151,31 @@ TEST_P(Operations, UnsignaledSuccessesReportNothing) {
   EXPECT_TRUE(dst.holds(0, src, 0, 8192));
 }
 
+// The send queue filled to the brim, drained, and filled again, several times: the
+// requester must start each new round at its first request, never at a ring slot that
+// an older request left behind.
+TEST_P(Operations, AFullSendQueueRefilledAgainAndAgainDeliversEveryRound) {
+  World w(config());
+  EndpointConfig ec = endpoint_config(rc() ? EndpointKind::kRc : EndpointKind::kSrd);
+  ec.max_send_wr = 8;
+  Pair p = w.pair(ec);
+  constexpr uint32_t kDepth = 8, kRounds = 5, kSize = 3 * 4096 + 7;
+  Buffer& src = w.source(0, kRounds * kDepth * kSize);
+  Buffer& dst = w.buffer(1, kRounds * kDepth * kSize);
+  for (uint32_t round = 0; round < kRounds; ++round) {
+    std::vector<Op> writes;
+    for (uint32_t i = 0; i < kDepth; ++i) {
+      const uint64_t at = (uint64_t{round} * kDepth + i) * kSize;
+      writes.push_back(write_op(round * kDepth + i, {src.sge(at, kSize)}, dst, at));
+    }
+    ASSERT_TRUE(is_ok(post(p.a, writes))) << "round " << round;
+    auto done = w.wait_send(p.a, kDepth);
+    ASSERT_EQ(done.size(), kDepth) << "round " << round;
+    for (const Completion& c : done) EXPECT_EQ(c.status, Status::kSuccess) << "round " << round;
+  }
+  EXPECT_TRUE(dst.holds(0, src, 0, uint64_t{kRounds} * kDepth * kSize));
+}
+
 TEST_P(Operations, ManyMixedRequestsInFlightAllLand) {
   World w(config());
   Pair p = w.pair();
