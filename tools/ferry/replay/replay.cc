@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "scenarios/workload_volume.h"
+#include "tools/ferry/replay/progress.h"
+#include "tools/ferry/replay/replay_fabric.h"
 #include "tools/ferry/replay/world.h"
 #include "transport/engine/task.h"
 #include "transport/workloads/coll/collectives.h"
@@ -35,6 +37,9 @@ struct Context {
   uint64_t horizon_ns;
   Clock::time_point wall_deadline;
   WorkloadReport& report;
+  ReplayReport& replay;
+  uint32_t workload;       // index in replay.workloads
+  uint64_t max_operations;  // 0: no cap
   // Set when tasks were left pending: their objects are leaked on purpose (callbacks may
   // still reach them) and no later workload runs on these engines.
   bool stuck = false;
@@ -48,6 +53,14 @@ struct Context {
   }
   void error(const std::string& what) {
     if (report.errors.size() < 20) report.errors.push_back(what);
+  }
+  // One operation on one rank, for trace.json.
+  void span(uint32_t rank, std::string name, uint64_t start_ns, uint64_t end_ns) {
+    if (replay.spans.size() >= kMaxSpans) {
+      ++replay.spans_dropped;
+      return;
+    }
+    replay.spans.push_back(OperationSpan{rank, workload, std::move(name), start_ns, end_ns});
   }
 };
 
@@ -71,7 +84,7 @@ void run_tp_decode(Context& c, const TpDecodeSpec& spec) {
   const uint64_t bytes = tp_decode_allreduce_bytes(spec, c.scenario.model);
   const uint64_t total = spec.tokens * tp_decode_allreduces_per_token(c.scenario.model);
   const uint64_t count = std::max<uint64_t>(1, bytes / 4);  // fp32 elements
-  const uint64_t ops = std::min(total, kMaxAllReduces);
+  const uint64_t ops = std::min({total, kMaxAllReduces, c.max_operations ? c.max_operations : total});
   if (ops < total) {
     c.report.note = "replayed " + std::to_string(ops) + " of " + std::to_string(total) + " all-reduces (cap)";
   }
@@ -125,6 +138,7 @@ void run_tp_decode(Context& c, const TpDecodeSpec& spec) {
     ++c.report.operations;
     c.report.latencies_ns.push_back(end - start);
     c.report.bytes += count * 4 * spec.tp;  // every rank contributes its buffer
+    for (uint32_t r = 0; r < spec.tp; ++r) c.span(r, "all_reduce " + std::to_string(op), start, end);
   }
 }
 
@@ -304,7 +318,14 @@ void run_pd_disagg(Context& c, const PdDisaggSpec& spec) {
       continue;
     }
     ++c.report.operations;
-    c.report.latencies_ns.push_back(std::max(end, c.world.now_ns()) - start);
+    const uint64_t kv_ns = std::max(end, c.world.now_ns()) - start;
+    c.report.latencies_ns.push_back(kv_ns);
+    c.report.requests.push_back(KvRequestTiming{id, contexts[i], moved, start, kv_ns});
+    const std::string name = "kv request " + std::to_string(id);
+    for (uint32_t p = 0; p < spec.prefill.tp; ++p) c.span(pi * spec.prefill.tp + p, name, start, start + kv_ns);
+    for (uint32_t d = 0; d < spec.decode.tp; ++d) {
+      c.span(decode_first + di * spec.decode.tp + d, name, start, start + kv_ns);
+    }
   }
 }
 
@@ -411,6 +432,7 @@ void run_moe(Context& c, const MoeSpec& spec) {
     }
     c.report.latencies_ns.push_back(c.world.now_ns() - start);
     ++c.report.operations;
+    for (uint32_t r = 0; r < ep; ++r) c.span(r, "dispatch " + std::to_string(round), start, c.world.now_ns());
     if (!ok) break;
     // Combine: the experts are the identity, so every token comes back as itself.
     std::vector<std::vector<uint16_t>> outputs(ep);
@@ -418,7 +440,7 @@ void run_moe(Context& c, const MoeSpec& spec) {
     for (uint32_t r = 0; r < ep; ++r) {
       const auto rows = (*eps)[r]->received().all_tokens();
       outputs[r].resize(rows.size() / 2);
-      std::memcpy(outputs[r].data(), rows.data(), rows.size());
+      if (!rows.empty()) std::memcpy(outputs[r].data(), rows.data(), rows.size());  // a rank may get no rows
       tasks->push_back((*eps)[r]->combine(outputs[r], (*inputs)[r].weights, (*inputs)[r].combined));
     }
     start = c.world.now_ns();
@@ -449,6 +471,7 @@ void run_moe(Context& c, const MoeSpec& spec) {
     }
     c.report.latencies_ns.push_back(c.world.now_ns() - start);
     ++c.report.operations;
+    for (uint32_t r = 0; r < ep; ++r) c.span(r, "combine " + std::to_string(round), start, c.world.now_ns());
     if (!ok) break;
   }
 }
@@ -498,20 +521,27 @@ void run_pp(Context& c, const PipelineSpec& spec) {
   auto arrived = std::make_shared<std::vector<uint64_t>>(spec.micro_batches, 0);
   auto failures = std::make_shared<std::vector<std::string>>();
   auto bad = std::make_shared<uint64_t>(0);
+  // Per lane, stage and micro-batch: when the stage had it, when its send completed.
+  auto held = std::make_shared<std::vector<std::pair<uint64_t, uint64_t>>>(
+      uint64_t{spec.tp} * spec.stages * spec.micro_batches);
   World* world = &c.world;
   const uint32_t stages = spec.stages, micro_batches = spec.micro_batches;
   // One coroutine per rank of each lane.
   auto stage_task = [](World* world, Lane* lane, uint32_t lane_index, uint32_t stage, uint32_t stages,
                        uint32_t micro_batches, uint64_t bytes, std::shared_ptr<std::vector<uint64_t>> started,
                        std::shared_ptr<std::vector<uint64_t>> arrived, std::shared_ptr<std::vector<std::string>> failures,
-                       std::shared_ptr<uint64_t> bad) -> Task<void> {
+                       std::shared_ptr<uint64_t> bad,
+                       std::shared_ptr<std::vector<std::pair<uint64_t, uint64_t>>> held) -> Task<void> {
     for (uint64_t m = 0; m < micro_batches; ++m) {
       uint8_t* out = lane->send_buffers[stage];
+      auto& times = (*held)[(uint64_t{lane_index} * stages + stage) * micro_batches + m];
       if (stage == 0) {
         for (uint64_t i = 0; i < bytes; ++i) out[i] = pp_byte(m, lane_index, i);
         if (lane_index == 0) (*started)[m] = world->now_ns();
+        times.first = world->now_ns();
       } else {
         Result<pp::Message> got = co_await lane->receivers[stage - 1]->recv();
+        times.first = world->now_ns();
         if (!got.ok()) {
           failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
                               got.error().to_string());
@@ -523,6 +553,7 @@ void run_pp(Context& c, const PipelineSpec& spec) {
         if (!same) ++*bad;
         if (stage + 1 == stages) {
           (*arrived)[m] = std::max((*arrived)[m], world->now_ns());
+          times.second = world->now_ns();
           lane->receivers[stage - 1]->release();
           continue;
         }
@@ -530,6 +561,7 @@ void run_pp(Context& c, const PipelineSpec& spec) {
         lane->receivers[stage - 1]->release();
       }
       TransferResult sent = co_await lane->senders[stage]->send(out, bytes);
+      times.second = world->now_ns();
       if (!sent.ok) {
         failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
                             sent.message);
@@ -541,7 +573,7 @@ void run_pp(Context& c, const PipelineSpec& spec) {
   for (uint32_t j = 0; j < spec.tp; ++j) {
     for (uint32_t s = 0; s < stages; ++s) {
       tasks->push_back(stage_task(world, &(*lanes)[j], j, s, stages, micro_batches, lane_bytes, started, arrived,
-                                  failures, bad));
+                                  failures, bad, held));
     }
   }
   const uint64_t start = c.world.now_ns();
@@ -554,6 +586,14 @@ void run_pp(Context& c, const PipelineSpec& spec) {
   for (const std::string& f : *failures) c.error(f);
   c.report.verify_failures += *bad;
   if (*bad) c.error(std::to_string(*bad) + " micro-batch lanes arrived with wrong bytes");
+  for (uint32_t j = 0; j < spec.tp; ++j) {
+    for (uint32_t s = 0; s < stages; ++s) {
+      for (uint32_t m = 0; m < micro_batches; ++m) {
+        const auto& [from, to] = (*held)[(uint64_t{j} * stages + s) * micro_batches + m];
+        if (to >= from && to > 0) c.span(s * spec.tp + j, "micro-batch " + std::to_string(m), from, to);
+      }
+    }
+  }
   for (uint32_t m = 0; m < micro_batches; ++m) {
     if ((*arrived)[m] == 0) continue;
     ++c.report.operations;
@@ -584,11 +624,21 @@ void run_weight_load(Context& c, const WeightLoadSpec& spec) {
     tasks->push_back(weights::broadcast(groups[i], 0, regions[i], spec.bytes, options));
   }
   const uint64_t start = c.world.now_ns();
+  std::vector<uint64_t> finished(ranks.size(), 0);  // when each rank's part ended
+  auto all_done = [&] {
+    bool all = true;
+    for (size_t i = 0; i < tasks->size(); ++i) {
+      if (!(*tasks)[i].done()) all = false;
+      else if (finished[i] == 0) finished[i] = c.world.now_ns();
+    }
+    return all;
+  };
   for (auto& t : *tasks) t.start();
-  if (!c.run([&] { return std::all_of(tasks->begin(), tasks->end(), [](auto& t) { return t.done(); }); })) {
+  if (!c.run(all_done)) {
     (void)tasks.release();
     return;
   }
+  for (uint32_t i = 0; i < ranks.size(); ++i) c.span(ranks[i], "broadcast", start, std::max(start, finished[i]));
   bool ok = true;
   for (uint32_t i = 0; i < ranks.size(); ++i) {
     const TransferResult& r = (*tasks)[i].result();
@@ -671,67 +721,87 @@ bool ReplayReport::ok() const {
   return std::all_of(workloads.begin(), workloads.end(), [](const WorkloadReport& w) { return w.completed; });
 }
 
-ReplayReport replay_on_emu(const Scenario& scenario, const ReplayOptions& options) {
+ReplayReport replay(const Scenario& scenario, ProviderKind provider, const ReplayOptions& options) {
   ReplayReport report;
   report.scenario = scenario.name;
   const Clock::time_point wall_start = Clock::now();
   const Clock::time_point wall_deadline =
       wall_start + std::chrono::milliseconds(static_cast<int64_t>(options.wall_limit_s * 1000));
-  EmuFabric params;
-  if (const auto* emu = std::get_if<EmuFabric>(&scenario.fabric.params)) params = *emu;
-  report.seed = options.seed.value_or(params.seed);
-  report.mode = params.mode == EmuMode::kFast ? "fast" : "deterministic";
   uint32_t ranks = 1;
   for (const WorkloadSpec& w : scenario.workloads) ranks = std::max(ranks, ranks_of(scenario, w));
   report.ranks = ranks;
+  report.gpus_per_node = scenario.cluster.gpus_per_node;
 
-  emu::FabricConfig fabric;
-  fabric.mode = params.mode == EmuMode::kFast ? emu::Mode::kFast : emu::Mode::kDeterministic;
-  fabric.seed = report.seed;
-  fabric.nodes = ranks;
-  fabric.propagation_delay_ns = params.delay_ns;
-  fabric.srd_reorder_window_ns = params.reorder_window_ns;
-  fabric.nics.clear();
-  for (double gbps : scenario.cluster.nic_gbps) {
-    emu::NicConfig nic;
-    nic.link_gbps = gbps;
-    nic.loss_probability = params.loss;
-    fabric.nics.push_back(nic);
-  }
   EngineConfig engine;
-  // Failures surface within milliseconds of virtual time rather than seconds.
-  engine.endpoint.retry_count = 3;
-  engine.endpoint.retry_timeout_ns = 200'000;
-  engine.endpoint.rnr_timer_ns = 10'000;
-  engine.transfer_timeout_ns = 1'000'000'000;
-
-  auto world = std::make_unique<World>(fabric, engine, ranks);
   std::string error;
+  std::unique_ptr<ReplayFabric> fabric;
+  switch (provider) {
+    case ProviderKind::kEmu: {
+      const auto* emu = std::get_if<EmuFabric>(&scenario.fabric.params);
+      report.seed = options.seed.value_or(emu ? emu->seed : EmuFabric{}.seed);
+      fabric = make_emu_fabric(scenario, report.seed, ranks, report.notes, error);
+      // Failures surface within milliseconds of virtual time rather than seconds.
+      engine.endpoint.retry_count = 3;
+      engine.endpoint.retry_timeout_ns = 200'000;
+      engine.endpoint.rnr_timer_ns = 10'000;
+      break;
+    }
+    case ProviderKind::kSim: {
+      const auto* sim = std::get_if<SimFabric>(&scenario.fabric.params);
+      report.seed = options.seed.value_or(sim ? sim->seed : SimFabric{}.seed);
+      fabric = make_sim_fabric(scenario, report.seed, ranks, report.notes, error);
+      // Packet-level queues and PFC pauses delay progress by more than emu's timing does:
+      // retry over a millisecond, failures still surface within milliseconds.
+      engine.endpoint.retry_count = 7;
+      engine.endpoint.retry_timeout_ns = 1'000'000;
+      engine.endpoint.rnr_timer_ns = 10'000;
+      // A sim endpoint holds its whole send queue: all-to-alls over many ranks keep it
+      // short.
+      engine.max_send_wr = ranks <= 16 ? 512 : 128;
+      break;
+    }
+    case ProviderKind::kVerbs:
+      fabric = make_verbs_fabric(scenario, ranks, report.notes, error);
+      break;
+  }
+  engine.transfer_timeout_ns = 1'000'000'000;
+  // No workload sends control messages (notifications carry no payload): small receive
+  // buffers keep the memory of all-to-alls over many ranks and rails (64 x 63 x 8 peer
+  // rails for an EP-64 MoE) to megabytes.
+  engine.control_bytes = 256;
+  report.provider = fabric ? fabric->provider_name() : (provider == ProviderKind::kEmu ? "emu"
+                                                        : provider == ProviderKind::kSim ? "sim" : "verbs");
+  if (!fabric) {
+    report.virtual_time = provider != ProviderKind::kVerbs;
+    report.errors.push_back(error);
+    report.wall_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
+    return report;
+  }
+  report.mode = fabric->mode();
+  report.virtual_time = fabric->virtual_time();
+
+  // An all-to-all over many ranks, each with every NIC of its node, needs ep x (ep - 1) x
+  // NICs endpoints per rank pair set (64 x 63 x 8 for an EP-64 MoE on 8-NIC nodes: many
+  // GB): such replays give each rank only its own GPU's NICs, as rail-aligned servers do.
+  bool rail_aligned = false;
+  for (const WorkloadSpec& w : scenario.workloads) {
+    if (const auto* moe = std::get_if<MoeSpec>(&w.params)) {
+      rail_aligned |= uint64_t{moe->ep} * scenario.cluster.nics_per_node() > kMaxAllToAllRails;
+    }
+  }
+  if (rail_aligned) {
+    report.notes.push_back("rail-aligned: each rank uses only its own GPU's NICs (an all-to-all over " +
+                           std::string("more than ") + std::to_string(kMaxAllToAllRails) +
+                           " ranks x NICs per node)");
+  }
+  auto world = std::make_unique<World>(std::move(fabric), engine, ranks, scenario.cluster.gpus_per_node, rail_aligned);
   if (!world->opened(error)) {
     report.errors.push_back("opening the engines: " + error);
     return report;
   }
-  // Faults: a cluster node is every rank (emu node) of that node.
-  auto applied = std::make_shared<uint64_t>(0);
-  for (const FaultSpec& f : scenario.faults) {
-    const uint32_t first = f.node * scenario.cluster.gpus_per_node;
-    const uint32_t last = std::min(ranks, first + scenario.cluster.gpus_per_node);
-    if (first >= ranks) continue;  // a node no workload uses
-    emu::Fabric* fab = &world->fabric();
-    world->fabric().at(f.at_ns, [fab, f, first, last, applied] {
-      ++*applied;
-      for (uint32_t r = first; r < last; ++r) {
-        switch (f.kind) {
-          case FaultKind::kLinkDown: fab->set_link_up(r, f.nic.value_or(0), false); break;
-          case FaultKind::kLinkUp: fab->set_link_up(r, f.nic.value_or(0), true); break;
-          case FaultKind::kNicDeath: fab->kill_nic(r, f.nic.value_or(0)); break;
-          case FaultKind::kNodeLoss: fab->vanish_node(r); break;
-          case FaultKind::kLossRate: fab->set_loss_probability(r, f.nic.value_or(0), f.value); break;
-        }
-      }
-    });
-  }
+  world->fabric().schedule_faults(scenario.faults, scenario.cluster, ranks, report.notes);
 
+  ProgressDisplay progress(options.progress, scenario.workloads.size());
   bool stuck = false;
   for (size_t i = 0; i < scenario.workloads.size(); ++i) {
     const WorkloadSpec& w = scenario.workloads[i];
@@ -742,27 +812,45 @@ ReplayReport replay_on_emu(const Scenario& scenario, const ReplayOptions& option
       wr.errors.push_back("not run: an earlier workload left transfers pending");
       continue;
     }
-    if (options.progress) {
-      std::fprintf(stderr, "replay: [%zu/%zu] %s (%s) ...\n", i + 1, scenario.workloads.size(), wr.name.c_str(),
-                   wr.kind.c_str());
-    }
-    Context c{*world, scenario, report.seed, options.workload_horizon_ns, wall_deadline, wr};
+    progress.started(i, wr.name, wr.kind);
+    Context c{*world, scenario, report.seed, options.workload_horizon_ns, wall_deadline, wr, report,
+              static_cast<uint32_t>(i), options.max_operations};
+    // --max-ops: fewer requests, rounds or micro-batches than the scenario asks for.
+    const uint64_t cap = options.max_operations;
+    auto capped = [&](auto count, uint64_t limit, const char* what) {
+      using Count = decltype(count);
+      if (cap == 0 || count <= limit) return count;
+      wr.note = "replayed " + std::to_string(limit) + " of " + std::to_string(count) + " " + what + " (--max-ops)";
+      return static_cast<Count>(limit);
+    };
     const uint64_t start_ns = world->now_ns();
+    wr.start_ns = start_ns;
+    World* w_ptr = world.get();
+    world->on_tick([&progress, &wr, w_ptr, start_ns] {
+      progress.update(wr.operations, wr.planned, w_ptr->now_ns() - start_ns);
+    });
     const Clock::time_point start_wall = Clock::now();
     try {
       std::visit(
           [&](const auto& p) {
             using T = std::decay_t<decltype(p)>;
-            if constexpr (std::is_same_v<T, TpDecodeSpec>) run_tp_decode(c, p);
-            if constexpr (std::is_same_v<T, PdDisaggSpec>) run_pd_disagg(c, p);
-            if constexpr (std::is_same_v<T, MoeSpec>) run_moe(c, p);
-            if constexpr (std::is_same_v<T, PipelineSpec>) run_pp(c, p);
-            if constexpr (std::is_same_v<T, WeightLoadSpec>) run_weight_load(c, p);
+            T q = p;
+            if constexpr (std::is_same_v<T, PdDisaggSpec>) q.requests = capped(q.requests, cap, "requests");
+            if constexpr (std::is_same_v<T, MoeSpec>) q.rounds = capped(q.rounds, (cap + 1) / 2, "rounds");
+            if constexpr (std::is_same_v<T, PipelineSpec>) {
+              q.micro_batches = capped(q.micro_batches, cap, "micro-batches");
+            }
+            if constexpr (std::is_same_v<T, TpDecodeSpec>) run_tp_decode(c, q);
+            if constexpr (std::is_same_v<T, PdDisaggSpec>) run_pd_disagg(c, q);
+            if constexpr (std::is_same_v<T, MoeSpec>) run_moe(c, q);
+            if constexpr (std::is_same_v<T, PipelineSpec>) run_pp(c, q);
+            if constexpr (std::is_same_v<T, WeightLoadSpec>) run_weight_load(c, q);
           },
           w.params);
     } catch (const std::exception& e) {
       wr.errors.push_back(std::string("exception: ") + e.what());
     }
+    world->on_tick(nullptr);
     wr.simulated_ns = world->now_ns() - start_ns;
     wr.wall_s = std::chrono::duration<double>(Clock::now() - start_wall).count();
     wr.completed = wr.errors.empty() && wr.verify_failures == 0 && wr.operations == wr.planned;
@@ -771,20 +859,41 @@ ReplayReport replay_on_emu(const Scenario& scenario, const ReplayOptions& option
                           " operations");
     }
     stuck |= c.stuck;
-    if (options.progress) {
-      std::fprintf(stderr, "replay: [%zu/%zu] %s: %s, %llu ops, %.3f ms simulated, %.2f s wall\n", i + 1,
-                   scenario.workloads.size(), wr.name.c_str(), wr.completed ? "ok" : "FAILED",
-                   static_cast<unsigned long long>(wr.operations), wr.simulated_ns / 1e6, wr.wall_s);
-    }
+    progress.finished(wr.completed, wr.operations, wr.simulated_ns, wr.wall_s);
   }
-  report.faults_applied = *applied;
+  world->finish_timelines();
+  report.faults_applied = world->fabric().faults_applied();
   report.trace_hash = world->fabric().trace_hash();
   report.simulated_ns = world->now_ns();
+  report.interval_ns = world->nics().interval_ns();
+  report.nics = world->nics().timelines(report.simulated_ns);
   report.wall_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
   // Pending transfers may still call back into the workloads' leaked state: keep the
   // engines alive rather than tear them down under it.
   if (stuck) (void)world.release();
   return report;
+}
+
+std::string format_kv_requests(const WorkloadReport& w) {
+  if (w.requests.empty()) return "";
+  std::ostringstream out;
+  char line[256];
+  if (w.requests.size() <= kKvRequestsListed) {
+    for (const KvRequestTiming& t : w.requests) {
+      std::snprintf(line, sizeof line, "  request %llu: %llu tokens, %llu B of KV cache, KV transfer %.1f us of TTFT\n",
+                    static_cast<unsigned long long>(t.request), static_cast<unsigned long long>(t.context_tokens),
+                    static_cast<unsigned long long>(t.bytes), t.kv_ns / 1e3);
+      out << line;
+    }
+    return out.str();
+  }
+  WorkloadReport kv;
+  for (const KvRequestTiming& t : w.requests) kv.latencies_ns.push_back(t.kv_ns);
+  std::snprintf(line, sizeof line,
+                "  KV transfer's share of TTFT over %zu requests: p50 %.1f us, p99 %.1f us, max %.1f us "
+                "(every request in report.json)\n",
+                w.requests.size(), kv.percentile_ns(50) / 1e3, kv.percentile_ns(99) / 1e3, kv.percentile_ns(100) / 1e3);
+  return line;
 }
 
 std::string format_table(const ReplayReport& r) {
@@ -801,6 +910,7 @@ std::string format_table(const ReplayReport& r) {
                   w.completed ? "ok" : ("FAILED (" + std::to_string(w.errors.size()) + " errors)").c_str());
     out << line;
     if (!w.note.empty()) out << "  note: " << w.note << "\n";
+    out << format_kv_requests(w);
   }
   return out.str();
 }
@@ -818,6 +928,20 @@ std::string to_json(const ReplayReport& r, bool with_wall_time) {
   out << "  \"trace_hash\": \"" << std::hex << r.trace_hash << std::dec << "\",\n";
   out << "  \"simulated_ns\": " << r.simulated_ns << ",\n";
   if (with_wall_time) out << "  \"wall_s\": " << fixed(r.wall_s, 3) << ",\n";
+  out << "  \"virtual_time\": " << (r.virtual_time ? "true" : "false") << ",\n";
+  out << "  \"gpus_per_node\": " << r.gpus_per_node << ",\n";
+  out << "  \"notes\": [";
+  for (size_t i = 0; i < r.notes.size(); ++i) out << (i ? ", " : "") << json_string(r.notes[i]);
+  out << "],\n";
+  out << "  \"interval_ns\": " << r.interval_ns << ",\n";
+  // Bytes each NIC sent per interval: one line per NIC.
+  out << "  \"nics\": [";
+  for (size_t i = 0; i < r.nics.size(); ++i) {
+    out << (i ? ",\n    " : "\n    ") << "{\"name\": " << json_string(r.nics[i].name) << ", \"bytes\": [";
+    for (size_t k = 0; k < r.nics[i].bytes.size(); ++k) out << (k ? "," : "") << r.nics[i].bytes[k];
+    out << "]}";
+  }
+  out << (r.nics.empty() ? "],\n" : "\n  ],\n");
   out << "  \"errors\": [";
   for (size_t i = 0; i < r.errors.size(); ++i) out << (i ? ", " : "") << json_string(r.errors[i]);
   out << "],\n  \"workloads\": [\n";
@@ -838,6 +962,18 @@ std::string to_json(const ReplayReport& r, bool with_wall_time) {
     if (with_wall_time) out << "      \"wall_s\": " << fixed(w.wall_s, 3) << ",\n";
     out << "      \"verify_failures\": " << w.verify_failures << ",\n";
     if (!w.note.empty()) out << "      \"note\": " << json_string(w.note) << ",\n";
+    out << "      \"start_ns\": " << w.start_ns << ",\n";
+    if (w.kind == "pd_disagg") {
+      // One line per request: compact, and still every request.
+      out << "      \"requests\": [";
+      for (size_t q = 0; q < w.requests.size(); ++q) {
+        const KvRequestTiming& t = w.requests[q];
+        out << (q ? ",\n        " : "\n        ") << "{\"request\": " << t.request
+            << ", \"context_tokens\": " << t.context_tokens << ", \"bytes\": " << t.bytes
+            << ", \"start_ns\": " << t.start_ns << ", \"kv_ns\": " << t.kv_ns << "}";
+      }
+      out << (w.requests.empty() ? "],\n" : "\n      ],\n");
+    }
     out << "      \"errors\": [";
     for (size_t e = 0; e < w.errors.size(); ++e) out << (e ? ", " : "") << json_string(w.errors[e]);
     out << "]\n    }" << (i + 1 < r.workloads.size() ? "," : "") << "\n";

@@ -1,5 +1,6 @@
-// Replay: runs a scenario's workloads on the emu fabric, one engine per rank, all driven
-// from one thread, and measures and checks what they move (docs/cli.md, `ferry replay`).
+// Replay: runs a scenario's workloads on a fabric (emu, sim or verbs), one engine per
+// rank, all driven from one thread, and measures and checks what they move (docs/cli.md,
+// `ferry replay`).
 #pragma once
 
 #include <cstdint>
@@ -8,12 +9,18 @@
 #include <vector>
 
 #include "scenarios/scenario.h"
+#include "tools/ferry/replay/progress.h"
 
 namespace ferry::replay {
 
 struct ReplayOptions {
   std::optional<uint64_t> seed;  // instead of the fabric's
-  bool progress = true;          // a line per workload on stderr
+  // What stderr shows while it runs: nothing, a line per workload, or a bar redrawn in
+  // place (a terminal).
+  ProgressStyle progress = ProgressStyle::kLines;
+  // Replays at most this many operations of each workload (pd_disagg requests, pp
+  // micro-batches, tp_decode all-reduces, moe dispatches and combines); 0: all.
+  uint64_t max_operations = 0;
   // Bounds that keep a broken run from hanging: virtual time per workload, and wall time
   // for the whole replay.
   uint64_t workload_horizon_ns = 120'000'000'000;
@@ -35,6 +42,15 @@ struct KvRequestTiming {
 struct NicTimeline {
   std::string name;              // "node0/nic1": cluster node and NIC index
   std::vector<uint64_t> bytes;   // bytes[i]: sent in [i, i+1) * ReplayReport::interval_ns
+};
+
+// One operation of a workload on one rank, for trace.json.
+struct OperationSpan {
+  uint32_t rank = 0;
+  uint32_t workload = 0;  // index in ReplayReport::workloads
+  std::string name;       // e.g. "all_reduce 3", "kv request 2", "micro-batch 5"
+  uint64_t start_ns = 0;  // since the replay's start
+  uint64_t end_ns = 0;
 };
 
 struct WorkloadReport {
@@ -71,20 +87,41 @@ struct ReplayReport {
   double wall_s = 0;
   uint64_t interval_ns = 0;        // width of one NicTimeline interval; 0: no timelines
   std::vector<NicTimeline> nics;   // one per NIC that sent anything
+  uint32_t gpus_per_node = 1;      // rank r is GPU r % gpus_per_node of node r / gpus_per_node
+  bool virtual_time = true;        // simulated_ns is virtual (emu deterministic, sim); else wall
+  std::vector<std::string> notes;  // how the scenario was mapped onto the provider
+  std::vector<OperationSpan> spans;  // at most kMaxSpans, in the order they ended
+  uint64_t spans_dropped = 0;        // beyond kMaxSpans
 
   bool ok() const;
 };
 
-// Runs every workload in file order. Never throws; problems land in the report.
-ReplayReport replay_on_emu(const scenarios::Scenario& scenario, const ReplayOptions& options);
+// Runs every workload in file order on `provider` (the scenario's fabric parameters when it
+// names that provider, else the provider's defaults). Never throws; problems land in the
+// report (a fabric that cannot be built, e.g. verbs without an RDMA device, is an error
+// in report.errors and nothing runs).
+ReplayReport replay(const scenarios::Scenario& scenario, scenarios::ProviderKind provider,
+                    const ReplayOptions& options);
 
-// The summary table, one row per workload.
+// The summary table, one row per workload (pd_disagg: and its requests' KV timing).
 std::string format_table(const ReplayReport& report);
+// pd_disagg: the KV transfer's share of each request's time to first token, one line per
+// request, or p50/p99/max when there are more than kKvRequestsListed.
+std::string format_kv_requests(const WorkloadReport& workload);
 // report.json's contents; `with_wall_time` false leaves out the wall-clock figures.
 std::string to_json(const ReplayReport& report, bool with_wall_time = true);
 
 // tp_decode replays at most this many all-reduces (times --scale, at least one per layer
 // pair of a token is not guaranteed): the full count of the default scenario is 448.
 constexpr uint64_t kMaxAllReduces = 128;
+
+// A moe workload with ep x NICs per node above this runs rail-aligned (docs/cli.md).
+constexpr uint64_t kMaxAllToAllRails = 64;
+
+// trace.json holds at most this many operation spans (the first ones).
+constexpr size_t kMaxSpans = 20'000;
+
+// The table lists each pd_disagg request up to this many; beyond, p50/p99/max of kv_ns.
+constexpr size_t kKvRequestsListed = 8;
 
 }  // namespace ferry::replay

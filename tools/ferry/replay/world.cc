@@ -1,14 +1,31 @@
 #include "tools/ferry/replay/world.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ferry::replay {
 
-World::World(const emu::FabricConfig& fabric_config, const EngineConfig& engine_config, uint32_t ranks)
-    : fabric_(fabric_config) {
+World::World(std::unique_ptr<ReplayFabric> fabric, const EngineConfig& engine_config, uint32_t ranks,
+             uint32_t gpus_per_node, bool rail_aligned)
+    : fabric_(std::move(fabric)) {
+  const uint32_t gpus = std::max(1u, gpus_per_node);
+  std::vector<std::vector<uint32_t>> rails;
+  for (uint32_t r = 0; r < ranks; ++r) {
+    Provider& node = fabric_->provider_for(r);
+    const uint32_t devices = static_cast<uint32_t>(node.device_count());
+    std::vector<uint32_t> mine;
+    if (rail_aligned && devices > 0) {
+      mine = rails_of_gpu(r % gpus, gpus, devices);
+    } else {
+      for (uint32_t d = 0; d < devices; ++d) mine.push_back(d);
+    }
+    rails.push_back(mine);
+    rank_devices_.push_back(std::make_unique<RailSubset>(node, rails.back()));
+  }
+  nics_ = std::make_unique<NicRecorder>(gpus, std::move(rails));
   for (uint32_t r = 0; r < ranks; ++r) exchange_.add(rank_name(r));
   for (uint32_t r = 0; r < ranks; ++r) {
-    engines_.push_back(std::make_unique<Engine>(rank_name(r), fabric_.node(r), exchange_, engine_config));
+    engines_.push_back(std::make_unique<Engine>(rank_name(r), *rank_devices_[r], exchange_, engine_config));
     open_results_.push_back(engines_.back()->open());
   }
   for (uint32_t a = 0; a < ranks; ++a) {
@@ -16,6 +33,13 @@ World::World(const emu::FabricConfig& fabric_config, const EngineConfig& engine_
       if (a != b) (void)engines_[a]->add_peer(rank_name(b));
     }
   }
+}
+
+World::~World() {
+  // Groups and regions refer to engines; engines to the fabric's providers.
+  regions_.clear();
+  groups_.clear();
+  engines_.clear();
 }
 
 bool World::opened(std::string& error) const {
@@ -28,22 +52,32 @@ bool World::opened(std::string& error) const {
   return true;
 }
 
+void World::sample_nics(uint64_t counted_at_ns) {
+  nics_->sample(counted_at_ns, now_ns(), [this](uint32_t rank) {
+    std::vector<uint64_t> totals;
+    for (const TransferCounters& rail : engines_[rank]->stats().rails) totals.push_back(rail.bytes);
+    return totals;
+  });
+}
+
 bool World::run_until(const std::function<bool()>& done, uint64_t horizon_ns,
                       std::chrono::steady_clock::time_point wall_deadline) {
   constexpr uint64_t kIdleTickNs = 1'000'000;
   for (uint64_t i = 0;; ++i) {
     if (done()) return true;
-    if ((i & 1023) == 0 && std::chrono::steady_clock::now() > wall_deadline) return false;
+    if ((i & 255) == 0) {
+      if (std::chrono::steady_clock::now() > wall_deadline) return false;
+      if (tick_) tick_();
+    }
     bool any = false;
     for (auto& engine : engines_) any |= engine->progress();
     if (any) continue;
-    if (!deterministic()) {
-      fabric_.step();
-      if ((i & 1023) == 0 && fabric_.now_ns() > horizon_ns) return done();
-      continue;
-    }
-    if (!fabric_.step()) fabric_.run_until(fabric_.now_ns() + kIdleTickNs);
-    if (fabric_.now_ns() > horizon_ns) return done();
+    // Every byte counted so far was counted before the fabric moves on: once it passes a
+    // sample time, they belong to the interval of `before`.
+    const uint64_t before = now_ns();
+    fabric_->advance(std::min(before + kIdleTickNs, nics_->next_due_ns()));
+    if (now_ns() >= nics_->next_due_ns()) sample_nics(before);
+    if (now_ns() > horizon_ns) return done();
   }
 }
 

@@ -1,7 +1,7 @@
-// World: the emu fabric of a replay and one engine per rank, driven by one thread.
-//
-// Each rank (GPU) gets an emu node of its own with its node's NICs: emu cannot share a
-// node's NICs between several engines, so every GPU sees the whole node's rails.
+// World: the fabric of a replay (emu, sim or verbs, behind ReplayFabric) and one engine
+// per rank, driven by one thread. Rank r is GPU r % gpus_per_node of node
+// r / gpus_per_node; its engine uses every NIC of its node as a rail, or with
+// `rail_aligned` only its own GPU's NICs (rails_of_gpu).
 #pragma once
 
 #include <chrono>
@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "emu/fabric.h"
-#include "scenarios/scenario.h"
+#include "tools/ferry/replay/nic_timeline.h"
+#include "tools/ferry/replay/rail_subset.h"
+#include "tools/ferry/replay/replay_fabric.h"
 #include "transport/engine/engine.h"
 #include "transport/engine/exchange.h"
 #include "transport/workloads/group.h"
@@ -23,19 +24,26 @@ inline std::string rank_name(uint32_t rank) { return "rank" + std::to_string(ran
 
 class World {
  public:
-  World(const emu::FabricConfig& fabric_config, const EngineConfig& engine_config, uint32_t ranks);
+  World(std::unique_ptr<ReplayFabric> fabric, const EngineConfig& engine_config, uint32_t ranks,
+        uint32_t gpus_per_node, bool rail_aligned);
+  ~World();
 
   bool opened(std::string& error) const;
-  emu::Fabric& fabric() { return fabric_; }
+  ReplayFabric& fabric() { return *fabric_; }
   Engine& engine(uint32_t rank) { return *engines_.at(rank); }
   uint32_t size() const { return static_cast<uint32_t>(engines_.size()); }
-  uint64_t now_ns() const { return fabric_.now_ns(); }
-  bool deterministic() const { return fabric_.config().mode == emu::Mode::kDeterministic; }
+  uint64_t now_ns() const { return fabric_->now_ns(); }
 
-  // Drives every engine and the fabric until done() holds or virtual time passes
+  // Drives every engine and the fabric until done() holds or (virtual) time passes
   // `horizon_ns` or wall time passes `wall_deadline`; returns done().
   bool run_until(const std::function<bool()>& done, uint64_t horizon_ns,
                  std::chrono::steady_clock::time_point wall_deadline);
+  // Called every few hundred rounds of run_until (the progress display).
+  void on_tick(std::function<void()> tick) { tick_ = std::move(tick); }
+
+  // Takes a last sample of the NICs' counters: call once the run is over.
+  void finish_timelines() { sample_nics(now_ns()); }
+  const NicRecorder& nics() const { return *nics_; }
 
   // The groups of one set of ranks, one per member, kept for the whole replay so that
   // notification tags keep counting across workloads over the same ranks.
@@ -50,7 +58,11 @@ class World {
   bool import(uint32_t importer, uint32_t owner, const uint8_t* addr, RemoteRegion& out, std::string& error);
 
  private:
-  emu::Fabric fabric_;
+  void sample_nics(uint64_t counted_at_ns);
+
+  // Declared first, so destroyed last: engines die before the fabric they run on.
+  std::unique_ptr<ReplayFabric> fabric_;
+  std::vector<std::unique_ptr<RailSubset>> rank_devices_;  // what each rank's engine sees
   InProcessExchange exchange_;
   std::vector<std::unique_ptr<Engine>> engines_;
   std::vector<VoidResult> open_results_;
@@ -58,6 +70,8 @@ class World {
   std::vector<std::unique_ptr<uint8_t[]>> buffers_;
   std::vector<std::pair<const uint8_t*, std::vector<uint8_t>>> descriptors_;  // by buffer start
   std::vector<std::unique_ptr<std::vector<SymmetricRegion>>> regions_;
+  std::unique_ptr<NicRecorder> nics_;
+  std::function<void()> tick_;
 };
 
 }  // namespace ferry::replay
