@@ -247,7 +247,7 @@ class FabricImpl {
   void remove_endpoint(uint32_t id);
   EmuEndpoint* endpoint(uint32_t id) const;      // callers hold tables
   uint32_t endpoint_count() const { return static_cast<uint32_t>(endpoints_.size()); }
-  uint32_t next_pd_id() { return ++pd_ids_; }
+  uint32_t next_pd_id() { return ++pd_ids_; }  // domains may be created from any thread
   EmuDevice& device(uint32_t node, uint32_t nic) const;
 
   void record(const TraceRecord& record);
@@ -278,7 +278,7 @@ class FabricImpl {
   FabricClock clock_{*this};
   std::atomic<uint64_t> virtual_now_{0};
   std::vector<EmuEndpoint*> endpoints_;  // index = id - 1; null once destroyed
-  uint32_t pd_ids_ = 0;
+  std::atomic<uint32_t> pd_ids_{0};
 
   std::mutex events_mutex_;
   std::vector<Event> events_;  // a min-heap on (time, seq)
