@@ -7,92 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "hw_tests/lane.h"
 #include "transport/engine/engine.h"
 #include "transport/engine/exchange.h"
 
 namespace ferry::qualify {
 namespace {
 
-constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
-constexpr uint8_t kCanary = 0xa5;
-
 std::string short_number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
-
-uint8_t pattern(uint64_t seed, uint64_t i) { return static_cast<uint8_t>((i * 31 + seed * 17 + (i >> 9)) & 0xff); }
-
-// Polls completion queues while driving both providers, on the providers' clock.
-class Driver {
- public:
-  Driver(Provider& a, Provider& b, uint64_t timeout_ns) : a_(a), b_(b), timeout_ns_(timeout_ns) {}
-
-  // Collects exactly `n` completions from `cq` (more would stay queued). Empty string on
-  // success, else why not.
-  std::string collect(CompletionQueue& cq, size_t n, std::vector<Completion>* out) {
-    out->clear();
-    const uint64_t deadline = a_.clock().now_ns() + timeout_ns_;
-    uint64_t last_time = a_.clock().now_ns();
-    uint64_t idle_rounds = 0;
-    Completion batch[16];
-    while (out->size() < n) {
-      const size_t want = std::min<size_t>(16, n - out->size());
-      auto got = cq.poll(std::span(batch, want));
-      if (!got.ok()) return "completion queue: " + got.error().to_string();
-      out->insert(out->end(), batch, batch + *got);
-      if (*got > 0) continue;
-      const bool moved = a_.progress() | b_.progress();
-      const uint64_t now = a_.clock().now_ns();
-      if (now >= deadline) return "timed out after " + std::to_string(out->size()) + " of " + std::to_string(n) + " completions";
-      // A virtual-time fabric with nothing left to do will never complete it.
-      idle_rounds = (!moved && now == last_time) ? idle_rounds + 1 : 0;
-      if (idle_rounds > 100000) return "the fabric went idle after " + std::to_string(out->size()) + " of " + std::to_string(n) + " completions";
-      last_time = now;
-    }
-    return "";
-  }
-
-  // Whether nothing arrives on `cq` while the fabric settles for a while.
-  bool stays_empty(CompletionQueue& cq) {
-    for (int i = 0; i < 1000; ++i) {
-      Completion c;
-      auto got = cq.poll({&c, 1});
-      if (!got.ok() || *got > 0) return false;
-      a_.progress();
-      b_.progress();
-    }
-    return true;
-  }
-
-  uint64_t now() const { return a_.clock().now_ns(); }
-
- private:
-  Provider& a_;
-  Provider& b_;
-  uint64_t timeout_ns_;
-};
-
-// One side of a lane: a domain, a queue, a buffer with canaries around its window.
-struct Side {
-  std::unique_ptr<ProtectionDomain> pd;
-  std::unique_ptr<CompletionQueue> cq;
-  std::vector<uint8_t> buffer;
-  std::unique_ptr<MemoryRegion> region;     // all rights
-  std::unique_ptr<MemoryRegion> read_only;  // local write only: no remote rights
-  std::unique_ptr<Endpoint> endpoint;
-
-  uint64_t addr(uint64_t offset = 0) const { return reinterpret_cast<uint64_t>(buffer.data()) + offset; }
-  Sge sge(uint64_t offset, uint32_t length) const { return Sge{addr(offset), length, region->lkey()}; }
-  void fill(uint64_t seed) {
-    for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = pattern(seed, i);
-  }
-  void canary() { std::fill(buffer.begin(), buffer.end(), kCanary); }
-  bool untouched() const {
-    return std::all_of(buffer.begin(), buffer.end(), [](uint8_t b) { return b == kCanary; });
-  }
-};
 
 // Two connected endpoints on rail `rail` of each provider.
 struct Lane {
@@ -105,49 +31,14 @@ std::unique_ptr<Lane> open_lane(Provider& a, Provider& b, size_t rail, EndpointK
   auto lane = std::make_unique<Lane>();
   Provider* providers[2] = {&a, &b};
   for (int s = 0; s < 2; ++s) {
-    Device& device = providers[s]->device(rail);
-    Side& side = lane->side[s];
-    auto pd = device.create_protection_domain();
-    if (!pd.ok()) return lane->error = pd.error().to_string(), std::move(lane);
-    side.pd = std::move(pd).value();
-    auto cq = device.create_completion_queue(1024);
-    if (!cq.ok()) return lane->error = cq.error().to_string(), std::move(lane);
-    side.cq = std::move(cq).value();
-    side.buffer.assign(bytes, 0);
-    auto region = side.pd->register_memory(side.buffer.data(), bytes, kAllAccess, MemoryKind::kHost);
-    if (!region.ok()) return lane->error = region.error().to_string(), std::move(lane);
-    side.region = std::move(region).value();
-    auto read_only = side.pd->register_memory(side.buffer.data(), bytes, kAccessLocalWrite, MemoryKind::kHost);
-    if (!read_only.ok()) return lane->error = read_only.error().to_string(), std::move(lane);
-    side.read_only = std::move(read_only).value();
-    EndpointConfig config = tweaks;
-    config.kind = kind;
-    config.send_cq = config.recv_cq = side.cq.get();
-    auto endpoint = side.pd->create_endpoint(config);
-    if (!endpoint.ok()) return lane->error = endpoint.error().to_string(), std::move(lane);
-    side.endpoint = std::move(endpoint).value();
+    lane->error = open_side(*providers[s], rail, kind, bytes, tweaks, &lane->side[s]);
+    if (!lane->error.empty()) return lane;
   }
   for (int s = 0; s < 2; ++s) {
     auto connected = lane->side[s].endpoint->connect(lane->side[1 - s].endpoint->address());
     if (!connected.ok()) return lane->error = connected.error().to_string(), std::move(lane);
   }
   return lane;
-}
-
-std::string expect_status(const Completion& c, Status want, const char* what) {
-  if (c.status == want) return "";
-  return std::string(what) + ": got " + to_string(c.status) + ", expected " + to_string(want);
-}
-
-// Returns "" if dst[doff, +n) equals src[soff, +n).
-std::string compare(const Side& dst, uint64_t doff, const Side& src, uint64_t soff, uint64_t n) {
-  for (uint64_t i = 0; i < n; ++i) {
-    if (dst.buffer[doff + i] != src.buffer[soff + i]) {
-      return "byte " + std::to_string(doff + i) + " differs (" + std::to_string(dst.buffer[doff + i]) + " vs " +
-             std::to_string(src.buffer[soff + i]) + ")";
-    }
-  }
-  return "";
 }
 
 class Suite {
@@ -171,7 +62,8 @@ class Suite {
     if (options_.functional) engine_checks(rails);
     if (options_.robustness) {
       add_not_run("robustness", "peer-process-killed",
-                  "needs two processes; run the suite as two processes on two hosts (docs/qualification.md)");
+                  "needs two processes: run the suite with --role server and --role client "
+                  "(docs/qualification.md)");
     }
     return report_;
   }
@@ -403,35 +295,46 @@ class Suite {
     });
   }
 
-  // Bandwidth of `op` at `bytes` per message with a window of outstanding requests, in
-  // Gb/s on the providers' clock; negative with *why set on failure.
+  // Bandwidth of `op` at `bytes` per message, in Gb/s on the providers' clock; negative
+  // with *why set on failure. Posted as bandwidth_window() says (lane.h).
   double bandwidth(Lane& l, Opcode op, uint64_t bytes, std::string* why) {
-    const int window = 16;
+    const auto [window, per_post] = bandwidth_window(bytes);
     const uint64_t total = std::max<uint64_t>(bytes * 32, options_.bw_total_bytes);
-    const int count = static_cast<int>(std::max<uint64_t>(total / bytes, window));
+    const int batches = static_cast<int>(std::max<uint64_t>(total / bytes / per_post, window / per_post));
+    const int count = batches * per_post;
     Sge sge = l.side[0].sge(0, static_cast<uint32_t>(bytes));
-    WorkRequest wr{0, op, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey()};
+    std::vector<WorkRequest> batch(per_post, WorkRequest{0, op, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey()});
+    for (int i = 0; i < per_post; ++i) batch[i].signaled = i + 1 == per_post;
     Sge into = l.side[1].sge(0, static_cast<uint32_t>(bytes));
-    RecvRequest recv{0, &into, 1};
+    std::vector<RecvRequest> recvs(per_post, RecvRequest{0, &into, 1});
     const uint64_t t0 = driver_.now();
     int posted = 0, done = 0, received = 0;
     std::vector<Completion> got;
     Completion drained[16];
-    while (done < count) {
-      while (posted < count && posted - done < window) {
-        if (op == Opcode::kSend) {
-          if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+    auto drain_receiver = [&]() -> std::string {
+      for (;;) {
+        auto n = l.side[1].cq->poll(drained);
+        if (!n.ok()) return n.error().to_string();
+        if (*n == 0) return "";
+        for (size_t i = 0; i < *n; ++i) {
+          if (drained[i].status != Status::kSuccess) return std::string("recv: ") + to_string(drained[i].status);
         }
-        if (auto r = l.side[0].endpoint->post_send({&wr, 1}); !r.ok()) return *why = r.error().to_string(), -1;
-        ++posted;
+        received += static_cast<int>(*n);
+      }
+    };
+    while (done < count) {
+      while (posted < count && posted - done + per_post <= window) {
+        if (op == Opcode::kSend) {
+          if (auto r = l.side[1].endpoint->post_recv(recvs); !r.ok()) return *why = r.error().to_string(), -1;
+        }
+        if (auto r = l.side[0].endpoint->post_send(batch); !r.ok()) return *why = r.error().to_string(), -1;
+        posted += per_post;
       }
       if (auto w = driver_.collect(*l.side[0].cq, 1, &got); !w.empty()) return *why = w, -1;
       if (got[0].status != Status::kSuccess) return *why = to_string(got[0].status), -1;
-      ++done;
+      done += per_post;
       if (op == Opcode::kSend) {  // keep the receiver's queue drained as it goes
-        auto n = l.side[1].cq->poll(drained);
-        if (!n.ok()) return *why = n.error().to_string(), -1;
-        received += static_cast<int>(*n);
+        if (auto w = drain_receiver(); !w.empty()) return *why = w, -1;
       }
     }
     if (op == Opcode::kSend && received < count) {
@@ -441,6 +344,51 @@ class Suite {
     }
     const double seconds = static_cast<double>(driver_.now() - t0) * 1e-9;
     return seconds > 0 ? static_cast<double>(bytes) * count * 8 / seconds / 1e9 : 0;
+  }
+
+  // Half a round trip of an 8-byte RDMA write seen by polling memory, as perftest's
+  // ib_write_lat measures it: each side writes into the other's buffer and spins on the
+  // last byte of its own buffer changing; no completion is waited for except every
+  // kSignalEvery writes, to free the send queue. The median over the rounds, in µs.
+  double polled_write_latency(Lane& l, std::string* why) {
+    constexpr int kRounds = 1000;
+    constexpr int kSignalEvery = 64;
+    constexpr uint64_t kLand = 120;  // the 8 bytes land at [120, 128); byte 127 is watched
+    Side* sides[2] = {&l.side[0], &l.side[1]};
+    for (Side* s : sides) std::fill(s->buffer.begin(), s->buffer.begin() + 128, 0);
+    // One clock read per round, as perftest: the round time is the gap between stamps.
+    std::vector<uint64_t> stamps;
+    stamps.reserve(kRounds + 1);
+    std::vector<Completion> got;
+    for (int i = 1; i <= kRounds; ++i) {
+      const uint8_t mark = static_cast<uint8_t>(i % 255 + 1);
+      const bool signaled = i % kSignalEvery == 0;
+      stamps.push_back(driver_.now());
+      const uint64_t deadline = stamps.back() + options_.timeout_ns;
+      for (int from = 0; from < 2; ++from) {
+        Side& src = *sides[from];
+        Side& dst = *sides[1 - from];
+        src.buffer[7] = mark;
+        Sge sge = src.sge(0, 8);
+        WorkRequest wr{static_cast<uint64_t>(i), Opcode::kWrite, &sge, 1, dst.addr(kLand), dst.region->rkey()};
+        wr.signaled = signaled;
+        if (auto r = src.endpoint->post_send({&wr, 1}); !r.ok()) return *why = r.error().to_string(), -1;
+        if (auto w = driver_.spin_until(dst.buffer.data() + kLand + 7, mark, deadline); !w.empty()) {
+          return *why = "round " + std::to_string(i) + ": " + w, -1;
+        }
+      }
+      if (signaled) {
+        for (Side* s : sides) {
+          if (auto w = driver_.collect(*s->cq, 1, &got); !w.empty()) return *why = w, -1;
+          if (got[0].status != Status::kSuccess) return *why = to_string(got[0].status), -1;
+        }
+      }
+    }
+    stamps.push_back(driver_.now());
+    std::vector<uint64_t> round_ns(kRounds);
+    for (int i = 0; i < kRounds; ++i) round_ns[i] = stamps[i + 1] - stamps[i];
+    std::nth_element(round_ns.begin(), round_ns.begin() + kRounds / 2, round_ns.end());
+    return static_cast<double>(round_ns[kRounds / 2]) / 1000.0 / 2;
   }
 
   // Half of a ping-pong's round trip of an 8-byte `op`, in µs.
@@ -520,7 +468,18 @@ class Suite {
       if (us < 0) {
         add("performance", prefix + o.name + "-lat/8", why);
       } else {
-        add_measure(prefix + o.name + "-lat/8", us, "us", o.lat_max, false, "half round trip of 8 bytes");
+        add_measure(prefix + o.name + "-lat/8", us, "us", o.lat_max, false,
+                    o.op == Opcode::kRead ? "round trip of an 8-byte read"
+                                          : "half round trip of 8 bytes, completion queues polled");
+      }
+      if (o.op == Opcode::kWrite) {
+        const double polled = polled_write_latency(*lane, &why);
+        if (polled < 0) {
+          add("performance", prefix + "write-lat-poll/8", why);
+        } else {
+          add_measure(prefix + "write-lat-poll/8", polled, "us", o.lat_max, false,
+                      "half round trip of 8 bytes, memory polled (as ib_write_lat)");
+        }
       }
     }
   }

@@ -6,10 +6,12 @@
 //   functional  every operation, every error status, the engine's ImmCounter under
 //               load, striping over every rail;
 //   performance bandwidth of write, read and send from 4 KiB to 64 MiB against the
-//               device's line rate, and 8-byte latency;
+//               device's line rate, and 8-byte latency (completion queues polled, and
+//               for writes also memory polled, as perftest's ib_write_lat);
 //   robustness  an endpoint forced into error and a fresh one afterwards.
 // Time is the providers' clock: virtual on emu's deterministic mode and sim, real on
-// hardware. docs/qualification.md explains every check.
+// hardware. The same checks between two processes are peer_suite.h.
+// docs/qualification.md explains every check.
 #pragma once
 
 #include <cstdint>

@@ -40,7 +40,9 @@ TEST(Qualify, EmuPassesEveryCheck) {
   EXPECT_TRUE(rc && srd && rail1);
   // What could not run says why.
   for (const Check& c : report.checks) {
-    if (c.outcome == Outcome::kNotRun) EXPECT_FALSE(c.detail.empty()) << c.name;
+    if (c.outcome == Outcome::kNotRun) {
+      EXPECT_FALSE(c.detail.empty()) << c.name;
+    }
   }
 }
 

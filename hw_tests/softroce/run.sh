@@ -2,22 +2,31 @@
 # Soft-RoCE in CI: boots Debian's own kernel (which has rdma_rxe) under QEMU, binds rxe0
 # to a dummy netdev and, in one boot:
 #   1. runs ferry's qualification suite (functional and robustness groups) on `verbs`
-#      over rxe0;
-#   2. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
-#      with ferry's own write bandwidth and latency on the same device, three rounds,
-#      and prints the medians and their ratios.
+#      over rxe0, in one process (both ends looped back through the device);
+#   2. runs the same groups as two processes, server and client meeting over TCP on
+#      127.0.0.1, ending with the server killed mid-transfer (peer-process-killed);
+#   3. runs a KV migration, two all-reduces and a MoE dispatch/combine between two
+#      processes (//hw_tests:workload_peer), every byte verified;
+#   4. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
+#      with ferry's own write bandwidth and latency (completion-queue ping-pong, and
+#      memory polling as ib_write_lat does) on the same device, three rounds, and prints
+#      the medians and their ratios.
 # This machine's kernel has no RDMA support; the guest's does. The guest has no network:
 # everything runs on its loopback and dummy interface.
 #
 # Usage: bash hw_tests/softroce/run.sh        (as root; installs what is missing)
 # Env:   FERRY_CACHE  where the guest kernel is kept (default ~/.cache/ferry)
 #        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 3)
-# Exit:  0 when the qualification suite passed in the guest; 1 otherwise.
+#        FERRY_BAZEL  the bazel command (default `bazel`; e.g. "bazel --output_base=DIR")
+#        FERRY_SOFTROCE_LOG  also keep the guest's console log at this path
+# Exit:  0 when the suite passed in the guest, in one process and in two, and every
+#        workload passed on both ranks; 1 otherwise.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 cache=${FERRY_CACHE:-$HOME/.cache/ferry}/softroce
 rounds=${FERRY_SOFTROCE_ROUNDS:-3}
+read -r -a bazel_cmd <<< "${FERRY_BAZEL:-bazel}"
 mkdir -p "$cache"
 stamp() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(stamp)" 'BEGIN{printf "%.1f", b-a}'; }
@@ -41,10 +50,12 @@ grep -q '^CONFIG_RDMA_RXE=m' "$kroot/boot/config-$kver" || { echo "softroce: $kv
 [ -f "$mods/modules.dep" ] || busybox depmod -b "$kroot" "$kver"
 echo "softroce: kernel $kver ready ($(since "$t0")s)" >&2
 
-# ---- 2. ferry's binary -------------------------------------------------------
-bazel build --config=opt //hw_tests:qualify >&2
+# ---- 2. ferry's binaries -----------------------------------------------------
+"${bazel_cmd[@]}" build --config=opt //hw_tests:qualify //hw_tests:workload_peer >&2
 # The bazel-bin link follows whatever built last; ask for this configuration's.
-qualify=$(bazel info --config=opt bazel-bin 2>/dev/null)/hw_tests/qualify
+bin=$("${bazel_cmd[@]}" info --config=opt bazel-bin 2>/dev/null)
+qualify=$bin/hw_tests/qualify
+workload_peer=$bin/hw_tests/workload_peer
 
 # ---- 3. the initramfs ----------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-softroce.XXXXXX")
@@ -79,7 +90,9 @@ for b in ib_write_bw ib_write_lat rdma ibv_devices; do copy_with_libs "$(command
 copy_with_libs "$(ls /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav*.so)"
 cp /etc/libibverbs.d/rxe.driver "$root/etc/libibverbs.d/"
 copy_with_libs "$qualify"
+copy_with_libs "$workload_peer"
 cp "$qualify" "$root/ferry/qualify"
+cp "$workload_peer" "$root/ferry/workload_peer"
 cp hw_tests/thresholds-softroce.conf "$root/ferry/"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
 echo "127.0.0.1 localhost" > "$root/etc/hosts"
@@ -94,27 +107,49 @@ rdma link add rxe0 type rxe netdev dummy0 || echo "FERRY-FAIL rdma link add"
 # Wait for rxe0's IPv4-mapped GID (the suite picks it).
 for i in \$(seq 1 50); do grep -q ffff /sys/class/infiniband/rxe0/ports/1/gids/1 2>/dev/null && break; sleep 0.2; done
 G=1
-echo "FERRY-MARK rxe-ready"
-/ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only functional --only robustness --timeout-s 60 --json /tmp/q.json > /tmp/q.txt 2>&1
-echo "FERRY-RESULT qualify rc=\$?"
+up() { echo "FERRY-TIME \$1 \$(cut -d' ' -f1 /proc/uptime)"; }
+echo "FERRY-MARK rxe-ready"; up rxe-ready
+Q="/ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only functional,robustness"
+\$Q --timeout-s 60 --json /tmp/q.json > /tmp/q.txt 2>&1
+echo "FERRY-RESULT qualify rc=\$?"; up one-process
 cat /tmp/q.txt
+# Two processes: the server is the target of every check and is killed (SIGKILL, by
+# itself) mid-transfer in the last one; the client prints the report.
+\$Q --timeout-s 10 --role server --listen 127.0.0.1:18600 > /tmp/ps.txt 2>&1 & sp=\$!
+timeout 240 \$Q --timeout-s 10 --role client --connect 127.0.0.1:18600 > /tmp/pc.txt 2>&1; crc=\$?
+wait \$sp; src=\$?
+echo "FERRY-RESULT peer rc=\$crc server=\$src"; up two-processes
+cat /tmp/pc.txt; sed 's/^/server: /' /tmp/ps.txt
+timeout 240 /ferry/workload_peer --rank 0 --listen 127.0.0.1:18601 > /tmp/w0.txt 2>&1 & wp=\$!
+timeout 240 /ferry/workload_peer --rank 1 --connect 127.0.0.1:18601 > /tmp/w1.txt 2>&1; w1=\$?
+wait \$wp; w0=\$?
+echo "FERRY-RESULT workloads rank0=\$w0 rank1=\$w1"; up workloads
+sed 's/^/rank0: /' /tmp/w0.txt; sed 's/^/rank1: /' /tmp/w1.txt
+echo "FERRY-MARK perf"
+# Both tools alike: the server pinned to CPU 0, the client to CPU 1, so that two spinning
+# processes never share a vCPU (they would then take turns at the scheduler's pace).
 perftest() {  # name, args...: server in the background, client to 127.0.0.1
   name=\$1; shift
-  timeout 120 "\$@" > /tmp/srv.txt 2>&1 & sp=\$!
+  taskset -c 0 timeout 120 "\$@" > /tmp/srv.txt 2>&1 & sp=\$!
   for i in \$(seq 1 100); do netstat -ltn | grep -q ':18515 ' && break; sleep 0.1; done
-  timeout 120 "\$@" 127.0.0.1 > /tmp/cli.txt 2>&1; crc=\$?
+  taskset -c 1 timeout 120 "\$@" 127.0.0.1 > /tmp/cli.txt 2>&1; crc=\$?
   wait \$sp
   echo "FERRY-PERFTEST \$name rc=\$crc"; cat /tmp/cli.txt
 }
+P="/ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only performance --perf-ops write"
 for round in \$(seq 1 $rounds); do
-  perftest bw65536 ib_write_bw -d rxe0 -x \$G -F -s 65536 -n 2000 --report_gbits
-  perftest bw1048576 ib_write_bw -d rxe0 -x \$G -F -s 1048576 -n 200 --report_gbits
+  perftest bw65536 ib_write_bw -d rxe0 -x \$G -F -s 65536 -n 512 --report_gbits
+  perftest bw1048576 ib_write_bw -d rxe0 -x \$G -F -s 1048576 -n 32 --report_gbits
   perftest lat8 ib_write_lat -d rxe0 -x \$G -F -s 8 -n 2000
-  /ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only performance --perf-ops write \
-    --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 134217728 > /tmp/f.txt 2>&1
-  echo "FERRY-OWN rc=\$?"; grep -E 'write-(bw|lat)/' /tmp/f.txt
+  # Two processes, as perftest: write bandwidth and the memory-polled latency.
+  taskset -c 0 \$P --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432 --role server --listen 127.0.0.1:18602 > /tmp/fs.txt 2>&1 & sp=\$!
+  taskset -c 1 timeout 120 \$P --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432 --role client --connect 127.0.0.1:18602 > /tmp/f.txt 2>&1
+  echo "FERRY-OWN two rc=\$?"; wait \$sp; grep -E 'write-(bw|lat-poll)/' /tmp/f.txt | sed 's/^/two: /'
+  # One process: the completion-queue ping-pong, and the polled one looped back in one thread.
+  \$P --min-bytes 4096 --max-bytes 4096 --bw-total-bytes 4194304 > /tmp/f.txt 2>&1
+  echo "FERRY-OWN one rc=\$?"; grep -E 'write-lat(-poll)?/' /tmp/f.txt | sed 's/^/one: /'
 done
-echo "FERRY-MARK done"
+up perf; echo "FERRY-MARK done"
 poweroff -f
 EOF
 chmod +x "$root/init"
@@ -126,6 +161,7 @@ timeout 900 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1536 -nographic -no
   -kernel "$kroot/boot/vmlinuz-$kver" -initrd "$work/initrd.img" \
   -append "console=ttyS0 edd=off panic=-1 loglevel=3 rdinit=/init" > "$work/guest.log" 2>&1 || true
 tr -d '\r' < "$work/guest.log" > "$work/guest.txt"
+[ -z "${FERRY_SOFTROCE_LOG:-}" ] || cp "$work/guest.txt" "$FERRY_SOFTROCE_LOG"
 echo "softroce: guest done ($(since "$t0")s)" >&2
 
 python3 - "$work/guest.txt" <<'PY'
@@ -133,11 +169,26 @@ import re, statistics, sys
 log = open(sys.argv[1]).read()
 q = re.search(r"FERRY-RESULT qualify rc=(\d+)", log)
 print("== ferry qualification suite on verbs over rxe0 (functional, robustness)")
-section = log.split("FERRY-RESULT qualify", 1)[1].split("FERRY-PERFTEST", 1)[0] if q else ""
+section = log.split("FERRY-RESULT qualify", 1)[1].split("FERRY-RESULT peer", 1)[0] if q else ""
 for line in section.splitlines():
     if re.match(r"^(functional|robustness)/|passed,", line):
         print("  " + line)
 ok = q is not None and q.group(1) == "0"
+p = re.search(r"FERRY-RESULT peer rc=(\d+) server=(\d+)", log)
+print("== the same groups as two processes (server killed mid-transfer at the end)")
+section = log.split("FERRY-RESULT peer", 1)[1].split("FERRY-RESULT workloads", 1)[0] if p else ""
+for line in section.splitlines():
+    if re.match(r"^(functional|robustness|peer)/|passed,|server: qualify: ", line):
+        print("  " + line)
+# The server ends killed by its own SIGKILL (137), or normally if it never got there.
+ok = ok and p is not None and p.group(1) == "0" and p.group(2) in ("0", "137")
+w = re.search(r"FERRY-RESULT workloads rank0=(\d+) rank1=(\d+)", log)
+print("== KV migration, all-reduce, MoE dispatch/combine between two processes")
+section = log.split("FERRY-RESULT workloads", 1)[1].split("FERRY-MARK perf", 1)[0] if w else ""
+for line in section.splitlines():
+    if line.startswith("rank"):
+        print("  " + line)
+ok = ok and w is not None and w.group(1) == "0" and w.group(2) == "0"
 def perftest(name, column):
     vals = []
     for block in re.findall(r"FERRY-PERFTEST %s rc=0\n(.*?)(?=FERRY-)" % name, log, re.S):
@@ -149,19 +200,27 @@ def perftest(name, column):
 ib_bw64 = perftest("bw65536", 3)       # BW average[Gb/sec]
 ib_bw1m = perftest("bw1048576", 3)
 ib_lat = perftest("lat8", 4)           # t_typical[usec]
-own_bw64 = [float(v) for v in re.findall(r"RC/write-bw/65536\s+\S+\s+([\d.e+]+) Gb/s", log)]
-own_bw1m = [float(v) for v in re.findall(r"RC/write-bw/1048576\s+\S+\s+([\d.e+]+) Gb/s", log)]
-own_lat = [float(v) for v in re.findall(r"RC/write-lat/8\s+\S+\s+([\d.e+]+) us", log)]
+def own(pattern):
+    return [float(v) for v in re.findall(pattern + r"\s+\S+\s+([\d.e+]+) (?:Gb/s|us)", log)]
+own_bw64 = own(r"two: performance/rail0/RC/write-bw/65536")
+own_bw1m = own(r"two: performance/rail0/RC/write-bw/1048576")
+own_lat_poll2 = own(r"two: performance/rail0/RC/write-lat-poll/8")
+own_lat = own(r"one: performance/rail0/RC/write-lat/8")
+own_lat_poll1 = own(r"one: performance/rail0/RC/write-lat-poll/8")
 print("== write bandwidth and latency on rxe0: medians of interleaved runs")
 def row(label, ib, own, unit, better_high=True):
     if not ib or not own:
         print("  %-22s missing (perftest %d runs, ferry %d runs)" % (label, len(ib), len(own)))
         return
     a, b = statistics.median(ib), statistics.median(own)
-    print("  %-22s perftest %9.3f %s   ferry %9.3f %s   ferry/perftest %.2f" % (label, a, unit, b, unit, b / a))
+    ratio = "%.2f" % (b / a) if a > 0 else "n/a"
+    print("  %-22s perftest %9.3f %s   ferry %9.3f %s   ferry/perftest %s   (%d and %d runs)" % (label, a, unit, b, unit, ratio, len(ib), len(own)))
 row("write bw 64 KiB", ib_bw64, own_bw64, "Gb/s")
 row("write bw 1 MiB", ib_bw1m, own_bw1m, "Gb/s")
-row("write lat 8 B", ib_lat, own_lat, "us")
+row("write lat 8 B, polled", ib_lat, own_lat_poll2, "us")
+row("  one process, polled", ib_lat, own_lat_poll1, "us")
+row("  one process, CQ", ib_lat, own_lat, "us")
+print("== guest time (s since boot): " + ", ".join("%s %s" % m for m in re.findall(r"FERRY-TIME (\S+) ([\d.]+)", log)))
 if "FERRY-MARK done" not in log:
     print("the guest did not finish; last lines:\n" + "\n".join(log.splitlines()[-30:]))
     ok = False

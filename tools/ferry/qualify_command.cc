@@ -1,14 +1,21 @@
-// ferry qualify: the hardware qualification suite (not available yet through ferry).
+// ferry qualify: the hardware qualification suite (hw_tests/qualify_cli.h, the same
+// command line as //hw_tests:qualify).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "hw_tests/qualify_cli.h"
 #include "tools/ferry/command.h"
-#include "tools/ferry/not_available.h"
 
 namespace ferry::cli {
 namespace {
 
-int run_qualify(const ParsedArguments&) {
-  return not_available_yet("qualify",
-                           "meanwhile the suite runs on its own: "
-                           "'bazel run --config=opt //hw_tests:qualify -- --help' (docs/qualification.md).");
+int run_qualify(const ParsedArguments& arguments) {
+  std::vector<std::string> args;
+  for (const auto& [name, value] : arguments.options) {
+    args.push_back(name + "=" + value);
+  }
+  return qualify::run_cli(args, stdout, stderr, "ferry qualify");
 }
 
 }  // namespace
@@ -20,20 +27,28 @@ Command qualify_command() {
   spec.description =
       "Runs the qualification suite (docs/qualification.md) between two ends of a link: functional checks "
       "(every operation, ordering, limits), performance checks (bandwidth sweep, latency) against thresholds, "
-      "and robustness checks (faults). On verbs both ends are this host, looped back through the NIC. Prints "
-      "one row per check and a count.";
+      "and robustness checks (faults). On verbs both ends are this host, looped back through the NIC, unless "
+      "--role makes this process one end of a two-process run (the other end another host, or this one): "
+      "start the server, then the client, which prints the report. Prints one row per check and a count.";
   spec.options = {
       {"--provider", "NAME", "emu (default: two emulated nodes) or verbs (this host's RDMA devices)"},
       {"--emu-mode", "MODE", "emu: deterministic (default: virtual time, seeded) or fast"},
+      {"--emu-nics", "N", "emu: NICs per emulated node (default 2)"},
       {"--device", "NAME", "verbs: only devices whose name contains NAME"},
-      {"--only", "GROUP", "run one group: functional, performance or robustness (repeatable; default all)"},
+      {"--role", "ROLE", "verbs, two processes: server (the target of every check) or client (prints the report)"},
+      {"--listen", "HOST:PORT", "server: where the client connects (port 0: any, printed)"},
+      {"--connect", "HOST:PORT", "client: the server's address"},
+      {"--only", "GROUPS", "run only these groups, comma-separated: functional, performance, robustness (default all)"},
+      {"--min-bytes", "N", "smallest message of the bandwidth sweep (default 4096)"},
+      {"--max-bytes", "N", "largest message of the bandwidth sweep (default 67108864)"},
+      {"--bw-total-bytes", "N", "bytes moved per bandwidth point (default 67108864)"},
+      {"--perf-ops", "LIST", "operations measured: any of write,read,send (default all)"},
       {"--thresholds", "FILE", "performance thresholds (default: the built-in ones, as hw_tests/thresholds.conf)"},
       {"--timeout-s", "N", "give up on a completion or transfer after N seconds (default 10)"},
       {"--json", "FILE", "also write the report as JSON to FILE"},
   };
   spec.exit_ok = "every check passed (a check that could not run says why and does not fail the run)";
   spec.exit_failed = "a check failed";
-  spec.available = false;
   return Command{spec, run_qualify};
 }
 
