@@ -6,7 +6,7 @@ namespace ferry::cli {
 enum ExitCode : int {
   kExitOk = 0,
   kExitFailed = 1,  // a scenario is invalid, or a run failed
-  kExitUsage = 2,   // bad command line; also a command that is not available yet
+  kExitUsage = 2,   // bad command line
 };
 
 }  // namespace ferry::cli

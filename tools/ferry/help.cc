@@ -36,10 +36,8 @@ std::string paragraphs(std::string_view text) {
   return out;
 }
 
-std::string exit_status(std::string_view ok, std::string_view failed, bool available) {
-  std::string usage(kUsageExit);
-  if (!available) usage += "; for now also every run, as the command is not available yet";
-  return "Exit status:\n" + two_columns("0", ok, 5) + two_columns("1", failed, 5) + two_columns("2", usage, 5);
+std::string exit_status(std::string_view ok, std::string_view failed) {
+  return "Exit status:\n" + two_columns("0", ok, 5) + two_columns("1", failed, 5) + two_columns("2", kUsageExit, 5);
 }
 
 }  // namespace
@@ -55,14 +53,12 @@ std::string program_help(std::span<const Command> commands) {
       "docs/scenarios.md describes them and scenarios/ holds examples.");
   out += "\nCommands:\n";
   for (const Command& command : commands) {
-    std::string summary = command.spec.summary;
-    if (!command.spec.available) summary += " (not available yet)";
-    out += two_columns(command.spec.name, summary, 14);
+    out += two_columns(command.spec.name, command.spec.summary, 14);
   }
   out += "\nOptions:\n" + two_columns("-h, --help", "show this help; 'ferry COMMAND --help' describes a command", 14);
   out += "\nExit status:\n" + two_columns("0", "success", 5) +
          two_columns("1", "a scenario is invalid, or a run failed", 5) +
-         two_columns("2", std::string(kUsageExit) + "; also a command that is not available yet", 5);
+         two_columns("2", kUsageExit, 5);
   return out;
 }
 
@@ -70,9 +66,6 @@ std::string command_help(const CommandSpec& spec) {
   std::string out = "usage: ferry " + spec.name + " [options]";
   if (!spec.operands.empty()) out += " " + spec.operands;
   out += "\n\n";
-  if (!spec.available) {
-    out += wrap("Not available yet: the options below are final, and a run exits 2 until the command is.", 0, 0) + "\n";
-  }
   out += paragraphs(spec.description) + "\nOptions:\n";
   size_t column = 0;
   for (const OptionSpec& option : spec.options) {
@@ -84,7 +77,7 @@ std::string command_help(const CommandSpec& spec) {
     out += two_columns(term, option.help, column);
   }
   out += two_columns("-h, --help", "show this help and exit", column);
-  return out + "\n" + exit_status(spec.exit_ok, spec.exit_failed, spec.available);
+  return out + "\n" + exit_status(spec.exit_ok, spec.exit_failed);
 }
 
 int usage_error(std::string_view command, std::string_view message) {

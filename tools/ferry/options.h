@@ -33,7 +33,6 @@ struct CommandSpec {
   std::vector<OptionSpec> options;
   std::string exit_ok;      // what exit status 0 means
   std::string exit_failed;  // what exit status 1 means
-  bool available = true;    // false: parsed and documented, but not implemented yet
 
   static constexpr size_t kAnyNumber = static_cast<size_t>(-1);
 };
