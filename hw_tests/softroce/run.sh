@@ -7,7 +7,9 @@
 #      127.0.0.1, ending with the server killed mid-transfer (peer-process-killed);
 #   3. runs a KV migration, two all-reduces and a MoE dispatch/combine between two
 #      processes (//hw_tests:workload_peer), every byte verified;
-#   4. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
+#   4. replays scenarios/default.yaml with `ferry replay --provider verbs` (8 ranks in
+#      one process over rxe0, scaled down, every byte verified);
+#   5. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
 #      with ferry's own write bandwidth and latency (completion-queue ping-pong, and
 #      memory polling as ib_write_lat does) on the same device, three rounds, and prints
 #      the medians and their ratios.
@@ -20,7 +22,7 @@
 #        FERRY_BAZEL  the bazel command (default `bazel`; e.g. "bazel --output_base=DIR")
 #        FERRY_SOFTROCE_LOG  also keep the guest's console log at this path
 # Exit:  0 when the suite passed in the guest, in one process and in two, and every
-#        workload passed on both ranks; 1 otherwise.
+#        workload passed on both ranks, and the replay passed; 1 otherwise.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
@@ -51,11 +53,12 @@ grep -q '^CONFIG_RDMA_RXE=m' "$kroot/boot/config-$kver" || { echo "softroce: $kv
 echo "softroce: kernel $kver ready ($(since "$t0")s)" >&2
 
 # ---- 2. ferry's binaries -----------------------------------------------------
-"${bazel_cmd[@]}" build --config=opt //hw_tests:qualify //hw_tests:workload_peer >&2
+"${bazel_cmd[@]}" build --config=opt //hw_tests:qualify //hw_tests:workload_peer //tools/ferry >&2
 # The bazel-bin link follows whatever built last; ask for this configuration's.
 bin=$("${bazel_cmd[@]}" info --config=opt bazel-bin 2>/dev/null)
 qualify=$bin/hw_tests/qualify
 workload_peer=$bin/hw_tests/workload_peer
+ferry=$bin/tools/ferry/ferry
 
 # ---- 3. the initramfs ----------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-softroce.XXXXXX")
@@ -91,8 +94,11 @@ copy_with_libs "$(ls /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav*.so)"
 cp /etc/libibverbs.d/rxe.driver "$root/etc/libibverbs.d/"
 copy_with_libs "$qualify"
 copy_with_libs "$workload_peer"
+copy_with_libs "$ferry"
 cp "$qualify" "$root/ferry/qualify"
 cp "$workload_peer" "$root/ferry/workload_peer"
+cp "$ferry" "$root/ferry/ferry"
+cp scenarios/default.yaml "$root/ferry/"
 cp hw_tests/thresholds-softroce.conf "$root/ferry/"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
 echo "127.0.0.1 localhost" > "$root/etc/hosts"
@@ -125,6 +131,11 @@ timeout 240 /ferry/workload_peer --rank 1 --connect 127.0.0.1:18601 > /tmp/w1.tx
 wait \$wp; w0=\$?
 echo "FERRY-RESULT workloads rank0=\$w0 rank1=\$w1"; up workloads
 sed 's/^/rank0: /' /tmp/w0.txt; sed 's/^/rank1: /' /tmp/w1.txt
+# The main job on verbs: the default scenario's five workloads, 8 ranks in one process
+# over rxe0, scaled down, every byte verified.
+timeout 240 /ferry/ferry replay /ferry/default.yaml --provider verbs --scale 0.01 --max-ops 4 --out /tmp/replay > /tmp/r.txt 2>&1
+echo "FERRY-RESULT replay rc=\$?"; up replay
+sed 's/^/replay: /' /tmp/r.txt
 echo "FERRY-MARK perf"
 # Both tools alike: the server pinned to CPU 0, the client to CPU 1, so that two spinning
 # processes never share a vCPU (they would then take turns at the scheduler's pace).
@@ -189,6 +200,12 @@ for line in section.splitlines():
     if line.startswith("rank"):
         print("  " + line)
 ok = ok and w is not None and w.group(1) == "0" and w.group(2) == "0"
+r = re.search(r"FERRY-RESULT replay rc=(\d+)", log)
+print("== ferry replay scenarios/default.yaml --provider verbs (scaled down)")
+for line in log.splitlines():
+    if line.startswith("replay: ") and not line.startswith("replay: replay:"):
+        print("  " + line[len("replay: "):])
+ok = ok and r is not None and r.group(1) == "0"
 def perftest(name, column):
     vals = []
     for block in re.findall(r"FERRY-PERFTEST %s rc=0\n(.*?)(?=FERRY-)" % name, log, re.S):

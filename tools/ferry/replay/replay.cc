@@ -288,7 +288,7 @@ void run_pd_disagg(Context& c, const PdDisaggSpec& spec) {
     }
     for (auto& t : *receivers) {
       const KvReceiveReport& r = t.result();
-      end = std::max(end, r.last_landed_ns);
+      end = std::max(end, c.world.replay_ns(r.last_landed_ns));
       if (!r.result.ok) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.message);
     }
     c.report.bytes += moved;

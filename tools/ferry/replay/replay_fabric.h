@@ -22,6 +22,9 @@ class ReplayFabric {
   virtual Provider& provider_for(uint32_t rank) = 0;
   // Nanoseconds since the fabric was built: virtual on emu deterministic and sim.
   virtual uint64_t now_ns() const = 0;
+  // The engines' clock reading at the replay's start: an engine timestamp minus this is
+  // replay time (emu and sim: 0, their engines run on the replay's own clock).
+  virtual uint64_t engine_origin_ns() const { return 0; }
   virtual bool virtual_time() const = 0;
   // Lets the fabric move while no engine had anything to do: up to its next completion,
   // at most until `limit_ns` (virtual time then stands at `limit_ns` if nothing was

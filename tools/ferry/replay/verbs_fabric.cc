@@ -1,7 +1,6 @@
 // The verbs side of a replay: every rank's engine opens this host's RDMA devices itself,
 // all in this one process, and everything runs in wall-clock time. Ranks that stand for
 // different cluster nodes therefore share this host's NICs.
-#include <chrono>
 #include <memory>
 
 #include "tools/ferry/replay/replay_fabric.h"
@@ -15,15 +14,13 @@ using namespace scenarios;
 class VerbsReplayFabric final : public ReplayFabric {
  public:
   explicit VerbsReplayFabric(std::vector<std::unique_ptr<Provider>> providers)
-      : providers_(std::move(providers)), origin_(std::chrono::steady_clock::now()) {}
+      : providers_(std::move(providers)), origin_ns_(clock_now()) {}
 
   const char* provider_name() const override { return "verbs"; }
   std::string mode() const override { return "wall-clock"; }
   Provider& provider_for(uint32_t rank) override { return *providers_.at(rank); }
-  uint64_t now_ns() const override {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - origin_).count());
-  }
+  uint64_t now_ns() const override { return clock_now() - origin_ns_; }
+  uint64_t engine_origin_ns() const override { return origin_ns_; }
   bool virtual_time() const override { return false; }
   void advance(uint64_t) override {}  // the NICs move by themselves
 
@@ -38,8 +35,11 @@ class VerbsReplayFabric final : public ReplayFabric {
   uint64_t trace_hash() const override { return 0; }
 
  private:
+  // The engines' clock (their timestamps, such as when a KV transfer landed, are on it).
+  uint64_t clock_now() const { return providers_.empty() ? 0 : providers_.front()->clock().now_ns(); }
+
   std::vector<std::unique_ptr<Provider>> providers_;
-  std::chrono::steady_clock::time_point origin_;
+  uint64_t origin_ns_;
 };
 
 }  // namespace

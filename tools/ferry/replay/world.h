@@ -33,6 +33,11 @@ class World {
   Engine& engine(uint32_t rank) { return *engines_.at(rank); }
   uint32_t size() const { return static_cast<uint32_t>(engines_.size()); }
   uint64_t now_ns() const { return fabric_->now_ns(); }
+  // A timestamp of an engine's clock as replay time.
+  uint64_t replay_ns(uint64_t engine_ns) const {
+    const uint64_t origin = fabric_->engine_origin_ns();
+    return engine_ns > origin ? engine_ns - origin : 0;
+  }
 
   // Drives every engine and the fabric until done() holds or (virtual) time passes
   // `horizon_ns` or wall time passes `wall_deadline`; returns done().
