@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "emu/fabric.h"
+#include "sim/simulation.h"
 #include "hw_tests/peer_link.h"
 #include "hw_tests/peer_suite.h"
 #include "hw_tests/qualify.h"
@@ -20,9 +21,10 @@ const char* const kCliUsage = R"(usage: qualify [options]
 Runs the qualification suite (functional, performance, robustness checks) between
 two ends of a link and prints a table; exits 0 when every check passed.
 
-  --provider P        emu (default) or verbs
+  --provider P        emu (default), sim or verbs
   --emu-mode M        deterministic (default: virtual time, seeded) or fast
-  --emu-nics N        NICs per emulated node (default 2)
+  --emu-nics N        NICs per emulated node, or per simulated host (default 2)
+  --sim-transport T   sim: roce (default: RC, go-back-N) or srd (EFA-like)
   --device NAME       verbs: only devices whose name contains NAME
   --role R            verbs, two processes: server (the target of every check) or
                       client (posts the operations and prints the report); without
@@ -81,7 +83,7 @@ bool parse_count(const std::string& text, uint64_t* out) {
 
 int run_cli(const std::vector<std::string>& args, std::FILE* out, std::FILE* err, const std::string& program) {
   const Cli cli{out, err, program};
-  std::string provider = "emu", emu_mode = "deterministic", device, json, thresholds_file, role, listen, connect;
+  std::string provider = "emu", emu_mode = "deterministic", sim_transport = "roce", device, json, thresholds_file, role, listen, connect;
   uint64_t emu_nics = 2;
   Options options;
   bool only = false;
@@ -110,6 +112,8 @@ int run_cli(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
       provider = v;
     } else if (arg == "--emu-mode") {
       emu_mode = v;
+    } else if (arg == "--sim-transport") {
+      sim_transport = v;
     } else if (arg == "--emu-nics") {
       if (!count(&emu_nics)) return cli.usage_error("--emu-nics takes a number");
     } else if (arg == "--device") {
@@ -179,6 +183,7 @@ int run_cli(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
   if (role.empty() && (!listen.empty() || !connect.empty())) return cli.usage_error("--listen and --connect need --role");
 
   std::unique_ptr<emu::Fabric> fabric;
+  std::unique_ptr<sim::Simulation> simulation;
   std::unique_ptr<Provider> a, b;
   Provider* ends[2] = {nullptr, nullptr};
   if (provider == "emu") {
@@ -190,6 +195,17 @@ int run_cli(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
     fabric = std::make_unique<emu::Fabric>(config);
     ends[0] = &fabric->node(0);
     ends[1] = &fabric->node(1);
+  } else if (provider == "sim") {
+    if (sim_transport != "roce" && sim_transport != "srd") return cli.usage_error("--sim-transport takes roce or srd");
+    if (emu_nics < 1 || emu_nics > 8) return cli.usage_error("--emu-nics takes 1 to 8");
+    // Two hosts on one switch, 400 Gb/s NICs (sim's defaults), driven by the suite's
+    // progress() calls in virtual time.
+    sim::SimulationConfig config;
+    config.transport = sim_transport == "srd" ? sim::Transport::kSrd : sim::Transport::kRoceRc;
+    config.nics.assign(emu_nics, sim::NicConfig{});
+    simulation = std::make_unique<sim::Simulation>(config);
+    ends[0] = &simulation->host(0);
+    ends[1] = &simulation->host(1);
   } else if (provider == "verbs") {
     verbs::VerbsOptions vo;
     vo.device_filter = device;
@@ -204,7 +220,7 @@ int run_cli(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
       ends[1] = b.get();
     }
   } else {
-    return cli.usage_error("--provider takes emu or verbs, not '" + provider + "'");
+    return cli.usage_error("--provider takes emu, sim or verbs, not '" + provider + "'");
   }
 
   Report report;

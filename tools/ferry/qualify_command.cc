@@ -31,9 +31,12 @@ Command qualify_command() {
       "--role makes this process one end of a two-process run (the other end another host, or this one): "
       "start the server, then the client, which prints the report. Prints one row per check and a count.";
   spec.options = {
-      {"--provider", "NAME", "emu (default: two emulated nodes) or verbs (this host's RDMA devices)"},
+      {"--provider", "NAME",
+       "emu (default: two emulated nodes), sim (two simulated hosts on one switch, virtual time) or verbs (this "
+       "host's RDMA devices)"},
       {"--emu-mode", "MODE", "emu: deterministic (default: virtual time, seeded) or fast"},
-      {"--emu-nics", "N", "emu: NICs per emulated node (default 2)"},
+      {"--emu-nics", "N", "emu, sim: NICs per emulated node or simulated host (default 2)"},
+      {"--sim-transport", "T", "sim: roce (default: RC with go-back-N) or srd (EFA-like)"},
       {"--device", "NAME", "verbs: only devices whose name contains NAME"},
       {"--role", "ROLE", "verbs, two processes: server (the target of every check) or client (prints the report)"},
       {"--listen", "HOST:PORT", "server: where the client connects (port 0: any, printed)"},
