@@ -96,7 +96,7 @@ class PeerSuite {
       }
     }
     if (ok() && (options_.suite.functional || options_.suite.robustness)) engine_checks();
-    if (!ok()) add("peer", "link", link_error_);
+    if (!ok()) report_.add("peer", "link", link_error_);
     return report_;
   }
 
@@ -104,36 +104,6 @@ class PeerSuite {
   bool ok() const { return link_error_.empty(); }
   const char* me() const { return server_ ? "server" : "client"; }
   const char* them() const { return server_ ? "client" : "server"; }
-
-  void add(const std::string& group, const std::string& name, const std::string& failure) {
-    Check c;
-    c.group = group;
-    c.name = name;
-    c.outcome = failure.empty() ? Outcome::kPass : Outcome::kFail;
-    c.detail = failure;
-    report_.checks.push_back(c);
-  }
-  void add_measure(const std::string& name, double value, const std::string& unit, double threshold, bool at_least,
-                   const std::string& detail) {
-    Check c;
-    c.group = "performance";
-    c.name = name;
-    c.value = value;
-    c.unit = unit;
-    c.threshold = threshold;
-    c.has_value = true;
-    c.outcome = (at_least ? value >= threshold : value <= threshold) ? Outcome::kPass : Outcome::kFail;
-    c.detail = detail;
-    report_.checks.push_back(c);
-  }
-  void add_not_run(const std::string& group, const std::string& name, const std::string& why) {
-    Check c;
-    c.group = group;
-    c.name = name;
-    c.outcome = Outcome::kNotRun;
-    c.detail = why;
-    report_.checks.push_back(c);
-  }
 
   // --- Talking over the link. Every call fails the run for good on a link error. -----
 
@@ -201,7 +171,7 @@ class PeerSuite {
     }
     auto got = swap("hello", w.data());
     if (!got) {
-      add("peer", "hello", link_error_);
+      report_.add("peer", "hello", link_error_);
       return false;
     }
     WireReader r(*got);
@@ -219,7 +189,7 @@ class PeerSuite {
     if (why.empty() && provider != local_.name()) why = std::string("the peer runs provider ") + provider + ", this side " + local_.name();
     if (why.empty() && rails == 0) why = "the peer has no device";
     if (!why.empty()) {
-      add("peer", "hello", why);
+      report_.add("peer", "hello", why);
       link_error_ = why;
       return false;
     }
@@ -290,7 +260,7 @@ class PeerSuite {
 
   void lane_check(const std::string& group, size_t rail, EndpointKind kind, const LaneCheck& check) {
     const std::string failure = run_lane(check, rail, kind);
-    if (ok()) add(group, check.name, failure);
+    if (ok()) report_.add(group, check.name, failure);
   }
 
   std::string post_one(PeerLane& l, const WorkRequest& wr, Completion* out) {
@@ -379,7 +349,7 @@ class PeerSuite {
              },
              {}});
     } else {
-      add_not_run(g, prefix + "read", "a device does not support RDMA read");
+      report_.add_not_run(g, prefix + "read", "a device does not support RDMA read");
     }
 
     check({prefix + "send-recv-scatter",
@@ -540,7 +510,7 @@ class PeerSuite {
                          rail, kind);
       if (!ok()) return;
     }
-    add("robustness", prefix + "error-then-fresh-endpoint", failure);
+    report_.add("robustness", prefix + "error-then-fresh-endpoint", failure);
   }
 
   // --- Performance between the processes ------------------------------------------------
@@ -631,7 +601,7 @@ class PeerSuite {
       const std::string failure = run_lane(c, rail, kind, &gbps);
       if (!ok()) return;
       if (!failure.empty()) {
-        add("performance", name, failure);
+        report_.add("performance", name, failure);
         continue;
       }
       const bool held = bytes >= t.bw_large_bytes;
@@ -641,7 +611,7 @@ class PeerSuite {
       } else {
         std::snprintf(detail, sizeof detail, "reported only; line rate %g Gb/s; two processes", line);
       }
-      add_measure(name, gbps, "Gb/s", held ? t.write_bw_min_fraction * line : 0, true, detail);
+      report_.add_measure(name, gbps, "Gb/s", held ? t.write_bw_min_fraction * line : 0, true, detail);
     }
     if (!ok()) return;
     const std::string name = prefix + "write-lat-poll/8";
@@ -650,8 +620,8 @@ class PeerSuite {
     double us = 0;
     const std::string failure = run_lane(c, rail, kind, &us);
     if (!ok()) return;
-    if (!failure.empty()) return add("performance", name, failure);
-    add_measure(name, us, "us", t.write_lat_max_us, false,
+    if (!failure.empty()) return report_.add("performance", name, failure);
+    report_.add_measure(name, us, "us", t.write_lat_max_us, false,
                 "half round trip of 8 bytes, memory polled (as ib_write_lat); two processes");
   }
 
@@ -740,8 +710,8 @@ class PeerSuite {
     auto opened_everywhere = both_say("engine-open", opened);
     if (!opened_everywhere) return;
     if (!opened_everywhere->empty()) {
-      if (options_.suite.functional) add("functional", "engine/open", *opened_everywhere);
-      if (options_.suite.robustness) add("robustness", "peer-process-killed", "engines did not open: " + *opened_everywhere);
+      if (options_.suite.functional) report_.add("functional", "engine/open", *opened_everywhere);
+      if (options_.suite.robustness) report_.add("robustness", "peer-process-killed", "engines did not open: " + *opened_everywhere);
       return;
     }
     if (options_.suite.functional) {
@@ -773,7 +743,7 @@ class PeerSuite {
     }
     auto ready = tell("ready", server_, expect_why);
     if (!ready) return;
-    if (!ready->empty()) return add("functional", name, "server: " + *ready);
+    if (!ready->empty()) return report_.add("functional", name, "server: " + *ready);
     std::string act;
     if (!server_) {
       for (uint32_t i = 0; i < n && act.empty(); ++i) {
@@ -810,7 +780,7 @@ class PeerSuite {
     }
     auto said = tell("verdict", server_, verdict);
     if (!said) return;
-    add("functional", name, !acted->empty() ? "client: " + *acted : said->empty() ? "" : "server: " + *said);
+    report_.add("functional", name, !acted->empty() ? "client: " + *acted : said->empty() ? "" : "server: " + *said);
   }
 
   // One 16 MiB write lands whole (striped over every rail when there are several).
@@ -830,7 +800,7 @@ class PeerSuite {
     }
     auto ready = tell("ready", server_, expect_why);
     if (!ready) return;
-    if (!ready->empty()) return add("functional", name, "server: " + *ready);
+    if (!ready->empty()) return report_.add("functional", name, "server: " + *ready);
     std::string act;
     if (!server_) {
       auto id = engine_->write(peer_name(), engine_buffer_.data(), kEngineBytes, server_region_, 0, Notify{2, 0},
@@ -867,7 +837,7 @@ class PeerSuite {
     }
     auto said = tell("verdict", server_, verdict);
     if (!said) return;
-    add("functional", name, !acted->empty() ? "client: " + *acted : said->empty() ? "" : "server: " + *said);
+    report_.add("functional", name, !acted->empty() ? "client: " + *acted : said->empty() ? "" : "server: " + *said);
   }
 
   // The client keeps 4 MiB engine writes in flight; once one has landed it asks the
@@ -884,7 +854,7 @@ class PeerSuite {
         raise(SIGKILL);
       }
       // Only a simulated death comes back here: this side's part is over.
-      add("robustness", name, "");
+      report_.add("robustness", name, "");
       link_.close();
       return;
     }
@@ -916,9 +886,9 @@ class PeerSuite {
     uint32_t& failed = tally->failed;
     for (int i = 0; i < kInFlight; ++i) start_one();
     if (!drive_until([&] { return tally->done > 0 || failed > 0; }, options_.suite.timeout_ns)) {
-      return add("robustness", name, "no write landed before the kill" + engine_progress());
+      return report_.add("robustness", name, "no write landed before the kill" + engine_progress());
     }
-    if (failed > 0) return add("robustness", name, "a write failed before the kill: " + tally->first_failure);
+    if (failed > 0) return report_.add("robustness", name, "a write failed before the kill: " + tally->first_failure);
     if (!send("die", {})) return;
     const uint64_t killed_at = local_.clock().now_ns();
     const uint64_t bound_ns = options_.suite.timeout_ns + 5'000'000'000ull;
@@ -939,7 +909,7 @@ class PeerSuite {
       const std::string why = failed == 0 ? "no error within " + std::to_string(bound_ns / 1'000'000) + " ms of the kill: the survivor hung"
                         : std::to_string(in_flight) + " writes still in flight " + std::to_string(bound_ns / 1'000'000) +
                               " ms after the kill";
-      add("robustness", name, why + engine_progress());
+      report_.add("robustness", name, why + engine_progress());
     } else {
       Check c;
       c.group = "robustness";

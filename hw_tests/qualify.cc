@@ -61,7 +61,7 @@ class Suite {
     }
     if (options_.functional) engine_checks(rails);
     if (options_.robustness) {
-      add_not_run("robustness", "peer-process-killed",
+      report_.add_not_run("robustness", "peer-process-killed",
                   "needs two processes: run the suite with --role server and --role client "
                   "(docs/qualification.md)");
     }
@@ -75,46 +75,16 @@ class Suite {
     return kind == EndpointKind::kRc ? x.ordered && y.ordered : x.unordered && y.unordered;
   }
 
-  void add(const std::string& group, const std::string& name, const std::string& failure) {
-    Check c;
-    c.group = group;
-    c.name = name;
-    c.outcome = failure.empty() ? Outcome::kPass : Outcome::kFail;
-    c.detail = failure;
-    report_.checks.push_back(c);
-  }
-  void add_not_run(const std::string& group, const std::string& name, const std::string& why) {
-    Check c;
-    c.group = group;
-    c.name = name;
-    c.outcome = Outcome::kNotRun;
-    c.detail = why;
-    report_.checks.push_back(c);
-  }
-  void add_measure(const std::string& name, double value, const std::string& unit, double threshold, bool at_least,
-                   const std::string& detail) {
-    Check c;
-    c.group = "performance";
-    c.name = name;
-    c.value = value;
-    c.unit = unit;
-    c.threshold = threshold;
-    c.has_value = true;
-    c.outcome = (at_least ? value >= threshold : value <= threshold) ? Outcome::kPass : Outcome::kFail;
-    c.detail = detail;
-    report_.checks.push_back(c);
-  }
-
   // Runs `body` on a fresh lane; the lane's open error fails the check.
   template <typename Body>
   void on_lane(size_t rail, EndpointKind kind, const std::string& group, const std::string& name, Body body,
                EndpointConfig tweaks = {}, size_t bytes = 1 << 16) {
     auto lane = open_lane(a_, b_, rail, kind, bytes, tweaks);
     if (!lane->error.empty()) {
-      add(group, name, "cannot open a lane: " + lane->error);
+      report_.add(group, name, "cannot open a lane: " + lane->error);
       return;
     }
-    add(group, name, body(*lane));
+    report_.add(group, name, body(*lane));
   }
 
   // Posts one request on side 0 and collects its completion.
@@ -173,7 +143,7 @@ class Suite {
         return compare(l.side[0], 64, l.side[1], 1000, 8192);
       });
     } else {
-      add_not_run(g, prefix + "read", "the device does not support RDMA read");
+      report_.add_not_run(g, prefix + "read", "the device does not support RDMA read");
     }
     on_lane(rail, kind, g, prefix + "send-recv-scatter", [&](Lane& l) {
       l.side[0].fill(4);
@@ -440,14 +410,14 @@ class Suite {
                                                   : options_.perf_send;
       if (!wanted) continue;
       if (o.op == Opcode::kRead && !read) {
-        add_not_run("performance", prefix + "read", "the device does not support RDMA read");
+        report_.add_not_run("performance", prefix + "read", "the device does not support RDMA read");
         continue;
       }
       EndpointConfig patient;
       patient.rnr_retry = 7;
       auto lane = open_lane(a_, b_, rail, kind, options_.max_bytes, patient);
       if (!lane->error.empty()) {
-        add("performance", prefix + o.name, "cannot open a lane: " + lane->error);
+        report_.add("performance", prefix + o.name, "cannot open a lane: " + lane->error);
         continue;
       }
       for (uint64_t bytes = options_.min_bytes; bytes <= options_.max_bytes; bytes *= 4) {
@@ -455,29 +425,29 @@ class Suite {
         const double gbps = bandwidth(*lane, o.op, bytes, &why);
         const std::string name = prefix + o.name + "-bw/" + std::to_string(bytes);
         if (gbps < 0) {
-          add("performance", name, why);
+          report_.add("performance", name, why);
           continue;
         }
         const bool held = bytes >= t.bw_large_bytes;
-        add_measure(name, gbps, "Gb/s", held ? o.fraction * line : 0, true,
+        report_.add_measure(name, gbps, "Gb/s", held ? o.fraction * line : 0, true,
                     (held ? "held to " : "reported only; line rate ") + short_number(line) + " Gb/s" +
                         (held ? " x " + short_number(o.fraction) : ""));
       }
       std::string why;
       const double us = latency(*lane, o.op, &why);
       if (us < 0) {
-        add("performance", prefix + o.name + "-lat/8", why);
+        report_.add("performance", prefix + o.name + "-lat/8", why);
       } else {
-        add_measure(prefix + o.name + "-lat/8", us, "us", o.lat_max, false,
+        report_.add_measure(prefix + o.name + "-lat/8", us, "us", o.lat_max, false,
                     o.op == Opcode::kRead ? "round trip of an 8-byte read"
                                           : "half round trip of 8 bytes, completion queues polled");
       }
       if (o.op == Opcode::kWrite) {
         const double polled = polled_write_latency(*lane, &why);
         if (polled < 0) {
-          add("performance", prefix + "write-lat-poll/8", why);
+          report_.add("performance", prefix + "write-lat-poll/8", why);
         } else {
-          add_measure(prefix + "write-lat-poll/8", polled, "us", o.lat_max, false,
+          report_.add_measure(prefix + "write-lat-poll/8", polled, "us", o.lat_max, false,
                       "half round trip of 8 bytes, memory polled (as ib_write_lat)");
         }
       }
@@ -500,8 +470,8 @@ class Suite {
       return " (engine so far: " + std::to_string(ops) + " work requests, " + std::to_string(bytes) + " bytes, " +
              std::to_string(retries) + " retries, peer connected: " + (ea.peer_connected("qualify-b") ? "yes" : "no") + ")";
     };
-    if (auto ok = ea.open(); !ok.ok()) return add("functional", "engine/open", ok.error().to_string());
-    if (auto ok = eb.open(); !ok.ok()) return add("functional", "engine/open", ok.error().to_string());
+    if (auto ok = ea.open(); !ok.ok()) return report_.add("functional", "engine/open", ok.error().to_string());
+    if (auto ok = eb.open(); !ok.ok()) return report_.add("functional", "engine/open", ok.error().to_string());
     auto drive_until = [&](const std::function<bool()>& done) {
       const uint64_t deadline = driver_.now() + options_.timeout_ns;
       uint64_t idle = 0, last = driver_.now();
@@ -520,10 +490,10 @@ class Suite {
     for (uint64_t i = 0; i < bytes; ++i) src[i] = pattern(9, i);
     auto sreg = ea.register_memory(src.data(), bytes);
     auto dreg = eb.register_memory(dst.data(), bytes);
-    if (!sreg.ok() || !dreg.ok()) return add("functional", "engine/register", "registration failed");
-    if (!ea.add_peer("qualify-b").ok()) return add("functional", "engine/peer", "add_peer failed");
+    if (!sreg.ok() || !dreg.ok()) return report_.add("functional", "engine/register", "registration failed");
+    if (!ea.add_peer("qualify-b").ok()) return report_.add("functional", "engine/peer", "add_peer failed");
     auto region = ea.import_region("qualify-b", (*dreg)->descriptor().serialize());
-    if (!region.ok()) return add("functional", "engine/import", region.error().to_string());
+    if (!region.ok()) return report_.add("functional", "engine/import", region.error().to_string());
 
     // ImmCounter under load: many small writes, each with its own notification index.
     const uint32_t n = static_cast<uint32_t>(options_.thresholds.imm_load_notifications);
@@ -534,7 +504,7 @@ class Suite {
            counted = r.ok;
            expect_failed = !r.ok;
          }).ok()) {
-      return add("functional", "engine/imm-counter-under-load", "expect refused");
+      return report_.add("functional", "engine/imm-counter-under-load", "expect refused");
     }
     for (uint32_t i = 0; i < n && i < 65536; ++i) {
       const uint64_t offset = (i * 64) % (bytes - 64);
@@ -547,10 +517,10 @@ class Suite {
                              ++failed;
                            }
                          });
-      if (!id.ok()) return add("functional", "engine/imm-counter-under-load", id.error().to_string());
+      if (!id.ok()) return report_.add("functional", "engine/imm-counter-under-load", id.error().to_string());
     }
     const bool finished = drive_until([&] { return (ok_writes + failed >= std::min<uint32_t>(n, 65536)) && (counted || expect_failed); });
-    add("functional", "engine/imm-counter-under-load",
+    report_.add("functional", "engine/imm-counter-under-load",
         !finished ? "did not finish: " + std::to_string(ok_writes) + " writes done"
         : failed  ? std::to_string(failed) + " writes failed: " + first_failure + progress_of()
         : !counted ? "the notifications were not all counted"
@@ -564,8 +534,8 @@ class Suite {
       done = true;
       result = r;
     });
-    if (!id.ok()) return add("functional", "engine/striping", id.error().to_string());
-    if (!drive_until([&] { return done; })) return add("functional", "engine/striping", "did not finish" + progress_of());
+    if (!id.ok()) return report_.add("functional", "engine/striping", id.error().to_string());
+    if (!drive_until([&] { return done; })) return report_.add("functional", "engine/striping", "did not finish" + progress_of());
     std::string failure = result.ok ? (dst == src ? "" : "data differs") : result.message + progress_of();
     if (failure.empty() && rails > 1) {
       const EngineStats stats = ea.stats();
@@ -573,7 +543,7 @@ class Suite {
         if (stats.rails[r].bytes == 0) failure = "rail " + std::to_string(r) + " carried nothing";
       }
     }
-    add("functional", rails > 1 ? "engine/striping-over-" + std::to_string(rails) + "-rails" : "engine/large-write",
+    report_.add("functional", rails > 1 ? "engine/striping-over-" + std::to_string(rails) + "-rails" : "engine/large-write",
         failure);
   }
 

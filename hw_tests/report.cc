@@ -45,6 +45,38 @@ const char* to_string(Outcome outcome) {
   return "?";
 }
 
+void Report::add(const std::string& group, const std::string& name, const std::string& failure) {
+  Check c;
+  c.group = group;
+  c.name = name;
+  c.outcome = failure.empty() ? Outcome::kPass : Outcome::kFail;
+  c.detail = failure;
+  checks.push_back(c);
+}
+
+void Report::add_not_run(const std::string& group, const std::string& name, const std::string& why) {
+  Check c;
+  c.group = group;
+  c.name = name;
+  c.outcome = Outcome::kNotRun;
+  c.detail = why;
+  checks.push_back(c);
+}
+
+void Report::add_measure(const std::string& name, double value, const std::string& unit, double threshold,
+                         bool at_least, const std::string& detail) {
+  Check c;
+  c.group = "performance";
+  c.name = name;
+  c.value = value;
+  c.unit = unit;
+  c.threshold = threshold;
+  c.has_value = true;
+  c.outcome = (at_least ? value >= threshold : value <= threshold) ? Outcome::kPass : Outcome::kFail;
+  c.detail = detail;
+  checks.push_back(c);
+}
+
 size_t Report::count(Outcome outcome) const {
   return static_cast<size_t>(std::count_if(checks.begin(), checks.end(),
                                            [&](const Check& c) { return c.outcome == outcome; }));

@@ -26,6 +26,13 @@ struct Report {
   std::vector<std::string> devices;
   std::vector<Check> checks;
 
+  // One check: passed when `failure` is empty.
+  void add(const std::string& group, const std::string& name, const std::string& failure);
+  void add_not_run(const std::string& group, const std::string& name, const std::string& why);
+  // A performance check: `value` held to `threshold` (at least, or at most).
+  void add_measure(const std::string& name, double value, const std::string& unit, double threshold, bool at_least,
+                   const std::string& detail);
+
   size_t count(Outcome outcome) const;
   bool passed() const { return count(Outcome::kFail) == 0; }
   std::string table() const;
