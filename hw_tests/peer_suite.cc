@@ -50,6 +50,15 @@ struct Tally {
   uint64_t failed_at = 0;
 };
 
+// A transfer's or expectation's callback that records how it ended into `tally`.
+TransferDone record_end(std::shared_ptr<Tally> tally) {
+  return [tally](const TransferResult& r) {
+    tally->ended = true;
+    tally->ok = r.ok;
+    tally->first_failure = r.message;
+  };
+}
+
 // One check on a fresh lane: the server prepares, the client acts, the server verifies.
 struct LaneCheck {
   LaneCheck(std::string n, Step p, Step a, Step v)
@@ -734,11 +743,7 @@ class PeerSuite {
     auto tally = std::make_shared<Tally>();
     std::string expect_why;
     if (server_) {
-      auto e = engine_->expect(peer_name(), 1, n, [tally](const TransferResult& r) {
-        tally->ended = true;
-        tally->ok = r.ok;
-        tally->first_failure = r.message;
-      });
+      auto e = engine_->expect(peer_name(), 1, n, record_end(tally));
       expect_why = e.ok() ? "" : "expect refused: " + e.error().to_string();
     }
     auto ready = tell("ready", server_, expect_why);
@@ -791,11 +796,7 @@ class PeerSuite {
     std::string expect_why;
     if (server_) {
       std::fill(engine_buffer_.begin(), engine_buffer_.end(), 0);
-      auto e = engine_->expect(peer_name(), 2, 1, [tally](const TransferResult& r) {
-        tally->ended = true;
-        tally->ok = r.ok;
-        tally->first_failure = r.message;
-      });
+      auto e = engine_->expect(peer_name(), 2, 1, record_end(tally));
       expect_why = e.ok() ? "" : "expect refused: " + e.error().to_string();
     }
     auto ready = tell("ready", server_, expect_why);
@@ -804,11 +805,7 @@ class PeerSuite {
     std::string act;
     if (!server_) {
       auto id = engine_->write(peer_name(), engine_buffer_.data(), kEngineBytes, server_region_, 0, Notify{2, 0},
-                               [tally](const TransferResult& r) {
-                                 tally->ended = true;
-                                 tally->ok = r.ok;
-                                 tally->first_failure = r.message;
-                               });
+                               record_end(tally));
       if (!id.ok()) {
         act = id.error().to_string();
       } else if (!drive_until([&] { return tally->ended; }, options_.suite.timeout_ns + 1'000'000'000)) {
