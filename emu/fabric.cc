@@ -136,9 +136,9 @@ void FabricImpl::run_event(const Event& event) {
 }
 
 // Deterministic mode only: jumps the virtual clock to the next event and runs it.
-bool FabricImpl::step() {
+bool FabricImpl::step(uint64_t limit_ns) {
   Event event;
-  if (!pop_event(UINT64_MAX, &event)) return false;
+  if (!pop_event(limit_ns, &event)) return false;
   virtual_now_.store(std::max(virtual_now_.load(), event.time_ns), std::memory_order_release);
   run_event(event);
   return true;
@@ -205,6 +205,8 @@ size_t Fabric::node_count() const { return impl_->nodes.size(); }
 Provider& Fabric::node(size_t index) { return *impl_->nodes.at(index); }
 uint64_t Fabric::now_ns() const { return impl_->now_ns(); }
 bool Fabric::step() { return impl_->deterministic() ? impl_->step() : impl_->run_due(); }
+
+bool Fabric::step_until(uint64_t t_ns) { return impl_->deterministic() ? impl_->step(t_ns) : impl_->run_due(); }
 
 size_t Fabric::run_until_idle(size_t max_events) {
   size_t ran = 0;

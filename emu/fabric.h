@@ -82,6 +82,9 @@ class Fabric {
 
   // Driving virtual time (deterministic mode). In fast mode step() runs what is due.
   bool step();  // runs the next pending event; false when there is none
+  // Deterministic mode: runs the next pending event if it is due at or before t_ns;
+  // false when none is (the clock stays). Fast mode: as step().
+  bool step_until(uint64_t t_ns);
   // Runs events until none is left or max_events ran; returns how many ran.
   size_t run_until_idle(size_t max_events = 100'000'000);
   // Deterministic mode: runs every event due at or before t_ns and leaves the clock at

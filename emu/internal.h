@@ -235,7 +235,7 @@ class FabricImpl {
 
   void schedule(uint64_t time_ns, EventKind kind, uint32_t endpoint_id, uint64_t op_seq);
   uint64_t add_callback(std::function<void()> fn);
-  bool step();
+  bool step(uint64_t limit_ns = UINT64_MAX);
   void run_until(uint64_t t_ns);
   // Fast mode: runs the events that are due. Cheap when none is pending.
   bool run_due();

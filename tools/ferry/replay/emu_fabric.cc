@@ -26,7 +26,7 @@ class EmuReplayFabric final : public ReplayFabric {
       fabric_.step();
       return;
     }
-    if (!fabric_.step()) fabric_.run_until(origin_ns_ + limit_ns);
+    if (!fabric_.step_until(origin_ns_ + limit_ns)) fabric_.run_until(origin_ns_ + limit_ns);
   }
 
   // A cluster node is every rank (emu node) of that node.

@@ -44,8 +44,8 @@ struct Context {
   // still reach them) and no later workload runs on these engines.
   bool stuck = false;
 
-  bool run(const std::function<bool()>& done) {
-    if (world.run_until(done, world.now_ns() + horizon_ns, wall_deadline)) return true;
+  bool run(const std::function<bool()>& done, uint64_t wake_at_ns = UINT64_MAX) {
+    if (world.run_until(done, world.now_ns() + horizon_ns, wall_deadline, wake_at_ns)) return true;
     stuck = true;
     report.errors.push_back("did not finish within its bounds (virtual time " +
                             std::to_string(horizon_ns / 1'000'000'000) + " s or the wall-clock limit)");
@@ -149,6 +149,27 @@ uint16_t kv_value(uint64_t request, uint32_t layer, uint32_t part, uint64_t toke
                                    (token << 20) ^ (uint64_t{head} << 10) ^ dim));
 }
 
+// When each request arrives, in ns after the workload's start: all at once (rate 0), one
+// every 1/rate, or exponential gaps of mean 1/rate. The gaps are drawn from the raw
+// 64-bit generator (whose output the standard fixes), not a library distribution.
+std::vector<uint64_t> arrival_times(const PdDisaggSpec& spec, uint64_t seed) {
+  std::vector<uint64_t> out(spec.requests, 0);
+  if (spec.arrival_rate <= 0) return out;
+  const double mean_gap_ns = 1e9 / spec.arrival_rate;
+  std::mt19937_64 rng(mix(seed ^ 0xa1a1a1a1a1a1a1a1ull));
+  double t = 0;
+  for (uint32_t i = 1; i < spec.requests; ++i) {
+    if (spec.arrival == Arrival::kFixed) {
+      t += mean_gap_ns;
+    } else {
+      const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;  // [0, 1)
+      t += -std::log1p(-u) * mean_gap_ns;
+    }
+    out[i] = static_cast<uint64_t>(t);
+  }
+  return out;
+}
+
 std::vector<uint64_t> context_lengths(const PdDisaggSpec& spec, uint64_t seed) {
   std::vector<uint64_t> out;
   std::mt19937_64 rng(seed);
@@ -227,8 +248,14 @@ void run_pd_disagg(Context& c, const PdDisaggSpec& spec) {
     }
     return &pairs->emplace(std::make_pair(pi, di), std::move(pair)).first->second;
   };
+  const std::vector<uint64_t> arrivals = arrival_times(spec, c.seed);
+  const uint64_t workload_start = c.world.now_ns();
   for (uint32_t i = 0; i < spec.requests; ++i) {
     const uint64_t id = i + 1;
+    // Requests migrate one after another: this one waits for its arrival, if it is
+    // still to come, and for the one before.
+    const uint64_t arrival = workload_start + arrivals[i];
+    if (c.world.now_ns() < arrival && !c.run([&] { return c.world.now_ns() >= arrival; }, arrival)) return;
     const uint32_t pi = i % spec.prefill.instances, di = i % spec.decode.instances;
     Pair* pair = pair_for(pi, di);
     if (!pair) return c.error(err);
@@ -320,7 +347,7 @@ void run_pd_disagg(Context& c, const PdDisaggSpec& spec) {
     ++c.report.operations;
     const uint64_t kv_ns = std::max(end, c.world.now_ns()) - start;
     c.report.latencies_ns.push_back(kv_ns);
-    c.report.requests.push_back(KvRequestTiming{id, contexts[i], moved, start, kv_ns});
+    c.report.requests.push_back(KvRequestTiming{id, contexts[i], moved, arrival, start, kv_ns});
     const std::string name = "kv request " + std::to_string(id);
     for (uint32_t p = 0; p < spec.prefill.tp; ++p) c.span(pi * spec.prefill.tp + p, name, start, start + kv_ns);
     for (uint32_t d = 0; d < spec.decode.tp; ++d) {
@@ -880,9 +907,11 @@ std::string format_kv_requests(const WorkloadReport& w) {
   char line[256];
   if (w.requests.size() <= kKvRequestsListed) {
     for (const KvRequestTiming& t : w.requests) {
-      std::snprintf(line, sizeof line, "  request %llu: %llu tokens, %llu B of KV cache, KV transfer %.1f us of TTFT\n",
+      std::snprintf(line, sizeof line,
+                    "  request %llu: %llu tokens, %llu B of KV cache, KV transfer %.1f us of TTFT "
+                    "(after %.1f us waiting for the one before)\n",
                     static_cast<unsigned long long>(t.request), static_cast<unsigned long long>(t.context_tokens),
-                    static_cast<unsigned long long>(t.bytes), t.kv_ns / 1e3);
+                    static_cast<unsigned long long>(t.bytes), t.kv_ns / 1e3, (t.start_ns - t.arrival_ns) / 1e3);
       out << line;
     }
     return out.str();
@@ -970,7 +999,8 @@ std::string to_json(const ReplayReport& r, bool with_wall_time) {
         const KvRequestTiming& t = w.requests[q];
         out << (q ? ",\n        " : "\n        ") << "{\"request\": " << t.request
             << ", \"context_tokens\": " << t.context_tokens << ", \"bytes\": " << t.bytes
-            << ", \"start_ns\": " << t.start_ns << ", \"kv_ns\": " << t.kv_ns << "}";
+            << ", \"arrival_ns\": " << t.arrival_ns << ", \"start_ns\": " << t.start_ns
+            << ", \"kv_ns\": " << t.kv_ns << "}";
       }
       out << (w.requests.empty() ? "],\n" : "\n      ],\n");
     }

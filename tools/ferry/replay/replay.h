@@ -34,8 +34,9 @@ struct KvRequestTiming {
   uint64_t request = 0;
   uint64_t context_tokens = 0;
   uint64_t bytes = 0;
-  uint64_t start_ns = 0;  // virtual time the transfer began (since the replay's start)
-  uint64_t kv_ns = 0;     // until the last byte landed on every decode rank
+  uint64_t arrival_ns = 0;  // when the request arrived (the workload's arrival process)
+  uint64_t start_ns = 0;    // when its transfer began: once it arrived and the one before was done
+  uint64_t kv_ns = 0;       // until the last byte landed on every decode rank
 };
 
 // Bytes one NIC put on the wire in each interval of virtual time: the throughput chart.

@@ -61,7 +61,7 @@ void World::sample_nics(uint64_t counted_at_ns) {
 }
 
 bool World::run_until(const std::function<bool()>& done, uint64_t horizon_ns,
-                      std::chrono::steady_clock::time_point wall_deadline) {
+                      std::chrono::steady_clock::time_point wall_deadline, uint64_t wake_at_ns) {
   constexpr uint64_t kIdleTickNs = 1'000'000;
   for (uint64_t i = 0;; ++i) {
     if (done()) return true;
@@ -75,7 +75,7 @@ bool World::run_until(const std::function<bool()>& done, uint64_t horizon_ns,
     // Every byte counted so far was counted before the fabric moves on: once it passes a
     // sample time, they belong to the interval of `before`.
     const uint64_t before = now_ns();
-    fabric_->advance(std::min(before + kIdleTickNs, nics_->next_due_ns()));
+    fabric_->advance(std::min({before + kIdleTickNs, nics_->next_due_ns(), std::max(wake_at_ns, before + 1)}));
     if (now_ns() >= nics_->next_due_ns()) sample_nics(before);
     if (now_ns() > horizon_ns) return done();
   }

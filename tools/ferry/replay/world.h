@@ -40,9 +40,10 @@ class World {
   }
 
   // Drives every engine and the fabric until done() holds or (virtual) time passes
-  // `horizon_ns` or wall time passes `wall_deadline`; returns done().
+  // `horizon_ns` or wall time passes `wall_deadline`; returns done(). An idle fabric
+  // moves at most to `wake_at_ns`, so that a wait for a time ends on it, not past it.
   bool run_until(const std::function<bool()>& done, uint64_t horizon_ns,
-                 std::chrono::steady_clock::time_point wall_deadline);
+                 std::chrono::steady_clock::time_point wall_deadline, uint64_t wake_at_ns = UINT64_MAX);
   // Called every few hundred rounds of run_until (the progress display).
   void on_tick(std::function<void()> tick) { tick_ = std::move(tick); }
 

@@ -187,8 +187,8 @@ ReplayReport huge_report() {
   w.start_ns = kMax;
   w.wall_s = 1e300;
   w.completed = true;
-  w.requests.push_back(KvRequestTiming{kMax, kMax, kMax, kMax, kMax});
-  w.requests.push_back(KvRequestTiming{0, 0, 0, 0, 0});
+  w.requests.push_back(KvRequestTiming{kMax, kMax, kMax, kMax, kMax, kMax});
+  w.requests.push_back(KvRequestTiming{0, 0, 0, 0, 0, 0});
   r.workloads.push_back(w);
   w.start_ns = 5;  // before the first one ends: no workload bands
   w.simulated_ns = kMax;
