@@ -11,14 +11,14 @@
 #      one process over rxe0, scaled down, every byte verified);
 #   5. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
 #      with ferry's own write bandwidth and latency (completion-queue ping-pong, and
-#      memory polling as ib_write_lat does) on the same device, three rounds, and prints
+#      memory polling as ib_write_lat does) on the same device, five rounds, and prints
 #      the medians and their ratios.
 # This machine's kernel has no RDMA support; the guest's does. The guest has no network:
 # everything runs on its loopback and dummy interface.
 #
 # Usage: bash hw_tests/softroce/run.sh        (as root; installs what is missing)
 # Env:   FERRY_CACHE  where the guest kernel is kept (default ~/.cache/ferry)
-#        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 3)
+#        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 5)
 #        FERRY_BAZEL  the bazel command (default `bazel`; e.g. "bazel --output_base=DIR")
 #        FERRY_SOFTROCE_LOG  also keep the guest's console log at this path
 # Exit:  0 when the suite passed in the guest, in one process and in two, and every
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 cache=${FERRY_CACHE:-$HOME/.cache/ferry}/softroce
-rounds=${FERRY_SOFTROCE_ROUNDS:-3}
+rounds=${FERRY_SOFTROCE_ROUNDS:-5}
 read -r -a bazel_cmd <<< "${FERRY_BAZEL:-bazel}"
 mkdir -p "$cache"
 stamp() { date +%s.%N; }
