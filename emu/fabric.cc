@@ -15,19 +15,6 @@ bool later(const Event& a, const Event& b) {
   return a.time_ns != b.time_ns ? a.time_ns > b.time_ns : a.seq > b.seq;
 }
 
-void hash_bytes(uint64_t& hash, const void* data, size_t n) {
-  const auto* bytes = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    hash ^= bytes[i];
-    hash *= 1099511628211ull;  // FNV-1a
-  }
-}
-
-template <typename T>
-void hash_value(uint64_t& hash, T value) {
-  hash_bytes(hash, &value, sizeof value);
-}
-
 // Fault records in the trace use kinds beyond the completion kinds.
 enum FaultKind : uint32_t { kFaultLinkDown = 1, kFaultLinkUp, kFaultNicDeath, kFaultNodeLoss, kFaultLoss };
 

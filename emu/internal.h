@@ -16,6 +16,7 @@
 #include "emu/fabric.h"
 #include "emu/rng.h"
 #include "transport/provider_support/completion_ring.h"
+#include "transport/provider_support/trace_hash.h"
 
 namespace ferry::emu {
 
@@ -258,7 +259,7 @@ class FabricImpl {
   mutable std::shared_mutex tables;
   Rng rng;  // deterministic mode only: one thread draws from it
 
-  uint64_t trace_hash = 14695981039346656037ull;
+  uint64_t trace_hash = kTraceHashSeed;
   std::vector<TraceRecord> trace;
 
  private:

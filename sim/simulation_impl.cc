@@ -6,22 +6,6 @@
 #include "sim/device.h"
 
 namespace ferry::sim {
-namespace {
-
-void hash_bytes(uint64_t& hash, const void* data, size_t n) {
-  const auto* bytes = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    hash ^= bytes[i];
-    hash *= 1099511628211ull;  // FNV-1a
-  }
-}
-
-template <typename T>
-void hash_value(uint64_t& hash, T value) {
-  hash_bytes(hash, &value, sizeof value);
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------
 // SimHost

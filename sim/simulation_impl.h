@@ -12,6 +12,7 @@
 #include "sim/network.h"
 #include "sim/simulation.h"
 #include "transport/provider.h"
+#include "transport/provider_support/trace_hash.h"
 
 namespace ferry::sim {
 
@@ -80,7 +81,7 @@ class SimulationImpl {
   std::unique_ptr<Network> network;
   std::vector<std::unique_ptr<SimHost>> hosts;
   SimulationCounters counters;  // the transport's own; the network keeps the rest
-  uint64_t trace_hash = 14695981039346656037ull;
+  uint64_t trace_hash = kTraceHashSeed;
   std::vector<TraceRecord> trace;
 
  private:
