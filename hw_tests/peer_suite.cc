@@ -263,8 +263,19 @@ class PeerSuite {
       const uint64_t theirs = r.u64();
       *measured = static_cast<double>(server_ ? theirs : static_cast<uint64_t>(std::max(0.0, lane.measured) * 1e6)) / 1e6;
     }
-    if (!acted->empty()) return "client: " + *acted;
-    return verdict->empty() ? "" : "server: " + *verdict;
+    return blame(*acted, *verdict);
+  }
+
+  // A check's failure: the client's, if acting failed, else the server's verdict.
+  static std::string blame(const std::string& acted, const std::string& verdict) {
+    if (!acted.empty()) return "client: " + acted;
+    return verdict.empty() ? "" : "server: " + verdict;
+  }
+
+  // The server's verdict crosses to the client; both record the check.
+  void conclude(const std::string& name, const std::string& acted, const std::string& verdict) {
+    auto said = tell("verdict", server_, verdict);
+    if (said) report_.add("functional", name, blame(acted, *said));
   }
 
   void lane_check(const std::string& group, size_t rail, EndpointKind kind, const LaneCheck& check) {
@@ -783,9 +794,7 @@ class PeerSuite {
         }
       }
     }
-    auto said = tell("verdict", server_, verdict);
-    if (!said) return;
-    report_.add("functional", name, !acted->empty() ? "client: " + *acted : said->empty() ? "" : "server: " + *said);
+    conclude(name, *acted, verdict);
   }
 
   // One 16 MiB write lands whole (striped over every rail when there are several).
@@ -832,9 +841,7 @@ class PeerSuite {
         if (engine_buffer_[b] != pattern(kEngineSeed, b)) verdict = "byte " + std::to_string(b) + " differs";
       }
     }
-    auto said = tell("verdict", server_, verdict);
-    if (!said) return;
-    report_.add("functional", name, !acted->empty() ? "client: " + *acted : said->empty() ? "" : "server: " + *said);
+    conclude(name, *acted, verdict);
   }
 
   // The client keeps 4 MiB engine writes in flight; once one has landed it asks the
