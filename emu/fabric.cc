@@ -25,6 +25,8 @@ uint64_t FabricImpl::FabricClock::now_ns() const {
                                  : steady_.now_ns();
 }
 
+bool FabricImpl::FabricClock::is_wall_time() const { return !fabric_.deterministic(); }
+
 FabricImpl::FabricImpl(FabricConfig config_in) : config(std::move(config_in)), rng(config.seed) {
   if (config.nodes == 0 || config.nodes > 65535) {
     throw std::invalid_argument("emu: nodes must be in [1, 65535]");

@@ -267,6 +267,7 @@ class FabricImpl {
    public:
     explicit FabricClock(const FabricImpl& fabric) : fabric_(fabric) {}
     uint64_t now_ns() const override;
+    bool is_wall_time() const override;
 
    private:
     const FabricImpl& fabric_;

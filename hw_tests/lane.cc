@@ -2,7 +2,12 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <span>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 namespace ferry::qualify {
 
@@ -64,6 +69,53 @@ std::string Driver::spin_until(const volatile uint8_t* byte, uint8_t value, uint
     moved = false;
   }
   return "";
+}
+
+namespace {
+
+#if defined(__x86_64__)
+constexpr bool kHaveCycleCounter = true;
+uint64_t read_cycle_counter() { return __rdtsc(); }
+#elif defined(__aarch64__)
+constexpr bool kHaveCycleCounter = true;
+uint64_t read_cycle_counter() {
+  uint64_t v;
+  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
+  return v;
+}
+#else
+constexpr bool kHaveCycleCounter = false;
+uint64_t read_cycle_counter() { return 0; }
+#endif
+
+}  // namespace
+
+RoundTimer::RoundTimer(const Driver& driver, int rounds)
+    : driver_(driver), cycles_(kHaveCycleCounter && driver.wall_time()) {
+  stamps_.reserve(static_cast<size_t>(rounds) + 1);
+}
+
+void RoundTimer::stamp() {
+  if (!cycles_) return stamps_.push_back(driver_.now());
+  if (stamps_.empty()) first_ns_ = driver_.now();
+  stamps_.push_back(read_cycle_counter());
+}
+
+double RoundTimer::median_ns() const {
+  if (stamps_.size() < 2) return 0;
+  double ns_per_stamp = 1;
+  if (cycles_) {
+    // The counter's rate, measured against the clock over the whole run (the clock is
+    // read next to the first stamp and here, next to the last).
+    const uint64_t span = stamps_.back() - stamps_.front();
+    ns_per_stamp = span > 0 ? static_cast<double>(driver_.now() - first_ns_) / static_cast<double>(span) : 0;
+  }
+  // Signed gaps: a counter that differs between CPUs can step back when the thread
+  // moves; such a round sorts low or high and leaves the median alone.
+  std::vector<int64_t> gaps(stamps_.size() - 1);
+  for (size_t i = 0; i + 1 < stamps_.size(); ++i) gaps[i] = static_cast<int64_t>(stamps_[i + 1] - stamps_[i]);
+  std::nth_element(gaps.begin(), gaps.begin() + gaps.size() / 2, gaps.end());
+  return static_cast<double>(gaps[gaps.size() / 2]) * ns_per_stamp;
 }
 
 std::string open_side(Provider& provider, size_t rail, EndpointKind kind, size_t bytes, const EndpointConfig& tweaks,

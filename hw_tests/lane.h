@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,7 @@ class Driver {
   // perftest's does. Empty string on success, else why not.
   std::string spin_until(const volatile uint8_t* byte, uint8_t value, uint64_t deadline_ns);
   uint64_t now() const { return a_.clock().now_ns(); }
+  bool wall_time() const { return a_.clock().is_wall_time(); }
   uint64_t timeout_ns() const { return timeout_ns_; }
   // One provider's step at a time: with a virtual-time provider each progress() moves the
   // clock, so stepping the second after the first delivered a completion would read the
@@ -66,11 +69,50 @@ class Driver {
   uint64_t timeout_ns_;
 };
 
+// Times the rounds of a ping-pong as perftest does: a stamp at the start of every round
+// and one after the last; the figure is the median gap. Where the providers' clock is
+// real time, stamps come from the CPU's cycle counter, scaled to the clock over the
+// run: it costs nanoseconds to read where the clock can cost a microsecond (a guest
+// whose kernel distrusts its TSC reads the HPET through a system call), which would
+// otherwise count in every round.
+class RoundTimer {
+ public:
+  RoundTimer(const Driver& driver, int rounds);
+  void stamp();
+  // The median gap between consecutive stamps, in ns; needs two stamps or more.
+  double median_ns() const;
+
+ private:
+  const Driver& driver_;
+  const bool cycles_;
+  uint64_t first_ns_ = 0;
+  std::vector<uint64_t> stamps_;
+};
+
+// Page-aligned memory for lane buffers, as perftest registers: a buffer that starts
+// mid-page splits more of the NIC's copies across pages.
+template <typename T>
+struct PageAlignedAllocator {
+  using value_type = T;
+  static constexpr size_t kPage = 4096;
+  PageAlignedAllocator() = default;
+  template <typename U>
+  PageAlignedAllocator(const PageAlignedAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = std::aligned_alloc(kPage, (n * sizeof(T) + kPage - 1) / kPage * kPage);
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <typename U>
+  bool operator==(const PageAlignedAllocator<U>&) const { return true; }
+};
+
 // One side of a lane: a domain, a queue, a buffer with canaries around its window.
 struct Side {
   std::unique_ptr<ProtectionDomain> pd;
   std::unique_ptr<CompletionQueue> cq;
-  std::vector<uint8_t> buffer;
+  std::vector<uint8_t, PageAlignedAllocator<uint8_t>> buffer;
   std::unique_ptr<MemoryRegion> region;     // all rights
   std::unique_ptr<MemoryRegion> read_only;  // local write only: no remote rights
   std::unique_ptr<Endpoint> endpoint;

@@ -13,6 +13,9 @@ class Clock {
   virtual ~Clock() = default;
   // Nanoseconds since an arbitrary, fixed origin; never goes backwards.
   virtual uint64_t now_ns() const = 0;
+  // Whether now_ns() follows real time, so that another real-time source (the CPU's
+  // cycle counter) can be measured against it.
+  virtual bool is_wall_time() const { return false; }
 };
 
 class SteadyClock final : public Clock {
@@ -22,6 +25,7 @@ class SteadyClock final : public Clock {
                                      std::chrono::steady_clock::now().time_since_epoch())
                                      .count());
   }
+  bool is_wall_time() const override { return true; }
 };
 
 }  // namespace ferry

@@ -11,14 +11,14 @@
 #      one process over rxe0, scaled down, every byte verified);
 #   5. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
 #      with ferry's own write bandwidth and latency (completion-queue ping-pong, and
-#      memory polling as ib_write_lat does) on the same device, five rounds, and prints
-#      the medians and their ratios.
+#      memory polling as ib_write_lat does) on the same device, six rounds, and prints
+#      the medians, their ratios and the packets each tool had to resend.
 # This machine's kernel has no RDMA support; the guest's does. The guest has no network:
 # everything runs on its loopback and dummy interface.
 #
 # Usage: bash hw_tests/softroce/run.sh        (as root; installs what is missing)
 # Env:   FERRY_CACHE  where the guest kernel is kept (default ~/.cache/ferry)
-#        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 5)
+#        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 6)
 #        FERRY_BAZEL  the bazel command (default `bazel`; e.g. "bazel --output_base=DIR")
 #        FERRY_SOFTROCE_LOG  also keep the guest's console log at this path
 # Exit:  0 when the suite passed in the guest, in one process and in two, and every
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 cache=${FERRY_CACHE:-$HOME/.cache/ferry}/softroce
-rounds=${FERRY_SOFTROCE_ROUNDS:-5}
+rounds=${FERRY_SOFTROCE_ROUNDS:-6}
 read -r -a bazel_cmd <<< "${FERRY_BAZEL:-bazel}"
 mkdir -p "$cache"
 stamp() { date +%s.%N; }
@@ -139,23 +139,44 @@ sed 's/^/replay: /' /tmp/r.txt
 echo "FERRY-MARK perf"
 # Both tools alike: the server pinned to CPU 0, the client to CPU 1, so that two spinning
 # processes never share a vCPU (they would then take turns at the scheduler's pace).
+# Packets the responder saw twice (go-back-N resends after a late ACK), rxe's counter.
+resent() { cat /sys/class/infiniband/rxe0/ports/1/hw_counters/duplicate_request; }
 perftest() {  # name, args...: server in the background, client to 127.0.0.1
   name=\$1; shift
   taskset -c 0 timeout 120 "\$@" > /tmp/srv.txt 2>&1 & sp=\$!
   for i in \$(seq 1 100); do netstat -ltn | grep -q ':18515 ' && break; sleep 0.1; done
+  r0=\$(resent)
   taskset -c 1 timeout 120 "\$@" 127.0.0.1 > /tmp/cli.txt 2>&1; crc=\$?
   wait \$sp
+  echo "FERRY-RESENT perftest-\$name \$((\$(resent) - r0))"
   echo "FERRY-PERFTEST \$name rc=\$crc"; cat /tmp/cli.txt
 }
 P="/ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only performance --perf-ops write"
+pair() {  # label, figures to keep (a grep pattern), qualify args...: two processes
+  label=\$1; keep=\$2; shift 2
+  taskset -c 0 \$P "\$@" --role server --listen 127.0.0.1:18602 > /tmp/fs.txt 2>&1 & sp=\$!
+  r0=\$(resent)
+  taskset -c 1 timeout 120 \$P "\$@" --role client --connect 127.0.0.1:18602 > /tmp/f.txt 2>&1; crc=\$?
+  wait \$sp
+  echo "FERRY-RESENT ferry-\$label \$((\$(resent) - r0))"
+  echo "FERRY-OWN \$label rc=\$crc"; grep -E "\$keep" /tmp/f.txt | sed 's/^/two: /'
+}
+# The guest's speed drifts over seconds (whenever the host preempts a vCPU thread), so
+# each ferry figure is compared with the perftest one measured right next to it.
 for round in \$(seq 1 $rounds); do
+  echo "FERRY-ROUND \$round"
+  # Bandwidth: perftest first in odd rounds, ferry first in even ones. ferry runs as two
+  # processes and, as perftest, in a fresh pair for each test.
+  [ \$((round % 2)) = 0 ] && pair bw 'write-bw/' --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432
   perftest bw65536 ib_write_bw -d rxe0 -x \$G -F -s 65536 -n 512 --report_gbits
   perftest bw1048576 ib_write_bw -d rxe0 -x \$G -F -s 1048576 -n 32 --report_gbits
+  [ \$((round % 2)) = 1 ] && pair bw 'write-bw/' --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432
+  # Latency in A-B-B-A order, two pairs a round (the memory-polled ping-pong, after a
+  # 8 KiB warm-up of 8-byte writes).
   perftest lat8 ib_write_lat -d rxe0 -x \$G -F -s 8 -n 2000
-  # Two processes, as perftest: write bandwidth and the memory-polled latency.
-  taskset -c 0 \$P --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432 --role server --listen 127.0.0.1:18602 > /tmp/fs.txt 2>&1 & sp=\$!
-  taskset -c 1 timeout 120 \$P --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432 --role client --connect 127.0.0.1:18602 > /tmp/f.txt 2>&1
-  echo "FERRY-OWN two rc=\$?"; wait \$sp; grep -E 'write-(bw|lat-poll)/' /tmp/f.txt | sed 's/^/two: /'
+  pair lat 'write-lat-poll/' --min-bytes 8 --max-bytes 8 --bw-total-bytes 8192
+  pair lat 'write-lat-poll/' --min-bytes 8 --max-bytes 8 --bw-total-bytes 8192
+  perftest lat8 ib_write_lat -d rxe0 -x \$G -F -s 8 -n 2000
   # One process: the completion-queue ping-pong, and the polled one looped back in one thread.
   \$P --min-bytes 4096 --max-bytes 4096 --bw-total-bytes 4194304 > /tmp/f.txt 2>&1
   echo "FERRY-OWN one rc=\$?"; grep -E 'write-lat(-poll)?/' /tmp/f.txt | sed 's/^/one: /'
@@ -168,9 +189,36 @@ chmod +x "$root/init"
 echo "softroce: initramfs $(du -h "$work/initrd.img" | cut -f1) ($(since "$t0")s)" >&2
 
 # ---- 4. boot and read the results ---------------------------------------------
-timeout 900 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1536 -nographic -no-reboot -nic none \
-  -kernel "$kroot/boot/vmlinuz-$kver" -initrd "$work/initrd.img" \
-  -append "console=ttyS0 edd=off panic=-1 loglevel=3 rdinit=/init" > "$work/guest.log" 2>&1 || true
+timeout 900 qemu-system-x86_64 -name ferry-softroce,debug-threads=on -accel tcg -cpu max -smp 2 -m 1536 \
+  -nographic -no-reboot -nic none -kernel "$kroot/boot/vmlinuz-$kver" -initrd "$work/initrd.img" \
+  -append "console=ttyS0 edd=off panic=-1 loglevel=3 rdinit=/init" > "$work/guest.log" 2>&1 &
+qemu_wait=$!
+# Each guest CPU on a host CPU of its own. Left to the host's scheduler, the two vCPU
+# threads now and then share one host CPU for seconds, and every hand-off between the
+# guest's CPUs (a ping-pong's, an ACK's) waits for the host to switch threads: the
+# round trip doubles, in perftest and in ferry alike.
+pin_vcpus() {
+  local cpus qemu t i
+  read -r -a cpus <<< "$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
+  [ "${#cpus[@]}" -ge 2 ] || { echo "softroce: one host CPU; vCPUs not pinned" >&2; return 0; }
+  for i in $(seq 1 100); do
+    qemu=$(pgrep -n -f "ferry-softroce,debug-threads" || true)
+    if [ -n "$qemu" ] && grep -qx "CPU 1/TCG" /proc/"$qemu"/task/*/comm 2>/dev/null; then
+      for t in /proc/"$qemu"/task/*; do
+        case $(cat "$t/comm" 2>/dev/null || true) in
+          "CPU 0/TCG") taskset -p -c "${cpus[0]}" "${t##*/}" > /dev/null ;;
+          "CPU 1/TCG") taskset -p -c "${cpus[1]}" "${t##*/}" > /dev/null ;;
+        esac
+      done
+      echo "softroce: vCPUs pinned to host CPUs ${cpus[0]} and ${cpus[1]}" >&2
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "softroce: vCPU threads not found; not pinned" >&2
+}
+pin_vcpus
+wait "$qemu_wait" || true
 tr -d '\r' < "$work/guest.log" > "$work/guest.txt"
 [ -z "${FERRY_SOFTROCE_LOG:-}" ] || cp "$work/guest.txt" "$FERRY_SOFTROCE_LOG"
 echo "softroce: guest done ($(since "$t0")s)" >&2
@@ -206,37 +254,50 @@ for line in log.splitlines():
     if line.startswith("replay: ") and not line.startswith("replay: replay:"):
         print("  " + line[len("replay: "):])
 ok = ok and r is not None and r.group(1) == "0"
-def perftest(name, column):
+def perftest(text, name, column):
     vals = []
-    for block in re.findall(r"FERRY-PERFTEST %s rc=0\n(.*?)(?=FERRY-)" % name, log, re.S):
+    for block in re.findall(r"FERRY-PERFTEST %s rc=0\n(.*?)(?=FERRY-|\Z)" % name, text, re.S):
         for line in block.splitlines():
             f = line.split()
             if len(f) > column and f[0].isdigit():
                 vals.append(float(f[column]))
     return vals
-ib_bw64 = perftest("bw65536", 3)       # BW average[Gb/sec]
-ib_bw1m = perftest("bw1048576", 3)
-ib_lat = perftest("lat8", 4)           # t_typical[usec]
-def own(pattern):
-    return [float(v) for v in re.findall(pattern + r"\s+\S+\s+([\d.e+]+) (?:Gb/s|us)", log)]
-own_bw64 = own(r"two: performance/rail0/RC/write-bw/65536")
-own_bw1m = own(r"two: performance/rail0/RC/write-bw/1048576")
-own_lat_poll2 = own(r"two: performance/rail0/RC/write-lat-poll/8")
-own_lat = own(r"one: performance/rail0/RC/write-lat/8")
-own_lat_poll1 = own(r"one: performance/rail0/RC/write-lat-poll/8")
-print("== write bandwidth and latency on rxe0: medians of interleaved runs")
-def row(label, ib, own, unit, better_high=True):
-    if not ib or not own:
-        print("  %-22s missing (perftest %d runs, ferry %d runs)" % (label, len(ib), len(own)))
+def own(text, pattern):
+    return [float(v) for v in re.findall(pattern + r"\s+\S+\s+([\d.e+]+) (?:Gb/s|us)", text)]
+def resent(tool):
+    return sum(int(v) for v in re.findall(r"FERRY-RESENT %s (\d+)" % tool, log))
+FIGURES = {  # name: (perftest run and column, ferry's line)
+    "bw64": (("bw65536", 3), r"two: performance/rail0/RC/write-bw/65536"),      # BW average[Gb/sec]
+    "bw1m": (("bw1048576", 3), r"two: performance/rail0/RC/write-bw/1048576"),
+    "lat": (("lat8", 4), r"two: performance/rail0/RC/write-lat-poll/8"),          # t_typical[usec]
+    "lat_poll1": (("lat8", 4), r"one: performance/rail0/RC/write-lat-poll/8"),
+    "lat_cq1": (("lat8", 4), r"one: performance/rail0/RC/write-lat/8"),
+}
+# Per round, the i-th perftest figure is paired with the i-th ferry one: the runs that
+# were measured next to each other.
+ib, fe, ratios = {k: [] for k in FIGURES}, {k: [] for k in FIGURES}, {k: [] for k in FIGURES}
+for text in log.split("FERRY-ROUND ")[1:]:
+    for k, ((run, column), pattern) in FIGURES.items():
+        a, b = perftest(text, run, column), own(text, pattern)
+        ib[k] += a
+        fe[k] += b
+        ratios[k] += [y / x for x, y in zip(a, b) if x > 0]
+print("== write bandwidth and latency on rxe0, interleaved runs (ferry/perftest: the median of")
+print("   the ratios of runs measured next to each other; in brackets, the ratio of the medians)")
+def row(label, k, unit):
+    if not ratios[k]:
+        print("  %-22s missing (perftest %d runs, ferry %d runs)" % (label, len(ib[k]), len(fe[k])))
         return
-    a, b = statistics.median(ib), statistics.median(own)
-    ratio = "%.2f" % (b / a) if a > 0 else "n/a"
-    print("  %-22s perftest %9.3f %s   ferry %9.3f %s   ferry/perftest %s   (%d and %d runs)" % (label, a, unit, b, unit, ratio, len(ib), len(own)))
-row("write bw 64 KiB", ib_bw64, own_bw64, "Gb/s")
-row("write bw 1 MiB", ib_bw1m, own_bw1m, "Gb/s")
-row("write lat 8 B, polled", ib_lat, own_lat_poll2, "us")
-row("  one process, polled", ib_lat, own_lat_poll1, "us")
-row("  one process, CQ", ib_lat, own_lat, "us")
+    a, b = statistics.median(ib[k]), statistics.median(fe[k])
+    print("  %-22s perftest %9.3f %s   ferry %9.3f %s   ferry/perftest %.2f (%.2f)   %d pairs"
+          % (label, a, unit, b, unit, statistics.median(ratios[k]), b / a, len(ratios[k])))
+row("write bw 64 KiB", "bw64", "Gb/s")
+row("write bw 1 MiB", "bw1m", "Gb/s")
+row("write lat 8 B, polled", "lat", "us")
+row("  one process, polled", "lat_poll1", "us")
+row("  one process, CQ", "lat_cq1", "us")
+print("  packets resent after a late ACK (rxe duplicate_request), bandwidth runs: perftest %d, ferry %d"
+      % (resent(r"perftest-bw\d+"), resent("ferry-bw")))
 print("== guest time (s since boot): " + ", ".join("%s %s" % m for m in re.findall(r"FERRY-TIME (\S+) ([\d.]+)", log)))
 if "FERRY-MARK done" not in log:
     print("the guest did not finish; last lines:\n" + "\n".join(log.splitlines()[-30:]))
