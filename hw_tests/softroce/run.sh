@@ -11,14 +11,14 @@
 #      one process over rxe0, scaled down, every byte verified);
 #   5. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
 #      with ferry's own write bandwidth and latency (completion-queue ping-pong, and
-#      memory polling as ib_write_lat does) on the same device, six rounds, and prints
+#      memory polling as ib_write_lat does) on the same device, five rounds, and prints
 #      the medians, their ratios and the packets each tool had to resend.
 # This machine's kernel has no RDMA support; the guest's does. The guest has no network:
 # everything runs on its loopback and dummy interface.
 #
 # Usage: bash hw_tests/softroce/run.sh        (as root; installs what is missing)
 # Env:   FERRY_CACHE  where the guest kernel is kept (default ~/.cache/ferry)
-#        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 6)
+#        FERRY_SOFTROCE_ROUNDS  interleaved perf rounds (default 5)
 #        FERRY_BAZEL  the bazel command (default `bazel`; e.g. "bazel --output_base=DIR")
 #        FERRY_SOFTROCE_LOG  also keep the guest's console log at this path
 # Exit:  0 when the suite passed in the guest, in one process and in two, and every
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
 cache=${FERRY_CACHE:-$HOME/.cache/ferry}/softroce
-rounds=${FERRY_SOFTROCE_ROUNDS:-6}
+rounds=${FERRY_SOFTROCE_ROUNDS:-5}
 read -r -a bazel_cmd <<< "${FERRY_BAZEL:-bazel}"
 mkdir -p "$cache"
 stamp() { date +%s.%N; }
@@ -165,18 +165,19 @@ pair() {  # label, figures to keep (a grep pattern), qualify args...: two proces
 # each ferry figure is compared with the perftest one measured right next to it.
 for round in \$(seq 1 $rounds); do
   echo "FERRY-ROUND \$round"
-  # Bandwidth: perftest first in odd rounds, ferry first in even ones. ferry runs as two
-  # processes and, as perftest, in a fresh pair for each test.
-  [ \$((round % 2)) = 0 ] && pair bw 'write-bw/' --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432
+  # A-B-B-A: two pairs of each figure a round, ferry in a fresh process pair for each
+  # test, as perftest.
   perftest bw65536 ib_write_bw -d rxe0 -x \$G -F -s 65536 -n 512 --report_gbits
   perftest bw1048576 ib_write_bw -d rxe0 -x \$G -F -s 1048576 -n 32 --report_gbits
-  [ \$((round % 2)) = 1 ] && pair bw 'write-bw/' --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432
-  # Latency in A-B-B-A order, two pairs a round (the memory-polled ping-pong, after a
-  # 8 KiB warm-up of 8-byte writes).
+  pair bw 'write-bw/' --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432
+  # The memory-polled ping-pong, after a 8 KiB warm-up of 8-byte writes.
   perftest lat8 ib_write_lat -d rxe0 -x \$G -F -s 8 -n 2000
   pair lat 'write-lat-poll/' --min-bytes 8 --max-bytes 8 --bw-total-bytes 8192
   pair lat 'write-lat-poll/' --min-bytes 8 --max-bytes 8 --bw-total-bytes 8192
   perftest lat8 ib_write_lat -d rxe0 -x \$G -F -s 8 -n 2000
+  pair bw 'write-bw/' --min-bytes 65536 --max-bytes 1048576 --bw-total-bytes 33554432
+  perftest bw1048576 ib_write_bw -d rxe0 -x \$G -F -s 1048576 -n 32 --report_gbits
+  perftest bw65536 ib_write_bw -d rxe0 -x \$G -F -s 65536 -n 512 --report_gbits
   # One process: the completion-queue ping-pong, and the polled one looped back in one thread.
   \$P --min-bytes 4096 --max-bytes 4096 --bw-total-bytes 4194304 > /tmp/f.txt 2>&1
   echo "FERRY-OWN one rc=\$?"; grep -E 'write-lat(-poll)?/' /tmp/f.txt | sed 's/^/one: /'
@@ -194,9 +195,8 @@ timeout 900 qemu-system-x86_64 -name ferry-softroce,debug-threads=on -accel tcg 
   -append "console=ttyS0 edd=off panic=-1 loglevel=3 rdinit=/init" > "$work/guest.log" 2>&1 &
 qemu_wait=$!
 # Each guest CPU on a host CPU of its own. Left to the host's scheduler, the two vCPU
-# threads now and then share one host CPU for seconds, and every hand-off between the
-# guest's CPUs (a ping-pong's, an ACK's) waits for the host to switch threads: the
-# round trip doubles, in perftest and in ferry alike.
+# threads can land on one host CPU, and then every hand-off between the guest's CPUs (a
+# ping-pong's, an ACK's) waits for the host to switch threads.
 pin_vcpus() {
   local cpus qemu t i
   read -r -a cpus <<< "$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
@@ -255,12 +255,14 @@ for line in log.splitlines():
         print("  " + line[len("replay: "):])
 ok = ok and r is not None and r.group(1) == "0"
 def perftest(text, name, column):
+    # One entry per run, None where it failed or printed no figure (perftest sometimes
+    # prints 0 or inf when its cycle counter misbehaves), so that runs keep their places.
     vals = []
-    for block in re.findall(r"FERRY-PERFTEST %s rc=0\n(.*?)(?=FERRY-|\Z)" % name, text, re.S):
-        for line in block.splitlines():
-            f = line.split()
-            if len(f) > column and f[0].isdigit():
-                vals.append(float(f[column]))
+    for rc, block in re.findall(r"FERRY-PERFTEST %s rc=(\d+)\n(.*?)(?=FERRY-|\Z)" % name, text, re.S):
+        figures = [float(f[column]) for f in map(str.split, block.splitlines())
+                   if len(f) > column and f[0].isdigit()]
+        ok = rc == "0" and figures and 0 < figures[0] < float("inf")
+        vals.append(figures[0] if ok else None)
     return vals
 def own(text, pattern):
     return [float(v) for v in re.findall(pattern + r"\s+\S+\s+([\d.e+]+) (?:Gb/s|us)", text)]
@@ -279,9 +281,9 @@ ib, fe, ratios = {k: [] for k in FIGURES}, {k: [] for k in FIGURES}, {k: [] for 
 for text in log.split("FERRY-ROUND ")[1:]:
     for k, ((run, column), pattern) in FIGURES.items():
         a, b = perftest(text, run, column), own(text, pattern)
-        ib[k] += a
+        ib[k] += [x for x in a if x is not None]
         fe[k] += b
-        ratios[k] += [y / x for x, y in zip(a, b) if x > 0]
+        ratios[k] += [y / x for x, y in zip(a, b) if x is not None]
 print("== write bandwidth and latency on rxe0, interleaved runs (ferry/perftest: the median of")
 print("   the ratios of runs measured next to each other; in brackets, the ratio of the medians)")
 def row(label, k, unit):
