@@ -7,9 +7,9 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <random>
 #include <sstream>
 
+#include "emu/rng.h"
 #include "scenarios/workload_volume.h"
 #include "tools/ferry/replay/progress.h"
 #include "tools/ferry/replay/replay_fabric.h"
@@ -149,21 +149,47 @@ uint16_t kv_value(uint64_t request, uint32_t layer, uint32_t part, uint64_t toke
                                    (token << 20) ^ (uint64_t{head} << 10) ^ dim));
 }
 
+// Random draws come from emu's generator, written out in the tree, not from <random>,
+// whose distributions differ between standard libraries: a seed must give the same
+// replay with every toolchain (docs/architecture.md, Determinism).
+using emu::Rng;
+
+// A standard normal draw (Box-Muller).
+double normal_draw(Rng& rng) {
+  constexpr double kTwoPi = 6.283185307179586476925;
+  const double u1 = 1.0 - rng.unit();  // (0, 1]: its log is finite
+  const double u2 = rng.unit();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+}
+
+// An index drawn with probability weights[i] / their sum (weights >= 0, one at least > 0).
+uint32_t weighted_draw(const std::vector<double>& weights, Rng& rng) {
+  double total = 0;
+  for (double w : weights) total += w;
+  double u = rng.unit() * total;
+  uint32_t last = 0;
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    if (weights[i] <= 0) continue;
+    if (u < weights[i]) return i;
+    u -= weights[i];
+    last = i;
+  }
+  return last;  // rounding carried u past the last weight
+}
+
 // When each request arrives, in ns after the workload's start: all at once (rate 0), one
-// every 1/rate, or exponential gaps of mean 1/rate. The gaps are drawn from the raw
-// 64-bit generator (whose output the standard fixes), not a library distribution.
+// every 1/rate, or exponential gaps of mean 1/rate.
 std::vector<uint64_t> arrival_times(const PdDisaggSpec& spec, uint64_t seed) {
   std::vector<uint64_t> out(spec.requests, 0);
   if (spec.arrival_rate <= 0) return out;
   const double mean_gap_ns = 1e9 / spec.arrival_rate;
-  std::mt19937_64 rng(mix(seed ^ 0xa1a1a1a1a1a1a1a1ull));
+  Rng rng(seed ^ 0xa1a1a1a1a1a1a1a1ull);
   double t = 0;
   for (uint32_t i = 1; i < spec.requests; ++i) {
     if (spec.arrival == Arrival::kFixed) {
       t += mean_gap_ns;
     } else {
-      const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;  // [0, 1)
-      t += -std::log1p(-u) * mean_gap_ns;
+      t += -std::log1p(-rng.unit()) * mean_gap_ns;
     }
     out[i] = static_cast<uint64_t>(t);
   }
@@ -172,19 +198,20 @@ std::vector<uint64_t> arrival_times(const PdDisaggSpec& spec, uint64_t seed) {
 
 std::vector<uint64_t> context_lengths(const PdDisaggSpec& spec, uint64_t seed) {
   std::vector<uint64_t> out;
-  std::mt19937_64 rng(seed);
+  Rng rng(seed);
   for (uint32_t i = 0; i < spec.requests; ++i) {
     const ContextLengths& c = spec.context;
     uint64_t v = 0;
     if (c.kind == ContextLengths::Kind::kList) {
       v = c.list.empty() ? 1 : c.list[i % c.list.size()];
     } else if (c.kind == ContextLengths::Kind::kUniform) {
-      v = c.min + rng() % (c.max - c.min + 1);
+      v = c.min + rng.below(c.max - c.min + 1);
     } else {
-      std::normal_distribution<double> normal(std::log(static_cast<double>(std::max<uint64_t>(1, c.median))),
-                                              c.sigma);
-      v = static_cast<uint64_t>(std::exp(normal(rng)));
-      v = std::clamp(v, c.min, c.max);
+      // Log-normal around the median.
+      const double mu = std::log(static_cast<double>(std::max<uint64_t>(1, c.median)));
+      const double drawn = std::exp(mu + c.sigma * normal_draw(rng));
+      // Clamped as a double: a draw past 2^64 would not convert.
+      v = static_cast<uint64_t>(std::clamp(drawn, static_cast<double>(c.min), static_cast<double>(c.max)));
     }
     out.push_back(std::max<uint64_t>(1, v));
   }
@@ -397,7 +424,7 @@ void run_moe(Context& c, const MoeSpec& spec) {
   // Expert popularity: Zipf with the spec's skew, drawn from the seed.
   std::vector<double> weight(config.experts);
   for (uint32_t e = 0; e < config.experts; ++e) weight[e] = 1.0 / std::pow(e + 1.0, spec.routing_skew);
-  std::mt19937_64 rng(c.seed ^ 0x6d6f65);
+  Rng rng(c.seed ^ 0x6d6f65);
   struct Inputs {
     std::vector<int32_t> topk;
     std::vector<uint16_t> hidden;
@@ -411,8 +438,7 @@ void run_moe(Context& c, const MoeSpec& spec) {
       for (uint32_t t = 0; t < tokens; ++t) {
         std::vector<double> w = weight;
         for (uint32_t s = 0; s < k; ++s) {  // k distinct experts
-          std::discrete_distribution<uint32_t> pick(w.begin(), w.end());
-          const uint32_t e = pick(rng);
+          const uint32_t e = weighted_draw(w, rng);
           w[e] = 0;
           in.topk.push_back(static_cast<int32_t>(e));
           in.weights.push_back(1.0f / static_cast<float>(k));
