@@ -6,7 +6,9 @@
 //  - Buffer: a registered region with canary guards on both sides. Destinations start
 //    as canary bytes; sources hold a pattern that encodes the buffer and the offset,
 //    so every byte that lands can be traced to where it came from.
-//  - Op builders and post helpers that keep the scatter-gather lists alive.
+//  - Ep: an endpoint with its queues; the op builders, post helpers and completion
+//    matchers that take it are shared with sim's tests
+//    (transport/provider_support/testing/provider_test_util.h).
 //  - Bounded waits: in deterministic mode they call fabric.step() between polls, in
 //    fast mode node.progress(); both give up after a fixed number of iterations, so a
 //    bug fails the test instead of hanging it. Nothing here reads a clock.
@@ -31,22 +33,11 @@
 
 #include "emu/fabric.h"
 #include "transport/provider.h"
-
-// Readable gtest output for the interface's enums and completions (found through ADL).
-namespace ferry {
-inline void PrintTo(Status value, std::ostream* os) { *os << to_string(value); }
-inline void PrintTo(CompletionKind value, std::ostream* os) { *os << to_string(value); }
-inline void PrintTo(EndpointState value, std::ostream* os) { *os << to_string(value); }
-inline void PrintTo(EndpointKind value, std::ostream* os) { *os << to_string(value); }
-inline void PrintTo(const Completion& c, std::ostream* os) {
-  *os << "{cookie " << c.cookie << ", " << to_string(c.status) << ", " << to_string(c.kind)
-      << ", byte_len " << c.byte_len;
-  if (c.has_imm) *os << ", imm " << c.imm;
-  *os << ", endpoint " << c.endpoint_id << "}";
-}
-}  // namespace ferry
+#include "transport/provider_support/testing/provider_test_util.h"
 
 namespace ferry::emu::test {
+
+using namespace ::ferry::provider_test;  // Op, post, pattern_byte, is_completion, ...
 
 // ---------------------------------------------------------------------------------
 // Limits of the bounded waits.
@@ -58,9 +49,6 @@ inline constexpr size_t kMaxSteps = 2'000'000;
 inline constexpr size_t kMaxFastPolls = 5'000'000;
 // Polls that must all come back empty before "no completion" is believed.
 inline constexpr size_t kQuietPolls = 200;
-
-inline constexpr uint32_t kAllAccess =
-    kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
 
 // ---------------------------------------------------------------------------------
 // Parameters: every test runs in both modes and, where meaningful, both kinds.
@@ -124,38 +112,6 @@ class ModeKindTest : public ::testing::TestWithParam<ModeKind> {
     return fabric_config(mode(), nodes, seed);
   }
 };
-
-// ---------------------------------------------------------------------------------
-// Results
-
-inline std::string describe(const Error& error) { return error.to_string(); }
-
-template <typename T>
-::testing::AssertionResult is_ok(const Result<T>& result) {
-  if (result.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << describe(result.error());
-}
-
-[[noreturn]] inline void fatal(const std::string& message) {
-  // Caught by gtest and reported as a failure of the running test.
-  throw std::runtime_error(message);
-}
-
-// ---------------------------------------------------------------------------------
-// Patterns
-
-// One byte of the pattern of `tag` at `offset`: a mix of both, so a byte copied from
-// the wrong buffer or the wrong offset does not match (except by a 1/256 chance per
-// byte, which ranges of more than a few bytes make irrelevant).
-inline uint8_t pattern_byte(uint32_t tag, uint64_t offset) {
-  uint64_t x = (uint64_t{tag} << 40) ^ offset ^ 0x9e3779b97f4a7c15ull;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return static_cast<uint8_t>(x);
-}
 
 // A registered region with `kGuard` canary bytes before and after it. The source
 // pattern of a buffer is pattern_byte(id, offset); its canary is
@@ -326,123 +282,6 @@ inline PairSpec pair_spec(EndpointKind kind) {
   spec.kind = kind;
   spec.config = endpoint_config(kind);
   return spec;
-}
-
-// ---------------------------------------------------------------------------------
-// Work requests
-
-// A work request with its own scatter-gather list; post() points the request at it.
-struct Op {
-  WorkRequest wr;
-  std::vector<Sge> sges;
-};
-
-inline Op make_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local) {
-  Op op;
-  op.wr.opcode = opcode;
-  op.wr.cookie = cookie;
-  op.sges = std::move(local);
-  return op;
-}
-inline Op remote_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local,
-                    const Buffer& remote, size_t remote_offset) {
-  Op op = make_op(opcode, cookie, std::move(local));
-  op.wr.remote_addr = remote.addr(remote_offset);
-  op.wr.rkey = remote.rkey();
-  return op;
-}
-inline Op write_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote,
-                   size_t remote_offset) {
-  return remote_op(Opcode::kWrite, cookie, std::move(local), remote, remote_offset);
-}
-inline Op write_imm_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote,
-                       size_t remote_offset, uint32_t imm) {
-  Op op = remote_op(Opcode::kWriteWithImm, cookie, std::move(local), remote, remote_offset);
-  op.wr.imm = imm;
-  return op;
-}
-inline Op read_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote,
-                  size_t remote_offset) {
-  return remote_op(Opcode::kRead, cookie, std::move(local), remote, remote_offset);
-}
-inline Op send_op(uint64_t cookie, std::vector<Sge> local) {
-  return make_op(Opcode::kSend, cookie, std::move(local));
-}
-inline Op unsignaled(Op op) {
-  op.wr.signaled = false;
-  return op;
-}
-
-inline VoidResult post(const Ep& ep, std::vector<Op> ops, size_t* bad_index = nullptr) {
-  std::vector<WorkRequest> requests;
-  for (Op& op : ops) {
-    op.wr.sg_list = op.sges.empty() ? nullptr : op.sges.data();
-    op.wr.num_sge = static_cast<uint32_t>(op.sges.size());
-    requests.push_back(op.wr);
-  }
-  return ep->post_send(requests, bad_index);
-}
-
-inline VoidResult post_recv(const Ep& ep, uint64_t cookie, std::vector<Sge> sges) {
-  RecvRequest request;
-  request.cookie = cookie;
-  request.sg_list = sges.empty() ? nullptr : sges.data();
-  request.num_sge = static_cast<uint32_t>(sges.size());
-  return ep->post_recv(std::span<const RecvRequest>(&request, 1));
-}
-
-// ---------------------------------------------------------------------------------
-// Completions
-
-// The completion of `cookie` on `ep`, with the given kind and status.
-inline ::testing::AssertionResult is_completion(const Completion& c, const Ep& ep,
-                                                uint64_t cookie, CompletionKind kind,
-                                                Status status = Status::kSuccess) {
-  if (c.cookie == cookie && c.kind == kind && c.status == status && c.endpoint_id == ep.id()) {
-    return ::testing::AssertionSuccess();
-  }
-  Completion want;
-  want.cookie = cookie;
-  want.kind = kind;
-  want.status = status;
-  want.endpoint_id = ep.id();
-  return ::testing::AssertionFailure() << "expected " << ::testing::PrintToString(want)
-                                       << ", got " << ::testing::PrintToString(c);
-}
-
-// Status and cookie only: the kind of an error completion is not part of the contract.
-inline ::testing::AssertionResult has_status(const Completion& c, const Ep& ep,
-                                             uint64_t cookie, Status status) {
-  if (c.cookie == cookie && c.status == status && c.endpoint_id == ep.id()) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "expected cookie " << cookie << " with " << to_string(status) << " on endpoint "
-         << ep.id() << ", got " << ::testing::PrintToString(c);
-}
-
-inline const Completion* find_cookie(const std::vector<Completion>& cs, uint64_t cookie) {
-  for (const Completion& c : cs) {
-    if (c.cookie == cookie) return &c;
-  }
-  return nullptr;
-}
-
-inline std::vector<uint64_t> cookies_of(const std::vector<Completion>& cs) {
-  std::vector<uint64_t> out;
-  for (const Completion& c : cs) out.push_back(c.cookie);
-  return out;
-}
-
-inline std::vector<uint64_t> sorted(std::vector<uint64_t> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-inline std::vector<uint64_t> iota(uint64_t first, size_t count) {
-  std::vector<uint64_t> v(count);
-  for (size_t i = 0; i < count; ++i) v[i] = first + i;
-  return v;
 }
 
 // ---------------------------------------------------------------------------------
