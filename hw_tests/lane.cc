@@ -170,4 +170,9 @@ std::string expect_status(const Completion& c, Status want, const char* what) {
   return std::string(what) + ": got " + to_string(c.status) + ", expected " + to_string(want);
 }
 
+std::string expect_send_too_long(const Completion& c) {
+  if (c.status == Status::kRemoteInvalidRequest || c.status == Status::kRemoteOperationError) return "";
+  return std::string("send: got ") + to_string(c.status) + ", expected remote invalid request";
+}
+
 }  // namespace ferry::qualify

@@ -140,5 +140,8 @@ std::string compare(const Side& dst, uint64_t doff, const Side& src, uint64_t so
 std::string compare_pattern(const Side& side, uint64_t off, uint64_t seed, uint64_t src_off, uint64_t n);
 
 std::string expect_status(const Completion& c, Status want, const char* what);
+// A send longer than the posted receive: responders report it as an invalid request
+// (rxe, mlx5) or as an operation error. Empty string when `c` is one of those.
+std::string expect_send_too_long(const Completion& c);
 
 }  // namespace ferry::qualify
