@@ -205,6 +205,7 @@ uint64_t EmuEndpoint::arrival_time_locked(const SendOp& op) {
     const uint64_t packets = std::max<uint64_t>(1, (op.bytes + mtu - 1) / mtu);
     uint64_t lost = 0;
     for (uint64_t p = 0; p < packets; ++p) lost += fabric_.rng.chance(loss) ? 1 : 0;
+    device.retransmitted_packets.fetch_add(lost, std::memory_order_relaxed);
     if (lost > 0) {
       const uint64_t rtt = 2 * cfg.propagation_delay_ns;
       const uint64_t packet_time = std::max<uint64_t>(1, serialise(mtu));
@@ -337,9 +338,26 @@ bool EmuEndpoint::run_op_locked(SendOp& op) {
     return false;
   }
   op.state = OpState::kDelivered;
+  if (op.status == Status::kSuccess) count_on_wire_locked(op);
   if (op.status != Status::kSuccess && config_.kind == EndpointKind::kRc) halted_ = true;
   finish_locked(op);
   return true;
+}
+
+// A delivered operation's payload on the two NICs' wire counters (a read's data flows
+// from the target back to this NIC).
+void EmuEndpoint::count_on_wire_locked(const SendOp& op) {
+  const EmuEndpoint* peer = fabric_.endpoint(peer_id_);
+  if (peer == nullptr) return;
+  const bool read = op.request.opcode == Opcode::kRead;
+  EmuDevice& from = read ? peer->device : device;
+  EmuDevice& to = read ? device : peer->device;
+  const uint64_t mtu = device.config.mtu;
+  const uint64_t packets = std::max<uint64_t>(1, (op.bytes + mtu - 1) / mtu);
+  from.tx_bytes.fetch_add(op.bytes, std::memory_order_relaxed);
+  from.tx_packets.fetch_add(packets, std::memory_order_relaxed);
+  to.rx_bytes.fetch_add(op.bytes, std::memory_order_relaxed);
+  to.rx_packets.fetch_add(packets, std::memory_order_relaxed);
 }
 
 // The completion goes back after the acknowledgement's flight time (deterministic

@@ -247,6 +247,54 @@ void Fabric::vanish_node(uint32_t node) {
   }
 }
 
+std::string Fabric::mode() const { return virtual_time() ? "deterministic" : "fast"; }
+
+void Fabric::advance(uint64_t limit_ns) {
+  if (!virtual_time()) {
+    step();
+    return;
+  }
+  if (!step_until(limit_ns)) run_until(std::max(limit_ns, now_ns()));
+}
+
+VoidResult Fabric::inject(const FabricFault& fault) {
+  if (fault.node >= node_count() || (fault.kind != FabricFaultKind::kNodeLoss && fault.nic >= nics_per_node())) {
+    return make_error(ErrorCode::kOutOfRange, std::string("emu: ") + to_string(fault.kind) + " on node " +
+                                                  std::to_string(fault.node) + " NIC " + std::to_string(fault.nic) +
+                                                  ": the fabric has " + std::to_string(node_count()) + " nodes of " +
+                                                  std::to_string(nics_per_node()) + " NICs");
+  }
+  switch (fault.kind) {
+    case FabricFaultKind::kLinkDown: set_link_up(fault.node, fault.nic, false); break;
+    case FabricFaultKind::kLinkUp: set_link_up(fault.node, fault.nic, true); break;
+    case FabricFaultKind::kNicDeath: kill_nic(fault.node, fault.nic); break;
+    case FabricFaultKind::kNodeLoss: vanish_node(fault.node); break;
+    case FabricFaultKind::kLossRate:
+      if (!(fault.value >= 0 && fault.value < 1)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "emu: loss probability " + std::to_string(fault.value) + " is outside [0, 1)");
+      }
+      set_loss_probability(fault.node, fault.nic, fault.value);
+      break;
+  }
+  return {};
+}
+
+Result<NicCounters> Fabric::nic_counters(uint32_t node, uint32_t nic) const {
+  if (node >= node_count() || nic >= nics_per_node()) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "emu: no NIC " + std::to_string(nic) + " on node " + std::to_string(node));
+  }
+  const EmuDevice& d = impl_->device(node, nic);
+  NicCounters c;
+  c.tx_bytes = d.tx_bytes.load(std::memory_order_relaxed);
+  c.rx_bytes = d.rx_bytes.load(std::memory_order_relaxed);
+  c.tx_packets = d.tx_packets.load(std::memory_order_relaxed);
+  c.rx_packets = d.rx_packets.load(std::memory_order_relaxed);
+  c.retransmitted_packets = d.retransmitted_packets.load(std::memory_order_relaxed);
+  return c;
+}
+
 uint64_t Fabric::trace_hash() const { return impl_->trace_hash; }
 const std::vector<TraceRecord>& Fabric::trace() const { return impl_->trace; }
 

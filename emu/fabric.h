@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "transport/cluster.h"
 #include "transport/provider.h"
 
 namespace ferry::emu {
@@ -68,20 +69,30 @@ struct TraceRecord {
 
 class FabricImpl;
 
-class Fabric {
+// The emulator is a Cluster (transport/cluster.h): it implements the whole seam.
+class Fabric final : public Cluster {
  public:
   explicit Fabric(FabricConfig config);
-  ~Fabric();
+  ~Fabric() override;
   Fabric(const Fabric&) = delete;
   Fabric& operator=(const Fabric&) = delete;
 
   const FabricConfig& config() const;
-  size_t node_count() const;
-  Provider& node(size_t index);
-  uint64_t now_ns() const;
 
+  // Cluster
+  const char* provider_name() const override { return "emu"; }
+  std::string mode() const override;
+  size_t node_count() const override;
+  size_t nics_per_node() const override { return config().nics.size(); }
+  Provider& node(size_t index) override;
+  bool virtual_time() const override { return config().mode == Mode::kDeterministic; }
+  uint64_t now_ns() const override;
   // Driving virtual time (deterministic mode). In fast mode step() runs what is due.
-  bool step();  // runs the next pending event; false when there is none
+  bool step() override;  // runs the next pending event; false when there is none
+  // Deterministic mode: up to the next event or limit_ns; fast mode: what is due.
+  void advance(uint64_t limit_ns) override;
+  VoidResult inject(const FabricFault& fault) override;
+  Result<NicCounters> nic_counters(uint32_t node, uint32_t nic) const override;
   // Deterministic mode: runs the next pending event if it is due at or before t_ns;
   // false when none is (the clock stays). Fast mode: as step().
   bool step_until(uint64_t t_ns);
@@ -89,9 +100,9 @@ class Fabric {
   size_t run_until_idle(size_t max_events = 100'000'000);
   // Deterministic mode: runs every event due at or before t_ns and leaves the clock at
   // t_ns. Fast mode: runs what is due now (real time cannot be skipped).
-  void run_until(uint64_t t_ns);
+  void run_until(uint64_t t_ns) override;
   // Calls fn at virtual time t_ns (fast mode: at the first progress after t_ns).
-  void at(uint64_t t_ns, std::function<void()> fn);
+  void at(uint64_t t_ns, std::function<void()> fn) override;
 
   // Faults, applied when called; schedule them with at() to time them.
   void set_link_up(uint32_t node, uint32_t nic, bool up);
@@ -101,7 +112,7 @@ class Fabric {
 
   // Deterministic mode: a hash of every completion (time, place, cookie, status,
   // size, immediate) and fault so far; the records themselves when record_trace.
-  uint64_t trace_hash() const;
+  uint64_t trace_hash() const override;
   const std::vector<TraceRecord>& trace() const;
 
  private:

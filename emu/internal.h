@@ -57,6 +57,9 @@ class EmuDevice final : public Device {
   std::atomic<bool> dead{false};
   std::atomic<double> loss_probability{0};
   uint64_t tx_free_ns = 0;  // deterministic mode: when the link is next idle
+  // Wire counters (Cluster::nic_counters): payload delivered through this NIC.
+  std::atomic<uint64_t> tx_bytes{0}, rx_bytes{0}, tx_packets{0}, rx_packets{0};
+  std::atomic<uint64_t> retransmitted_packets{0};
 
  private:
   DeviceAttributes attributes_;
@@ -179,6 +182,7 @@ class EmuEndpoint final : public Endpoint {
   SendOp& op_at(uint64_t seq) { return send_queue_[seq % send_queue_.size()]; }
   void deliver_ready_locked(uint64_t from);
   bool run_op_locked(SendOp& op);
+  void count_on_wire_locked(const SendOp& op);
   Attempt attempt_locked(SendOp& op, uint64_t* retry_at);
   Status check_local_locked(const SendOp& op) const;
   void finish_locked(SendOp& op);

@@ -58,12 +58,17 @@ Frame* SimDevice::next_frame() {
       continue;
     }
     ready_.push_back(id);
+    ++wire.tx_packets;
+    wire.tx_bytes += frame->payload_bytes;
     return frame;
   }
   return nullptr;
 }
 
 void SimDevice::receive(Frame* frame) {
+  ++wire.rx_packets;
+  wire.rx_bytes += frame->payload_bytes;
+  if (frame->ecn_marked) ++wire.ecn_marks;
   SimEndpoint* endpoint = sim.endpoint(frame->dst_endpoint);
   if (endpoint != nullptr && &endpoint->device == this) endpoint->receive(*frame);
   sim.frames.put(frame);

@@ -37,6 +37,7 @@ class SimDevice final : public Device, public FramePort {
   const uint32_t nic;
   const uint32_t index;  // global NIC index
   KeyTable keys;
+  NicCounters wire;  // what this NIC put on and took off the wire (Cluster::nic_counters)
 
  private:
   DeviceAttributes attributes_;

@@ -69,6 +69,56 @@ uint64_t Simulation::link_delay_ns(const LinkId& link) const {
   return impl_->network->link_delay_ns(link);
 }
 
+std::string Simulation::mode() const {
+  const SimulationConfig& c = config();
+  if (c.transport != Transport::kRoceRc) return "srd";
+  std::string mode = c.pfc.enabled ? "roce, pfc" : "roce, lossy";
+  if (c.go_back_zero) mode += ", go-back-0";
+  if (c.congestion.enabled) mode += ", dcqcn";
+  if (c.frames_per_packet > 1) mode += ", " + std::to_string(c.frames_per_packet) + " frames/packet";
+  return mode;
+}
+
+void Simulation::advance(uint64_t limit_ns) {
+  if (limit_ns <= now_ns()) limit_ns = now_ns() + 1;
+  if (!run_until_completion(limit_ns) && now_ns() < limit_ns) run_until(limit_ns);
+}
+
+VoidResult Simulation::inject(const FabricFault& fault) {
+  const size_t nics = nics_per_node();
+  if (fault.node >= host_count() || (fault.kind != FabricFaultKind::kNodeLoss && fault.nic >= nics)) {
+    return make_error(ErrorCode::kOutOfRange, std::string("sim: ") + ferry::to_string(fault.kind) + " on node " +
+                                                  std::to_string(fault.node) + " NIC " + std::to_string(fault.nic) +
+                                                  ": the simulation has " + std::to_string(host_count()) +
+                                                  " hosts of " + std::to_string(nics) + " NICs");
+  }
+  const LinkId link = LinkId::access(fault.node, fault.nic);
+  switch (fault.kind) {
+    case FabricFaultKind::kLinkDown:
+    case FabricFaultKind::kNicDeath: set_link_up(link, false); break;
+    case FabricFaultKind::kLinkUp: set_link_up(link, true); break;
+    case FabricFaultKind::kNodeLoss:
+      for (uint32_t n = 0; n < nics; ++n) set_link_up(LinkId::access(fault.node, n), false);
+      break;
+    case FabricFaultKind::kLossRate:
+      if (!(fault.value >= 0 && fault.value < 1)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "sim: loss probability " + std::to_string(fault.value) + " is outside [0, 1)");
+      }
+      set_link_loss(link, fault.value);
+      break;
+  }
+  return {};
+}
+
+Result<NicCounters> Simulation::nic_counters(uint32_t node, uint32_t nic) const {
+  if (node >= host_count() || nic >= nics_per_node()) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "sim: no NIC " + std::to_string(nic) + " on host " + std::to_string(node));
+  }
+  return impl_->nic_counters(node * static_cast<uint32_t>(nics_per_node()) + nic);
+}
+
 uint64_t Simulation::trace_hash() const { return impl_->trace_hash; }
 const std::vector<TraceRecord>& Simulation::trace() const { return impl_->trace; }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sim/config.h"
+#include "transport/cluster.h"
 #include "transport/provider.h"
 
 namespace ferry::sim {
@@ -56,24 +57,39 @@ struct SimulationCounters {
 
 class SimulationImpl;
 
-class Simulation {
+// The simulation is a Cluster (transport/cluster.h): it implements the whole seam. Its
+// nodes are its hosts; faults act on a host's access links (sim has no NIC or host to
+// kill: NIC death is the NIC's link down for good, node loss every link of the host).
+class Simulation final : public Cluster {
  public:
   // Throws std::invalid_argument for a configuration outside the documented bounds and
   // std::logic_error while another Simulation exists.
   explicit Simulation(SimulationConfig config);
-  ~Simulation();
+  ~Simulation() override;
   Simulation(const Simulation&) = delete;
   Simulation& operator=(const Simulation&) = delete;
 
   const SimulationConfig& config() const;
   size_t host_count() const;
   Provider& host(size_t index);  // throws std::out_of_range
-  uint64_t now_ns() const;
 
+  // Cluster
+  const char* provider_name() const override { return "sim"; }
+  std::string mode() const override;  // e.g. "roce, pfc, dcqcn", "srd"
+  size_t node_count() const override { return host_count(); }
+  size_t nics_per_node() const override { return config().nics.size(); }
+  Provider& node(size_t index) override { return host(index); }
+  bool virtual_time() const override { return true; }
+  uint64_t now_ns() const override;
   // Runs every event of the next instant that has any; false when nothing is pending.
-  bool step();
+  bool step() override;
+  // Until the next completion or limit_ns; the clock then stands at limit_ns if none came.
+  void advance(uint64_t limit_ns) override;
   // Runs every event due up to t_ns and leaves the clock at t_ns.
-  void run_until(uint64_t t_ns);
+  void run_until(uint64_t t_ns) override;
+  VoidResult inject(const FabricFault& fault) override;
+  Result<NicCounters> nic_counters(uint32_t node, uint32_t nic) const override;
+
   // Runs until nothing is pending or the clock would pass limit_ns (the clock stays at
   // the last event). True when the simulation is idle.
   bool run(uint64_t limit_ns = UINT64_MAX);
@@ -82,7 +98,7 @@ class Simulation {
   bool run_until_completion(uint64_t limit_ns = UINT64_MAX);
   // Calls fn at virtual time t_ns (now, if t_ns is past); fn may post work and inject
   // faults.
-  void at(uint64_t t_ns, std::function<void()> fn);
+  void at(uint64_t t_ns, std::function<void()> fn) override;
 
   // Faults and link settings; std::out_of_range for a link the topology lacks.
   void set_link_up(const LinkId& link, bool up);
@@ -92,7 +108,7 @@ class Simulation {
 
   // A hash of every completion (time, place, cookie, kind, status, size, immediate) and
   // fault so far; the records themselves when config().record_trace.
-  uint64_t trace_hash() const;
+  uint64_t trace_hash() const override;
   const std::vector<TraceRecord>& trace() const;
   SimulationCounters counters() const;
 

@@ -48,6 +48,8 @@ SimulationImpl::SimulationImpl(SimulationConfig config_in)
 // The network goes first: destroying ns-3's simulator drops events that point at NICs.
 SimulationImpl::~SimulationImpl() { network.reset(); }
 
+NicCounters SimulationImpl::nic_counters(uint32_t nic_index) const { return device(nic_index).wire; }
+
 uint32_t SimulationImpl::packets_for(uint64_t bytes) const {
   return bytes == 0 ? 1 : static_cast<uint32_t>((bytes + payload_per_packet_ - 1) / payload_per_packet_);
 }

@@ -57,6 +57,7 @@ class SimulationImpl {
   uint32_t ack_interval() const { return in_packets(config.ack_every_packets); }
 
   SimDevice& device(uint32_t nic_index) const { return *devices_[nic_index]; }
+  NicCounters nic_counters(uint32_t nic_index) const;
   uint32_t nics_per_host() const { return static_cast<uint32_t>(config.nics.size()); }
 
   // Endpoint ids are never reused, so the address of a destroyed endpoint stays dead.

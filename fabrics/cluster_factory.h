@@ -1,0 +1,40 @@
+// Any fabric as a Cluster (transport/cluster.h), from a few knobs: the one place that
+// knows every provider. Tests, benchmarks, the conformance suite and the qualification
+// suite build their fabrics here and then drive them only through the seam; code that
+// needs one provider's own settings builds emu::Fabric or sim::Simulation itself (both
+// are Clusters).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/cluster.h"
+#include "transport/provider.h"
+#include "transport/result.h"
+
+namespace ferry::fabrics {
+
+struct ClusterOptions {
+  // "emu" (deterministic: virtual time, seeded), "emu-fast" (real time, real threads),
+  // "sim" (ns-3, virtual time) or "verbs" (this host's RDMA devices, real time).
+  std::string provider = "emu";
+  // RC: emu offers both kinds; sim simulates RoCE RC. SRD: sim simulates EFA-like SRD.
+  EndpointKind kind = EndpointKind::kRc;
+  uint32_t nodes = 2;
+  std::vector<double> nic_gbps = {100};  // one entry per NIC (rail) of every node
+  uint64_t seed = 1;
+  double loss = 0;            // per packet, every link (emu, sim)
+  bool record_trace = false;  // keep every trace record (emu, sim)
+  std::string verbs_device;   // verbs: only devices whose name contains this
+};
+
+// The provider names make_cluster() knows, in a stable order.
+const std::vector<std::string>& provider_names();
+
+// A fabric of `options`; an error naming the option for one out of range or a fabric
+// that cannot be built here (no RDMA device, a second simulation alive).
+Result<std::unique_ptr<Cluster>> make_cluster(const ClusterOptions& options);
+
+}  // namespace ferry::fabrics

@@ -1,0 +1,75 @@
+#include "transport/verbs/verbs_cluster.h"
+
+#include <string>
+#include <vector>
+
+namespace ferry::verbs {
+namespace {
+
+class VerbsCluster final : public Cluster {
+ public:
+  explicit VerbsCluster(std::vector<std::unique_ptr<Provider>> providers) : providers_(std::move(providers)) {}
+
+  const char* provider_name() const override { return "verbs"; }
+  std::string mode() const override { return "wall-clock"; }
+  size_t node_count() const override { return providers_.size(); }
+  size_t nics_per_node() const override { return providers_.front()->device_count(); }
+  Provider& node(size_t index) override { return *providers_.at(index); }
+  bool virtual_time() const override { return false; }
+  uint64_t now_ns() const override { return providers_.front()->clock().now_ns(); }
+  // The NICs move by themselves (polling is the engines' business): a step only runs the
+  // callbacks of at() that are due.
+  bool step() override {
+    const uint64_t now = now_ns();
+    bool ran = false;
+    for (size_t i = 0; i < pending_.size();) {
+      if (pending_[i].at_ns > now) {
+        ++i;
+        continue;
+      }
+      auto fn = std::move(pending_[i].fn);
+      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+      fn();
+      ran = true;
+    }
+    return ran;
+  }
+  void advance(uint64_t) override { step(); }
+  void run_until(uint64_t) override { step(); }
+  void at(uint64_t t_ns, std::function<void()> fn) override { pending_.push_back({t_ns, std::move(fn)}); }
+  VoidResult inject(const FabricFault& fault) override {
+    return make_error(ErrorCode::kUnsupported, std::string("verbs: cannot inject ") + to_string(fault.kind) +
+                                                   " into a real NIC; use emu or sim for fault runs");
+  }
+  uint64_t trace_hash() const override { return 0; }
+  Result<NicCounters> nic_counters(uint32_t node, uint32_t nic) const override {
+    if (node >= providers_.size() || nic >= nics_per_node()) {
+      return make_error(ErrorCode::kOutOfRange,
+                        "verbs: no NIC " + std::to_string(nic) + " on node " + std::to_string(node));
+    }
+    return make_error(ErrorCode::kUnsupported, "verbs: wire counters are not read from the NIC");
+  }
+
+ private:
+  struct Pending {
+    uint64_t at_ns;
+    std::function<void()> fn;
+  };
+  std::vector<std::unique_ptr<Provider>> providers_;
+  std::vector<Pending> pending_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Cluster>> open_cluster(uint32_t nodes, const VerbsOptions& options) {
+  if (nodes == 0) return make_error(ErrorCode::kInvalidArgument, "verbs: a cluster needs at least one node");
+  std::vector<std::unique_ptr<Provider>> providers;
+  for (uint32_t n = 0; n < nodes; ++n) {
+    auto provider = open_provider(options);
+    if (!provider.ok()) return provider.error();
+    providers.push_back(std::move(provider).value());
+  }
+  return std::unique_ptr<Cluster>(std::make_unique<VerbsCluster>(std::move(providers)));
+}
+
+}  // namespace ferry::verbs
