@@ -42,6 +42,7 @@ run_bazel() {
   shift
   echo
   echo "==> [$name] bazel $*"
+  touch "$logdir/$name.log.start"
   local rc=0
   set +e
   bazel "$@" </dev/null 2>&1 | tee "$logdir/$name.log"
@@ -50,6 +51,26 @@ run_bazel() {
   names+=("$name")
   cmds+=("bazel $*")
   rcs+=("$rc")
+}
+
+# record_skips NAME [CONFIG...]: the test targets of the last Bazel run whose test.xml
+# holds skipped cases (GPU tests on a machine without a GPU), one "label|reason" a line,
+# into $logdir/NAME.skipped: the summary counts them as skipped, not passed.
+record_skips() {
+  local name="$1"
+  shift
+  local testlogs
+  testlogs="$(bazel info "$@" bazel-testlogs 2>/dev/null </dev/null)" || return 0
+  [ -d "$testlogs" ] || return 0
+  find -L "$testlogs" -name test.xml -newer "$logdir/$name.log.start" 2>/dev/null | while read -r xml; do
+    if grep -q 'result="skipped"' "$xml"; then
+      local rel="${xml#"$testlogs"/}"
+      rel="${rel%/test.xml}"
+      local reason
+      reason="$(grep -o '<skipped message="[^"]*"' "$xml" | head -1 | sed 's/.*&#x0A;//; s/"$//')"
+      echo "//${rel%/*}:${rel##*/}|$reason"
+    fi
+  done >"$logdir/$name.skipped"
 }
 
 # run_step NAME CMD...: a step that is not a Bazel test run; it counts as one test.
@@ -69,8 +90,10 @@ run_step() {
 }
 
 run_bazel default test --keep_going //...
+record_skips default
 if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
   run_bazel asan test --keep_going --config=asan //...
+  record_skips asan --config=asan
   run_bazel tsan test --keep_going --config=tsan --build_tests_only \
     --test_tag_filters=threads //...
   # The verbs provider on a real (software) RDMA device: Debian's kernel under QEMU.
@@ -109,6 +132,20 @@ STEPS = {"softroce": "hw_tests/softroce/run.sh", "fuzz": "tools/fuzz.sh"}
 NEUTRAL = {"SKIPPED"}
 
 
+def skipped_by_test(path):
+    """Targets whose cases skipped themselves (label -> reason), from record_skips."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                label, _, reason = line.rstrip("\n").partition("|")
+                if label:
+                    out[label] = reason
+    except OSError:
+        pass
+    return out
+
+
 def parse(path):
     results = {}
     errors = []
@@ -141,6 +178,10 @@ for arg in sys.argv[1:]:
     results, errors = parse(path)
     if name in STEPS:  # not Bazel: the whole step is one test
         results = {STEPS[name]: "PASSED" if rc == 0 else "FAILED"}
+    self_skipped = skipped_by_test(path[: -len(".log")] + ".skipped")
+    for label in self_skipped:
+        if results.get(label) in PASS:
+            results[label] = "SKIPPED"
     passed = sorted(l for l, s in results.items() if s in PASS)
     flaky = sorted(l for l, s in results.items() if s == "FLAKY")
     skipped = sorted(l for l, s in results.items() if s in NEUTRAL)
@@ -174,19 +215,23 @@ for arg in sys.argv[1:]:
         line += " (%d flaky)" % len(flaky)
     if skipped:
         line += ", %d skipped" % len(skipped)
-    rows.append((line, cmd, failed, flaky, notes))
+    skip_notes = [(l, self_skipped.get(l, "")) for l in skipped]
+    rows.append((line, cmd, failed, flaky, notes, skip_notes))
 
 print()
 print("==> summary")
-for line, cmd, failed, flaky, notes in rows:
+for line, cmd, failed, flaky, notes, skip_notes in rows:
     print(line)
     print("          " + cmd)
     for label, status in failed:
         print("          %-9s %s" % (status, label))
     for label in flaky:
         print("          %-9s %s" % ("FLAKY", label))
+    for label, reason in skip_notes:
+        print("          %-9s %s: %s" % ("SKIPPED", label, reason))
     for note in notes:
         print("          note: " + note)
-print("tests: %d passed, %d failed" % (total_pass, total_fail))
+total_skipped = sum(len(r[5]) for r in rows)
+print("tests: %d passed, %d failed, %d skipped" % (total_pass, total_fail, total_skipped))
 sys.exit(1 if any_failed else 0)
 PY

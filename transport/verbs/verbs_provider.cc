@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <infiniband/efadv.h>
 #include <infiniband/verbs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +13,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "transport/gpu/runtime.h"
 
 namespace ferry::verbs {
 namespace {
@@ -153,19 +156,53 @@ class VerbsCompletionQueue final : public CompletionQueue {
 
 class VerbsMemoryRegion final : public MemoryRegion {
  public:
-  VerbsMemoryRegion(ibv_mr* mr, uint32_t access) : mr_(mr), access_(access) {}
+  VerbsMemoryRegion(ibv_mr* mr, uint32_t access, MemoryKind kind, void* addr)
+      : mr_(mr), access_(access), kind_(kind), addr_(addr) {}
   ~VerbsMemoryRegion() override { ibv_dereg_mr(mr_); }
-  void* addr() const override { return mr_->addr; }
+  void* addr() const override { return addr_; }
   size_t length() const override { return mr_->length; }
   uint32_t lkey() const override { return mr_->lkey; }
   uint32_t rkey() const override { return mr_->rkey; }
   uint32_t access() const override { return access_; }
-  MemoryKind memory_kind() const override { return MemoryKind::kHost; }
+  MemoryKind memory_kind() const override { return kind_; }
 
  private:
   ibv_mr* mr_;
   uint32_t access_;
+  MemoryKind kind_;
+  void* addr_;
 };
+
+// GPU memory for the NIC to read and write directly (GPUDirect RDMA): through a dmabuf
+// the CUDA driver exports (ibv_reg_dmabuf_mr; kernel 5.12+, an open GPU kernel module),
+// else through the peer-memory path (ibv_reg_mr on the GPU address, with nvidia-peermem
+// loaded). The error names why each way failed.
+Result<ibv_mr*> register_gpu_memory(ibv_pd* pd, const std::string& device, void* addr, size_t length, int access) {
+  // The driver exports whole host pages; the region starts `offset` bytes into them, and
+  // its I/O virtual address is the GPU address, so peers address it as they would host
+  // memory.
+  const auto begin = reinterpret_cast<uintptr_t>(addr);
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t aligned = begin & ~(page - 1);
+  const size_t span = ((begin + length + page - 1) & ~(page - 1)) - aligned;
+  std::string dmabuf_reason;
+  auto fd = gpu::dmabuf_fd(reinterpret_cast<void*>(aligned), span);
+  if (fd.ok()) {
+    ibv_mr* mr = ibv_reg_dmabuf_mr(pd, begin - aligned, length, begin, *fd, access);
+    const int err = errno;
+    close(*fd);
+    if (mr != nullptr) return mr;
+    dmabuf_reason = std::string("ibv_reg_dmabuf_mr: ") + std::strerror(err);
+  } else {
+    dmabuf_reason = fd.error().message;
+  }
+  ibv_mr* mr = ibv_reg_mr(pd, addr, length, access);
+  if (mr != nullptr) return mr;
+  const int err = errno;
+  return make_error(ErrorCode::kUnsupported, device + " cannot register GPU memory: dmabuf: " + dmabuf_reason +
+                                                 "; peer memory: ibv_reg_mr: " + std::strerror(err) +
+                                                 " (is nvidia-peermem loaded?)");
+}
 
 class VerbsDevice final : public Device {
  public:
@@ -554,15 +591,19 @@ class VerbsProtectionDomain final : public ProtectionDomain {
 
   Result<std::unique_ptr<MemoryRegion>> register_memory(void* addr, size_t length, uint32_t access,
                                                         MemoryKind kind) override {
-    if (kind != MemoryKind::kHost) {
-      return make_error(ErrorCode::kUnsupported, "verbs registers host memory only for now");
-    }
     if ((access & kAccessRemoteWrite) && !(access & kAccessLocalWrite)) {
       return make_error(ErrorCode::kInvalidArgument, "remote write access requires local write access");
     }
-    ibv_mr* mr = ibv_reg_mr(pd_, addr, length, static_cast<int>(ibv_access(access)));
+    if (auto kind_ok = gpu::check_memory_kind(addr, length, kind); !kind_ok.ok()) return kind_ok.error();
+    const int flags = static_cast<int>(ibv_access(access));
+    if (kind == MemoryKind::kDevice) {
+      auto mr = register_gpu_memory(pd_, device_.attributes().name, addr, length, flags);
+      if (!mr.ok()) return mr.error();
+      return std::unique_ptr<MemoryRegion>(std::make_unique<VerbsMemoryRegion>(*mr, access, kind, addr));
+    }
+    ibv_mr* mr = ibv_reg_mr(pd_, addr, length, flags);
     if (mr == nullptr) return errno_error(ErrorCode::kResourceExhausted, "ibv_reg_mr", errno);
-    return std::unique_ptr<MemoryRegion>(std::make_unique<VerbsMemoryRegion>(mr, access));
+    return std::unique_ptr<MemoryRegion>(std::make_unique<VerbsMemoryRegion>(mr, access, kind, addr));
   }
 
   Result<std::unique_ptr<Endpoint>> create_endpoint(const EndpointConfig& config) override {

@@ -1,0 +1,222 @@
+// GPU benchmarks, each against cudaMemcpy device-to-device measured in the same run on
+// the same card (the `vs_memcpy` counter). Bandwidth counts bytes read plus bytes
+// written, as cudaMemcpy's does (a copy of N bytes moves 2N).
+//
+//   bazel run --config=opt //benchmarks/gpu:gpu_bench     (on a machine with a GPU)
+//   bash tools/gpu-test.sh                                (builds here, runs there)
+//
+// Goals (docs/PERFORMANCE.md): KV pack/unpack of 16-64 KiB blocks >= 0.95x memcpy; the
+// all-reduce reduction >= 0.9x.
+#include <benchmark/benchmark.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <vector>
+
+#include "transport/gpu/runtime.h"
+#include "transport/workloads/coll/gpu/gpu_reduce.h"
+#include "transport/workloads/kv/gpu/kv_pack.h"
+#include "transport/workloads/moe/gpu/gpu_moe.h"
+
+namespace ferry {
+namespace {
+
+constexpr size_t kBytes = size_t{256} << 20;  // moved per iteration (read side)
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "gpu_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+gpu::DeviceBuffer device(size_t bytes) {
+  auto b = gpu::DeviceBuffer::allocate(bytes);
+  if (!b.ok()) die(b.error().to_string());
+  cudaMemset(b->data(), 0x5a, bytes);
+  return std::move(b).value();
+}
+
+// Times fn on the GPU with events; the benchmark's manual time.
+template <typename Fn>
+void time_on_gpu(benchmark::State& state, Fn&& fn) {
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  fn();  // warm up
+  cudaDeviceSynchronize();
+  for (auto _ : state) {
+    cudaEventRecord(start);
+    fn();
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    state.SetIterationTime(ms / 1e3);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  if (cudaGetLastError() != cudaSuccess) state.SkipWithError("a CUDA call failed");
+}
+
+// cudaMemcpy device-to-device of kBytes: the baseline, measured once per run (median of
+// 20) and kept for the ratios.
+double memcpy_bytes_per_second() {
+  static const double rate = [] {
+    gpu::DeviceBuffer a = device(kBytes), b = device(kBytes);
+    std::vector<double> seconds;
+    cudaEvent_t start, stop;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    for (int i = 0; i < 21; ++i) {
+      cudaEventRecord(start);
+      cudaMemcpy(b.data(), a.data(), kBytes, cudaMemcpyDeviceToDevice);
+      cudaEventRecord(stop);
+      cudaEventSynchronize(stop);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, start, stop);
+      if (i > 0) seconds.push_back(ms / 1e3);
+    }
+    std::sort(seconds.begin(), seconds.end());
+    return 2.0 * kBytes / seconds[seconds.size() / 2];
+  }();
+  return rate;
+}
+
+void report(benchmark::State& state, double bytes_moved_per_iteration) {
+  state.SetBytesProcessed(static_cast<int64_t>(bytes_moved_per_iteration * state.iterations()));
+  state.counters["memcpy_GBps"] = memcpy_bytes_per_second() / 1e9;
+  state.counters["vs_memcpy"] = benchmark::Counter(
+      bytes_moved_per_iteration * state.iterations() / memcpy_bytes_per_second(),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_MemcpyDeviceToDevice(benchmark::State& state) {
+  gpu::DeviceBuffer a = device(kBytes), b = device(kBytes);
+  time_on_gpu(state, [&] { cudaMemcpyAsync(b.data(), a.data(), kBytes, cudaMemcpyDeviceToDevice); });
+  report(state, 2.0 * kBytes);
+}
+BENCHMARK(BM_MemcpyDeviceToDevice)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// A layout whose blocks are `block_kib` KiB; the pool holds twice the blocks a pack moves,
+// and the table picks half of them in shuffled order.
+PagedKvLayout kv_layout(uint32_t block_kib) {
+  PagedKvLayout l;
+  l.layers = 1;
+  l.kv_heads = 8;
+  l.head_dim = 128;
+  l.dtype_bytes = 2;
+  l.tp = 1;  // 8 heads: 2 KiB token rows
+  l.block_tokens = block_kib / 2;
+  l.num_blocks = static_cast<uint32_t>(2 * kBytes / 2 / l.block_bytes());  // K and V halves
+  return l;
+}
+
+std::vector<uint32_t> shuffled_table(uint32_t blocks, uint32_t pool_blocks) {
+  std::vector<uint32_t> all(pool_blocks);
+  std::iota(all.begin(), all.end(), 0);
+  uint64_t x = 88172645463325252ull;
+  for (uint32_t i = pool_blocks - 1; i > 0; --i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::swap(all[i], all[x % (i + 1)]);
+  }
+  all.resize(blocks);
+  return all;
+}
+
+void kv_bench(benchmark::State& state, bool pack) {
+  const PagedKvLayout l = kv_layout(static_cast<uint32_t>(state.range(0)));
+  const uint32_t blocks = l.num_blocks / 2;
+  const std::vector<uint32_t> table = shuffled_table(blocks, l.num_blocks);
+  gpu::DeviceBuffer pool = device(l.pool_bytes());
+  gpu::DeviceBuffer gpu_table = device(table.size() * sizeof(uint32_t));
+  cudaMemcpy(gpu_table.data(), table.data(), table.size() * sizeof(uint32_t), cudaMemcpyHostToDevice);
+  const kv::gpu::HeadSlice heads = kv::gpu::all_heads(l);
+  const uint64_t staged = kv::gpu::packed_bytes(l, blocks, heads);
+  gpu::DeviceBuffer staging = device(staged);
+  time_on_gpu(state, [&] {
+    const VoidResult r = pack ? kv::gpu::launch_pack(l, pool.data(), 0, gpu_table.as<uint32_t>(), blocks, heads, staging.data())
+                              : kv::gpu::launch_unpack(l, pool.data(), 0, gpu_table.as<uint32_t>(), blocks, heads, staging.data());
+    if (!r.ok()) die(r.error().to_string());
+  });
+  report(state, 2.0 * staged);
+}
+
+void BM_KvPack(benchmark::State& state) { kv_bench(state, true); }
+void BM_KvUnpack(benchmark::State& state) { kv_bench(state, false); }
+BENCHMARK(BM_KvPack)->ArgName("block_kib")->Arg(16)->Arg(32)->Arg(64)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KvUnpack)->ArgName("block_kib")->Arg(16)->Arg(32)->Arg(64)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// The all-reduce step: dst = a + b (+ ...), `sources` inputs of kBytes / sources each, so
+// every point moves about the same bytes.
+void BM_Reduce(benchmark::State& state) {
+  const auto dtype = static_cast<coll::DType>(state.range(0));
+  const auto sources = static_cast<size_t>(state.range(1));
+  const size_t bytes = kBytes / sources;
+  std::vector<gpu::DeviceBuffer> inputs;
+  std::vector<const void*> ptrs;
+  for (size_t s = 0; s < sources; ++s) {
+    inputs.push_back(device(bytes));
+    ptrs.push_back(inputs.back().data());
+  }
+  gpu::DeviceBuffer out = device(bytes);
+  const size_t count = bytes / coll::element_bytes(dtype);
+  time_on_gpu(state, [&] {
+    const VoidResult r = coll::gpu::launch_reduce(out.data(), ptrs, count, dtype, coll::ReduceOp::kSum);
+    if (!r.ok()) die(r.error().to_string());
+  });
+  state.SetLabel(coll::to_string(dtype));
+  report(state, double(sources + 1) * bytes);
+}
+BENCHMARK(BM_Reduce)
+    ->ArgNames({"dtype", "sources"})
+    ->ArgsProduct({{int(coll::DType::kFloat32), int(coll::DType::kFloat16), int(coll::DType::kBFloat16)}, {2, 8}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_Fp8Quantize(benchmark::State& state) {
+  const uint32_t hidden = 7168, rows = static_cast<uint32_t>(kBytes / 2 / hidden);
+  gpu::DeviceBuffer in = device(size_t{rows} * hidden * 2), q = device(size_t{rows} * hidden),
+                    scales = device(size_t{rows} * hidden / 128 * 4);
+  cudaMemset(in.data(), 0x3c, in.size());
+  time_on_gpu(state, [&] {
+    const VoidResult r = moe::gpu::launch_quantize_fp8(in.as<uint16_t>(), q.as<uint8_t>(), scales.as<float>(), rows, hidden);
+    if (!r.ok()) die(r.error().to_string());
+  });
+  report(state, double(in.size() + q.size() + scales.size()));
+}
+BENCHMARK(BM_Fp8Quantize)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+void BM_WeightedCombine(benchmark::State& state) {
+  const uint32_t hidden = 7168, top_k = 8, tokens = 4096;
+  gpu::DeviceBuffer rows = device(size_t{tokens} * top_k * hidden * 2), out = device(size_t{tokens} * hidden * 2);
+  std::vector<int32_t> index(size_t{tokens} * top_k);
+  std::iota(index.begin(), index.end(), 0);
+  std::vector<float> weights(index.size(), 0.125f);
+  gpu::DeviceBuffer gpu_index = device(index.size() * 4), gpu_weights = device(weights.size() * 4);
+  cudaMemcpy(gpu_index.data(), index.data(), index.size() * 4, cudaMemcpyHostToDevice);
+  cudaMemcpy(gpu_weights.data(), weights.data(), weights.size() * 4, cudaMemcpyHostToDevice);
+  cudaMemset(rows.data(), 0x3c, rows.size());
+  time_on_gpu(state, [&] {
+    const VoidResult r = moe::gpu::launch_weighted_combine(rows.as<uint16_t>(), gpu_index.as<int32_t>(),
+                                                           gpu_weights.as<float>(), tokens, top_k, hidden, out.as<uint16_t>());
+    if (!r.ok()) die(r.error().to_string());
+  });
+  report(state, double(rows.size() + out.size()));
+}
+BENCHMARK(BM_WeightedCombine)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace ferry
+
+int main(int argc, char** argv) {
+  if (auto here = ferry::gpu::available(); !here.ok()) {
+    std::printf("gpu_bench: skipped, needs a GPU: %s\n", here.error().message.c_str());
+    return 0;
+  }
+  std::printf("GPU: %s\n", ferry::gpu::device_name(0).ok() ? ferry::gpu::device_name(0)->c_str() : "?");
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,214 @@
+#include "transport/gpu/runtime.h"
+
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+
+#include <utility>
+
+namespace ferry::gpu {
+namespace {
+
+Error cuda_error(const char* what, cudaError_t e) {
+  const ErrorCode code = e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
+                                 e == cudaErrorDevicesUnavailable
+                             ? ErrorCode::kUnavailable
+                             : ErrorCode::kInternal;
+  return make_error(code, std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+// A driver API function through the runtime, so that nothing links libcuda (absent on
+// machines without a GPU driver). Null when the driver lacks it.
+template <typename Fn>
+Fn driver_function(const char* name) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  if (cudaGetDriverEntryPointByVersion(name, &fn, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+      found != cudaDriverEntryPointSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return reinterpret_cast<Fn>(fn);
+}
+
+}  // namespace
+
+static VoidResult probe() {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e == cudaErrorInsufficientDriver) {
+    return make_error(ErrorCode::kUnavailable, "no CUDA driver on this machine (no GPU, or the driver is not loaded)");
+  }
+  if (e == cudaErrorNoDevice || (e == cudaSuccess && count == 0)) {
+    return make_error(ErrorCode::kUnavailable, "no CUDA device on this machine");
+  }
+  if (e != cudaSuccess) return cuda_error("cudaGetDeviceCount", e);
+  return {};
+}
+
+// Asked once: the answer does not change while the process runs, and registration asks
+// for every region.
+VoidResult available() {
+  static const VoidResult answer = probe();
+  return answer;
+}
+
+int device_count() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
+Result<std::string> device_name(int device) {
+  cudaDeviceProp prop{};
+  const cudaError_t e = cudaGetDeviceProperties(&prop, device);
+  if (e != cudaSuccess) return cuda_error("cudaGetDeviceProperties", e);
+  return std::string(prop.name);
+}
+
+PointerInfo query_pointer(const void* ptr) {
+  PointerInfo info;
+  if (!available().ok()) return info;  // without a GPU every pointer is host memory
+  cudaPointerAttributes attr{};
+  if (ptr == nullptr || cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+    cudaGetLastError();  // a plain host pointer, or no CUDA: not an error to keep
+    return info;
+  }
+  switch (attr.type) {
+    case cudaMemoryTypeDevice:
+      info.kind = MemoryKind::kDevice;
+      info.device = attr.device;
+      break;
+    case cudaMemoryTypeManaged:
+      info.kind = MemoryKind::kDevice;
+      info.device = attr.device;
+      info.managed = true;
+      break;
+    case cudaMemoryTypeHost:
+      info.pinned = true;
+      break;
+    default:
+      break;
+  }
+  return info;
+}
+
+VoidResult check_memory_kind(const void* ptr, size_t length, MemoryKind kind) {
+  const PointerInfo info = query_pointer(ptr);
+  if (kind == MemoryKind::kHost) {
+    if (info.kind == MemoryKind::kDevice) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a GPU pointer (device " + std::to_string(info.device) + ") registered as host memory");
+    }
+    return {};
+  }
+  if (info.kind != MemoryKind::kDevice) {
+    if (!available().ok()) {
+      return make_error(ErrorCode::kUnsupported, "GPU memory registered, but " + available().error().message);
+    }
+    return make_error(ErrorCode::kInvalidArgument,
+                      "a host pointer registered as GPU memory (not from cudaMalloc, or already freed)");
+  }
+  // The whole range must sit in one live allocation: its last byte must be device memory
+  // of the same allocation (a range past the end, or into a freed neighbour, is refused).
+  using GetAddressRange = CUresult (*)(CUdeviceptr*, size_t*, CUdeviceptr);
+  static const auto get_range = driver_function<GetAddressRange>("cuMemGetAddressRange");
+  if (get_range == nullptr) return make_error(ErrorCode::kUnsupported, "the CUDA driver lacks cuMemGetAddressRange");
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  if (get_range(&base, &size, reinterpret_cast<CUdeviceptr>(ptr)) != CUDA_SUCCESS) {
+    return make_error(ErrorCode::kInvalidArgument, "GPU memory range not found (freed?)");
+  }
+  const auto begin = reinterpret_cast<uintptr_t>(ptr);
+  const auto alloc_begin = static_cast<uintptr_t>(base);
+  if (begin + length > alloc_begin + size) {
+    return make_error(ErrorCode::kOutOfRange, "GPU range of " + std::to_string(length) + " bytes runs " +
+                                                  std::to_string(begin + length - alloc_begin - size) +
+                                                  " bytes past the end of its allocation");
+  }
+  return {};
+}
+
+Result<int> dmabuf_fd(const void* ptr, size_t length) {
+  using GetHandle = CUresult (*)(void*, CUdeviceptr, size_t, CUmemRangeHandleType, unsigned long long);
+  static const auto get_handle = driver_function<GetHandle>("cuMemGetHandleForAddressRange");
+  if (get_handle == nullptr) {
+    return make_error(ErrorCode::kUnsupported, "the CUDA driver has no dmabuf export (cuMemGetHandleForAddressRange)");
+  }
+  int fd = -1;
+  const CUresult r = get_handle(&fd, reinterpret_cast<CUdeviceptr>(ptr), length,
+                                CU_MEM_RANGE_HANDLE_TYPE_DMA_BUF_FD, 0);
+  if (r != CUDA_SUCCESS) {
+    return make_error(ErrorCode::kUnsupported,
+                      "the CUDA driver refused a dmabuf for this range (CUresult " + std::to_string(r) +
+                          "; dmabuf needs an open kernel module and a page-aligned range)");
+  }
+  return fd;
+}
+
+VoidResult copy(void* dst, const void* src, size_t n) {
+  if (n == 0) return {};
+  const cudaError_t e = cudaMemcpy(dst, src, n, cudaMemcpyDefault);
+  if (e != cudaSuccess) return cuda_error("cudaMemcpy", e);
+  return {};
+}
+
+VoidResult synchronize() {
+  const cudaError_t e = cudaDeviceSynchronize();
+  if (e != cudaSuccess) return cuda_error("cudaDeviceSynchronize", e);
+  return {};
+}
+
+Result<DeviceBuffer> DeviceBuffer::allocate(size_t bytes) {
+  DeviceBuffer buffer;
+  const cudaError_t e = cudaMalloc(&buffer.data_, bytes == 0 ? 1 : bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return cuda_error(("cudaMalloc of " + std::to_string(bytes) + " bytes").c_str(), e);
+  }
+  buffer.size_ = bytes;
+  return buffer;
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (data_ != nullptr) cudaFree(data_);
+}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) cudaFree(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+Result<PinnedBuffer> PinnedBuffer::allocate(size_t bytes) {
+  PinnedBuffer buffer;
+  const cudaError_t e = cudaMallocHost(&buffer.data_, bytes == 0 ? 1 : bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return cuda_error(("cudaMallocHost of " + std::to_string(bytes) + " bytes").c_str(), e);
+  }
+  buffer.size_ = bytes;
+  return buffer;
+}
+
+PinnedBuffer::~PinnedBuffer() {
+  if (data_ != nullptr) cudaFreeHost(data_);
+}
+
+PinnedBuffer::PinnedBuffer(PinnedBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) cudaFreeHost(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+}  // namespace ferry::gpu

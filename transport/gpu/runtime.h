@@ -1,0 +1,91 @@
+// The CUDA runtime as ferry uses it: is a GPU here, what kind of memory is a pointer,
+// copies between host and GPU memory, and GPU buffers that free themselves.
+//
+// Plain C++: no CUDA header leaks out, so every layer can include this. Binaries link the
+// CUDA runtime statically and load the driver at run time: on a machine without a GPU
+// (or without the driver) every call fails with an error that says so, nothing crashes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "transport/provider.h"
+#include "transport/result.h"
+
+namespace ferry::gpu {
+
+// Ok when at least one CUDA device can be used; otherwise why not ("no CUDA driver",
+// "no CUDA device", ...).
+VoidResult available();
+int device_count();
+// "NVIDIA H100 80GB HBM3", or an error.
+Result<std::string> device_name(int device = 0);
+
+// What the CUDA runtime knows about an address: GPU memory (of `device`), or host memory
+// (pinned or not). Without a GPU everything is host memory.
+struct PointerInfo {
+  MemoryKind kind = MemoryKind::kHost;
+  int device = -1;      // kDevice: the GPU it lives on
+  bool pinned = false;  // kHost: page-locked through CUDA
+  bool managed = false; // allocated with cudaMallocManaged
+};
+PointerInfo query_pointer(const void* ptr);
+
+// Whether [ptr, ptr + length) is one allocation of the memory kind it is registered as:
+// GPU memory for kDevice (all of it inside one live allocation), host memory for kHost.
+// The error names the mismatch ("a GPU pointer registered as host memory", ...).
+VoidResult check_memory_kind(const void* ptr, size_t length, MemoryKind kind);
+
+// A dmabuf file descriptor for a range of GPU memory (for ibv_reg_dmabuf_mr); the
+// caller closes it. An error says why the driver would not export one.
+Result<int> dmabuf_fd(const void* ptr, size_t length);
+
+// Copies n bytes between any of host and GPU memory with the copy engines, and waits for
+// the copy (cudaMemcpy with the kind inferred from the pointers).
+VoidResult copy(void* dst, const void* src, size_t n);
+
+// Waits for all work on the current device.
+VoidResult synchronize();
+
+// GPU memory (cudaMalloc) freed on destruction. Movable, not copyable.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  static Result<DeviceBuffer> allocate(size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  void* data() const { return data_; }
+  template <typename T>
+  T* as() const { return static_cast<T*>(data_); }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Page-locked host memory (cudaMallocHost) freed on destruction: staging buffers.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  static Result<PinnedBuffer> allocate(size_t bytes);
+  ~PinnedBuffer();
+  PinnedBuffer(PinnedBuffer&& other) noexcept;
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  void* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace ferry::gpu
