@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "emu/fabric.h"
-#include "emu/rng.h"
 #include "transport/provider_support/completion_ring.h"
 #include "transport/provider_support/trace_hash.h"
+#include "transport/random.h"
 
 namespace ferry::emu {
 

@@ -1,52 +1,11 @@
-// A small seeded generator (xoshiro256** seeded through splitmix64). Written out here
-// rather than taken from <random> so that a seed gives the same numbers with every
-// compiler and standard library: determinism is a promise of emu and sim.
+// Forwards to transport/random.h for code not yet moved to it; goes once none includes
+// this header.
 #pragma once
 
-#include <cstdint>
+#include "transport/random.h"
 
 namespace ferry::emu {
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    uint64_t x = seed;
-    for (auto& word : state_) word = splitmix64(x);
-  }
-
-  uint64_t next() {
-    const uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
-    return result;
-  }
-
-  // Uniform in [0, bound); 0 when bound is 0.
-  uint64_t below(uint64_t bound) {
-    if (bound == 0) return 0;
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * bound) >> 64);
-  }
-
-  // Uniform in [0, 1).
-  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-
-  bool chance(double probability) { return probability > 0 && unit() < probability; }
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  static uint64_t splitmix64(uint64_t& x) {
-    uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-
-  uint64_t state_[4];
-};
+using Rng = ::ferry::Rng;
 
 }  // namespace ferry::emu

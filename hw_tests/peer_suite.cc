@@ -723,6 +723,15 @@ class PeerSuite {
            std::to_string(retries) + " retries)";
   }
 
+  // "byte N differs" for the first byte in [begin, end) of the engine buffer that lacks
+  // the pattern; empty when none does.
+  std::string wrong_byte(uint64_t begin, uint64_t end) const {
+    for (uint64_t b = begin; b < end; ++b) {
+      if (engine_buffer_[b] != pattern(kEngineSeed, b)) return "byte " + std::to_string(b) + " differs";
+    }
+    return "";
+  }
+
   void engine_checks() {
     const std::string opened = open_engine();
     if (!ok()) return;
@@ -788,9 +797,7 @@ class PeerSuite {
       }
       for (uint32_t i = 0; i < n && verdict.empty(); ++i) {
         const uint64_t offset = (i * 64ull) % (kEngineBytes - 64);
-        for (uint64_t b = offset; b < offset + 64 && verdict.empty(); ++b) {
-          if (engine_buffer_[b] != pattern(kEngineSeed, b)) verdict = "byte " + std::to_string(b) + " differs";
-        }
+        verdict = wrong_byte(offset, offset + 64);
       }
     }
     conclude(name, *acted, verdict);
@@ -836,9 +843,7 @@ class PeerSuite {
       } else if (!tally->ok) {
         verdict = "the expectation failed: " + tally->first_failure;
       }
-      for (uint64_t b = 0; b < kEngineBytes && verdict.empty(); ++b) {
-        if (engine_buffer_[b] != pattern(kEngineSeed, b)) verdict = "byte " + std::to_string(b) + " differs";
-      }
+      if (verdict.empty()) verdict = wrong_byte(0, kEngineBytes);
     }
     conclude(name, *acted, verdict);
   }

@@ -11,6 +11,14 @@ bool contains(const std::vector<std::string>& keys, std::string_view key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
+// A field's value read by `reader` (one of value_readers.h), or nullopt when it is absent.
+template <typename Reader, typename... Args>
+auto read_present(const YamlNode* node, const std::string& field, Diagnostics& diagnostics, Reader reader,
+                  Args... args) -> decltype(reader(*node, field, diagnostics, args...)) {
+  if (node == nullptr) return std::nullopt;
+  return reader(*node, field, diagnostics, args...);
+}
+
 }  // namespace
 
 MappingReader::MappingReader(const YamlNode& mapping, std::string path, Diagnostics& diagnostics)
@@ -70,43 +78,35 @@ void MappingReader::error_here(const std::string& message) {
 }
 
 std::optional<uint64_t> MappingReader::whole(std::string_view key, Presence presence, WholeRange range) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_whole(*node, field(key), diagnostics_, range) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_whole, range);
 }
 
 std::optional<uint64_t> MappingReader::tokens(std::string_view key, Presence presence, WholeRange range) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_tokens(*node, field(key), diagnostics_, range) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_tokens, range);
 }
 
 std::optional<uint64_t> MappingReader::size(std::string_view key, Presence presence, WholeRange range) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_size(*node, field(key), diagnostics_, range) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_size, range);
 }
 
 std::optional<uint64_t> MappingReader::duration(std::string_view key, Presence presence, WholeRange range) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_duration(*node, field(key), diagnostics_, range) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_duration, range);
 }
 
 std::optional<double> MappingReader::rate(std::string_view key, Presence presence, RealRange range) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_rate(*node, field(key), diagnostics_, range) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_rate, range);
 }
 
 std::optional<double> MappingReader::real(std::string_view key, Presence presence, RealRange range) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_real(*node, field(key), diagnostics_, range) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_real, range);
 }
 
 std::optional<bool> MappingReader::flag(std::string_view key, Presence presence) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_flag(*node, field(key), diagnostics_) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_flag);
 }
 
 std::optional<std::string> MappingReader::text(std::string_view key, Presence presence) {
-  const YamlNode* node = get(key, presence);
-  return node != nullptr ? read_text(*node, field(key), diagnostics_) : std::nullopt;
+  return read_present(get(key, presence), field(key), diagnostics_, read_text);
 }
 
 }  // namespace ferry::scenarios

@@ -14,20 +14,16 @@
 
 #include "scenarios/scenario_parser.h"
 #include "scenarios/units.h"
+#include "transport/random.h"
 
 namespace ferry::scenarios {
 namespace {
 
-// splitmix64: small, seeded, the same everywhere.
+// The splitmix64 sequence: seeded, the same everywhere.
 class Random {
  public:
   explicit Random(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return splitmix64_next(state_); }
   size_t below(size_t n) { return n == 0 ? 0 : next() % n; }
 
  private:

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "transport/random.h"
+
 namespace ferry::report {
 namespace {
 
@@ -15,12 +17,7 @@ using replay::WorkloadReport;
 // and are the same on every run.
 struct Sequence {
   uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return splitmix64_next(state); }
   uint64_t around(uint64_t center, uint64_t spread) { return center - spread / 2 + next() % (spread + 1); }
 };
 
