@@ -30,6 +30,9 @@ LAYERS = [
     ("sim", "sim/"),
     ("verbs", "transport/verbs/"),
     ("tcp", "transport/tcp/"),
+    # The CUDA runtime as ferry uses it: beside the interface, below every user of GPU
+    # memory (providers, engine, workloads); the one place CUDA headers meet C++ code.
+    ("gpu", "transport/gpu/"),
     ("interface", "transport/"),
 ]
 
@@ -38,7 +41,8 @@ ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
-    "interface": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "interface": PROVIDERS | {"gpu", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "gpu": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # A provider knows only the interface: nothing above it, and no other provider.
     "emu": (PROVIDERS - {"emu"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "sim": (PROVIDERS - {"sim"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
@@ -111,7 +115,7 @@ ALLOWED = {
 
 SOURCE_DIRS = ["transport", "emu", "sim", "fabrics", "scenarios", "hw_tests",
                "benchmarks", "tools"]
-SOURCE_SUFFIXES = (".h", ".hpp", ".cc", ".cpp")
+SOURCE_SUFFIXES = (".h", ".hpp", ".cc", ".cpp", ".cu")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs every GPU test and GPU benchmark on a machine with an NVIDIA GPU.
+#
+#   bash tools/gpu-test.sh              build here (needs /usr/local/cuda, no GPU needed)
+#                                       into out/gpu/, then run them if this machine has a GPU
+#   bash tools/gpu-test.sh --build      only build into out/gpu/ (to copy to a GPU machine)
+#   bash tools/gpu-test.sh --run [DIR]  only run what DIR (default out/gpu) holds: on the GPU
+#                                       machine, which needs the NVIDIA driver and nothing else
+#
+# Every test target tagged `gpu` runs as a plain binary (gtest); then the GPU benchmarks.
+# It ends with `gpu: N passed, M failed, K skipped` and exits non-zero if any failed.
+# docs/gpu.md records what it printed on the cards it ran on.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mode="${1:-all}"
+dir="${2:-out/gpu}"
+
+build() {
+  bash tools/install-deps.sh >&2 || exit 1
+  local tests benches
+  tests=$(bazel query 'attr(tags, "\bgpu\b", tests(//...))' 2>/dev/null) || exit 1
+  benches=$(bazel query 'attr(tags, "\bgpu\b", kind(cc_binary, //...))' 2>/dev/null) || exit 1
+  # shellcheck disable=SC2086
+  # Bazel's own libraries linked in (no runfiles needed on the GPU machine).
+  bazel build --config=opt --dynamic_mode=off $tests $benches || exit 1
+  rm -rf "$dir"
+  mkdir -p "$dir/tests" "$dir/benchmarks"
+  local bin
+  bin=$(bazel info --config=opt --dynamic_mode=off bazel-bin 2>/dev/null)
+  for t in $tests; do
+    local path="${t#//}"
+    cp "$bin/${path/://}" "$dir/tests/"
+  done
+  for b in $benches; do
+    local path="${b#//}"
+    cp "$bin/${path/://}" "$dir/benchmarks/"
+  done
+  # Debian's shared libraries the binaries need beyond the C and C++ runtimes travel too.
+  mkdir -p "$dir/lib"
+  ldd "$dir"/tests/* "$dir"/benchmarks/* 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
+    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libdl|librt|libpthread)\.so' | xargs -r cp -L -t "$dir/lib"
+  echo "gpu-test: built $(ls "$dir/tests" | wc -l) tests and $(ls "$dir/benchmarks" | wc -l) benchmarks into $dir"
+}
+
+run() {
+  if [ ! -d "$dir/tests" ]; then
+    echo "gpu-test: nothing built in $dir (run with --build first)" >&2
+    exit 1
+  fi
+  export LD_LIBRARY_PATH="$(cd "$dir" && pwd)/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  local passed=0 failed=0 skipped=0
+  for t in "$dir"/tests/*; do
+    echo "==> $(basename "$t")"
+    local log
+    log=$(mktemp)
+    "$t" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ]; then
+      failed=$((failed + 1))
+    elif grep -q '^\[  SKIPPED \]' "$log"; then
+      skipped=$((skipped + 1))
+    else
+      passed=$((passed + 1))
+    fi
+    rm -f "$log"
+  done
+  for b in "$dir"/benchmarks/*; do
+    echo "==> $(basename "$b")"
+    "$b" --benchmark_counters_tabular=true || failed=$((failed + 1))
+  done
+  echo "gpu: $passed passed, $failed failed, $skipped skipped"
+  [ "$failed" -eq 0 ]
+}
+
+case "$mode" in
+  --build) build ;;
+  --run) run ;;
+  all)
+    build
+    if [ -e /dev/nvidia0 ] || command -v nvidia-smi >/dev/null; then
+      run
+    else
+      echo "gpu-test: no GPU on this machine; copy $dir to one and run: bash tools/gpu-test.sh --run $dir"
+    fi
+    ;;
+  *)
+    echo "usage: bash tools/gpu-test.sh [--build | --run [DIR]]" >&2
+    exit 2
+    ;;
+esac
