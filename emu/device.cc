@@ -41,7 +41,7 @@ const MrEntry* EmuDevice::lookup(uint32_t key) const {
   return entry.live && entry.key == key ? &entry : nullptr;
 }
 
-uint32_t EmuDevice::add_region(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id) {
+uint32_t EmuDevice::add_region(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id, MemoryKind kind) {
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -52,7 +52,8 @@ uint32_t EmuDevice::add_region(uint64_t addr, uint64_t length, uint32_t access, 
   }
   MrEntry& entry = regions_[slot];
   const uint32_t generation = ((entry.key & 0xff) + 1) & 0xff;
-  entry = MrEntry{addr, length, access, pd_id, ((slot + 1) << 8) | generation, true};
+  entry = MrEntry{addr, length, access, pd_id, ((slot + 1) << 8) | generation, true, kind};
+  if (kind == MemoryKind::kDevice) fabric.gpu_regions.fetch_add(1);
   return entry.key;
 }
 
@@ -60,6 +61,7 @@ void EmuDevice::remove_region(uint32_t key) {
   const uint32_t slot = (key >> 8) - 1;
   if (slot >= regions_.size() || regions_[slot].key != key) return;
   regions_[slot].live = false;
+  if (regions_[slot].kind == MemoryKind::kDevice) fabric.gpu_regions.fetch_sub(1);
   free_slots_.push_back(slot);
 }
 
@@ -67,12 +69,12 @@ Result<std::unique_ptr<MemoryRegion>> EmuProtectionDomain::register_memory(void*
                                                                            size_t length,
                                                                            uint32_t access,
                                                                            MemoryKind kind) {
-  if (kind != MemoryKind::kHost) {
-    return make_error(ErrorCode::kUnsupported,
-                      "emu registers host memory only; device memory is not supported yet");
-  }
   if (addr == nullptr || length == 0) {
     return make_error(ErrorCode::kInvalidArgument, "register_memory needs a non-null, non-empty range");
+  }
+  // GPU memory moves with the CUDA copy engines; the kind must be what the memory is.
+  if (auto kind_ok = check_memory_kind(addr, length, kind); !kind_ok.ok()) {
+    return make_error(kind_ok.error().code, "emu: " + kind_ok.error().message);
   }
   if (access & ~(kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead)) {
     return make_error(ErrorCode::kInvalidArgument, "unknown access flags");
@@ -83,9 +85,9 @@ Result<std::unique_ptr<MemoryRegion>> EmuProtectionDomain::register_memory(void*
   }
   if (device.dead.load()) return make_error(ErrorCode::kUnavailable, device.attributes().name + " is dead");
   std::unique_lock lock(device.fabric.tables);
-  const uint32_t key = device.add_region(reinterpret_cast<uint64_t>(addr), length, access, id);
+  const uint32_t key = device.add_region(reinterpret_cast<uint64_t>(addr), length, access, id, kind);
   return std::unique_ptr<MemoryRegion>(
-      std::make_unique<EmuMemoryRegion>(device, addr, length, access, key));
+      std::make_unique<EmuMemoryRegion>(device, addr, length, access, key, kind));
 }
 
 EmuMemoryRegion::~EmuMemoryRegion() {

@@ -42,19 +42,19 @@ bool list_allowed(const EmuDevice& device, uint32_t pd_id, const Sge* sges, uint
   return true;
 }
 
-// One copy from a list of source pieces to a list of destination pieces, like DMA.
-// memmove: a loopback transfer may overlap, and that must not be undefined here.
-void scatter_copy(const Sge* src, uint32_t num_src, const Sge* dst, uint32_t num_dst,
-                  uint64_t bytes) {
+// One copy from a list of source pieces to a list of destination pieces, like DMA
+// (provider_support/dma_copy.h: host memory, or GPU memory once the fabric has some).
+// False when a GPU copy failed (memory freed while registered).
+bool scatter_copy(const Sge* src, uint32_t num_src, const Sge* dst, uint32_t num_dst, uint64_t bytes, bool gpu) {
   uint32_t si = 0, di = 0;
   uint64_t so = 0, doff = 0;
   while (bytes > 0 && si < num_src && di < num_dst) {
     const uint64_t src_left = src[si].length - so;
     const uint64_t dst_left = dst[di].length - doff;
     const uint64_t n = std::min({src_left, dst_left, bytes});
-    if (n > 0) {
-      std::memmove(reinterpret_cast<void*>(dst[di].addr + doff),
-                   reinterpret_cast<const void*>(src[si].addr + so), n);
+    if (n > 0 && !dma_copy(reinterpret_cast<void*>(dst[di].addr + doff),
+                           reinterpret_cast<const void*>(src[si].addr + so), n, gpu)) {
+      return false;
     }
     so += n;
     doff += n;
@@ -62,6 +62,7 @@ void scatter_copy(const Sge* src, uint32_t num_src, const Sge* dst, uint32_t num
     if (so == src[si].length) ++si, so = 0;
     if (doff == dst[di].length) ++di, doff = 0;
   }
+  return true;
 }
 
 CompletionKind local_kind(Opcode op) {
@@ -360,6 +361,8 @@ void EmuEndpoint::count_on_wire_locked(const SendOp& op) {
   to.rx_packets.fetch_add(packets, std::memory_order_relaxed);
 }
 
+bool EmuEndpoint::gpu_memory() const { return fabric_.gpu_regions.load(std::memory_order_relaxed) > 0; }
+
 // The completion goes back after the acknowledgement's flight time (deterministic
 // mode) or at once (fast mode). Same delay for all, so RC completions stay in order.
 void EmuEndpoint::finish_locked(SendOp& op) {
@@ -412,12 +415,10 @@ EmuEndpoint::Attempt EmuEndpoint::attempt_locked(SendOp& op, uint64_t* retry_at)
     }
   }
   if (!two_sided) {
-    if (wr.opcode == Opcode::kRead) {
-      scatter_copy(&remote, 1, op.sges, wr.num_sge, op.bytes);
-    } else {
-      scatter_copy(op.sges, wr.num_sge, &remote, 1, op.bytes);
-    }
-    op.status = Status::kSuccess;
+    const bool copied = wr.opcode == Opcode::kRead
+                            ? scatter_copy(&remote, 1, op.sges, wr.num_sge, op.bytes, gpu_memory())
+                            : scatter_copy(op.sges, wr.num_sge, &remote, 1, op.bytes, gpu_memory());
+    op.status = copied ? Status::kSuccess : Status::kLocalProtectionError;
     return Attempt::kDelivered;
   }
 
@@ -463,7 +464,10 @@ EmuEndpoint::RecvOutcome EmuEndpoint::take_recv_and_fill(const Sge* src, uint32_
     completion.endpoint_id = id_;
     completion.byte_len = static_cast<uint32_t>(bytes);
     if (write_target != nullptr) {
-      scatter_copy(src, num_src, write_target, 1, bytes);
+      if (!scatter_copy(src, num_src, write_target, 1, bytes, gpu_memory())) {
+        completion.status = Status::kLocalProtectionError;
+        outcome = RecvOutcome::kProtectionError;
+      }
       completion.kind = CompletionKind::kRecvWriteWithImm;
       completion.has_imm = true;
       completion.imm = imm;
@@ -477,8 +481,10 @@ EmuEndpoint::RecvOutcome EmuEndpoint::take_recv_and_fill(const Sge* src, uint32_
         completion.status = Status::kLocalLengthError;
         completion.byte_len = 0;
         outcome = RecvOutcome::kLengthError;
-      } else {
-        scatter_copy(src, num_src, recv.sges, recv.num_sge, bytes);
+      } else if (!scatter_copy(src, num_src, recv.sges, recv.num_sge, bytes, gpu_memory())) {
+        completion.status = Status::kLocalProtectionError;
+        completion.byte_len = 0;
+        outcome = RecvOutcome::kProtectionError;
       }
     }
   }

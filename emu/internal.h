@@ -15,6 +15,7 @@
 
 #include "emu/fabric.h"
 #include "transport/provider_support/completion_ring.h"
+#include "transport/provider_support/dma_copy.h"
 #include "transport/provider_support/trace_hash.h"
 #include "transport/random.h"
 
@@ -34,6 +35,7 @@ struct MrEntry {
   uint32_t pd_id = 0;
   uint32_t key = 0;
   bool live = false;
+  MemoryKind kind = MemoryKind::kHost;
 };
 
 class EmuDevice final : public Device {
@@ -46,7 +48,7 @@ class EmuDevice final : public Device {
 
   // Key table; callers hold FabricImpl::tables (shared to look up, exclusive to change).
   const MrEntry* lookup(uint32_t key) const;
-  uint32_t add_region(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id);
+  uint32_t add_region(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id, MemoryKind kind);
   void remove_region(uint32_t key);
 
   FabricImpl& fabric;
@@ -81,15 +83,15 @@ class EmuProtectionDomain final : public ProtectionDomain {
 
 class EmuMemoryRegion final : public MemoryRegion {
  public:
-  EmuMemoryRegion(EmuDevice& device, void* addr, size_t length, uint32_t access, uint32_t key)
-      : device_(device), addr_(addr), length_(length), access_(access), key_(key) {}
+  EmuMemoryRegion(EmuDevice& device, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
+      : device_(device), addr_(addr), length_(length), access_(access), key_(key), kind_(kind) {}
   ~EmuMemoryRegion() override;
   void* addr() const override { return addr_; }
   size_t length() const override { return length_; }
   uint32_t lkey() const override { return key_; }
   uint32_t rkey() const override { return key_; }
   uint32_t access() const override { return access_; }
-  MemoryKind memory_kind() const override { return MemoryKind::kHost; }
+  MemoryKind memory_kind() const override { return kind_; }
 
  private:
   EmuDevice& device_;
@@ -97,6 +99,7 @@ class EmuMemoryRegion final : public MemoryRegion {
   size_t length_;
   uint32_t access_;
   uint32_t key_;
+  MemoryKind kind_;
 };
 
 class EmuCompletionQueue final : public CompletionQueue {
@@ -182,6 +185,7 @@ class EmuEndpoint final : public Endpoint {
   SendOp& op_at(uint64_t seq) { return send_queue_[seq % send_queue_.size()]; }
   void deliver_ready_locked(uint64_t from);
   bool run_op_locked(SendOp& op);
+  bool gpu_memory() const;
   void count_on_wire_locked(const SendOp& op);
   Attempt attempt_locked(SendOp& op, uint64_t* retry_at);
   Status check_local_locked(const SendOp& op) const;
@@ -264,6 +268,9 @@ class FabricImpl {
   Rng rng;  // deterministic mode only: one thread draws from it
 
   uint64_t trace_hash = kTraceHashSeed;
+  // Live registrations of GPU memory on any NIC: while there are some, copies go through
+  // the CUDA copy engines (provider_support/dma_copy.h).
+  std::atomic<uint64_t> gpu_regions{0};
   std::vector<TraceRecord> trace;
 
  private:

@@ -33,6 +33,9 @@ LAYERS = [
     # The CUDA runtime as ferry uses it: beside the interface, below every user of GPU
     # memory (providers, engine, workloads); the one place CUDA headers meet C++ code.
     ("gpu", "transport/gpu/"),
+    # What the software providers share (completion ring, DMA copy, ...): above the
+    # interface and the GPU runtime, below the providers.
+    ("provider_support", "transport/provider_support/"),
     ("interface", "transport/"),
 ]
 
@@ -41,8 +44,9 @@ ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
-    "interface": PROVIDERS | {"gpu", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "gpu": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "interface": PROVIDERS | {"gpu", "provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "gpu": PROVIDERS | {"provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "provider_support": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # A provider knows only the interface: nothing above it, and no other provider.
     "emu": (PROVIDERS - {"emu"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "sim": (PROVIDERS - {"sim"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
