@@ -37,6 +37,9 @@ const Variant kVariants[] = {
 
 using Param = std::tuple<Variant, Check>;
 
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+void PrintTo(const Check& c, std::ostream* os) { *os << c.name; }
+
 class Conformance : public ::testing::TestWithParam<Param> {};
 
 TEST_P(Conformance, Holds) {
