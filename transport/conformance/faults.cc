@@ -25,8 +25,14 @@ void retry_exceeded(Env& env) {
     Buffer& src = env.source(0, 100'000);
     Buffer& dst = env.buffer(1, 100'000);
     env.inject(FabricFaultKind::kLinkDown, down);
+    const uint64_t start = env.now();
     post_ok(p.a, {write_op(1, {src.sge(0, 100'000)}, dst, 0), write_op(2, {src.sge(0, 10)}, dst, 0)});
     auto cs = env.wait_send(p.a, 2);
+    // Virtual time shows the retries were made: two, each after the timeout.
+    if (!env.nodes().a->clock().is_wall_time()) {
+      expect(env.now() - start >= 2 * kRetryTimeoutNs, "gave up after " + std::to_string(env.now() - start) +
+                                                          " ns, before two retries of " + std::to_string(kRetryTimeoutNs) + " ns");
+    }
     env.inject(FabricFaultKind::kLinkUp, down);
     if (env.rc()) {
       expect_status(cs[0], p.a, 1, Status::kRetryExceeded);

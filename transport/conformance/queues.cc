@@ -83,8 +83,14 @@ void rnr_retry_exceeded(Env& env) {
     Pair p = env.pair(config);
     Buffer& src = env.source(0, 4096);
     Buffer& dst = env.buffer(1, 4096);
+    const uint64_t start = env.now();
     post_ok(p.a, {opcode == Opcode::kSend ? send_op(1, {src.sge(0, 1000)}) : write_imm_op(1, {src.sge(0, 1000)}, dst, 0, 5)});
     expect_status(env.wait_send(p.a)[0], p.a, 1, Status::kRnrRetryExceeded);
+    // Virtual time shows the retry was made: one RNR timer passed before giving up.
+    if (!env.nodes().a->clock().is_wall_time()) {
+      expect(env.now() - start >= config.rnr_timer_ns, "gave up after " + std::to_string(env.now() - start) +
+                                                           " ns, before the one RNR retry was due");
+    }
     if (env.rc()) expect(p.a->state() == EndpointState::kError, "RC initiator should be in error after RNR retries ran out");
     expect(p.b->state() == EndpointState::kReady, "the target is unaffected by RNR");
     env.expect_no_completions(p.b);
@@ -168,6 +174,10 @@ void too_many_sges(Env& env) {
   bad = 99;
   expect(!p.b->post_recv(recvs, &bad).ok(), "a recv of max_sge + 1 entries was accepted");
   expect(bad == 1, "bad_index should name the recv of too many entries, got " + std::to_string(bad));
+  // A list of one entry that is not there.
+  WorkRequest no_list;
+  no_list.num_sge = 1;
+  expect(!p.a->post_send({&no_list, 1}).ok(), "a request with num_sge 1 and no list was accepted");
   post_ok(p.a, {send_op(30, {src.sge(0, 300)})});
   const Completion got = env.wait_recv(p.b)[0];
   expect_completion(got, p.b, 20, CompletionKind::kRecv);
@@ -242,7 +252,7 @@ void add_queue_checks(std::vector<Check>& out) {
   out.push_back({"error/receiver-not-ready", "a send or write-with-imm with no recv, one RNR retry: RNR retries exceeded, nothing written, the target unaffected", rnr_retry_exceeded});
   out.push_back({"rnr-until-recv", "with rnr_retry 7 a send or write-with-imm waits for a recv, then lands whole", rnr_until_recv});
   out.push_back({"post/before-connect", "post_send and post_recv before connect() fail, and nothing happens", post_before_connect});
-  out.push_back({"post/too-many-sges", "a request or recv of max_sge + 1 entries fails the call at its index; those before it are posted", too_many_sges});
+  out.push_back({"post/too-many-sges", "a request or recv of max_sge + 1 entries (or no list for its entries) fails the call at its index; those before it are posted", too_many_sges});
   out.push_back({"post/full-send-queue", "the request beyond max_send_wr fails with resource exhausted; the queued ones complete later", full_send_queue});
   out.push_back({"post/full-recv-queue", "the recv beyond max_recv_wr fails with resource exhausted; the posted ones work", full_recv_queue});
 }
