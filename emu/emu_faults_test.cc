@@ -1,11 +1,11 @@
-// Faults: links going down and up, NICs dying, nodes vanishing, packet loss. The
-// timed ones run in deterministic mode, where Fabric::at() places them in virtual time.
+// The emulator's fault model: loss delaying but delivering, a dead NIC flushing its own
+// endpoints, a vanished node on a three-node fabric, one rail of two dying. A peer
+// timing out (link down, dead NIC, lost node, destroyed endpoint) is the conformance
+// suite's (transport/conformance/faults.cc).
 #include "emu/test_util.h"
 
 namespace ferry::emu::test {
 namespace {
-
-constexpr uint64_t kRetryTimeoutNs = 1'000'000;
 
 PairSpec few_retries(EndpointKind kind, uint32_t retry_count) {
   PairSpec spec = pair_spec(kind);
@@ -19,57 +19,7 @@ PairSpec few_retries(EndpointKind kind, uint32_t retry_count) {
 class LinkFaults : public ::testing::TestWithParam<EndpointKind> {
  protected:
   EndpointKind kind() const { return GetParam(); }
-  PairSpec spec(uint32_t retry_count) const {
-    PairSpec spec = few_retries(kind(), retry_count);
-    spec.config.retry_timeout_ns = kRetryTimeoutNs;
-    return spec;
-  }
 };
-
-TEST_P(LinkFaults, LinkDownExhaustsTheRetries) {
-  for (uint32_t down : {0u, 1u}) {  // the initiator's link, then the target's
-    SCOPED_TRACE("link of node " + std::to_string(down) + " down");
-    World w(fabric_config(Mode::kDeterministic));
-    Pair p = w.pair(spec(2));
-    Buffer& src = w.source(0, 4096);
-    Buffer& dst = w.buffer(1, 4096);
-    w.fabric().set_link_up(down, 0, false);
-    const uint64_t start_ns = w.fabric().now_ns();
-
-    ASSERT_TRUE(is_ok(post(p.a, {write_op(1, {src.sge(0, 1000)}, dst, 0)})));
-    auto cs = w.wait_send(p.a, 1);
-    ASSERT_EQ(cs.size(), 1u);
-    EXPECT_TRUE(has_status(cs[0], p.a, 1, Status::kRetryExceeded));
-    const uint64_t elapsed = w.fabric().now_ns() - start_ns;
-    EXPECT_GE(elapsed, 2 * kRetryTimeoutNs);  // two retries, each after the timeout
-    EXPECT_LT(elapsed, 3 * kRetryTimeoutNs);  // not a third
-    if (kind() == EndpointKind::kRc) {
-      EXPECT_EQ(p.a->state(), EndpointState::kError);
-    }
-    w.settle();
-    EXPECT_TRUE(dst.untouched());
-  }
-}
-
-TEST_P(LinkFaults, LinkBackBeforeTheRetriesRunOut) {
-  World w(fabric_config(Mode::kDeterministic));
-  Pair p = w.pair(spec(3));
-  Buffer& src = w.source(0, 4096);
-  Buffer& dst = w.buffer(1, 4096);
-  Fabric& fabric = w.fabric();
-  fabric.set_link_up(1, 0, false);
-  const uint64_t up_ns = fabric.now_ns() + kRetryTimeoutNs * 3 / 2;
-  fabric.at(up_ns, [&fabric] { fabric.set_link_up(1, 0, true); });
-
-  ASSERT_TRUE(is_ok(post(p.a, {write_op(1, {src.sge(0, 1000)}, dst, 0)})));
-  auto cs = w.wait_send(p.a, 1);
-  ASSERT_EQ(cs.size(), 1u);
-  EXPECT_TRUE(is_completion(cs[0], p.a, 1, CompletionKind::kWrite));
-  EXPECT_GE(fabric.now_ns(), up_ns);
-  EXPECT_EQ(p.a->state(), EndpointState::kReady);
-  EXPECT_TRUE(dst.holds(0, src, 0, 1000));
-  EXPECT_TRUE(dst.untouched_outside(0, 1000));
-}
 
 // Same seed, with and without loss: the lossy run delivers the same bytes, later.
 TEST_P(LinkFaults, LossDelaysButDelivers) {
@@ -105,7 +55,7 @@ INSTANTIATE_TEST_SUITE_P(Deterministic, LinkFaults,
 
 class Faults : public ModeKindTest {};
 
-TEST_P(Faults, KilledNicFlushesItsEndpointsAndPeersTimeOut) {
+TEST_P(Faults, KilledNicFlushesItsEndpointsAndTakesNothingNew) {
   World w(config());
   Pair p = w.pair(few_retries(kind(), 2));
   Buffer& src = w.source(0, 4096);
@@ -131,11 +81,6 @@ TEST_P(Faults, KilledNicFlushesItsEndpointsAndPeersTimeOut) {
     ASSERT_EQ(cs.size(), 1u);
     EXPECT_TRUE(has_status(cs[0], p.b, 61, Status::kFlushed));
   }
-  // Its peer's next write gets no answer.
-  ASSERT_TRUE(is_ok(post(p.a, {write_op(1, {src.sge(0, 256)}, dst, 0)})));
-  auto cs = w.wait_send(p.a, 1);
-  ASSERT_EQ(cs.size(), 1u);
-  EXPECT_TRUE(has_status(cs[0], p.a, 1, Status::kRetryExceeded));
   w.settle();
   EXPECT_TRUE(dst.untouched());
   EXPECT_TRUE(dst_a.untouched());
@@ -240,30 +185,6 @@ TEST_P(Faults, KilledRailLeavesTheOtherRailAlone) {
   w.settle();
   EXPECT_TRUE(dst1.untouched());
   EXPECT_TRUE(recv1.untouched());
-}
-
-// Destroying an endpoint with work outstanding is allowed (as ibv_destroy_qp is): its
-// events are dropped and its peer finds nobody there.
-TEST_P(Faults, DestroyedEndpointWithWorkInFlight) {
-  World w(config());
-  Pair p = w.pair(few_retries(kind(), 2));
-  Buffer& src = w.source(0, 8 * 512);
-  Buffer& dst = w.buffer(1, 8 * 512);
-  Buffer& back_src = w.source(1, 4096);
-  Buffer& back_dst = w.buffer(0, 4096);
-  std::vector<Op> ops;
-  for (size_t i = 0; i < 8; ++i) ops.push_back(write_op(i, {src.sge(i * 512, 512)}, dst, i * 512));
-  ASSERT_TRUE(is_ok(post(p.a, ops)));
-
-  p.a.endpoint.reset();
-  w.settle();
-
-  ASSERT_TRUE(is_ok(post(p.b, {write_op(9, {back_src.sge(0, 100)}, back_dst, 0)})));
-  auto cs = w.wait_send(p.b, 1);
-  ASSERT_EQ(cs.size(), 1u);
-  EXPECT_TRUE(has_status(cs[0], p.b, 9, Status::kRetryExceeded));
-  EXPECT_TRUE(back_dst.untouched());
-  EXPECT_TRUE(src.intact_source());
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Faults, ::testing::ValuesIn(all_mode_kinds()), mode_kind_name);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hw_tests/lane.h"
+#include "transport/conformance/checks.h"
 #include "transport/engine/engine.h"
 #include "transport/engine/exchange.h"
 
@@ -96,149 +97,25 @@ class Suite {
     return "";
   }
 
+  // The provider conformance suite (transport/conformance/checks.h), every check on
+  // this rail and kind. Only providers here, no cluster: checks that need a fault skip,
+  // saying so.
   void functional(size_t rail, EndpointKind kind, const std::string& prefix) {
-    const std::string g = "functional";
-    on_lane(rail, kind, g, prefix + "write-gather", [&](Lane& l) {
-      l.side[0].fill(1);
-      l.side[1].canary();
-      Sge sges[3] = {l.side[0].sge(0, 1000), l.side[0].sge(5000, 24), l.side[0].sge(9000, 3000)};
-      WorkRequest wr{1, Opcode::kWrite, sges, 3, l.side[1].addr(100), l.side[1].region->rkey()};
-      Completion c;
-      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
-      if (auto why = expect_status(c, Status::kSuccess, "write"); !why.empty()) return why;
-      std::string bad = compare(l.side[1], 100, l.side[0], 0, 1000);
-      if (bad.empty()) bad = compare(l.side[1], 1100, l.side[0], 5000, 24);
-      if (bad.empty()) bad = compare(l.side[1], 1124, l.side[0], 9000, 3000);
-      if (bad.empty() && (l.side[1].buffer[99] != kCanary || l.side[1].buffer[4124] != kCanary)) bad = "wrote outside the target range";
-      return bad;
-    });
-    on_lane(rail, kind, g, prefix + "write-with-imm", [&](Lane& l) {
-      l.side[0].fill(2);
-      RecvRequest recv{77, nullptr, 0};
-      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
-      Sge sge = l.side[0].sge(0, 4096);
-      WorkRequest wr{2, Opcode::kWriteWithImm, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey(), 0xc0ffee};
-      Completion c;
-      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
-      if (auto why = expect_status(c, Status::kSuccess, "write-with-imm"); !why.empty()) return why;
-      std::vector<Completion> got;
-      if (auto why = driver_.collect(*l.side[1].cq, 1, &got); !why.empty()) return "target: " + why;
-      const Completion& t = got[0];
-      if (t.status != Status::kSuccess || t.kind != CompletionKind::kRecvWriteWithImm || !t.has_imm ||
-          t.imm != 0xc0ffee || t.byte_len != 4096 || t.cookie != 77) {
-        return std::string("target completion wrong: ") + to_string(t.status) + ", " + to_string(t.kind) +
-               ", imm " + std::to_string(t.imm) + ", " + std::to_string(t.byte_len) + " bytes";
+    conformance::Nodes nodes;
+    nodes.a = &a_;
+    nodes.b = &b_;
+    nodes.rail = rail;
+    nodes.kind = kind;
+    nodes.timeout_ns = options_.timeout_ns;
+    for (const conformance::Check& check : conformance::all_checks()) {
+      const conformance::Outcome outcome = conformance::run(check, nodes);
+      if (outcome.verdict == conformance::Verdict::kSkip) {
+        report_.add_not_run("functional", prefix + check.name, outcome.detail);
+      } else {
+        report_.add("functional", prefix + check.name,
+                    outcome.verdict == conformance::Verdict::kPass ? "" : outcome.detail);
       }
-      return compare(l.side[1], 0, l.side[0], 0, 4096);
-    });
-    if (a_.device(rail).attributes().supports_rdma_read) {
-      on_lane(rail, kind, g, prefix + "read", [&](Lane& l) {
-        l.side[1].fill(3);
-        l.side[0].canary();
-        Sge sge = l.side[0].sge(64, 8192);
-        WorkRequest wr{3, Opcode::kRead, &sge, 1, l.side[1].addr(1000), l.side[1].region->rkey()};
-        Completion c;
-        if (auto why = post_one(l, wr, &c); !why.empty()) return why;
-        if (auto why = expect_status(c, Status::kSuccess, "read"); !why.empty()) return why;
-        return compare(l.side[0], 64, l.side[1], 1000, 8192);
-      });
-    } else {
-      report_.add_not_run(g, prefix + "read", "the device does not support RDMA read");
     }
-    on_lane(rail, kind, g, prefix + "send-recv-scatter", [&](Lane& l) {
-      l.side[0].fill(4);
-      l.side[1].canary();
-      Sge into[2] = {l.side[1].sge(0, 100), l.side[1].sge(2000, 1000)};
-      RecvRequest recv{5, into, 2};
-      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
-      Sge sge = l.side[0].sge(0, 600);
-      WorkRequest wr{4, Opcode::kSend, &sge, 1};
-      Completion c;
-      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
-      if (auto why = expect_status(c, Status::kSuccess, "send"); !why.empty()) return why;
-      std::vector<Completion> got;
-      if (auto why = driver_.collect(*l.side[1].cq, 1, &got); !why.empty()) return "target: " + why;
-      if (got[0].status != Status::kSuccess || got[0].byte_len != 600) return std::string("recv: ") + to_string(got[0].status);
-      std::string bad = compare(l.side[1], 0, l.side[0], 0, 100);
-      if (bad.empty()) bad = compare(l.side[1], 2000, l.side[0], 100, 500);
-      if (bad.empty() && l.side[1].buffer[2500] != kCanary) bad = "wrote past the message";
-      return bad;
-    });
-    on_lane(rail, kind, g, prefix + "batch-of-64", [&](Lane& l) {
-      l.side[0].fill(5);
-      std::vector<Sge> sges(64);
-      std::vector<WorkRequest> wrs(64);
-      for (int i = 0; i < 64; ++i) {
-        sges[i] = l.side[0].sge(i * 512, 512);
-        wrs[i] = WorkRequest{static_cast<uint64_t>(i), Opcode::kWrite, &sges[i], 1, l.side[1].addr(i * 512), l.side[1].region->rkey()};
-        wrs[i].signaled = i % 4 == 3;  // selective signalling, as engines post
-      }
-      if (auto posted = l.side[0].endpoint->post_send(wrs); !posted.ok()) return posted.error().to_string();
-      std::vector<Completion> got;
-      if (auto why = driver_.collect(*l.side[0].cq, 16, &got); !why.empty()) return why;
-      for (size_t i = 0; i < got.size(); ++i) {
-        if (got[i].status != Status::kSuccess) return std::string("completion ") + to_string(got[i].status);
-        if (kind == EndpointKind::kRc && got[i].cookie != i * 4 + 3) return std::string("RC completions out of posting order");
-      }
-      if (!driver_.stays_empty(*l.side[0].cq)) return std::string("an unsignaled request produced a completion");
-      return compare(l.side[1], 0, l.side[0], 0, 64 * 512);
-    });
-    errors(rail, kind, prefix);
-  }
-
-  // Each refused operation must leave the target untouched and report its status.
-  void errors(size_t rail, EndpointKind kind, const std::string& prefix) {
-    const std::string g = "functional";
-    auto refused_write = [&](const char* name, Status want, auto mutate) {
-      on_lane(rail, kind, g, prefix + name, [&](Lane& l) {
-        l.side[0].fill(6);
-        l.side[1].canary();
-        Sge sge = l.side[0].sge(0, 256);
-        WorkRequest wr{9, Opcode::kWrite, &sge, 1, l.side[1].addr(0), l.side[1].region->rkey()};
-        mutate(l, wr, sge);
-        Completion c;
-        if (auto why = post_one(l, wr, &c); !why.empty()) return why;
-        if (auto why = expect_status(c, want, name); !why.empty()) return why;
-        return l.side[1].untouched() ? std::string() : std::string("the target's memory was touched");
-      });
-    };
-    refused_write("error/wrong-rkey", Status::kRemoteAccessError,
-                  [](Lane& l, WorkRequest& wr, Sge&) { wr.rkey = l.side[1].region->rkey() ^ 0x5a5a00; });
-    refused_write("error/out-of-bounds", Status::kRemoteAccessError,
-                  [](Lane& l, WorkRequest& wr, Sge&) { wr.remote_addr = l.side[1].addr(l.side[1].buffer.size() - 255); });
-    refused_write("error/no-remote-write-right", Status::kRemoteAccessError,
-                  [](Lane& l, WorkRequest& wr, Sge&) { wr.rkey = l.side[1].read_only->rkey(); });
-    refused_write("error/bad-lkey", Status::kLocalProtectionError,
-                  [](Lane& l, WorkRequest&, Sge& sge) { sge.lkey = l.side[0].region->lkey() ^ 0x5a5a00; });
-    on_lane(rail, kind, g, prefix + "error/send-longer-than-recv", [&](Lane& l) {
-      l.side[1].canary();
-      Sge into = l.side[1].sge(0, 64);
-      RecvRequest recv{1, &into, 1};
-      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
-      Sge sge = l.side[0].sge(0, 65);
-      WorkRequest wr{2, Opcode::kSend, &sge, 1};
-      Completion c;
-      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
-      return expect_send_too_long(c);
-    });
-    EndpointConfig impatient;
-    impatient.rnr_retry = 1;
-    impatient.rnr_timer_ns = 10'000;
-    on_lane(rail, kind, g, prefix + "error/receiver-not-ready", [&](Lane& l) {
-      Sge sge = l.side[0].sge(0, 8);
-      WorkRequest wr{3, Opcode::kSend, &sge, 1};
-      Completion c;
-      if (auto why = post_one(l, wr, &c); !why.empty()) return why;
-      return expect_status(c, Status::kRnrRetryExceeded, "send with no recv posted");
-    }, impatient);
-    on_lane(rail, kind, g, prefix + "error/flush", [&](Lane& l) {
-      RecvRequest recv{11, nullptr, 0};
-      if (auto r = l.side[1].endpoint->post_recv({&recv, 1}); !r.ok()) return r.error().to_string();
-      l.side[1].endpoint->set_error();
-      std::vector<Completion> got;
-      if (auto why = driver_.collect(*l.side[1].cq, 1, &got); !why.empty()) return why;
-      return expect_status(got[0], Status::kFlushed, "posted recv after set_error");
-    });
   }
 
   void robustness(size_t rail, EndpointKind kind, const std::string& prefix) {

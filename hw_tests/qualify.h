@@ -3,8 +3,9 @@
 // It takes the two sides of a link as two Providers — two nodes of emu or sim, or the
 // same verbs host opened twice (loopback through the NIC) — and checks, rail by rail
 // and endpoint kind by endpoint kind:
-//   functional  every operation, every error status, the engine's ImmCounter under
-//               load, striping over every rail;
+//   functional  the provider conformance suite (transport/conformance/checks.h: every
+//               operation, every error status, ordering, queues, addresses), the
+//               engine's ImmCounter under load, striping over every rail;
 //   performance bandwidth of write, read and send from 4 KiB to 64 MiB against the
 //               device's line rate, and 8-byte latency (completion queues polled, and
 //               for writes also memory polled, as perftest's ib_write_lat);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "emu/fabric.h"
+#include "transport/conformance/checks.h"
 
 namespace ferry::qualify {
 namespace {
@@ -44,6 +45,36 @@ TEST(Qualify, EmuPassesEveryCheck) {
       EXPECT_FALSE(c.detail.empty()) << c.name;
     }
   }
+}
+
+// The functional group is the conformance suite: every check has its row on each rail
+// and kind, and those that need a cluster (faults) say why they did not run.
+TEST(Qualify, FunctionalGroupRunsEveryConformanceCheck) {
+  emu::Fabric fabric(two_nodes(emu::Mode::kDeterministic, 1));
+  Options options;
+  options.performance = options.robustness = false;
+  const Report report = run(fabric.node(0), fabric.node(1), options);
+  EXPECT_TRUE(report.passed()) << failures(report);
+  for (const conformance::Check& check : conformance::all_checks()) {
+    for (const char* kind : {"RC", "SRD"}) {
+      const std::string name = std::string("rail0/") + kind + "/" + check.name;
+      const Check* row = nullptr;
+      for (const Check& c : report.checks) {
+        if (c.group == "functional" && c.name == name) row = &c;
+      }
+      ASSERT_NE(row, nullptr) << "no row " << name;
+      if (row->outcome == Outcome::kNotRun) {
+        EXPECT_FALSE(row->detail.empty()) << name;
+      }
+    }
+  }
+  const Check* retry = nullptr;
+  for (const Check& c : report.checks) {
+    if (c.name == "rail0/RC/error/retry-exceeded") retry = &c;
+  }
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->outcome, Outcome::kNotRun);
+  EXPECT_NE(retry->detail.find("cluster"), std::string::npos) << retry->detail;
 }
 
 TEST(Qualify, FastModeFunctionalChecksPass) {

@@ -125,6 +125,10 @@ VoidResult SimEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
 
 VoidResult SimEndpoint::post_recv(std::span<const RecvRequest> requests, size_t* bad_index) {
   const uint32_t max_sge = device.attributes().max_sge;
+  if (state_ == EndpointState::kInit && !requests.empty()) {
+    if (bad_index) *bad_index = 0;  // as verbs refuses recvs on a queue pair in reset
+    return make_error(ErrorCode::kFailedPrecondition, "post_recv before connect()");
+  }
   VoidResult result;
   for (size_t i = 0; i < requests.size(); ++i) {
     const RecvRequest& rr = requests[i];

@@ -115,6 +115,11 @@ class SimEndpoint : public Endpoint {
   bool remote_read_allowed(const Frame& frame) const;
   // A recv for a send of `bytes`: kSuccess, kLocalProtectionError or kLocalLengthError.
   Status check_recv(const RecvOp& recv, uint64_t bytes) const;
+  // What the initiator hears of a recv that failed check_recv(): a recv too short is an
+  // invalid request, one not writable an operation error (as verbs).
+  static NakCode nak_for_recv(Status recv_status) {
+    return recv_status == Status::kLocalLengthError ? NakCode::kInvalidRequest : NakCode::kRemoteOperation;
+  }
   // Copies the payload of a data frame from the requester's list into the target range
   // (write) or into `recv`'s list (send), after checking both.
   enum class Placement { kPlaced, kNoSource, kRefused };

@@ -28,7 +28,8 @@ enum class NakCode : uint8_t {
   kSequence,         // RC: a gap; resend from psn
   kReceiverNotReady, // no recv posted
   kRemoteAccess,     // key, range, right or domain refused
-  kRemoteOperation,  // the recv was too short or not writable
+  kRemoteOperation,  // the recv was not writable
+  kInvalidRequest,   // the recv was too short for the send
 };
 
 struct Frame {

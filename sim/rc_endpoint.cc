@@ -178,6 +178,7 @@ void RcEndpoint::on_nak(const Frame& frame) {
       break;
     case NakCode::kRemoteAccess: fail(*op, Status::kRemoteAccessError); break;
     case NakCode::kRemoteOperation: fail(*op, Status::kRemoteOperationError); break;
+    case NakCode::kInvalidRequest: fail(*op, Status::kRemoteInvalidRequest); break;
   }
 }
 
@@ -308,7 +309,7 @@ void RcEndpoint::accept_data(const Frame& frame) {
         const RecvOp bad = recvs_.front();
         recvs_.pop_front();
         complete_recv(bad, status, CompletionKind::kRecv, 0, false, 0);
-        refuse(NakCode::kRemoteOperation, frame.psn);
+        refuse(nak_for_recv(status), frame.psn);
         return;
       }
     }

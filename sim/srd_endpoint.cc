@@ -217,6 +217,7 @@ void SrdEndpoint::on_nak(const Frame& frame) {
       break;
     case NakCode::kRemoteAccess: finish(*op, Status::kRemoteAccessError); break;
     case NakCode::kRemoteOperation: finish(*op, Status::kRemoteOperationError); break;
+    case NakCode::kInvalidRequest: finish(*op, Status::kRemoteInvalidRequest); break;
     case NakCode::kSequence: break;  // RC only
   }
 }
@@ -354,7 +355,7 @@ SrdEndpoint::Inbound* SrdEndpoint::admit(const Frame& frame) {
           status != Status::kSuccess) {
         message.has_recv = false;
         message.refused = true;
-        message.refusal = NakCode::kRemoteOperation;
+        message.refusal = nak_for_recv(status);
         complete_recv(message.recv, status, CompletionKind::kRecv, 0, false, 0);
       }
     }

@@ -2,7 +2,8 @@
 # Soft-RoCE in CI: boots Debian's own kernel (which has rdma_rxe) under QEMU, binds rxe0
 # to a dummy netdev and, in one boot:
 #   1. runs ferry's qualification suite (functional and robustness groups) on `verbs`
-#      over rxe0, in one process (both ends looped back through the device);
+#      over rxe0, in one process (both ends looped back through the device); the
+#      functional group is the provider conformance suite (transport/conformance/);
 #   2. runs the same groups as two processes, server and client meeting over TCP on
 #      127.0.0.1, ending with the server killed mid-transfer (peer-process-killed);
 #   3. runs a KV migration, two all-reduces and a MoE dispatch/combine between two

@@ -1,0 +1,82 @@
+// The conformance suite on every provider variant: each check of checks.h against two
+// nodes of a fabric built by fabrics::make_cluster. A check the variant cannot run is
+// reported as skipped with its reason, never passed.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <set>
+#include <tuple>
+
+#include "fabrics/cluster_factory.h"
+#include "transport/conformance/checks.h"
+
+namespace ferry::conformance {
+namespace {
+
+struct Variant {
+  const char* name;
+  fabrics::ClusterOptions options;  // options.kind is also the endpoint kind checked
+};
+
+fabrics::ClusterOptions options(const char* provider, EndpointKind kind) {
+  fabrics::ClusterOptions o;
+  o.provider = provider;
+  o.kind = kind;
+  return o;
+}
+
+// A new provider adds itself here: one line per endpoint kind it offers.
+const Variant kVariants[] = {
+    {"EmuRc", options("emu", EndpointKind::kRc)},
+    {"EmuSrd", options("emu", EndpointKind::kSrd)},
+    {"EmuFastRc", options("emu-fast", EndpointKind::kRc)},
+    {"EmuFastSrd", options("emu-fast", EndpointKind::kSrd)},
+    {"SimRc", options("sim", EndpointKind::kRc)},
+    {"SimSrd", options("sim", EndpointKind::kSrd)},
+};
+
+using Param = std::tuple<Variant, Check>;
+
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
+void PrintTo(const Check& c, std::ostream* os) { *os << c.name; }
+
+class Conformance : public ::testing::TestWithParam<Param> {};
+
+TEST_P(Conformance, Holds) {
+  const auto& [variant, check] = GetParam();
+  auto cluster = fabrics::make_cluster(variant.options);
+  ASSERT_TRUE(cluster.ok()) << cluster.error().to_string();
+  Nodes setup;
+  setup.a = &(*cluster)->node(0);
+  setup.b = &(*cluster)->node(1);
+  setup.cluster = cluster->get();
+  setup.kind = variant.options.kind;
+  const Outcome outcome = run(check, setup);
+  if (outcome.verdict == Verdict::kSkip) GTEST_SKIP() << outcome.detail;
+  EXPECT_EQ(outcome.verdict, Verdict::kPass) << check.name << " (" << check.summary << "): " << outcome.detail;
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  std::string name = std::string(std::get<0>(info.param).name) + "_";
+  for (char c : std::get<1>(info.param).name) name += (c == '/' || c == '-') ? '_' : c;
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Providers, Conformance,
+                         ::testing::Combine(::testing::ValuesIn(kVariants), ::testing::ValuesIn(all_checks())),
+                         param_name);
+
+// The suite states the whole contract: every status a completion can carry is the
+// verdict of some check (kSuccess of all of them).
+TEST(ConformanceSuite, NamesAreUniqueAndEveryCheckSaysWhatItChecks) {
+  std::set<std::string> names;
+  for (const Check& check : all_checks()) {
+    EXPECT_TRUE(names.insert(check.name).second) << "two checks named " << check.name;
+    EXPECT_FALSE(check.summary.empty()) << check.name;
+    EXPECT_EQ(find_check(check.name), &check);
+  }
+  EXPECT_EQ(find_check("no-such-check"), nullptr);
+}
+
+}  // namespace
+}  // namespace ferry::conformance
