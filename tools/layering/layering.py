@@ -36,6 +36,9 @@ LAYERS = [
     # What the software providers share (completion ring, DMA copy, ...): above the
     # interface and the GPU runtime, below the providers.
     ("provider_support", "transport/provider_support/"),
+    # The provider contract as checks: written against the interface, run on any
+    # provider (its test reaches them through fabrics/).
+    ("conformance", "transport/conformance/"),
     ("interface", "transport/"),
 ]
 
@@ -44,9 +47,10 @@ ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
-    "interface": PROVIDERS | {"gpu", "provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "interface": PROVIDERS | {"gpu", "provider_support", "conformance", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "gpu": PROVIDERS | {"provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "provider_support": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "conformance": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # A provider knows only the interface: nothing above it, and no other provider.
     "emu": (PROVIDERS - {"emu"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "sim": (PROVIDERS - {"sim"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,

@@ -32,6 +32,8 @@ struct Nodes {
   uint32_t node_b = 1;
   size_t rail = 0;  // the device index on both
   EndpointKind kind = EndpointKind::kRc;
+  // Where the checks' buffers live: host memory, or GPU memory (on a GPU machine).
+  MemoryKind memory = MemoryKind::kHost;
   // A wait for a completion gives up after this long on the providers' clock.
   uint64_t timeout_ns = 10'000'000'000;
 };

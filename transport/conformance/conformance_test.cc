@@ -1,6 +1,10 @@
 // The conformance suite on every provider variant: each check of checks.h against two
 // nodes of a fabric built by fabrics::make_cluster. A check the variant cannot run is
 // reported as skipped with its reason, never passed.
+//
+// Built twice: conformance_test with every buffer in host memory, and (with
+// FERRY_CONFORMANCE_GPU) conformance_gpu_test with every buffer in GPU memory, on the
+// providers that move GPU memory; the latter skips, saying why, without a GPU.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,6 +13,7 @@
 
 #include "fabrics/cluster_factory.h"
 #include "transport/conformance/checks.h"
+#include "transport/gpu/runtime.h"
 
 namespace ferry::conformance {
 namespace {
@@ -25,6 +30,17 @@ fabrics::ClusterOptions options(const char* provider, EndpointKind kind) {
   return o;
 }
 
+#ifdef FERRY_CONFORMANCE_GPU
+constexpr MemoryKind kMemory = MemoryKind::kDevice;
+// The providers that move GPU memory.
+const Variant kVariants[] = {
+    {"EmuRc", options("emu", EndpointKind::kRc)},
+    {"EmuSrd", options("emu", EndpointKind::kSrd)},
+    {"EmuFastRc", options("emu-fast", EndpointKind::kRc)},
+    {"EmuFastSrd", options("emu-fast", EndpointKind::kSrd)},
+};
+#else
+constexpr MemoryKind kMemory = MemoryKind::kHost;
 // A new provider adds itself here: one line per endpoint kind it offers.
 const Variant kVariants[] = {
     {"EmuRc", options("emu", EndpointKind::kRc)},
@@ -34,6 +50,7 @@ const Variant kVariants[] = {
     {"SimRc", options("sim", EndpointKind::kRc)},
     {"SimSrd", options("sim", EndpointKind::kSrd)},
 };
+#endif
 
 using Param = std::tuple<Variant, Check>;
 
@@ -44,6 +61,9 @@ class Conformance : public ::testing::TestWithParam<Param> {};
 
 TEST_P(Conformance, Holds) {
   const auto& [variant, check] = GetParam();
+  if (kMemory == MemoryKind::kDevice) {
+    if (auto here = gpu::available(); !here.ok()) GTEST_SKIP() << "needs a GPU: " << here.error().message;
+  }
   auto cluster = fabrics::make_cluster(variant.options);
   ASSERT_TRUE(cluster.ok()) << cluster.error().to_string();
   Nodes setup;
@@ -51,6 +71,7 @@ TEST_P(Conformance, Holds) {
   setup.b = &(*cluster)->node(1);
   setup.cluster = cluster->get();
   setup.kind = variant.options.kind;
+  setup.memory = kMemory;
   const Outcome outcome = run(check, setup);
   if (outcome.verdict == Verdict::kSkip) GTEST_SKIP() << outcome.detail;
   EXPECT_EQ(outcome.verdict, Verdict::kPass) << check.name << " (" << check.summary << "): " << outcome.detail;

@@ -25,8 +25,22 @@ namespace {
 constexpr uint32_t kCanaryTag = 0xC0000u;
 }
 
-Buffer::Buffer(uint32_t id, size_t size) : id_(id), size_(size), storage_(size + 2 * kGuard) {
+Buffer::Buffer(uint32_t id, size_t size, MemoryKind memory)
+    : id_(id), size_(size), memory_(memory), storage_(size + 2 * kGuard) {
   for (size_t i = 0; i < storage_.size(); ++i) storage_[i] = canary(i);
+  if (memory_ == MemoryKind::kDevice) {
+    auto gpu = gpu::DeviceBuffer::allocate(storage_.size());
+    expect_ok(gpu, "GPU memory for buffer " + std::to_string(id));
+    gpu_ = std::move(gpu).value();
+    expect_ok(gpu::copy(gpu_.data(), storage_.data(), storage_.size()), "uploading buffer " + std::to_string(id));
+  }
+}
+
+const std::vector<uint8_t>& Buffer::bytes() const {
+  if (memory_ == MemoryKind::kDevice) {
+    expect_ok(gpu::copy(storage_.data(), gpu_.data(), storage_.size()), "reading buffer " + std::to_string(id_));
+  }
+  return storage_;
 }
 
 void Buffer::attach(std::unique_ptr<MemoryRegion> region) {
@@ -36,7 +50,10 @@ void Buffer::attach(std::unique_ptr<MemoryRegion> region) {
 }
 
 Buffer& Buffer::fill_source() {
-  for (size_t i = 0; i < size_; ++i) data()[i] = source_byte(i);
+  for (size_t i = 0; i < size_; ++i) storage_[kGuard + i] = source_byte(i);
+  if (memory_ == MemoryKind::kDevice) {
+    expect_ok(gpu::copy(gpu_.data(), storage_.data(), storage_.size()), "uploading buffer " + std::to_string(id_));
+  }
   return *this;
 }
 
@@ -50,9 +67,10 @@ std::string Buffer::where(size_t storage_offset) const {
 
 void Buffer::expect_holds(size_t offset, const Buffer& src, size_t src_offset, size_t length) const {
   expect(offset + length <= size_, "range past the end of buffer " + std::to_string(id_));
+  const uint8_t* now = bytes().data() + kGuard;
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < length; ++i) {
-    if (data()[offset + i] != src.source_byte(src_offset + i) && bad++ == 0) first = i;
+    if (now[offset + i] != src.source_byte(src_offset + i) && bad++ == 0) first = i;
   }
   if (bad == 0) return;
   fail("buffer " + std::to_string(id_) + " [" + std::to_string(offset) + ", +" + std::to_string(length) +
@@ -61,6 +79,7 @@ void Buffer::expect_holds(size_t offset, const Buffer& src, size_t src_offset, s
 }
 
 void Buffer::expect_untouched(size_t offset, size_t length) const {
+  bytes();
   for (size_t i = 0; i < length; ++i) {
     const size_t pos = kGuard + offset + i;
     if (storage_[pos] != canary(pos)) {
@@ -71,6 +90,7 @@ void Buffer::expect_untouched(size_t offset, size_t length) const {
 
 void Buffer::expect_untouched_outside(std::vector<std::pair<size_t, size_t>> ranges) const {
   std::sort(ranges.begin(), ranges.end());
+  bytes();
   size_t pos = 0;  // storage offset
   auto check_until = [&](size_t end) {
     for (; pos < end; ++pos) {
@@ -242,10 +262,10 @@ ProtectionDomain& Env::new_pd(int side) {
 }
 
 Buffer& Env::buffer(int side, size_t size, uint32_t access, ProtectionDomain* domain) {
-  buffers_.push_back(std::make_unique<Buffer>(next_buffer_id_++, size));
+  buffers_.push_back(std::make_unique<Buffer>(next_buffer_id_++, size, setup_.memory));
   Buffer& buffer = *buffers_.back();
   if (domain == nullptr) domain = &pd(side);
-  auto region = domain->register_memory(buffer.data(), size, access, MemoryKind::kHost);
+  auto region = domain->register_memory(buffer.data(), size, access, setup_.memory);
   expect_ok(region, "register_memory of " + std::to_string(size) + " bytes");
   buffer.attach(std::move(region.value()));
   return buffer;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "transport/conformance/checks.h"
+#include "transport/gpu/runtime.h"
 #include "transport/provider.h"
 
 namespace ferry::conformance {
@@ -46,18 +47,22 @@ uint8_t pattern_byte(uint32_t tag, uint64_t offset);
 // A registered region with canary bytes before and after it. A source holds the
 // pattern of its id; a destination starts as canary bytes, so every byte that lands
 // can be traced to where it came from, and every byte that should not have is seen.
+// In GPU memory (Nodes::memory) the region, guards included, lives on the GPU and a host
+// copy is refreshed before every expectation.
 class Buffer {
  public:
   static constexpr size_t kGuard = 64;
 
-  Buffer(uint32_t id, size_t size);
+  Buffer(uint32_t id, size_t size, MemoryKind memory = MemoryKind::kHost);
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 
   uint32_t id() const { return id_; }
   size_t size() const { return size_; }
-  uint8_t* data() { return storage_.data() + kGuard; }
-  const uint8_t* data() const { return storage_.data() + kGuard; }
+  MemoryKind memory() const { return memory_; }
+  // The registered bytes: host memory, or GPU memory.
+  uint8_t* data() { return registered() + kGuard; }
+  const uint8_t* data() const { return const_cast<Buffer*>(this)->data(); }
   uint64_t addr(size_t offset = 0) const { return reinterpret_cast<uint64_t>(data() + offset); }
   // Keys outlive the registration, so that a check can try them afterwards.
   uint32_t lkey() const { return lkey_; }
@@ -82,10 +87,15 @@ class Buffer {
  private:
   uint8_t canary(size_t storage_offset) const;
   std::string where(size_t storage_offset) const;
+  uint8_t* registered() { return memory_ == MemoryKind::kDevice ? gpu_.as<uint8_t>() : storage_.data(); }
+  // The bytes as they are now (from the GPU where they live there).
+  const std::vector<uint8_t>& bytes() const;
 
   uint32_t id_;
   size_t size_;
-  std::vector<uint8_t> storage_;
+  MemoryKind memory_;
+  mutable std::vector<uint8_t> storage_;  // the region, or the host copy of a GPU region
+  gpu::DeviceBuffer gpu_;
   uint32_t lkey_ = 0;
   uint32_t rkey_ = 0;
   std::unique_ptr<MemoryRegion> region_;

@@ -99,7 +99,7 @@ void host_memory(Env& env) {
   expect(region.addr() == buf.data(), "addr() is not the registered address");
   expect(region.length() == 1000, "length() is " + std::to_string(region.length()) + ", not 1000");
   expect(region.access() == uint32_t{kAccessLocalWrite | kAccessRemoteRead}, "access() differs from the registered rights");
-  expect(region.memory_kind() == MemoryKind::kHost, "memory_kind() is not host");
+  expect(region.memory_kind() == env.nodes().memory, "memory_kind() is not the kind registered");
   buf.expect_untouched();
   Pair p = env.pair();
   expect(p.a->kind() == env.kind(), "endpoint kind() differs from its config");
