@@ -27,7 +27,7 @@ namespace {
 
 using namespace ferry;
 using ferry::testing::Cluster;
-using ferry::testing::rank_name;
+using ::ferry::rank_name;
 
 template <typename T>
 T must(Result<T> r) {
