@@ -77,7 +77,7 @@ TEST(ExpertParallelSetup, RefusesWhatCannotBeLaidOut) {
   MoeConfig c = options(MoeMode::kLowLatency).moe;
   c.max_tokens = 129;
   EXPECT_NE(complaint(c, 4).find("at most 128 tokens"), std::string::npos);
-  c.provider = MoeMode::kNormal;
+  c.mode = MoeMode::kNormal;
   EXPECT_EQ(complaint(c, 4), "accepted");
   EXPECT_NE(complaint(c, 3).find("do not spread evenly"), std::string::npos);
   c.top_k = 17;

@@ -217,7 +217,7 @@ void check_all(RankTasks& tasks, MoeCluster& moe, const char* call) {
 // Runs one EP size: a warm-up call (connections), then the measured, verified calls.
 void run(const Options& o, uint32_t ep, Phase* dispatch, Phase* combine, MoeMemory* memory) {
   MoeClusterOptions co;
-  co.mode = o.provider;
+  co.provider = o.provider;
   co.ranks = ep;
   co.seed = o.seed;
   co.rail_gbps = {o.gbps};

@@ -22,7 +22,7 @@ class PipelineFaults : public ::testing::TestWithParam<std::tuple<std::string, E
   // Four stages, started and run until the last has consumed a few micro-batches.
   std::unique_ptr<Pipeline> midstream() const {
     PipelineOptions o;
-    o.world.mode = std::get<0>(GetParam());
+    o.world.provider = std::get<0>(GetParam());
     o.world.kind = std::get<1>(GetParam());
     o.micro_batches = 10'000;  // far more than will flow before the fault
     o.max_message_bytes = 20'000;

@@ -28,7 +28,7 @@ class Pipelines : public ::testing::TestWithParam<std::tuple<std::string, Endpoi
  protected:
   PipelineOptions options() const {
     PipelineOptions o;
-    o.world.mode = std::get<0>(GetParam());
+    o.world.provider = std::get<0>(GetParam());
     o.world.kind = std::get<1>(GetParam());
     return o;
   }
