@@ -1,8 +1,8 @@
 // moe_bench: MoE dispatch and combine of a DeepSeek-V3-like layer at several EP sizes,
 // all ranks in one process on the emulator, every result verified.
 //
-//   bazel run --config=opt //transport/workloads/moe:moe_bench
-//   bazel run --config=opt //transport/workloads/moe:moe_bench -- --mode fast
+//   bazel run --config=opt //benchmarks:moe_bench
+//   bazel run --config=opt //benchmarks:moe_bench -- --mode fast
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
