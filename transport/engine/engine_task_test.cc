@@ -68,8 +68,9 @@ TEST_P(EngineTasks, ASynchronousRefusalResumesAtOnceWithTheError) {
   EXPECT_NE(t.result().message.find("nobody"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, EngineTasks, ::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
-                         [](const auto& info) { return info.param == fabrics::kEmuFast ? "Fast" : "Deterministic"; });
+// The same coroutines on every virtual- and real-time fabric this process can build.
+INSTANTIATE_TEST_SUITE_P(Providers, EngineTasks, ::testing::Values(fabrics::kEmuFast, fabrics::kEmu, fabrics::kSim),
+                         [](const auto& info) { return provider_test_name(info.param); });
 
 }  // namespace
 }  // namespace ferry::testing

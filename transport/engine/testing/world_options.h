@@ -58,10 +58,15 @@ inline EngineConfig engine_config(const WorldOptions& o) {
   return e;
 }
 
-// A test-name suffix: "Deterministic_Rc", "Fast_Srd", "sim_Rc".
+// Test-name parts: "Deterministic" (emu), "Fast" (emu-fast), else the provider's name;
+// with the kind, "Deterministic_Rc", "Fast_Srd", "sim_Rc".
+inline std::string provider_test_name(const std::string& provider) {
+  if (provider == fabrics::kEmu) return "Deterministic";
+  if (provider == fabrics::kEmuFast) return "Fast";
+  return provider;
+}
 inline std::string provider_kind_name(const std::string& provider, EndpointKind kind) {
-  const std::string p = provider == fabrics::kEmu ? "Deterministic" : provider == fabrics::kEmuFast ? "Fast" : provider;
-  return p + "_" + (kind == EndpointKind::kRc ? "Rc" : "Srd");
+  return provider_test_name(provider) + "_" + (kind == EndpointKind::kRc ? "Rc" : "Srd");
 }
 
 // Faults in the fabric's own terms. A fabric that cannot apply one throws, which fails
