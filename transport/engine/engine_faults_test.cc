@@ -25,10 +25,10 @@ class EngineRails : public ::testing::TestWithParam<EndpointKind> {};
 
 // 1, 2 and 4 rails of unequal rates: the data lands whole, every rail carries a share,
 // and a faster rail carries more than a slower one.
-void expect_striping_in_proportion(EndpointKind kind, std::string mode) {
+void expect_striping_in_proportion(EndpointKind kind, const std::string& provider) {
   for (const std::vector<double>& rails :
        {std::vector<double>{100}, std::vector<double>{100, 50}, std::vector<double>{200, 100, 100, 50}}) {
-    World w(deterministic(kind, rails, 2, mode));
+    World w(deterministic(kind, rails, 2, provider));
     w.fill(0, 0, 16 << 20, 1);
     int notified = 0;
     ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
@@ -50,8 +50,8 @@ void expect_striping_in_proportion(EndpointKind kind, std::string mode) {
 }
 
 // Every rail to the peer dead: the transfer fails with an error that says so.
-void expect_clear_error_when_every_rail_is_dead(EndpointKind kind, std::string mode) {
-  World w(deterministic(kind, {100, 100}, 2, mode));
+void expect_clear_error_when_every_rail_is_dead(EndpointKind kind, const std::string& provider) {
+  World w(deterministic(kind, {100, 100}, 2, provider));
   ASSERT_TRUE(w.engine(0).notify("rank1", Notify{1, 0}, nullptr).ok());  // connect first
   ASSERT_TRUE(w.cluster.run_until([&] { return w.engine(0).peer_connected("rank1"); }));
   ferry::testing::kill_nic(w.cluster.fabric(), 1, 0);
