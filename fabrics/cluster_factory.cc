@@ -15,6 +15,8 @@ Result<std::unique_ptr<Cluster>> make_emu(const ClusterOptions& o, emu::Mode mod
   c.seed = o.seed;
   c.nodes = o.nodes;
   c.record_trace = o.record_trace;
+  if (o.emu_propagation_delay_ns) c.propagation_delay_ns = *o.emu_propagation_delay_ns;
+  if (o.emu_srd_reorder_window_ns) c.srd_reorder_window_ns = *o.emu_srd_reorder_window_ns;
   c.nics.clear();
   for (double gbps : o.nic_gbps) {
     emu::NicConfig nic;
@@ -42,7 +44,7 @@ Result<std::unique_ptr<Cluster>> make_sim(const ClusterOptions& o) {
 }  // namespace
 
 const std::vector<std::string>& provider_names() {
-  static const std::vector<std::string> names = {"emu", "emu-fast", "sim", "verbs"};
+  static const std::vector<std::string> names = {kEmu, kEmuFast, kSim, kVerbs};
   return names;
 }
 

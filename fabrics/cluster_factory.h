@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,16 @@ struct ClusterOptions {
   double loss = 0;            // per packet, every link (emu, sim)
   bool record_trace = false;  // keep every trace record (emu, sim)
   std::string verbs_device;   // verbs: only devices whose name contains this
+  // emu only; unset keeps the emulator's defaults (emu/fabric.h).
+  std::optional<uint64_t> emu_propagation_delay_ns;
+  std::optional<uint64_t> emu_srd_reorder_window_ns;
 };
+
+// The provider names as constants, for tests parameterised over providers.
+inline constexpr char kEmu[] = "emu";
+inline constexpr char kEmuFast[] = "emu-fast";
+inline constexpr char kSim[] = "sim";
+inline constexpr char kVerbs[] = "verbs";
 
 // The provider names make_cluster() knows, in a stable order.
 const std::vector<std::string>& provider_names();

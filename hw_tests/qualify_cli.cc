@@ -7,12 +7,10 @@
 #include <memory>
 #include <sstream>
 
-#include "emu/fabric.h"
-#include "sim/simulation.h"
+#include "fabrics/cluster_factory.h"
 #include "hw_tests/peer_link.h"
 #include "hw_tests/peer_suite.h"
 #include "hw_tests/qualify.h"
-#include "transport/verbs/verbs_provider.h"
 
 namespace ferry::qualify {
 
@@ -182,46 +180,30 @@ int run_cli(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
   if (role == "client" && (connect.empty() || !listen.empty())) return cli.usage_error("--role client takes --connect HOST:PORT");
   if (role.empty() && (!listen.empty() || !connect.empty())) return cli.usage_error("--listen and --connect need --role");
 
-  std::unique_ptr<emu::Fabric> fabric;
-  std::unique_ptr<sim::Simulation> simulation;
-  std::unique_ptr<Provider> a, b;
-  Provider* ends[2] = {nullptr, nullptr};
+  fabrics::ClusterOptions co;
   if (provider == "emu") {
     if (emu_mode != "deterministic" && emu_mode != "fast") return cli.usage_error("--emu-mode takes deterministic or fast");
-    if (emu_nics < 1 || emu_nics > 8) return cli.usage_error("--emu-nics takes 1 to 8");
-    emu::FabricConfig config;
-    config.mode = emu_mode == "fast" ? emu::Mode::kFast : emu::Mode::kDeterministic;
-    config.nics.assign(emu_nics, emu::NicConfig{});
-    fabric = std::make_unique<emu::Fabric>(config);
-    ends[0] = &fabric->node(0);
-    ends[1] = &fabric->node(1);
+    co.provider = emu_mode == "fast" ? fabrics::kEmuFast : fabrics::kEmu;
   } else if (provider == "sim") {
     if (sim_transport != "roce" && sim_transport != "srd") return cli.usage_error("--sim-transport takes roce or srd");
-    if (emu_nics < 1 || emu_nics > 8) return cli.usage_error("--emu-nics takes 1 to 8");
-    // Two hosts on one switch, 400 Gb/s NICs (sim's defaults), driven by the suite's
-    // progress() calls in virtual time.
-    sim::SimulationConfig config;
-    config.transport = sim_transport == "srd" ? sim::Transport::kSrd : sim::Transport::kRoceRc;
-    config.nics.assign(emu_nics, sim::NicConfig{});
-    simulation = std::make_unique<sim::Simulation>(config);
-    ends[0] = &simulation->host(0);
-    ends[1] = &simulation->host(1);
+    // Two hosts on one switch, driven by the suite's progress() calls in virtual time,
+    // at sim's own defaults: 400 Gb/s NICs, ns-3 seed 1 and run 1 (what seed 0 maps to).
+    co.provider = fabrics::kSim;
+    co.kind = sim_transport == "srd" ? EndpointKind::kSrd : EndpointKind::kRc;
+    co.seed = 0;
   } else if (provider == "verbs") {
-    verbs::VerbsOptions vo;
-    vo.device_filter = device;
-    auto pa = verbs::open_provider(vo);
-    if (!pa.ok()) return cli.failure(pa.error().to_string());
-    a = std::move(pa).value();
-    ends[0] = a.get();
-    if (role.empty()) {
-      auto pb = verbs::open_provider(vo);
-      if (!pb.ok()) return cli.failure(pb.error().to_string());
-      b = std::move(pb).value();
-      ends[1] = b.get();
-    }
+    co.provider = fabrics::kVerbs;
+    co.verbs_device = device;
   } else {
     return cli.usage_error("--provider takes emu, sim or verbs, not '" + provider + "'");
   }
+  if (provider != "verbs" && (emu_nics < 1 || emu_nics > 8)) return cli.usage_error("--emu-nics takes 1 to 8");
+  co.nic_gbps.assign(provider == "verbs" ? 1 : emu_nics, provider == "sim" ? 400 : 100);
+  // Both ends in this process, or this process's end of two.
+  co.nodes = role.empty() ? 2 : 1;
+  auto fabric = fabrics::make_cluster(co);
+  if (!fabric.ok()) return cli.failure(fabric.error().to_string());
+  Provider* ends[2] = {&(*fabric)->node(0), role.empty() ? &(*fabric)->node(1) : nullptr};
 
   Report report;
   if (role.empty()) {

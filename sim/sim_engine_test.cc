@@ -6,23 +6,16 @@
 #include <algorithm>
 #include <numeric>
 
-#include "sim/sim_cluster.h"
+#include "sim/simulation.h"
+#include "transport/engine/engine_cluster.h"
+#include "transport/engine/testing/world.h"
 
 namespace ferry::sim::testing {
 namespace {
 
-uint8_t pattern(uint64_t i) { return static_cast<uint8_t>((i * 2654435761u >> 7) ^ (i >> 12)); }
+using ::ferry::testing::Outcome;
 
-struct Outcome {
-  int calls = 0;
-  TransferResult result;
-  TransferDone callback() {
-    return [this](const TransferResult& r) {
-      ++calls;
-      result = r;
-    };
-  }
-};
+uint8_t pattern(uint64_t i) { return ::ferry::testing::pattern_byte(0, 0, i); }
 
 // Two hosts with a registered buffer each, imported by the other.
 class EngineOnSim : public ::testing::TestWithParam<Transport> {
@@ -34,8 +27,10 @@ class EngineOnSim : public ::testing::TestWithParam<Transport> {
     EngineConfig engine;
     engine.endpoint.retry_timeout_ns = 200'000;
     engine.endpoint.rnr_timer_ns = 10'000;
-    cluster_ = std::make_unique<SimCluster>(config, engine);
-    ASSERT_TRUE(cluster_->opened());
+    auto sim = std::make_unique<Simulation>(config);
+    sim_ = sim.get();
+    cluster_ = std::make_unique<EngineCluster>(std::move(sim), engine);
+    ASSERT_TRUE(cluster_->opened().ok()) << cluster_->opened().error().to_string();
     for (size_t rank = 0; rank < 2; ++rank) {
       buffers_[rank].assign(bytes, 0);
       auto registration = cluster_->engine(rank).register_memory(buffers_[rank].data(), bytes);
@@ -52,7 +47,8 @@ class EngineOnSim : public ::testing::TestWithParam<Transport> {
     cluster_.reset();  // engines (and their registrations) before the buffers
   }
 
-  std::unique_ptr<SimCluster> cluster_;
+  Simulation* sim_ = nullptr;  // owned by cluster_
+  std::unique_ptr<EngineCluster> cluster_;
   std::vector<uint8_t> buffers_[2];
   std::vector<uint8_t> descriptors_[2];
   RemoteRegion remote_;
@@ -72,7 +68,7 @@ TEST_P(EngineOnSim, WriteWithNotificationLandsAndNotifies) {
   for (uint64_t i = 0; i < 300'000; ++i) ASSERT_EQ(buffers_[1][4096 + i], pattern(i)) << i;
   EXPECT_EQ(buffers_[1][4095], 0);
   EXPECT_EQ(buffers_[1][4096 + 300'000], 0);
-  EXPECT_GT(cluster_->sim().now_ns(), 0u);
+  EXPECT_GT(sim_->now_ns(), 0u);
 }
 
 TEST_P(EngineOnSim, PagedWriteFollowsBothBlockTables) {

@@ -15,7 +15,8 @@
 #include <vector>
 
 #include "sim/run_clock.h"
-#include "sim/sim_cluster.h"
+#include "sim/simulation.h"
+#include "transport/engine/engine_cluster.h"
 #include "transport/engine/task.h"
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/testing/exact_inputs.h"
@@ -49,22 +50,23 @@ EngineConfig engine_config() {
   return engine;
 }
 
-// The cluster, its groups and a symmetric region (transport/workloads/testing/symmetric.h
-// serves SimCluster as it serves emu's Cluster); workloads built on them are destroyed
+// The cluster, its groups and a symmetric region; workloads built on them are destroyed
 // first, then the engines, then the memory they registered.
 class Workloads : public ::testing::TestWithParam<Transport> {
  protected:
   void start(uint32_t hosts, uint64_t region_bytes) {
-    cluster_ = std::make_unique<SimCluster>(lossy_config(GetParam(), hosts), engine_config());
-    ASSERT_TRUE(cluster_->opened());
+    auto simulation = std::make_unique<Simulation>(lossy_config(GetParam(), hosts));
+    sim_ = simulation.get();
+    cluster_ = std::make_unique<EngineCluster>(std::move(simulation), engine_config());
+    ASSERT_TRUE(cluster_->opened().ok()) << cluster_->opened().error().to_string();
     groups_ = ferry::testing::make_groups(*cluster_);
     region_ = std::make_unique<ferry::testing::SymmetricAllocation>(*cluster_, region_bytes);
-    clock_ = std::make_unique<RunClock>(cluster_->sim());
+    clock_ = std::make_unique<RunClock>(sim());
   }
 
   void TearDown() override {
     if (clock_ != nullptr) {
-      const SimulationCounters counters = cluster_->sim().counters();
+      const SimulationCounters counters = sim().counters();
       RecordProperty("simulated_ns", std::to_string(clock_->simulated_ns()));
       RecordProperty("wall_s", std::to_string(clock_->wall_s()));
       RecordProperty("packets_lost", std::to_string(counters.packets_lost));
@@ -81,14 +83,18 @@ class Workloads : public ::testing::TestWithParam<Transport> {
 
   // The loss was real: packets were lost and the transport sent them again.
   void expect_losses_recovered() {
-    const SimulationCounters counters = cluster_->sim().counters();
+    const SimulationCounters counters = sim().counters();
     EXPECT_GT(counters.packets_lost, 10u);
     EXPECT_GT(counters.retransmitted_packets, 0u);
   }
 
   bool run_until(const std::function<bool()>& done) { return cluster_->run_until(done); }
 
-  std::unique_ptr<SimCluster> cluster_;
+  // The simulation the cluster owns: its counters are sim's own.
+  Simulation& sim() { return *sim_; }
+
+  Simulation* sim_ = nullptr;
+  std::unique_ptr<EngineCluster> cluster_;
   std::vector<Group> groups_;
   std::unique_ptr<ferry::testing::SymmetricAllocation> region_;
   std::unique_ptr<RunClock> clock_;

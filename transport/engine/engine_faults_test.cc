@@ -11,9 +11,9 @@ namespace ferry::testing {
 namespace {
 
 WorldOptions deterministic(EndpointKind kind, std::vector<double> rails, size_t ranks = 2,
-                           emu::Mode mode = emu::Mode::kDeterministic) {
+                           std::string provider = fabrics::kEmu) {
   WorldOptions o;
-  o.mode = mode;
+  o.provider = provider;
   o.kind = kind;
   o.rail_gbps = std::move(rails);
   o.ranks = ranks;
@@ -25,10 +25,10 @@ class EngineRails : public ::testing::TestWithParam<EndpointKind> {};
 
 // 1, 2 and 4 rails of unequal rates: the data lands whole, every rail carries a share,
 // and a faster rail carries more than a slower one.
-void expect_striping_in_proportion(EndpointKind kind, emu::Mode mode) {
+void expect_striping_in_proportion(EndpointKind kind, const std::string& provider) {
   for (const std::vector<double>& rails :
        {std::vector<double>{100}, std::vector<double>{100, 50}, std::vector<double>{200, 100, 100, 50}}) {
-    World w(deterministic(kind, rails, 2, mode));
+    World w(deterministic(kind, rails, 2, provider));
     w.fill(0, 0, 16 << 20, 1);
     int notified = 0;
     ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
@@ -50,12 +50,12 @@ void expect_striping_in_proportion(EndpointKind kind, emu::Mode mode) {
 }
 
 // Every rail to the peer dead: the transfer fails with an error that says so.
-void expect_clear_error_when_every_rail_is_dead(EndpointKind kind, emu::Mode mode) {
-  World w(deterministic(kind, {100, 100}, 2, mode));
+void expect_clear_error_when_every_rail_is_dead(EndpointKind kind, const std::string& provider) {
+  World w(deterministic(kind, {100, 100}, 2, provider));
   ASSERT_TRUE(w.engine(0).notify("rank1", Notify{1, 0}, nullptr).ok());  // connect first
   ASSERT_TRUE(w.cluster.run_until([&] { return w.engine(0).peer_connected("rank1"); }));
-  w.cluster.fabric().kill_nic(1, 0);
-  w.cluster.fabric().kill_nic(1, 1);
+  ferry::testing::kill_nic(w.cluster.fabric(), 1, 0);
+  ferry::testing::kill_nic(w.cluster.fabric(), 1, 1);
   Outcome out;
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4 << 20, w.regions[0][1], 0,
                                 std::nullopt, out.callback()).ok());
@@ -66,20 +66,20 @@ void expect_clear_error_when_every_rail_is_dead(EndpointKind kind, emu::Mode mod
 }
 
 TEST_P(EngineRails, StripesLargeTransfersInProportionToRate) {
-  expect_striping_in_proportion(GetParam(), emu::Mode::kDeterministic);
+  expect_striping_in_proportion(GetParam(), fabrics::kEmu);
 }
 
 TEST_P(EngineRails, EveryRailDeadFailsWithAClearError) {
-  expect_clear_error_when_every_rail_is_dead(GetParam(), emu::Mode::kDeterministic);
+  expect_clear_error_when_every_rail_is_dead(GetParam(), fabrics::kEmu);
 }
 
 // The same, on fast mode's real time and immediate failures.
 TEST_P(EngineRails, FastModeStripesInProportionToRate) {
-  expect_striping_in_proportion(GetParam(), emu::Mode::kFast);
+  expect_striping_in_proportion(GetParam(), fabrics::kEmuFast);
 }
 
 TEST_P(EngineRails, FastModeEveryRailDeadFailsWithAClearError) {
-  expect_clear_error_when_every_rail_is_dead(GetParam(), emu::Mode::kFast);
+  expect_clear_error_when_every_rail_is_dead(GetParam(), fabrics::kEmuFast);
 }
 
 TEST_P(EngineRails, SmallTransfersStayOnOneRail) {
@@ -106,7 +106,7 @@ TEST_P(EngineRails, RailKilledMidTransferFailsOverExactlyOnce) {
   // Connect first, then kill rail 1 of the sender a little into the transfer.
   ASSERT_TRUE(w.cluster.run_until([&] { return w.engine(0).peer_connected("rank1"); }));
   const uint64_t kill_at = w.cluster.fabric().now_ns() + 100'000;
-  w.cluster.fabric().at(kill_at, [&] { w.cluster.fabric().kill_nic(0, 1); });
+  w.cluster.fabric().at(kill_at, [&] { ferry::testing::kill_nic(w.cluster.fabric(), 0, 1); });
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
   ASSERT_TRUE(out.result.ok) << out.result.message;
   EXPECT_TRUE(w.holds(1, 0, 0, 0, 16 << 20, 3));
@@ -149,7 +149,7 @@ TEST_P(EngineRails, VanishedPeerFailsWithinBoundedTime) {
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 8 << 20, w.regions[0][1], 0, std::nullopt, to1.callback()).ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return w.engine(0).peer_connected("rank1"); }));
   const uint64_t vanished_at = w.cluster.fabric().now_ns();
-  w.cluster.fabric().vanish_node(1);
+  ferry::testing::vanish_node(w.cluster.fabric(), 1);
   ASSERT_TRUE(w.engine(0).write("rank2", w.buffers[0].data(), 8 << 20, w.regions[0][2], 0, std::nullopt, to2.callback()).ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return to1.done() && to2.done(); }));
   EXPECT_FALSE(to1.result.ok);
@@ -228,7 +228,7 @@ uint64_t run_mixed(uint64_t seed, bool* ok) {
   }
   if (kill) {
     w.cluster.fabric().at(w.cluster.fabric().now_ns() + 50'000 + seed % 7 * 10'000,
-                          [&] { w.cluster.fabric().kill_nic(static_cast<uint32_t>(seed % 3), 1); });
+                          [&] { ferry::testing::kill_nic(w.cluster.fabric(), static_cast<uint32_t>(seed % 3), 1); });
   }
   *ok = w.cluster.run_until([&] { return done + failed == 3 && notified == 3; });
   EXPECT_TRUE(*ok) << "seed " << seed;

@@ -32,11 +32,11 @@ Task<TransferResult> receiver(World& w) {
   });
 }
 
-class EngineTasks : public ::testing::TestWithParam<emu::Mode> {};
+class EngineTasks : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EngineTasks, CoroutinesAwaitTransfersAndArrivals) {
   WorldOptions o;
-  o.mode = GetParam();
+  o.provider = GetParam();
   o.kind = EndpointKind::kSrd;
   World w(o);
   w.fill(0, 0, 8 * 4096, 1);
@@ -54,7 +54,7 @@ TEST_P(EngineTasks, CoroutinesAwaitTransfersAndArrivals) {
 
 TEST_P(EngineTasks, ASynchronousRefusalResumesAtOnceWithTheError) {
   WorldOptions o;
-  o.mode = GetParam();
+  o.provider = GetParam();
   World w(o);
   auto bad = [&]() -> Task<TransferResult> {
     co_return co_await transfer([&](TransferDone done) {
@@ -68,8 +68,9 @@ TEST_P(EngineTasks, ASynchronousRefusalResumesAtOnceWithTheError) {
   EXPECT_NE(t.result().message.find("nobody"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, EngineTasks, ::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
-                         [](const auto& info) { return info.param == emu::Mode::kFast ? "Fast" : "Deterministic"; });
+// The same coroutines on every virtual- and real-time fabric this process can build.
+INSTANTIATE_TEST_SUITE_P(Providers, EngineTasks, ::testing::Values(fabrics::kEmuFast, fabrics::kEmu, fabrics::kSim),
+                         [](const auto& info) { return provider_test_name(info.param); });
 
 }  // namespace
 }  // namespace ferry::testing

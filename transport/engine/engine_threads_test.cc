@@ -16,7 +16,7 @@ class EngineThreads : public ::testing::TestWithParam<EndpointKind> {};
 // notification, and waits for the three that come to it. Bytes verified afterwards.
 TEST_P(EngineThreads, RanksOnTheirOwnThreadsExchangeData) {
   WorldOptions o;
-  o.mode = emu::Mode::kFast;
+  o.provider = fabrics::kEmuFast;
   o.kind = GetParam();
   o.ranks = 4;
   o.rail_gbps = {100, 100};

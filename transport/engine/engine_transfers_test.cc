@@ -12,11 +12,11 @@
 namespace ferry::testing {
 namespace {
 
-class EngineTransfers : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind>> {
+class EngineTransfers : public ::testing::TestWithParam<std::tuple<std::string, EndpointKind>> {
  protected:
   WorldOptions options(size_t ranks = 2, std::vector<double> rails = {100}) const {
     WorldOptions o;
-    o.mode = std::get<0>(GetParam());
+    o.provider = std::get<0>(GetParam());
     o.kind = std::get<1>(GetParam());
     o.ranks = ranks;
     o.rail_gbps = std::move(rails);
@@ -223,9 +223,9 @@ TEST_P(EngineTransfers, DeregistrationWaitsForTransfersInFlight) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, EngineTransfers,
-    ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+    ::testing::Combine(::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                        ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
-    [](const auto& info) { return mode_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
+    [](const auto& info) { return provider_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
 
 }  // namespace
 }  // namespace ferry::testing

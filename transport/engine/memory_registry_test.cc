@@ -2,10 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
-#include "emu/fabric.h"
 #include "emu/rng.h"
+#include "fabrics/cluster_factory.h"
 
 namespace ferry {
 namespace {
@@ -14,20 +15,21 @@ constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccess
 
 class MemoryRegistryTest : public ::testing::Test {
  protected:
-  MemoryRegistryTest() : fabric_(config()) {
+  MemoryRegistryTest() : fabric_(make_fabric()) {
     for (size_t rail = 0; rail < 2; ++rail) {
-      pds_.push_back(fabric_.node(0).device(rail).create_protection_domain().value());
+      pds_.push_back(fabric_->node(0).device(rail).create_protection_domain().value());
     }
     registry_ = std::make_unique<MemoryRegistry>(std::vector<ProtectionDomain*>{pds_[0].get(), pds_[1].get()});
   }
-  static emu::FabricConfig config() {
-    emu::FabricConfig c;
-    c.nodes = 1;
-    c.nics = {emu::NicConfig{}, emu::NicConfig{}};
-    return c;
+  // One node of two NICs.
+  static std::unique_ptr<Cluster> make_fabric() {
+    fabrics::ClusterOptions o;
+    o.nodes = 1;
+    o.nic_gbps = {100, 100};
+    return std::move(fabrics::make_cluster(o).value());
   }
 
-  emu::Fabric fabric_;
+  std::unique_ptr<Cluster> fabric_;
   std::vector<std::unique_ptr<ProtectionDomain>> pds_;
   std::unique_ptr<MemoryRegistry> registry_;
   std::vector<uint8_t> buffer_ = std::vector<uint8_t>(1 << 20);

@@ -143,9 +143,11 @@ TEST(ExchangeFrame, FuzzedInputNeverCrashes) {
 // Two engines that know each other only by host:port, each with its own exchange, as two
 // processes on two hosts would: they connect and move verified bytes.
 TEST(TcpExchange, EnginesFindEachOtherByHostAndPort) {
-  emu::FabricConfig config;
-  config.nodes = 2;
-  emu::Fabric fabric(config);
+  fabrics::ClusterOptions options;
+  options.provider = fabrics::kEmuFast;  // real time: the engines' progress alone moves it
+  auto made = fabrics::make_cluster(options);
+  ASSERT_TRUE(made.ok()) << made.error().to_string();
+  Cluster& fabric = **made;
   auto x0 = listen_local("rank0");
   auto x1 = listen_local("rank1");
   ASSERT_TRUE(x0->add_peer("rank1", "127.0.0.1:" + std::to_string(x1->port())).ok());

@@ -1,5 +1,5 @@
-// A Cluster with one registered buffer per rank, each imported by every other rank:
-// the common setup of engine tests.
+// An EngineCluster with one registered buffer per rank, each imported by every other
+// rank: the common setup of engine tests, on any provider.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "transport/engine/testing/cluster.h"
 #include "transport/engine/testing/world_options.h"
 
 namespace ferry::testing {
@@ -15,8 +14,8 @@ namespace ferry::testing {
 class World {
  public:
   explicit World(const WorldOptions& o)
-      : options(o), cluster(fabric_config(o), engine_config(o)), buffers(o.ranks), regions(o.ranks) {
-    EXPECT_TRUE(cluster.opened());
+      : options(o), cluster(make_fabric(o), engine_config(o)), buffers(o.ranks), regions(o.ranks) {
+    EXPECT_TRUE(cluster.opened().ok()) << cluster.opened().error().to_string();
     std::vector<std::vector<uint8_t>> descriptors;
     for (size_t r = 0; r < o.ranks; ++r) {
       buffers[r].assign(o.bytes, 0);
@@ -57,7 +56,7 @@ class World {
   }
 
   WorldOptions options;
-  Cluster cluster;
+  EngineCluster cluster;
   std::vector<std::vector<uint8_t>> buffers;
   std::vector<std::vector<RemoteRegion>> regions;  // regions[a][b]: b's buffer as a sees it
 };
@@ -74,10 +73,5 @@ struct Outcome {
   }
   bool done() const { return calls > 0; }
 };
-
-inline std::string mode_kind_name(emu::Mode mode, EndpointKind kind) {
-  return std::string(mode == emu::Mode::kFast ? "Fast" : "Deterministic") + "_" +
-         (kind == EndpointKind::kRc ? "Rc" : "Srd");
-}
 
 }  // namespace ferry::testing

@@ -49,7 +49,7 @@ TEST(Algorithms, TheMeasuredCrossovers) {
 
 TEST(Algorithms, AutoAvoidsOneShotThatWouldTakeSeveralRounds) {
   ferry::testing::WorldOptions o;
-  o.mode = emu::Mode::kDeterministic;
+  o.provider = fabrics::kEmu;
   o.ranks = 4;
   testing::CollWorld world(o, 1024);  // 512 bytes a round: 128 per rank for one-shot
   Communicator& comm = world.comm(0);

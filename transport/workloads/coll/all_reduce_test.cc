@@ -18,14 +18,14 @@ struct Case {
   DType dtype;
   ReduceOp op;
   uint32_t ranks;
-  emu::Mode mode = emu::Mode::kDeterministic;
+  std::string provider = fabrics::kEmu;
   EndpointKind kind = EndpointKind::kRc;
   size_t rails = 1;
 };
 
 std::string case_name(const Case& c) {
   return std::string(to_string(c.algorithm)) + "_" + to_string(c.dtype) + "_" + to_string(c.op) + "_" +
-         std::to_string(c.ranks) + "ranks_" + (c.mode == emu::Mode::kFast ? "Fast" : "Deterministic") + "_" +
+         std::to_string(c.ranks) + "ranks_" + (c.provider == fabrics::kEmuFast ? "Fast" : "Deterministic") + "_" +
          (c.kind == EndpointKind::kRc ? "Rc" : "Srd") + std::to_string(c.rails) + "rail";
 }
 
@@ -52,12 +52,12 @@ Task<TransferResult> calls(Communicator& comm, Case c, std::vector<size_t> count
 
 void expect_exact(const Case& c, const std::vector<size_t>& counts, uint64_t scratch) {
   WorldOptions o;
-  o.mode = c.mode;
+  o.provider = c.provider;
   o.kind = c.kind;
   o.ranks = c.ranks;
   o.rail_gbps.assign(c.rails, 100);
   // Fast mode runs on real time: a deadline far away keeps a loaded machine from failing it.
-  if (c.mode == emu::Mode::kFast) o.engine.transfer_timeout_ns = 600'000'000'000;
+  if (c.provider == fabrics::kEmuFast) o.engine.transfer_timeout_ns = 600'000'000'000;
   CollWorld world(o, scratch);
   std::vector<size_t> wrong(c.ranks, 0);
   auto results = world.run([&](uint32_t r) { return calls(world.comm(r), c, counts, 7, &wrong[r]); });
@@ -98,11 +98,11 @@ std::vector<Case> cases() {
   // Out-of-order delivery (SRD, two rails), and fast mode (real time, real copies).
   for (Algorithm a : algorithms) {
     for (uint32_t n : {2u, 3u, 5u, 8u}) {
-      out.push_back({a, DType::kBFloat16, ReduceOp::kSum, n, emu::Mode::kDeterministic, EndpointKind::kSrd, 2});
+      out.push_back({a, DType::kBFloat16, ReduceOp::kSum, n, fabrics::kEmu, EndpointKind::kSrd, 2});
     }
     for (uint32_t n : {3u, 8u}) {
-      out.push_back({a, DType::kFloat16, ReduceOp::kSum, n, emu::Mode::kFast});
-      out.push_back({a, DType::kFloat32, ReduceOp::kMax, n, emu::Mode::kFast, EndpointKind::kSrd, 2});
+      out.push_back({a, DType::kFloat16, ReduceOp::kSum, n, fabrics::kEmuFast});
+      out.push_back({a, DType::kFloat32, ReduceOp::kMax, n, fabrics::kEmuFast, EndpointKind::kSrd, 2});
     }
   }
   return out;

@@ -20,7 +20,7 @@ struct Case {
   ReduceOp op;
   uint32_t ranks;
   bool in_place = false;
-  emu::Mode mode = emu::Mode::kDeterministic;
+  std::string provider = fabrics::kEmu;
   EndpointKind kind = EndpointKind::kRc;
   size_t rails = 1;
 };
@@ -31,7 +31,7 @@ std::string case_name(const Case& c) {
   if (c.collective == Collective::kReduceScatter) name += std::string(to_string(c.op)) + "_";
   name += std::to_string(c.ranks) + "ranks";
   if (c.in_place) name += "_InPlace";
-  if (c.mode == emu::Mode::kFast) name += "_Fast";
+  if (c.provider == fabrics::kEmuFast) name += "_Fast";
   if (c.kind == EndpointKind::kSrd) name += "_Srd" + std::to_string(c.rails) + "rail";
   return name;
 }
@@ -112,12 +112,12 @@ Task<TransferResult> calls(Communicator& comm, std::vector<Case> sequence, std::
 void expect_exact(const std::vector<Case>& sequence, const std::vector<size_t>& counts) {
   const Case& c = sequence.front();
   WorldOptions o;
-  o.mode = c.mode;
+  o.provider = c.provider;
   o.kind = c.kind;
   o.ranks = c.ranks;
   o.rail_gbps.assign(c.rails, 100);
   // Fast mode runs on real time: a deadline far away keeps a loaded machine from failing it.
-  if (c.mode == emu::Mode::kFast) o.engine.transfer_timeout_ns = 600'000'000'000;
+  if (c.provider == fabrics::kEmuFast) o.engine.transfer_timeout_ns = 600'000'000'000;
   CollWorld world(o, 512 * c.ranks);
   std::vector<size_t> wrong(c.ranks, 0);
   auto results = world.run([&](uint32_t r) { return calls(world.comm(r), sequence, counts, &wrong[r]); });
@@ -153,9 +153,9 @@ std::vector<Case> cases() {
         }
       }
       for (uint32_t n : {3u, 8u}) {
-        out.push_back({coll, a, DType::kBFloat16, ReduceOp::kSum, n, false, emu::Mode::kDeterministic,
+        out.push_back({coll, a, DType::kBFloat16, ReduceOp::kSum, n, false, fabrics::kEmu,
                        EndpointKind::kSrd, 2});
-        out.push_back({coll, a, DType::kFloat16, ReduceOp::kMax, n, false, emu::Mode::kFast});
+        out.push_back({coll, a, DType::kFloat16, ReduceOp::kMax, n, false, fabrics::kEmuFast});
       }
       if (coll != Collective::kBroadcast) {
         for (uint32_t n : {1u, 4u, 5u}) out.push_back({coll, a, DType::kFloat32, ReduceOp::kSum, n, true});
@@ -188,7 +188,7 @@ TEST(CollectivesSequence, EveryCollectiveBackToBackOnOneCommunicator) {
 // communicator stays usable.
 TEST(CollectivesArguments, RefusedCallsLeaveTheCommunicatorUsable) {
   WorldOptions o;
-  o.mode = emu::Mode::kDeterministic;
+  o.provider = fabrics::kEmu;
   o.ranks = 3;
   CollWorld world(o, 4096);
   std::vector<float> data(10);

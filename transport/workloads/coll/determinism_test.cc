@@ -28,7 +28,7 @@ Task<TransferResult> all_reduce_twice(Communicator& comm, Algorithm algorithm) {
 
 Traced traced_run(uint64_t seed, Algorithm algorithm) {
   WorldOptions o;
-  o.mode = emu::Mode::kDeterministic;
+  o.provider = fabrics::kEmu;
   o.kind = EndpointKind::kSrd;  // the seed also decides the order SRD delivers in
   o.rail_gbps = {100, 50};
   o.ranks = 5;

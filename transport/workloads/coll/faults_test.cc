@@ -33,7 +33,7 @@ constexpr size_t kCount = 16384;             // elements per block: a collective
 
 WorldOptions options(const Case& c) {
   WorldOptions o;
-  o.mode = emu::Mode::kDeterministic;
+  o.provider = fabrics::kEmu;
   o.ranks = c.ranks;
   o.engine.transfer_timeout_ns = kTimeoutNs;
   return o;
@@ -81,12 +81,12 @@ TEST_P(Faults, EveryOtherRankFailsClearlyWithinBoundedTime) {
   const uint64_t fault_ns = world.now_ns() + duration / (c.algorithm == Algorithm::kOneShot ? 10 : 2);
   world.cluster.fabric().at(fault_ns, [&] {
     if (c.fault == Fault::kVanish) {
-      world.cluster.fabric().vanish_node(c.victim);
+      ferry::testing::vanish_node(world.cluster.fabric(), c.victim);
       return;
     }
     for (uint32_t r = 0; r < c.ranks; ++r) {
       if (r != c.victim) {
-        ASSERT_TRUE(world.cluster.engine(r).remove_peer(ferry::testing::rank_name(c.victim)).ok());
+        ASSERT_TRUE(world.cluster.engine(r).remove_peer(::ferry::rank_name(c.victim)).ok());
       }
     }
   });

@@ -45,7 +45,7 @@ bool parse_number(std::string_view text, T* out) {
 
 WorldOptions world_options(const SweepOptions& o) {
   WorldOptions w;
-  w.mode = o.mode;
+  w.provider = o.provider;
   w.ranks = o.ranks;
   w.seed = o.seed;
   w.rail_gbps = {o.rail_gbps};
@@ -294,9 +294,9 @@ bool set_sweep_option(std::string_view flag, std::string_view value, SweepOption
     if (!parse_number(value, &o.max_bytes) || o.max_bytes == 0) return bad("'" + v + "' is not a positive byte count");
   } else if (flag == "--mode") {
     if (value == "fast") {
-      o.mode = emu::Mode::kFast;
+      o.provider = fabrics::kEmuFast;
     } else if (value == "deterministic") {
-      o.mode = emu::Mode::kDeterministic;
+      o.provider = fabrics::kEmu;
     } else {
       return bad("'" + v + "' is not a mode (deterministic or fast)");
     }
@@ -344,14 +344,14 @@ bool finish_sweep_options(SweepOptions& o, std::string& error) {
     error = "--min-bytes " + std::to_string(o.min_bytes) + " exceeds --max-bytes " + std::to_string(o.max_bytes);
     return false;
   }
-  if (o.iters == 0) o.iters = o.mode == emu::Mode::kDeterministic ? 1 : 5;
+  if (o.iters == 0) o.iters = o.provider == fabrics::kEmu ? 1 : 5;
   return true;
 }
 
 int run_sweep(const SweepOptions& o) {
   std::printf("# collective sweep: %u ranks on emu %s mode (%s), 1 rail of %g Gbit/s, RC, seed %llu, %u iteration%s\n",
-              o.ranks, o.mode == emu::Mode::kFast ? "fast" : "deterministic",
-              o.mode == emu::Mode::kFast ? "wall time" : "virtual time", o.rail_gbps, static_cast<unsigned long long>(o.seed),
+              o.ranks, o.provider == fabrics::kEmuFast ? "fast" : "deterministic",
+              o.provider == fabrics::kEmuFast ? "wall time" : "virtual time", o.rail_gbps, static_cast<unsigned long long>(o.seed),
               o.iters, o.iters == 1 ? "" : "s");
   std::unique_ptr<Bench> made;
   try {

@@ -1,4 +1,4 @@
-// The nccl-tests-style sweep of the collectives on emu: for every size from min to max
+// The nccl-tests-style sweep of the collectives on emu (through fabrics/): for every size from min to max
 // (doubling), the time of one call on every rank together, its algorithm and bus
 // bandwidth, and the number of wrong elements after every output was checked against
 // an exact reference. send_recv, a write with notification from rank 0 to rank 1, is the
@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "emu/fabric.h"
+#include "fabrics/cluster_factory.h"
 #include "transport/workloads/coll/algorithm.h"
 #include "transport/workloads/coll/dtype.h"
 #include "transport/workloads/coll/reduction.h"
@@ -28,7 +28,7 @@ struct SweepOptions {
   uint32_t ranks = 8;
   uint64_t min_bytes = 8;
   uint64_t max_bytes = 256ull << 20;  // the nccl-tests range: 8 B to 256 MiB
-  emu::Mode mode = emu::Mode::kDeterministic;
+  std::string provider = fabrics::kEmu;
   std::vector<SweepKind> kinds = {SweepKind::kAllReduce, SweepKind::kAllGather, SweepKind::kReduceScatter,
                                   SweepKind::kAllToAll, SweepKind::kSendRecv};
   Algorithm algorithm = Algorithm::kAuto;

@@ -14,7 +14,7 @@ namespace {
 
 constexpr uint64_t kDeadlineNs = 50'000'000;  // the engines' transfer deadline
 
-class KvEarlyEnd : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind>> {
+class KvEarlyEnd : public ::testing::TestWithParam<std::tuple<std::string, EndpointKind>> {
  protected:
   KvClusterOptions options(uint32_t prefill_tp, uint32_t decode_tp) const {
     KvClusterOptions o = kv_options(prefill_tp, decode_tp, std::get<0>(GetParam()), std::get<1>(GetParam()));
@@ -24,7 +24,7 @@ class KvEarlyEnd : public ::testing::TestWithParam<std::tuple<emu::Mode, Endpoin
     if (deterministic()) o.engine.transfer_timeout_ns = kDeadlineNs;
     return o;
   }
-  bool deterministic() const { return std::get<0>(GetParam()) == emu::Mode::kDeterministic; }
+  bool deterministic() const { return std::get<0>(GetParam()) == fabrics::kEmu; }
 
   // Begins `request` with content 1 and hands over its first two layers: the others are
   // still being computed, so a stop has something left to stop. In virtual time it then
@@ -178,7 +178,7 @@ TEST_P(KvEarlyEnd, ALostDecodeRankFailsItsPrefillRankAndSparesTheRest) {
 
   const std::string lost = rank_name(kv.decode_node(1, 0));
   const uint64_t vanished_at = kv.fabric().now_ns();
-  kv.fabric().vanish_node(static_cast<uint32_t>(kv.decode_node(1, 0)));
+  ferry::testing::vanish_node(kv.fabric(), static_cast<uint32_t>(kv.decode_node(1, 0)));
   for (uint32_t l = 1; l < o.prefill.layers; ++l) {
     ASSERT_TRUE(kv.sender(0, 0).layer_ready(r1.id, l).ok());
     (void)kv.sender(1, 0).layer_ready(r1.id, l);  // refused once it knows
@@ -204,9 +204,9 @@ TEST_P(KvEarlyEnd, ALostDecodeRankFailsItsPrefillRankAndSparesTheRest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, KvEarlyEnd,
-                         ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                         ::testing::Combine(::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                                             ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
-                         [](const auto& info) { return mode_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
+                         [](const auto& info) { return provider_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
 
 // A prefill rank vanishes mid-transfer. Its decode rank cannot learn that the rank's
 // writes settled, so after a deadline without a layer it stops the request, and after
@@ -215,7 +215,7 @@ INSTANTIATE_TEST_SUITE_P(All, KvEarlyEnd,
 class KvLostPrefill : public ::testing::TestWithParam<EndpointKind> {};
 
 TEST_P(KvLostPrefill, TheDecodeSideEndsInBoundedTimeWithoutReusingTheBlocks) {
-  KvClusterOptions o = kv_options(2, 2, emu::Mode::kDeterministic, GetParam());
+  KvClusterOptions o = kv_options(2, 2, fabrics::kEmu, GetParam());
   o.engine.transfer_timeout_ns = kDeadlineNs;
   KvCluster kv(o);
   const KvRequest r = kv_request(o, 1, 0, 5);
@@ -228,7 +228,7 @@ TEST_P(KvLostPrefill, TheDecodeSideEndsInBoundedTimeWithoutReusingTheBlocks) {
   ASSERT_TRUE(kv.run_until([&] { return landed.done(); }));
 
   const uint64_t vanished_at = kv.fabric().now_ns();
-  kv.fabric().vanish_node(1);  // prefill rank 1, decode rank 1's only source
+  ferry::testing::vanish_node(kv.fabric(), 1);  // prefill rank 1, decode rank 1's only source
   for (uint32_t l = 1; l < o.prefill.layers; ++l) ASSERT_TRUE(kv.sender(0).layer_ready(r.id, l).ok());
   ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[1].done(); }));
   EXPECT_LE(kv.fabric().now_ns() - vanished_at, 2 * kDeadlineNs + kDeadlineNs / 10);

@@ -16,7 +16,7 @@ struct TpPair {
   uint32_t decode;
 };
 
-KvClusterOptions options(TpPair tp, emu::Mode mode, EndpointKind kind, uint64_t seed = 1) {
+KvClusterOptions options(TpPair tp, std::string mode, EndpointKind kind, uint64_t seed = 1) {
   KvClusterOptions o = kv_options(tp.prefill, tp.decode, mode, kind);
   o.seed = seed;
   return o;
@@ -26,7 +26,7 @@ KvRequest request(const KvCluster& kv, uint64_t id, size_t first, size_t blocks)
   return kv_request(kv.options(), id, first, blocks);
 }
 
-class KvMigration : public ::testing::TestWithParam<std::tuple<TpPair, emu::Mode, EndpointKind>> {};
+class KvMigration : public ::testing::TestWithParam<std::tuple<TpPair, std::string, EndpointKind>> {};
 
 TEST_P(KvMigration, EveryElementLandsWhereTheDecodeBlockTableSays) {
   const auto [tp, mode, kind] = GetParam();
@@ -46,7 +46,7 @@ TEST_P(KvMigration, EveryElementLandsWhereTheDecodeBlockTableSays) {
   for (auto& t : tasks.senders) bytes += t.result().bytes;
   const PagedKvLayout& l = kv.options().prefill;
   EXPECT_EQ(bytes, uint64_t{l.layers} * kKvParts * 6 * l.block_tokens * l.kv_heads * l.head_bytes());
-  if (mode == emu::Mode::kDeterministic) {
+  if (mode == fabrics::kEmu) {
     for (auto& t : tasks.senders) EXPECT_GT(t.result().migration_ns(), 0u);
   }
 }
@@ -54,20 +54,20 @@ TEST_P(KvMigration, EveryElementLandsWhereTheDecodeBlockTableSays) {
 INSTANTIATE_TEST_SUITE_P(
     TpPairs, KvMigration,
     ::testing::Combine(::testing::Values(TpPair{1, 1}, TpPair{2, 2}, TpPair{4, 8}, TpPair{8, 2}, TpPair{2, 4}),
-                       ::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                       ::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                        ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
     [](const auto& info) {
       const TpPair tp = std::get<0>(info.param);
       return "Tp" + std::to_string(tp.prefill) + "to" + std::to_string(tp.decode) + "_" +
-             mode_kind_name(std::get<1>(info.param), std::get<2>(info.param));
+             provider_kind_name(std::get<1>(info.param), std::get<2>(info.param));
     });
 
-class KvModes : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind>> {
+class KvModes : public ::testing::TestWithParam<std::tuple<std::string, EndpointKind>> {
  protected:
   KvClusterOptions options(TpPair tp) const {
     return ::ferry::testing::options(tp, std::get<0>(GetParam()), std::get<1>(GetParam()));
   }
-  bool deterministic() const { return std::get<0>(GetParam()) == emu::Mode::kDeterministic; }
+  bool deterministic() const { return std::get<0>(GetParam()) == fabrics::kEmu; }
 };
 
 // Layers become ready one by one; each decode rank has layer l in place, and knows it,
@@ -150,9 +150,9 @@ TEST_P(KvModes, ConcurrentRequestsKeepToTheirOwnBlocks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, KvModes,
-                         ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                         ::testing::Combine(::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                                             ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
-                         [](const auto& info) { return mode_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
+                         [](const auto& info) { return provider_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
 
 // Two concurrent requests on SRD (reordering drawn from the seed), streamed layer by layer.
 struct RunDigest {
@@ -162,7 +162,7 @@ struct RunDigest {
 };
 
 RunDigest run_seeded(uint64_t seed) {
-  KvCluster kv(options({2, 4}, emu::Mode::kDeterministic, EndpointKind::kSrd, seed));
+  KvCluster kv(options({2, 4}, fabrics::kEmu, EndpointKind::kSrd, seed));
   RunDigest digest;
   std::vector<KvRequest> reqs = {request(kv, 1, 0, 4), request(kv, 2, 4, 6)};
   std::vector<KvRequestTasks> tasks;
@@ -193,7 +193,7 @@ TEST(KvDeterminism, TheSameSeedGivesTheSameTrace) {
 
 // Malformed or clashing requests are refused before anything moves.
 TEST(KvRequests, RefusesWhatCannotBeServed) {
-  KvCluster kv(options({2, 2}, emu::Mode::kDeterministic, EndpointKind::kRc));
+  KvCluster kv(options({2, 2}, fabrics::kEmu, EndpointKind::kRc));
   KvSender& sender = kv.sender(0);
   KvReceiver& receiver = kv.receiver(0);
   const KvRequest req = request(kv, 5, 0, 3);

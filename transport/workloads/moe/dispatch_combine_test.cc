@@ -11,11 +11,11 @@
 namespace ferry::moe::testing {
 namespace {
 
-using Case = std::tuple<uint32_t, Routing, emu::Mode, MoeMode>;
+using Case = std::tuple<uint32_t, Routing, std::string, MoeMode>;
 
-MoeClusterOptions small(uint32_t ranks, emu::Mode mode, MoeMode moe_mode) {
+MoeClusterOptions small(uint32_t ranks, std::string mode, MoeMode moe_mode) {
   MoeClusterOptions o;
-  o.mode = mode;
+  o.provider = mode;
   o.ranks = ranks;
   o.moe.experts = 4 * ranks;
   o.moe.top_k = 4;
@@ -43,16 +43,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(2u, 3u, 4u, 8u),
                        ::testing::Values(Routing::kUniform, Routing::kSkewed, Routing::kRankReceivesNothing,
                                          Routing::kDuplicateDestinations, Routing::kUnusedSlots),
-                       ::testing::Values(emu::Mode::kDeterministic, emu::Mode::kFast),
+                       ::testing::Values(fabrics::kEmu, fabrics::kEmuFast),
                        ::testing::Values(MoeMode::kLowLatency, MoeMode::kNormal)),
     [](const auto& info) {
       return "Ep" + std::to_string(std::get<0>(info.param)) + "_" + routing_name(std::get<1>(info.param)) + "_" +
-             (std::get<2>(info.param) == emu::Mode::kFast ? "Fast" : "Deterministic") + "_" +
+             (std::get<2>(info.param) == fabrics::kEmuFast ? "Fast" : "Deterministic") + "_" +
              (std::get<3>(info.param) == MoeMode::kLowLatency ? "LowLatency" : "Normal");
     });
 
 TEST(DispatchCombineShapes, SkewedRoutingReallyConcentratesOnOneExpert) {
-  MoeCluster moe(small(4, emu::Mode::kDeterministic, MoeMode::kLowLatency));
+  MoeCluster moe(small(4, fabrics::kEmu, MoeMode::kLowLatency));
   const std::vector<RankInputs> inputs = moe.make_inputs(Routing::kSkewed, 24, 3);
   const Reference reference(moe.geometry(), inputs);
   size_t hottest = 0;
@@ -62,14 +62,14 @@ TEST(DispatchCombineShapes, SkewedRoutingReallyConcentratesOnOneExpert) {
 }
 
 TEST(DispatchCombineShapes, TheLastRankReceivesNothingAndStillCompletes) {
-  MoeCluster moe(small(3, emu::Mode::kDeterministic, MoeMode::kNormal));
+  MoeCluster moe(small(3, fabrics::kEmu, MoeMode::kNormal));
   const std::vector<RankInputs> inputs = moe.make_inputs(Routing::kRankReceivesNothing, 24, 4);
   ASSERT_EQ(moe.cycle(inputs), "");
   EXPECT_EQ(moe.rank(2).received().rows(), 0u);
 }
 
 TEST(DispatchCombineShapes, RanksWithNoTokensSendHeadersOnly) {
-  MoeCluster moe(small(4, emu::Mode::kDeterministic, MoeMode::kLowLatency));
+  MoeCluster moe(small(4, fabrics::kEmu, MoeMode::kLowLatency));
   std::vector<RankInputs> inputs = moe.make_inputs(Routing::kUniform, 20, 5);
   inputs[1] = make_inputs(moe.geometry(), Routing::kUniform, 1, 0, 5);
   inputs[3] = make_inputs(moe.geometry(), Routing::kUniform, 3, 0, 5);
@@ -83,7 +83,7 @@ TEST(DispatchCombineShapes, RanksWithNoTokensSendHeadersOnly) {
 }
 
 TEST(DispatchCombineShapes, TopKAboveTheExpertsOfARankAndAboveTheRanks) {
-  MoeClusterOptions o = small(2, emu::Mode::kDeterministic, MoeMode::kLowLatency);
+  MoeClusterOptions o = small(2, fabrics::kEmu, MoeMode::kLowLatency);
   o.moe.experts = 6;  // 3 per rank, top-5: every token reaches both ranks with 2+ experts
   o.moe.top_k = 5;
   MoeCluster moe(o);
@@ -94,7 +94,7 @@ TEST(DispatchCombineShapes, TopKAboveTheExpertsOfARankAndAboveTheRanks) {
 // Messages cut into pieces striped over two unequal rails, on SRD (no ordering at all)
 // with packet loss: a notification still means the whole message is in place.
 TEST(DispatchCombineFabric, StripedPiecesOverLossyUnorderedRails) {
-  MoeClusterOptions o = small(4, emu::Mode::kDeterministic, MoeMode::kLowLatency);
+  MoeClusterOptions o = small(4, fabrics::kEmu, MoeMode::kLowLatency);
   o.kind = EndpointKind::kSrd;
   o.rail_gbps = {100, 50};
   o.loss = 0.02;
@@ -112,7 +112,7 @@ class ElementSizes : public ::testing::TestWithParam<uint32_t> {};
 
 // Dispatch moves opaque elements (fp8 = 1 byte, fp32 = 4); combine stays bf16.
 TEST_P(ElementSizes, DispatchMovesAnyElementSize) {
-  MoeClusterOptions o = small(3, emu::Mode::kDeterministic, MoeMode::kNormal);
+  MoeClusterOptions o = small(3, fabrics::kEmu, MoeMode::kNormal);
   o.moe.element_bytes = GetParam();
   MoeCluster moe(o);
   EXPECT_EQ(moe.cycle(moe.make_inputs(Routing::kDuplicateDestinations, 24, 8)), "");
@@ -123,7 +123,7 @@ INSTANTIATE_TEST_SUITE_P(All, ElementSizes, ::testing::Values(1u, 2u, 4u));
 // Per (source, destination): the routed tokens once each, their routes and a header —
 // computed here from the inputs alone — and the engine moved exactly that.
 TEST(DispatchCombineWire, BytesOnTheWireAreTheRoutedTokensPlusHeaders) {
-  MoeCluster moe(small(4, emu::Mode::kDeterministic, MoeMode::kLowLatency));
+  MoeCluster moe(small(4, fabrics::kEmu, MoeMode::kLowLatency));
   const MoeGeometry& g = moe.geometry();
   const uint32_t n = moe.size();
   const std::vector<RankInputs> inputs = moe.make_inputs(Routing::kDuplicateDestinations, 24, 9);

@@ -91,14 +91,14 @@ TEST_F(Faults, RankVanishesBeforeItsDispatch) {
   const uint64_t t0 = moe_.fabric().now_ns();
   RankTasks tasks = moe_.dispatch(inputs_, {kLost});
   run_a_little(tasks);
-  moe_.fabric().vanish_node(kLost);
+  ferry::testing::vanish_node(moe_.fabric(), kLost);
   expect_survivors_fail(tasks, t0, "dispatch");
 }
 
 TEST_F(Faults, RankVanishesWhileEveryDispatchIsOnTheWire) {
   const uint64_t t0 = moe_.fabric().now_ns();
   RankTasks tasks = moe_.dispatch(inputs_);
-  moe_.fabric().at(t0 + 2'000, [&] { moe_.fabric().vanish_node(kLost); });
+  moe_.fabric().at(t0 + 2'000, [&] { ferry::testing::vanish_node(moe_.fabric(), kLost); });
   expect_survivors_fail(tasks, t0, "dispatch");
 }
 
@@ -107,7 +107,7 @@ TEST_F(Faults, RankVanishesMidCombine) {
   const uint64_t t0 = moe_.fabric().now_ns();
   RankTasks tasks = moe_.combine(inputs_, outputs_, &combined_, {kLost});
   run_a_little(tasks);
-  moe_.fabric().vanish_node(kLost);
+  ferry::testing::vanish_node(moe_.fabric(), kLost);
   expect_survivors_fail(tasks, t0, "combine");
 }
 
@@ -132,7 +132,7 @@ TEST_F(Faults, RankRemovedMidCombineWhileItsOwnCallRuns) {
 TEST_F(Faults, AfterAFailureEveryRankRefusesFurtherCalls) {
   RankTasks tasks = moe_.dispatch(inputs_, {kLost});
   run_a_little(tasks);
-  moe_.fabric().vanish_node(kLost);
+  ferry::testing::vanish_node(moe_.fabric(), kLost);
   ASSERT_TRUE(moe_.finish(tasks));
   RankTasks again = moe_.dispatch(inputs_, {kLost});
   ASSERT_TRUE(again.done()) << "a broken exchange must refuse at once";

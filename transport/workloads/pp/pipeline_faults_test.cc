@@ -9,7 +9,7 @@
 namespace ferry::pp::testing {
 namespace {
 
-using ferry::testing::mode_kind_name;
+using ferry::testing::provider_kind_name;
 
 // The engine's deadline: 50 ms of virtual time. In fast mode it is wall time, and one
 // thread drives every stage: on a loaded machine a stage can wait that long for its turn,
@@ -17,12 +17,12 @@ using ferry::testing::mode_kind_name;
 constexpr uint64_t kTimeoutNs = 50'000'000;
 constexpr uint64_t kFastTimeoutNs = 1'000'000'000;
 
-class PipelineFaults : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind>> {
+class PipelineFaults : public ::testing::TestWithParam<std::tuple<std::string, EndpointKind>> {
  protected:
   // Four stages, started and run until the last has consumed a few micro-batches.
   std::unique_ptr<Pipeline> midstream() const {
     PipelineOptions o;
-    o.world.mode = std::get<0>(GetParam());
+    o.world.provider = std::get<0>(GetParam());
     o.world.kind = std::get<1>(GetParam());
     o.micro_batches = 10'000;  // far more than will flow before the fault
     o.max_message_bytes = 20'000;
@@ -34,7 +34,7 @@ class PipelineFaults : public ::testing::TestWithParam<std::tuple<emu::Mode, End
     EXPECT_FALSE(p->any_done()) << "a stage ended before the fault: " << p->first_failure();
     return p;
   }
-  bool deterministic() const { return std::get<0>(GetParam()) == emu::Mode::kDeterministic; }
+  bool deterministic() const { return std::get<0>(GetParam()) == fabrics::kEmu; }
 };
 
 void expect_failed_naming(Pipeline& p, size_t stage, const std::string& peer) {
@@ -48,7 +48,7 @@ void expect_failed_naming(Pipeline& p, size_t stage, const std::string& peer) {
 TEST_P(PipelineFaults, AVanishedStageEndsItsNeighboursCalls) {
   auto p = midstream();
   const uint64_t vanished_at = p->cluster.fabric().now_ns();
-  p->cluster.fabric().vanish_node(1);
+  ferry::testing::vanish_node(p->cluster.fabric(), 1);
   ASSERT_TRUE(p->run()) << "a stage hung after its neighbour vanished";
   expect_failed_naming(*p, 0, "rank1");
   expect_failed_naming(*p, 2, "rank1");
@@ -84,10 +84,10 @@ TEST_P(PipelineFaults, ARemovedStageEndsItsNeighboursCalls) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, PipelineFaults,
-                         ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                         ::testing::Combine(::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                                             ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
                          [](const auto& info) {
-                           return mode_kind_name(std::get<0>(info.param), std::get<1>(info.param));
+                           return provider_kind_name(std::get<0>(info.param), std::get<1>(info.param));
                          });
 
 }  // namespace

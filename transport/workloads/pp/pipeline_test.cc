@@ -10,7 +10,7 @@
 namespace ferry::pp::testing {
 namespace {
 
-using ferry::testing::mode_kind_name;
+using ferry::testing::provider_kind_name;
 
 void expect_clean_run(Pipeline& p) {
   p.start();
@@ -24,11 +24,11 @@ void expect_clean_run(Pipeline& p) {
   EXPECT_EQ(p.senders[0]->sent(), p.options.micro_batches);
 }
 
-class Pipelines : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind>> {
+class Pipelines : public ::testing::TestWithParam<std::tuple<std::string, EndpointKind>> {
  protected:
   PipelineOptions options() const {
     PipelineOptions o;
-    o.world.mode = std::get<0>(GetParam());
+    o.world.provider = std::get<0>(GetParam());
     o.world.kind = std::get<1>(GetParam());
     return o;
   }
@@ -50,10 +50,10 @@ TEST_P(Pipelines, ThreeStagesWithASingleCredit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Pipelines,
-                         ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                         ::testing::Combine(::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                                             ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
                          [](const auto& info) {
-                           return mode_kind_name(std::get<0>(info.param), std::get<1>(info.param));
+                           return provider_kind_name(std::get<0>(info.param), std::get<1>(info.param));
                          });
 
 // Payloads striped over two unequal rails in small pieces, with a wide SRD reorder

@@ -1,4 +1,4 @@
-// Groups and symmetric regions over a Cluster, set up in process: what the workloads'
+// Groups and symmetric regions over an EngineCluster, set up in process: what the workloads'
 // tests and benchmarks start from. (Across processes the descriptors travel through the
 // exchange instead; the workloads do not care how they came.)
 #pragma once
@@ -7,15 +7,13 @@
 #include <stdexcept>
 #include <vector>
 
-#include "transport/engine/testing/cluster.h"
+#include "transport/engine/engine_cluster.h"
 #include "transport/workloads/group.h"
 
 namespace ferry::testing {
 
-// Any cluster of engines named rank0, rank1, ... serves: Cluster (emu) or
-// sim::testing::SimCluster, through their size() and engine(rank).
-template <typename AnyCluster>
-std::vector<Group> make_groups(AnyCluster& cluster) {
+// One group of every rank of the cluster, per rank.
+inline std::vector<Group> make_groups(EngineCluster& cluster) {
   std::vector<std::string> names;
   for (size_t r = 0; r < cluster.size(); ++r) names.push_back(rank_name(r));
   std::vector<Group> groups;
@@ -28,8 +26,7 @@ std::vector<Group> make_groups(AnyCluster& cluster) {
 // Owns one buffer per rank and returns, per rank, its view of all of them.
 class SymmetricAllocation {
  public:
-  template <typename AnyCluster>
-  SymmetricAllocation(AnyCluster& cluster, uint64_t bytes) : storage_(cluster.size()) {
+  SymmetricAllocation(EngineCluster& cluster, uint64_t bytes) : storage_(cluster.size()) {
     std::vector<std::vector<uint8_t>> descriptors;
     for (size_t r = 0; r < cluster.size(); ++r) {
       storage_[r].assign(bytes, 0);

@@ -14,12 +14,12 @@ constexpr uint64_t kTimeoutNs = 50'000'000;  // the engine's deadline: 50 ms
 constexpr uint64_t kBytes = 4 << 20;
 constexpr uint64_t kChunk = 16 << 10;
 
-class BroadcastFaults : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind, uint32_t>> {};
+class BroadcastFaults : public ::testing::TestWithParam<std::tuple<std::string, EndpointKind, uint32_t>> {};
 
 TEST_P(BroadcastFaults, AVanishedRankEndsEveryonesCall) {
   const auto [mode, kind, fanout] = GetParam();
   ferry::testing::WorldOptions o;
-  o.mode = mode;
+  o.provider = mode;
   o.kind = kind;
   o.ranks = 7;
   o.bytes = kBytes + kChecksumBytes;
@@ -37,7 +37,7 @@ TEST_P(BroadcastFaults, AVanishedRankEndsEveryonesCall) {
       [&] { return std::memcmp(w.memory.bytes(below).data(), w.memory.bytes(0).data(), kChunk) == 0; }));
   ASSERT_FALSE(w.all_done()) << "the broadcast ended before the fault";
   const uint64_t vanished_at = w.cluster.fabric().now_ns();
-  w.cluster.fabric().vanish_node(kVictim);
+  ferry::testing::vanish_node(w.cluster.fabric(), kVictim);
 
   ASSERT_TRUE(w.run()) << "a rank hung after rank 1 vanished";
   for (uint32_t r = 0; r < 7; ++r) {
@@ -47,7 +47,7 @@ TEST_P(BroadcastFaults, AVanishedRankEndsEveryonesCall) {
     EXPECT_NE(result.message.find("weights broadcast from rank 0, at rank " + std::to_string(r)),
               std::string::npos)
         << result.message;
-    if (mode == emu::Mode::kDeterministic) {
+    if (mode == fabrics::kEmu) {
       EXPECT_LE(w.finished_ns[r] - vanished_at, 3 * kTimeoutNs) << "rank " << r << ": " << result.message;
     }
   }
@@ -57,11 +57,11 @@ TEST_P(BroadcastFaults, AVanishedRankEndsEveryonesCall) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, BroadcastFaults,
-                         ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                         ::testing::Combine(::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                                             ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd),
                                             ::testing::Values(1u, 2u)),
                          [](const auto& info) {
-                           return ferry::testing::mode_kind_name(std::get<0>(info.param),
+                           return ferry::testing::provider_kind_name(std::get<0>(info.param),
                                                                  std::get<1>(info.param)) +
                                   (std::get<2>(info.param) == 1 ? "_Chain" : "_BinaryTree");
                          });

@@ -13,7 +13,7 @@
 namespace ferry::weights::testing {
 namespace {
 
-using ferry::testing::mode_kind_name;
+using ferry::testing::provider_kind_name;
 
 void expect_everyone_holds(BroadcastWorld& w, uint32_t root, uint64_t bytes, uint64_t round,
                            uint64_t offset = 0) {
@@ -23,11 +23,11 @@ void expect_everyone_holds(BroadcastWorld& w, uint32_t root, uint64_t bytes, uin
   }
 }
 
-class Broadcasts : public ::testing::TestWithParam<std::tuple<emu::Mode, EndpointKind>> {
+class Broadcasts : public ::testing::TestWithParam<std::tuple<std::string, EndpointKind>> {
  protected:
   ferry::testing::WorldOptions options(size_t ranks) const {
     ferry::testing::WorldOptions o;
-    o.mode = std::get<0>(GetParam());
+    o.provider = std::get<0>(GetParam());
     o.kind = std::get<1>(GetParam());
     o.ranks = ranks;
     o.bytes = 128 << 10;
@@ -76,10 +76,10 @@ TEST_P(Broadcasts, EmptyTinyAndOffsetPayloads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Broadcasts,
-                         ::testing::Combine(::testing::Values(emu::Mode::kFast, emu::Mode::kDeterministic),
+                         ::testing::Combine(::testing::Values(fabrics::kEmuFast, fabrics::kEmu),
                                             ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
                          [](const auto& info) {
-                           return mode_kind_name(std::get<0>(info.param), std::get<1>(info.param));
+                           return provider_kind_name(std::get<0>(info.param), std::get<1>(info.param));
                          });
 
 // In virtual time: a chain of 8 ranks moving 64 chunks takes about one full transfer

@@ -14,14 +14,13 @@
 
 namespace ferry::coll::testing {
 
-using ferry::testing::Cluster;
 using ferry::testing::WorldOptions;
 
 class CollWorld {
  public:
   // options.bytes is unused: each rank gets `scratch_bytes` of symmetric scratch.
   CollWorld(const WorldOptions& options, uint64_t scratch_bytes)
-      : cluster(ferry::testing::fabric_config(options), ferry::testing::engine_config(options)),
+      : cluster(ferry::testing::make_fabric(options), ferry::testing::engine_config(options)),
         groups(ferry::testing::make_groups(cluster)),
         scratch(checked(cluster), scratch_bytes) {
     for (size_t r = 0; r < cluster.size(); ++r) {
@@ -59,14 +58,14 @@ class CollWorld {
     return results;
   }
 
-  Cluster cluster;
+  EngineCluster cluster;
   std::vector<Group> groups;
   ferry::testing::SymmetricAllocation scratch;
   std::vector<std::unique_ptr<Communicator>> comms;
 
  private:
-  static Cluster& checked(Cluster& cluster) {
-    if (!cluster.opened()) throw std::runtime_error("the cluster's engines did not open");
+  static EngineCluster& checked(EngineCluster& cluster) {
+    if (!cluster.opened().ok()) throw std::runtime_error(cluster.opened().error().to_string());
     return cluster;
   }
   std::vector<Task<TransferResult>> stranded_;

@@ -1,4 +1,4 @@
-// A prefill group and one or more decode groups over one emu cluster, with a KvSender on
+// A prefill group and one or more decode groups over one fabric, with a KvSender on
 // every prefill rank (one per decode group) and a KvReceiver on every decode rank, and
 // KV contents in which every element names itself, so that every element a decode rank
 // holds can be checked against what it must be.
@@ -28,7 +28,7 @@ struct KvClusterOptions {
   PagedKvLayout prefill;
   PagedKvLayout decode;
   uint32_t decode_groups = 1;
-  emu::Mode mode = emu::Mode::kDeterministic;
+  std::string provider = fabrics::kEmu;
   EndpointKind kind = EndpointKind::kRc;
   uint64_t seed = 1;
   double link_gbps = 100;
@@ -67,11 +67,11 @@ inline KvBlockTable slice(const KvBlockTable& blocks, size_t first, size_t count
 }
 
 // Prefill TP -> decode TP over small_model() pools of different sizes on the two sides.
-inline KvClusterOptions kv_options(uint32_t prefill_tp, uint32_t decode_tp, emu::Mode mode, EndpointKind kind) {
+inline KvClusterOptions kv_options(uint32_t prefill_tp, uint32_t decode_tp, std::string mode, EndpointKind kind) {
   KvClusterOptions o;
   o.prefill = small_model(prefill_tp, 24);
   o.decode = small_model(decode_tp, 32);
-  o.mode = mode;
+  o.provider = mode;
   o.kind = kind;
   return o;
 }
@@ -86,7 +86,7 @@ inline KvRequest kv_request(const KvClusterOptions& o, uint64_t id, size_t first
 
 inline WorldOptions world_options(const KvClusterOptions& o) {
   WorldOptions w;
-  w.mode = o.mode;
+  w.provider = o.provider;
   w.kind = o.kind;
   w.seed = o.seed;
   w.ranks = o.prefill.tp + o.decode_groups * o.decode.tp;
@@ -123,9 +123,9 @@ class KvCluster {
  public:
   explicit KvCluster(const KvClusterOptions& o)
       : options_(o),
-        cluster_(fabric_config(world_options(o)), engine_config(world_options(o))),
+        cluster_(make_fabric(world_options(o)), engine_config(world_options(o))),
         pools_(cluster_, std::max(o.prefill.pool_bytes(), o.decode.pool_bytes())) {
-    EXPECT_TRUE(cluster_.opened());
+    EXPECT_TRUE(cluster_.opened().ok()) << cluster_.opened().error().to_string();
     EXPECT_EQ(o.prefill.dtype_bytes, 4u) << "kv_element() fills 4-byte elements";
     std::vector<std::string> prefill_names;
     for (uint32_t p = 0; p < o.prefill.tp; ++p) prefill_names.push_back(rank_name(p));
@@ -147,8 +147,8 @@ class KvCluster {
     }
   }
 
-  Cluster& cluster() { return cluster_; }
-  emu::Fabric& fabric() { return cluster_.fabric(); }
+  EngineCluster& cluster() { return cluster_; }
+  Cluster& fabric() { return cluster_.fabric(); }
   const KvClusterOptions& options() const { return options_; }
   size_t decode_node(uint32_t d, uint32_t group = 0) const { return options_.prefill.tp + group * options_.decode.tp + d; }
   KvSender& sender(uint32_t p, uint32_t group = 0) { return *senders_.at(group * options_.prefill.tp + p); }
@@ -296,7 +296,7 @@ class KvCluster {
   }
 
   KvClusterOptions options_;
-  Cluster cluster_;
+  EngineCluster cluster_;
   SymmetricAllocation pools_;
   std::vector<std::unique_ptr<KvSender>> senders_;      // by group, then prefill rank
   std::vector<std::unique_ptr<KvReceiver>> receivers_;  // by group, then decode rank

@@ -10,7 +10,7 @@ namespace {
 
 ::ferry::testing::WorldOptions world_options(const MoeClusterOptions& o) {
   ::ferry::testing::WorldOptions w;
-  w.mode = o.mode;
+  w.provider = o.provider;
   w.kind = o.kind;
   w.ranks = o.ranks;
   w.rail_gbps = o.rail_gbps;
@@ -42,11 +42,11 @@ bool RankTasks::done() const {
 }
 
 MoeCluster::MoeCluster(const MoeClusterOptions& options)
-    : cluster_(::ferry::testing::fabric_config(world_options(options)),
+    : cluster_(::ferry::testing::make_fabric(world_options(options)),
                ::ferry::testing::engine_config(world_options(options))),
       groups_(::ferry::testing::make_groups(cluster_)),
       region_(cluster_, region_bytes(options)) {
-  if (!cluster_.opened()) throw std::runtime_error("an engine did not open");
+  if (!cluster_.opened().ok()) throw std::runtime_error(cluster_.opened().error().to_string());
   for (uint32_t r = 0; r < size(); ++r) {
     auto ep = ExpertParallel::create(groups_[r], options.moe, region_.view(r));
     if (!ep.ok()) throw std::runtime_error(ep.error().to_string());

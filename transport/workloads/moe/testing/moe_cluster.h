@@ -1,4 +1,4 @@
-// MoeCluster: N ranks of one emu fabric, each with an engine, a group, its share of a
+// MoeCluster: N ranks of one fabric, each with an engine, a group, its share of a
 // symmetric receive region and an ExpertParallel, driven by one thread: the setup of
 // the MoE tests and of moe_bench.
 #pragma once
@@ -9,7 +9,7 @@
 #include <optional>
 #include <vector>
 
-#include "transport/engine/testing/cluster.h"
+#include "transport/engine/testing/world_options.h"
 #include "transport/workloads/moe/expert_parallel.h"
 #include "transport/workloads/moe/testing/reference.h"
 #include "transport/workloads/testing/symmetric.h"
@@ -17,7 +17,7 @@
 namespace ferry::moe::testing {
 
 struct MoeClusterOptions {
-  emu::Mode mode = emu::Mode::kDeterministic;
+  std::string provider = fabrics::kEmu;
   EndpointKind kind = EndpointKind::kRc;
   uint32_t ranks = 2;
   uint64_t seed = 1;
@@ -50,8 +50,8 @@ class MoeCluster {
  public:
   explicit MoeCluster(const MoeClusterOptions& options);  // throws std::runtime_error
 
-  ::ferry::testing::Cluster& cluster() { return cluster_; }
-  emu::Fabric& fabric() { return cluster_.fabric(); }
+  EngineCluster& cluster() { return cluster_; }
+  Cluster& fabric() { return cluster_.fabric(); }
   uint32_t size() const { return static_cast<uint32_t>(cluster_.size()); }
   ExpertParallel& rank(uint32_t r) { return *ranks_.at(r); }
   Group& group(uint32_t r) { return groups_.at(r); }
@@ -75,7 +75,7 @@ class MoeCluster {
   std::string cycle(const std::vector<RankInputs>& inputs);
 
  private:
-  ::ferry::testing::Cluster cluster_;
+  EngineCluster cluster_;
   std::vector<Group> groups_;
   ::ferry::testing::SymmetricAllocation region_;
   std::vector<std::unique_ptr<ExpertParallel>> ranks_;

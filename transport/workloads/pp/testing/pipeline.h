@@ -1,4 +1,4 @@
-// A pipeline of stages over a Cluster, one stage per rank, linked in a chain: what the
+// A pipeline of stages over an EngineCluster, one stage per rank, linked in a chain: what the
 // pipeline tests start from. Stage 0 makes micro-batches, every middle stage transforms
 // what it receives and forwards it, the last stage consumes; every receiving stage
 // checks every byte against what the stages before it should have produced.
@@ -17,7 +17,6 @@
 
 namespace ferry::pp::testing {
 
-using ferry::testing::Cluster;
 using ferry::testing::SymmetricAllocation;
 
 struct PipelineOptions {
@@ -65,9 +64,9 @@ class Pipeline {
     for (size_t s = 0; s + 1 < stages(); ++s) {
       // Every rank keeps the slots of the link into it at offset 0 of its area.
       senders[s] =
-          std::make_unique<StageSender>(cluster.engine(s), ferry::testing::rank_name(s + 1), link(s),
+          std::make_unique<StageSender>(cluster.engine(s), ::ferry::rank_name(s + 1), link(s),
                                         memory.view(s).remote[s + 1], 0, memory.view(s).local + scratch);
-      receivers[s + 1] = std::make_unique<StageReceiver>(cluster.engine(s + 1), ferry::testing::rank_name(s),
+      receivers[s + 1] = std::make_unique<StageReceiver>(cluster.engine(s + 1), ::ferry::rank_name(s),
                                                          link(s), memory.view(s + 1).local);
     }
   }
@@ -116,7 +115,7 @@ class Pipeline {
   }
 
   PipelineOptions options;
-  Cluster cluster;
+  EngineCluster cluster;
   SymmetricAllocation memory;
   std::vector<std::unique_ptr<StageSender>> senders;      // [s]: stage s to s+1
   std::vector<std::unique_ptr<StageReceiver>> receivers;  // [s]: stage s-1 to s
@@ -128,10 +127,10 @@ class Pipeline {
  private:
   static constexpr uint64_t kScratchSpan = 64;
 
-  static emu::FabricConfig fabric(const PipelineOptions& o) {
-    emu::FabricConfig c = ferry::testing::fabric_config(o.world);
-    c.srd_reorder_window_ns = o.srd_reorder_window_ns;
-    return c;
+  static std::unique_ptr<Cluster> fabric(const PipelineOptions& o) {
+    ferry::testing::WorldOptions world = o.world;
+    world.srd_reorder_window_ns = o.srd_reorder_window_ns;
+    return ferry::testing::make_fabric(world);
   }
 
   Task<TransferResult> stage_loop(size_t s) {

@@ -1,4 +1,4 @@
-// Ranks of a Cluster with a symmetric region and a group each: what the broadcast tests
+// Ranks of an EngineCluster with a symmetric region and a group each: what the broadcast tests
 // start from. The root's payload is a pattern; every rank's copy and its checksum are
 // checked against it.
 #pragma once
@@ -22,10 +22,10 @@ class BroadcastWorld {
   // o.bytes: the region on every rank.
   explicit BroadcastWorld(const ferry::testing::WorldOptions& o)
       : options(o),
-        cluster(ferry::testing::fabric_config(o), ferry::testing::engine_config(o)),
+        cluster(ferry::testing::make_fabric(o), ferry::testing::engine_config(o)),
         memory(cluster, o.bytes),
         groups(ferry::testing::make_groups(cluster)) {
-    EXPECT_TRUE(cluster.opened());
+    EXPECT_TRUE(cluster.opened().ok()) << cluster.opened().error().to_string();
   }
 
   // The root's payload for broadcast number `round`.
@@ -79,7 +79,7 @@ class BroadcastWorld {
   }
 
   ferry::testing::WorldOptions options;
-  ferry::testing::Cluster cluster;
+  EngineCluster cluster;
   ferry::testing::SymmetricAllocation memory;
   std::vector<Group> groups;
   std::vector<Task<TransferResult>> tasks;

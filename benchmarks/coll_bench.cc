@@ -1,6 +1,6 @@
 // The nccl-tests table for the collectives on emu (sweep.h says what it measures).
 //
-//   bazel run --config=opt //transport/workloads/coll:coll_bench -- --help
+//   bazel run --config=opt //benchmarks:coll_bench -- --help
 //
 // The same sweep as `ferry bench`. Exits 1 if any element is wrong or a call fails, 2 on
 // a bad argument.

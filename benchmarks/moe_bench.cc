@@ -1,8 +1,8 @@
 // moe_bench: MoE dispatch and combine of a DeepSeek-V3-like layer at several EP sizes,
 // all ranks in one process on the emulator, every result verified.
 //
-//   bazel run --config=opt //transport/workloads/moe:moe_bench
-//   bazel run --config=opt //transport/workloads/moe:moe_bench -- --mode fast
+//   bazel run --config=opt //benchmarks:moe_bench
+//   bazel run --config=opt //benchmarks:moe_bench -- --mode fast
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -55,7 +55,7 @@ struct Options {
   MoeConfig moe{256, 8, 7168, 2, 128, MoeMode::kLowLatency};
   bool moe_mode_given = false;
   Routing routing = Routing::kUniform;
-  emu::Mode mode = emu::Mode::kDeterministic;
+  std::string provider = fabrics::kEmu;
   double gbps = 400;
   uint32_t iterations = 1;
   uint64_t seed = 1;
@@ -138,9 +138,9 @@ int parse(int argc, char** argv, Options* o) {
       }
     } else if (arg == "--mode") {
       if (value == "deterministic") {
-        o->mode = emu::Mode::kDeterministic;
+        o->provider = fabrics::kEmu;
       } else if (value == "fast") {
-        o->mode = emu::Mode::kFast;
+        o->provider = fabrics::kEmuFast;
       } else {
         return bad("--mode must be deterministic or fast");
       }
@@ -217,7 +217,7 @@ void check_all(RankTasks& tasks, MoeCluster& moe, const char* call) {
 // Runs one EP size: a warm-up call (connections), then the measured, verified calls.
 void run(const Options& o, uint32_t ep, Phase* dispatch, Phase* combine, MoeMemory* memory) {
   MoeClusterOptions co;
-  co.mode = o.mode;
+  co.provider = o.provider;
   co.ranks = ep;
   co.seed = o.seed;
   co.rail_gbps = {o.gbps};
@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   if (parsed == 1) return 0;
   if (parsed != 0) return parsed;
 
-  const bool virtual_time = o.mode == emu::Mode::kDeterministic;
+  const bool virtual_time = o.provider == fabrics::kEmu;
   std::printf("moe_bench: emu %s mode: %s\n", virtual_time ? "deterministic" : "fast",
               virtual_time ? "times are virtual (the emulated fabric's clock), reproducible for a seed"
                            : "times are wall time, every rank's work on this one thread");

@@ -1,6 +1,6 @@
 // Benchmarks of the engine against the raw provider, on emu fast mode, in one run.
 //
-//   bazel run --config=opt //transport:engine_bench
+//   bazel run --config=opt //benchmarks:engine_bench
 //
 // BM_PagedWritePost            one write_paged call of 100,000 scattered 4 KiB pages;
 //                              ns_per_desc = CPU time of that call per page (planning,
@@ -21,13 +21,12 @@
 #include <vector>
 
 #include "emu/rng.h"
-#include "transport/engine/testing/cluster.h"
+#include "fabrics/cluster_factory.h"
+#include "transport/engine/engine_cluster.h"
 
 namespace {
 
 using namespace ferry;
-using ferry::testing::Cluster;
-using ferry::testing::rank_name;
 
 template <typename T>
 T must(Result<T> r) {
@@ -43,17 +42,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-emu::FabricConfig fast_fabric(size_t rails) {
-  emu::FabricConfig c;
-  c.nodes = 2;
-  c.nics.assign(rails, emu::NicConfig{});
-  return c;
+// Two nodes of emu's fast mode (real time, real copies), `rails` NICs each.
+std::unique_ptr<Cluster> fast_fabric(size_t rails) {
+  fabrics::ClusterOptions o;
+  o.provider = fabrics::kEmuFast;
+  o.nodes = 2;
+  o.nic_gbps.assign(rails, 100);
+  return must(fabrics::make_cluster(o));
 }
 
 // Two engines with a registered buffer each, rank 1's imported by rank 0, connected.
 struct EnginePair {
   EnginePair(size_t rails, uint64_t bytes) : cluster(fast_fabric(rails), EngineConfig{}) {
-    if (!cluster.opened()) throw std::runtime_error("engines did not open");
+    must(cluster.opened());
     for (int r = 0; r < 2; ++r) {
       buffer[r].assign(bytes, static_cast<uint8_t>(r + 1));
       registration[r] = must(cluster.engine(r).register_memory(buffer[r].data(), bytes));
@@ -73,7 +74,7 @@ struct EnginePair {
     if (!cluster.run_until([&] { return done; })) throw std::runtime_error("write never finished");
   }
 
-  Cluster cluster;
+  EngineCluster cluster;
   std::vector<uint8_t> buffer[2];
   const Registration* registration[2] = {nullptr, nullptr};
   RemoteRegion target;
@@ -118,7 +119,7 @@ void BM_PagedWritePost(benchmark::State& state) {
 
 // The raw provider path: one endpoint pair per rail, bytes/rails per rail.
 struct ProviderPaths {
-  ProviderPaths(emu::Fabric& fabric, size_t rails, std::vector<uint8_t>* buffer) {
+  ProviderPaths(Cluster& fabric, size_t rails, std::vector<uint8_t>* buffer) {
     for (size_t r = 0; r < rails; ++r) {
       Lane lane;
       for (int n = 0; n < 2; ++n) {
@@ -169,9 +170,9 @@ struct ProviderPaths {
 void BM_ProviderWrite(benchmark::State& state) {
   const uint64_t bytes = static_cast<uint64_t>(state.range(0));
   const size_t rails = static_cast<size_t>(state.range(1));
-  emu::Fabric fabric(fast_fabric(rails));
+  std::unique_ptr<Cluster> fabric = fast_fabric(rails);
   std::vector<uint8_t> buffers[2] = {std::vector<uint8_t>(bytes, 1), std::vector<uint8_t>(bytes, 2)};
-  ProviderPaths paths(fabric, rails, buffers);
+  ProviderPaths paths(*fabric, rails, buffers);
   for (auto _ : state) paths.write(bytes);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
   if (buffers[0] != buffers[1]) state.SkipWithError("data mismatch");
@@ -183,8 +184,8 @@ void BM_EngineWrite(benchmark::State& state) {
   EnginePair pair(rails, bytes);
   // The baseline, interleaved with the engine so that both see the same machine: the
   // raw provider over its own endpoints between the same buffers.
-  emu::Fabric fabric(fast_fabric(rails));
-  ProviderPaths paths(fabric, rails, pair.buffer);
+  std::unique_ptr<Cluster> fabric = fast_fabric(rails);
+  ProviderPaths paths(*fabric, rails, pair.buffer);
   double engine_seconds = 0, provider_seconds = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
