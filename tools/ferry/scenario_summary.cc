@@ -4,20 +4,13 @@
 #include <variant>
 
 #include "scenarios/units.h"
-#include "scenarios/workload_volume.h"
+#include "tools/ferry/replay/workload_runner.h"
 
 namespace ferry::cli {
 namespace {
 
 using namespace ferry::scenarios;
-
-std::string count_of(uint64_t count, const std::string& noun, const std::string& nouns) {
-  return format_grouped(count) + " " + (count == 1 ? noun : nouns);
-}
-
-std::string count_of(uint64_t count, const std::string& noun) { return count_of(count, noun, noun + "s"); }
-
-std::string tokens(uint64_t count) { return count_of(count, "token"); }
+using replay::count_of;
 
 std::string describe_rates(const ClusterSpec& cluster) {
   const auto [low, high] = std::minmax_element(cluster.nic_gbps.begin(), cluster.nic_gbps.end());
@@ -80,60 +73,6 @@ std::string describe_model(const ModelSpec& m) {
          format_parameter_count(m.parameter_count()) + " parameters (" + format_bytes(m.parameter_bytes()) + ").";
 }
 
-std::string describe_contexts(const ContextLengths& context) {
-  switch (context.kind) {
-    case ContextLengths::Kind::kList: {
-      const auto [low, high] = std::minmax_element(context.list.begin(), context.list.end());
-      return *low == *high ? "of " + tokens(*high)
-                           : "of " + format_grouped(*low) + " to " + tokens(*high) + ", taking " +
-                                 std::to_string(context.list.size()) + " lengths in turn";
-    }
-    case ContextLengths::Kind::kUniform:
-      return "of " + format_grouped(context.min) + " to " + tokens(context.max) + ", uniform";
-    case ContextLengths::Kind::kLognormal:
-      return "of median " + tokens(context.median) + ", lognormal with sigma " + format_real(context.sigma) +
-             " within " + format_grouped(context.min) + " to " + format_grouped(context.max);
-  }
-  return "";
-}
-
-struct DescribeWorkload {
-  const ModelSpec& model;
-
-  std::string operator()(const TpDecodeSpec& s) const {
-    return "tp " + std::to_string(s.tp) + ", batch " + std::to_string(s.batch) + ", " + tokens(s.tokens) + ": " +
-           format_grouped(tp_decode_allreduces_per_token(model)) + " all-reduces of " +
-           format_bytes(tp_decode_allreduce_bytes(s, model)) + " per token";
-  }
-  std::string operator()(const PdDisaggSpec& s) const {
-    const std::string arrival = s.arrival_rate == 0 ? "arriving all at once"
-                                                    : "arriving " + format_real(s.arrival_rate) + " per second (" +
-                                                          std::string(name_of(kArrivalNames, s.arrival)) + ")";
-    return count_of(s.requests, "request") + " " + describe_contexts(s.context) + ", " + arrival + ", prefill " +
-           std::to_string(s.prefill.instances) + " x tp " + std::to_string(s.prefill.tp) + " to decode " +
-           std::to_string(s.decode.instances) + " x tp " + std::to_string(s.decode.tp) + " in blocks of " +
-           tokens(s.block_size) + ": up to " + format_bytes(pd_request_kv_bytes(s.context.largest(), model)) +
-           " of KV cache per request";
-  }
-  std::string operator()(const MoeSpec& s) const {
-    return "ep " + std::to_string(s.ep) + ", " + format_grouped(s.tokens_per_rank) + " tokens per rank, top " +
-           std::to_string(s.top_k) + ", routing skew " + format_real(s.routing_skew) + ", " +
-           count_of(s.rounds, "round") + ": " + format_bytes(moe_dispatch_bytes_per_rank(s, model)) +
-           " dispatched and combined per rank per round";
-  }
-  std::string operator()(const PipelineSpec& s) const {
-    return std::to_string(s.stages) + " stages x tp " + std::to_string(s.tp) + ", " +
-           count_of(s.micro_batches, "micro-batch", "micro-batches") + " of " + tokens(s.micro_batch_tokens) + ": " +
-           format_bytes(pipeline_micro_batch_bytes(s, model)) + " per micro-batch per stage boundary";
-  }
-  std::string operator()(const WeightLoadSpec& s) const {
-    const std::string receivers = s.placement == WeightPlacement::kPerNode ? "node" : "GPU";
-    return format_bytes(s.bytes) + (s.bytes_from_model ? ", the model's parameters," : "") + " to each of " +
-           count_of(s.ranks, receivers) + ", fanout " + std::to_string(s.fanout) + ", " +
-           count_of(weight_load_chunks(s), "chunk") + " of " + format_bytes(s.chunk_bytes);
-  }
-};
-
 std::string describe_fault(const FaultSpec& fault) {
   std::string out(name_of(kFaultNames, fault.kind));
   if (fault.kind == FaultKind::kLossRate) out += " " + format_real(fault.value);
@@ -159,7 +98,7 @@ std::string summarize(const Scenario& scenario) {
     const std::string_view kind = name_of(kWorkloadNames, workload.kind());
     out += (i == 0 ? "" : "; ") + std::string(kind);
     if (workload.name != kind) out += " '" + workload.name + "'";
-    out += " (" + std::visit(DescribeWorkload{scenario.model}, workload.params) + ")";
+    out += " (" + replay::runner_for(workload).describe(scenario.model, workload) + ")";
   }
   out += ". ";
   if (scenario.faults.empty()) {

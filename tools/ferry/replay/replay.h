@@ -68,7 +68,8 @@ struct WorkloadReport {
   std::string note;              // e.g. a cap that applied
   bool completed = false;        // every operation finished and verified
   uint64_t start_ns = 0;         // virtual time the workload began (since the replay's start)
-  std::vector<KvRequestTiming> requests;  // pd_disagg only, one per completed request
+  bool lists_requests = false;             // the kind lists its requests (pd_disagg)
+  std::vector<KvRequestTiming> requests;  // one per completed request, where it lists them
 
   uint64_t percentile_ns(double p) const;
   double throughput_gbps() const;  // bytes over simulated time

@@ -1,110 +1,28 @@
-// The sim side of a replay: one simulated host per cluster node with the node's NICs, and
-// the engines of that node's ranks all open that host, so that a node's GPUs share its
-// rails as on hardware. docs/cli.md lists how the scenario maps onto SimulationConfig.
+// The scenario on sim: one simulated host per cluster node with the node's NICs, and the
+// engines of that node's ranks all open that host, so that a node's GPUs share its rails
+// as on hardware; a fault on a cluster node acts on its host. docs/cli.md lists how the
+// scenario maps onto SimulationConfig.
 #include <algorithm>
-#include <cmath>
 #include <memory>
 
-#include "scenarios/workload_volume.h"
 #include "sim/simulation.h"
-#include "tools/ferry/replay/replay_fabric.h"
+#include "tools/ferry/replay/fabric_mapping.h"
 
 namespace ferry::replay {
-namespace {
 
 using namespace scenarios;
+
+namespace {
 
 // Above this many MTU frames for the whole replay, one simulated packet carries several
 // frames (sim's aggregated frames), keeping a replay to about this many packets.
 constexpr uint64_t kFullFidelityFrames = 4'000'000;
 constexpr uint32_t kMaxFramesPerPacket = 16;
 
-// A generous estimate of the bytes a scenario moves (KV contexts at their largest).
-uint64_t estimated_bytes(const Scenario& s) {
-  uint64_t total = 0;
-  for (const WorkloadSpec& w : s.workloads) {
-    std::visit(
-        [&](const auto& p) {
-          using T = std::decay_t<decltype(p)>;
-          if constexpr (std::is_same_v<T, TpDecodeSpec>) {
-            total += 2 * tp_decode_allreduce_bytes(p, s.model) * p.tp * std::min<uint64_t>(128, p.tokens * tp_decode_allreduces_per_token(s.model));
-          } else if constexpr (std::is_same_v<T, PdDisaggSpec>) {
-            total += pd_request_kv_bytes(p.context.largest(), s.model) * p.requests;
-          } else if constexpr (std::is_same_v<T, MoeSpec>) {
-            total += 2 * moe_dispatch_bytes_per_rank(p, s.model) * p.ep * p.rounds;
-          } else if constexpr (std::is_same_v<T, PipelineSpec>) {
-            total += pipeline_micro_batch_bytes(p, s.model) * p.micro_batches * (p.stages - 1);
-          } else if constexpr (std::is_same_v<T, WeightLoadSpec>) {
-            total += p.bytes * (p.ranks - 1);
-          }
-        },
-        w.params);
-  }
-  return total;
-}
-
-class SimReplayFabric final : public ReplayFabric {
- public:
-  SimReplayFabric(const sim::SimulationConfig& config, uint32_t gpus_per_node, std::string mode)
-      : simulation_(config), gpus_per_node_(gpus_per_node), mode_(std::move(mode)) {}
-
-  const char* provider_name() const override { return "sim"; }
-  std::string mode() const override { return mode_; }
-  Provider& provider_for(uint32_t rank) override { return simulation_.host(rank / gpus_per_node_); }
-  uint64_t now_ns() const override { return simulation_.now_ns(); }
-  bool virtual_time() const override { return true; }
-
-  void advance(uint64_t limit_ns) override {
-    if (limit_ns <= simulation_.now_ns()) limit_ns = simulation_.now_ns() + 1;
-    if (!simulation_.run_until_completion(limit_ns) && simulation_.now_ns() < limit_ns) {
-      simulation_.run_until(limit_ns);
-    }
-  }
-
-  // Faults act on a node's access links: sim has no NIC or host to kill, so nic_death is
-  // its link down for good and node_loss every link of the node down for good. Peers see
-  // what they see on hardware (no answer, then kRetryExceeded); the dead node's own
-  // engines time out too, where emu flushes their endpoints at once.
-  void schedule_faults(const std::vector<FaultSpec>& faults, const ClusterSpec& cluster, uint32_t,
-                       std::vector<std::string>& notes) override {
-    bool approximated = false;
-    for (const FaultSpec& f : faults) {
-      if (f.node >= simulation_.host_count()) continue;
-      approximated |= f.kind == FaultKind::kNicDeath || f.kind == FaultKind::kNodeLoss;
-      const uint32_t nics = cluster.nics_per_node();
-      simulation_.at(f.at_ns, [this, f, nics] {
-        ++applied_;
-        const uint32_t nic = f.nic.value_or(0);
-        switch (f.kind) {
-          case FaultKind::kLinkDown:
-          case FaultKind::kNicDeath: simulation_.set_link_up(sim::LinkId::access(f.node, nic), false); break;
-          case FaultKind::kLinkUp: simulation_.set_link_up(sim::LinkId::access(f.node, nic), true); break;
-          case FaultKind::kNodeLoss:
-            for (uint32_t n = 0; n < nics; ++n) simulation_.set_link_up(sim::LinkId::access(f.node, n), false);
-            break;
-          case FaultKind::kLossRate: simulation_.set_link_loss(sim::LinkId::access(f.node, nic), f.value); break;
-        }
-      });
-    }
-    if (approximated) {
-      notes.push_back("sim applies nic_death as the NIC's link going down for good and node_loss as all the "
-                      "node's links going down for good (the node's own endpoints time out rather than flush)");
-    }
-  }
-  uint64_t faults_applied() const override { return applied_; }
-  uint64_t trace_hash() const override { return simulation_.trace_hash(); }
-
- private:
-  sim::Simulation simulation_;  // engines die before it: the World destroys them first
-  uint32_t gpus_per_node_;
-  std::string mode_;
-  uint64_t applied_ = 0;
-};
-
 }  // namespace
 
-std::unique_ptr<ReplayFabric> make_sim_fabric(const Scenario& scenario, uint64_t seed, uint32_t ranks,
-                                              std::vector<std::string>& notes, std::string& error) {
+FabricMapping make_sim_fabric(const Scenario& scenario, uint64_t seed, uint32_t ranks, uint64_t estimated_bytes,
+                              std::vector<std::string>& notes) {
   SimFabric params;
   if (const auto* s = std::get_if<SimFabric>(&scenario.fabric.params)) params = *s;
   const ClusterSpec& cluster = scenario.cluster;
@@ -145,7 +63,7 @@ std::unique_ptr<ReplayFabric> make_sim_fabric(const Scenario& scenario, uint64_t
   } else if (roce && params.ecn) {
     notes.push_back("ecn without dcqcn: sim marks only for DCQCN, so marking alone changes nothing and is off");
   }
-  const uint64_t frames = estimated_bytes(scenario) / config.mtu;
+  const uint64_t frames = estimated_bytes / config.mtu;
   while (config.frames_per_packet < kMaxFramesPerPacket &&
          frames / config.frames_per_packet > kFullFidelityFrames) {
     config.frames_per_packet *= 2;
@@ -154,16 +72,25 @@ std::unique_ptr<ReplayFabric> make_sim_fabric(const Scenario& scenario, uint64_t
     notes.push_back("sim carries " + std::to_string(config.frames_per_packet) +
                     " MTU frames per simulated packet (aggregated frames) to keep this large replay fast");
   }
-  std::string mode = roce ? "roce" : "srd";
-  if (roce) mode += params.pfc ? ", pfc" : ", lossy";
-  if (config.congestion.enabled) mode += ", dcqcn";
-  if (config.frames_per_packet > 1) mode += ", " + std::to_string(config.frames_per_packet) + " frames/packet";
+  FabricMapping out;
+  out.seed = seed;
   try {
-    return std::make_unique<SimReplayFabric>(config, cluster.gpus_per_node, mode);
+    out.fabric = std::make_unique<sim::Simulation>(config);
   } catch (const std::exception& e) {
-    error = std::string("building the simulation: ") + e.what();
-    return nullptr;
+    out.error = std::string("building the simulation: ") + e.what();
+    return out;
   }
+  for (uint32_t r = 0; r < ranks; ++r) out.rank_nodes.push_back(r / cluster.gpus_per_node);
+  for (uint32_t node = 0; node < config.hosts; ++node) out.fault_nodes.push_back({node});
+  // Packet-level queues and PFC pauses delay progress by more than emu's timing does:
+  // retry over a millisecond, failures still surface within milliseconds.
+  out.engine = replay_engine_config();
+  out.engine.endpoint.retry_count = 7;
+  out.engine.endpoint.retry_timeout_ns = 1'000'000;
+  out.engine.endpoint.rnr_timer_ns = 10'000;
+  // A sim endpoint holds its whole send queue: all-to-alls over many ranks keep it short.
+  out.engine.max_send_wr = ranks <= 16 ? 512 : 128;
+  return out;
 }
 
 }  // namespace ferry::replay

@@ -5,64 +5,51 @@
 
 namespace ferry::replay {
 
-World::World(std::unique_ptr<ReplayFabric> fabric, const EngineConfig& engine_config, uint32_t ranks,
-             uint32_t gpus_per_node, bool rail_aligned)
-    : fabric_(std::move(fabric)) {
+World::World(std::unique_ptr<Cluster> fabric, const EngineConfig& engine_config,
+             const std::vector<uint32_t>& rank_nodes, uint32_t gpus_per_node, bool rail_aligned)
+    : origin_ns_(fabric->now_ns()) {
   const uint32_t gpus = std::max(1u, gpus_per_node);
-  std::vector<std::vector<uint32_t>> rails;
-  for (uint32_t r = 0; r < ranks; ++r) {
-    Provider& node = fabric_->provider_for(r);
-    const uint32_t devices = static_cast<uint32_t>(node.device_count());
-    std::vector<uint32_t> mine;
-    if (rail_aligned && devices > 0) {
-      mine = rails_of_gpu(r % gpus, gpus, devices);
-    } else {
+  std::vector<RankPlacement> placement;
+  std::vector<std::vector<uint32_t>> rails;  // every rank's NICs, spelled out for the timelines
+  for (uint32_t r = 0; r < rank_nodes.size(); ++r) {
+    const uint32_t devices = static_cast<uint32_t>(fabric->node(rank_nodes[r]).device_count());
+    std::vector<uint32_t> mine;  // empty: every NIC of the node
+    if (rail_aligned && devices > 0) mine = rails_of_gpu(r % gpus, gpus, devices);
+    placement.push_back(RankPlacement{rank_nodes[r], mine});
+    if (mine.empty()) {
       for (uint32_t d = 0; d < devices; ++d) mine.push_back(d);
     }
-    rails.push_back(mine);
-    rank_devices_.push_back(std::make_unique<RailSubset>(node, rails.back()));
+    rails.push_back(std::move(mine));
   }
   nics_ = std::make_unique<NicRecorder>(gpus, std::move(rails));
-  for (uint32_t r = 0; r < ranks; ++r) exchange_.add(rank_name(r));
-  for (uint32_t r = 0; r < ranks; ++r) {
-    engines_.push_back(std::make_unique<Engine>(rank_name(r), *rank_devices_[r], exchange_, engine_config));
-    open_results_.push_back(engines_.back()->open());
-  }
-  for (uint32_t a = 0; a < ranks; ++a) {
-    for (uint32_t b = 0; b < ranks; ++b) {
-      if (a != b) (void)engines_[a]->add_peer(rank_name(b));
-    }
-  }
+  cluster_ = std::make_unique<EngineCluster>(std::move(fabric), engine_config, std::move(placement));
 }
 
 World::~World() {
-  // Groups and regions refer to engines; engines to the fabric's providers.
+  // Groups and regions refer to engines.
   regions_.clear();
   groups_.clear();
-  engines_.clear();
 }
 
 bool World::opened(std::string& error) const {
-  for (size_t r = 0; r < open_results_.size(); ++r) {
-    if (!open_results_[r].ok()) {
-      error = rank_name(static_cast<uint32_t>(r)) + ": " + open_results_[r].error().to_string();
-      return false;
-    }
-  }
-  return true;
+  const VoidResult opened = cluster_->opened();
+  if (!opened.ok()) error = opened.error().to_string();
+  return opened.ok();
 }
 
 void World::sample_nics(uint64_t counted_at_ns) {
   nics_->sample(counted_at_ns, now_ns(), [this](uint32_t rank) {
     std::vector<uint64_t> totals;
-    for (const TransferCounters& rail : engines_[rank]->stats().rails) totals.push_back(rail.bytes);
+    for (const TransferCounters& rail : engine(rank).stats().rails) totals.push_back(rail.bytes);
     return totals;
   });
 }
 
+// EngineCluster::round() spelled out: the NIC samples must know whether the engines moved
+// (virtual time may have too) or the idle fabric did.
 bool World::run_until(const std::function<bool()>& done, uint64_t horizon_ns,
                       std::chrono::steady_clock::time_point wall_deadline, uint64_t wake_at_ns) {
-  constexpr uint64_t kIdleTickNs = 1'000'000;
+  const uint64_t idle_tick_ns = cluster_->idle_tick_ns;
   for (uint64_t i = 0;; ++i) {
     if (done()) return true;
     if ((i & 255) == 0) {
@@ -70,12 +57,13 @@ bool World::run_until(const std::function<bool()>& done, uint64_t horizon_ns,
       if (tick_) tick_();
     }
     bool any = false;
-    for (auto& engine : engines_) any |= engine->progress();
+    for (size_t r = 0; r < cluster_->size(); ++r) any |= cluster_->engine(r).progress();
     if (any) continue;
     // Every byte counted so far was counted before the fabric moves on: once it passes a
     // sample time, they belong to the interval of `before`.
     const uint64_t before = now_ns();
-    fabric_->advance(std::min({before + kIdleTickNs, nics_->next_due_ns(), std::max(wake_at_ns, before + 1)}));
+    fabric().advance(
+        fabric_ns(std::min({before + idle_tick_ns, nics_->next_due_ns(), std::max(wake_at_ns, before + 1)})));
     if (now_ns() >= nics_->next_due_ns()) sample_nics(before);
     if (now_ns() > horizon_ns) return done();
   }

@@ -1,7 +1,11 @@
-// World: the fabric of a replay (emu, sim or verbs, behind ReplayFabric) and one engine
-// per rank, driven by one thread. Rank r is GPU r % gpus_per_node of node
-// r / gpus_per_node; its engine uses every NIC of its node as a rail, or with
-// `rail_aligned` only its own GPU's NICs (rails_of_gpu).
+// World: a replay's engines over its fabric (an EngineCluster: emu, sim or verbs behind the
+// Cluster seam), driven by one thread, and what only a replay needs beside them: the
+// groups and symmetric regions workloads share, the NIC timelines, the bounds of a run
+// and the progress tick.
+//
+// Rank r is GPU r % gpus_per_node of cluster node r / gpus_per_node; its engine opens the
+// fabric node the scenario's mapping gives it (fabric_mapping.h) and uses every NIC of
+// that node as a rail, or with `rail_aligned` only its own GPU's NICs (rails_of_gpu).
 #pragma once
 
 #include <chrono>
@@ -12,32 +16,30 @@
 #include <vector>
 
 #include "tools/ferry/replay/nic_timeline.h"
-#include "tools/ferry/replay/rail_subset.h"
-#include "tools/ferry/replay/replay_fabric.h"
+#include "transport/cluster.h"
 #include "transport/engine/engine.h"
-#include "transport/engine/exchange.h"
+#include "transport/engine/engine_cluster.h"
 #include "transport/workloads/group.h"
 
 namespace ferry::replay {
 
-inline std::string rank_name(uint32_t rank) { return "rank" + std::to_string(rank); }
-
 class World {
  public:
-  World(std::unique_ptr<ReplayFabric> fabric, const EngineConfig& engine_config, uint32_t ranks,
+  // `rank_nodes[r]`: the fabric node rank r's engine opens.
+  World(std::unique_ptr<Cluster> fabric, const EngineConfig& engine_config, const std::vector<uint32_t>& rank_nodes,
         uint32_t gpus_per_node, bool rail_aligned);
   ~World();
 
   bool opened(std::string& error) const;
-  ReplayFabric& fabric() { return *fabric_; }
-  Engine& engine(uint32_t rank) { return *engines_.at(rank); }
-  uint32_t size() const { return static_cast<uint32_t>(engines_.size()); }
-  uint64_t now_ns() const { return fabric_->now_ns(); }
-  // A timestamp of an engine's clock as replay time.
-  uint64_t replay_ns(uint64_t engine_ns) const {
-    const uint64_t origin = fabric_->engine_origin_ns();
-    return engine_ns > origin ? engine_ns - origin : 0;
-  }
+  Cluster& fabric() { return cluster_->fabric(); }
+  Engine& engine(uint32_t rank) { return cluster_->engine(rank); }
+  uint32_t size() const { return static_cast<uint32_t>(cluster_->size()); }
+  // Replay time: nanoseconds of the fabric's clock since the world was built.
+  uint64_t now_ns() const { return cluster_->fabric().now_ns() - origin_ns_; }
+  // A time of replay time on the fabric's clock (for Cluster::at).
+  uint64_t fabric_ns(uint64_t replay_ns) const { return origin_ns_ + replay_ns; }
+  // A timestamp of an engine's clock (the fabric's) as replay time.
+  uint64_t replay_ns(uint64_t engine_ns) const { return engine_ns > origin_ns_ ? engine_ns - origin_ns_ : 0; }
 
   // Drives every engine and the fabric until done() holds or (virtual) time passes
   // `horizon_ns` or wall time passes `wall_deadline`; returns done(). An idle fabric
@@ -66,12 +68,9 @@ class World {
  private:
   void sample_nics(uint64_t counted_at_ns);
 
-  // Declared first, so destroyed last: engines die before the fabric they run on.
-  std::unique_ptr<ReplayFabric> fabric_;
-  std::vector<std::unique_ptr<RailSubset>> rank_devices_;  // what each rank's engine sees
-  InProcessExchange exchange_;
-  std::vector<std::unique_ptr<Engine>> engines_;
-  std::vector<VoidResult> open_results_;
+  // Declared first, so destroyed last: the groups and regions refer to its engines.
+  std::unique_ptr<EngineCluster> cluster_;
+  uint64_t origin_ns_;
   std::vector<std::pair<std::vector<uint32_t>, std::unique_ptr<std::vector<Group>>>> groups_;
   std::vector<std::unique_ptr<uint8_t[]>> buffers_;
   std::vector<std::pair<const uint8_t*, std::vector<uint8_t>>> descriptors_;  // by buffer start

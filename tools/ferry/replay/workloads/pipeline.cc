@@ -1,0 +1,163 @@
+// pp: micro-batches' activations flow through the stages, tp lanes side by side, one
+// coroutine per rank of each lane; the last stage checks every byte.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "scenarios/units.h"
+#include "scenarios/workload_volume.h"
+#include "tools/ferry/replay/workload_runner.h"
+#include "transport/engine/task.h"
+#include "transport/workloads/pp/stage_receiver.h"
+#include "transport/workloads/pp/stage_sender.h"
+
+namespace ferry::replay {
+namespace {
+
+using namespace scenarios;
+
+uint8_t pp_byte(uint64_t micro_batch, uint32_t lane, uint64_t i) {
+  return static_cast<uint8_t>((i * 2654435761u >> 7) ^ (micro_batch * 101) ^ (lane * 37) ^ (i >> 12));
+}
+
+uint16_t g_pipeline_links = 0;  // link ids, distinct across pp workloads of a replay
+
+void run_pp(RunContext& c, const PipelineSpec& spec) {
+  const uint64_t lane_bytes = std::max<uint64_t>(1, pipeline_micro_batch_bytes(spec, c.scenario.model) / spec.tp);
+  c.report.planned = spec.micro_batches;
+  pp::StageLink link;
+  link.id = static_cast<uint16_t>(g_pipeline_links++ % pp::StageLink::kMaxLinks);
+  link.credits = 4;
+  link.max_message_bytes = lane_bytes;
+  if (auto v = link.validate(); !v.ok()) return c.error(v.error().to_string());
+  std::string err;
+  struct Lane {
+    std::vector<std::unique_ptr<pp::StageSender>> senders;      // by boundary
+    std::vector<std::unique_ptr<pp::StageReceiver>> receivers;  // by boundary
+    std::vector<uint8_t*> send_buffers;                         // by stage (last unused)
+  };
+  auto lanes = std::make_unique<std::vector<Lane>>(spec.tp);
+  for (uint32_t j = 0; j < spec.tp; ++j) {
+    Lane& lane = (*lanes)[j];
+    for (uint32_t s = 0; s < spec.stages; ++s) {
+      uint8_t* buf = c.world.registered(s * spec.tp + j, lane_bytes, err);
+      if (!buf) return c.error(err);
+      lane.send_buffers.push_back(buf);
+    }
+    for (uint32_t s = 0; s + 1 < spec.stages; ++s) {
+      const uint32_t from = s * spec.tp + j, to = (s + 1) * spec.tp + j;
+      uint8_t* slots = c.world.registered(to, link.receive_area_bytes(), err);
+      uint8_t* scratch = c.world.registered(from, pp::StageLink::kSenderScratchBytes, err);
+      RemoteRegion remote;
+      if (!slots || !scratch || !c.world.import(from, to, slots, remote, err)) return c.error(err);
+      lane.senders.push_back(std::make_unique<pp::StageSender>(c.world.engine(from), rank_name(to), link, remote, 0, scratch));
+      lane.receivers.push_back(std::make_unique<pp::StageReceiver>(c.world.engine(to), rank_name(from), link, slots));
+    }
+  }
+  // Per micro-batch: when stage 0 started sending it, and when the last stage had it.
+  auto started = std::make_shared<std::vector<uint64_t>>(spec.micro_batches, 0);
+  auto arrived = std::make_shared<std::vector<uint64_t>>(spec.micro_batches, 0);
+  auto failures = std::make_shared<std::vector<std::string>>();
+  auto bad = std::make_shared<uint64_t>(0);
+  // Per lane, stage and micro-batch: when the stage had it, when its send completed.
+  auto held = std::make_shared<std::vector<std::pair<uint64_t, uint64_t>>>(
+      uint64_t{spec.tp} * spec.stages * spec.micro_batches);
+  World* world = &c.world;
+  const uint32_t stages = spec.stages, micro_batches = spec.micro_batches;
+  // One coroutine per rank of each lane.
+  auto stage_task = [](World* world, Lane* lane, uint32_t lane_index, uint32_t stage, uint32_t stages,
+                       uint32_t micro_batches, uint64_t bytes, std::shared_ptr<std::vector<uint64_t>> started,
+                       std::shared_ptr<std::vector<uint64_t>> arrived, std::shared_ptr<std::vector<std::string>> failures,
+                       std::shared_ptr<uint64_t> bad,
+                       std::shared_ptr<std::vector<std::pair<uint64_t, uint64_t>>> held) -> Task<void> {
+    for (uint64_t m = 0; m < micro_batches; ++m) {
+      uint8_t* out = lane->send_buffers[stage];
+      auto& times = (*held)[(uint64_t{lane_index} * stages + stage) * micro_batches + m];
+      if (stage == 0) {
+        for (uint64_t i = 0; i < bytes; ++i) out[i] = pp_byte(m, lane_index, i);
+        if (lane_index == 0) (*started)[m] = world->now_ns();
+        times.first = world->now_ns();
+      } else {
+        Result<pp::Message> got = co_await lane->receivers[stage - 1]->recv();
+        times.first = world->now_ns();
+        if (!got.ok()) {
+          failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
+                              got.error().to_string());
+          co_return;
+        }
+        const auto& data = got->bytes;
+        bool same = data.size() == bytes;
+        for (uint64_t i = 0; same && i < bytes; ++i) same = data[i] == pp_byte(m, lane_index, i);
+        if (!same) ++*bad;
+        if (stage + 1 == stages) {
+          (*arrived)[m] = std::max((*arrived)[m], world->now_ns());
+          times.second = world->now_ns();
+          lane->receivers[stage - 1]->release();
+          continue;
+        }
+        std::memcpy(out, data.data(), std::min<uint64_t>(bytes, data.size()));
+        lane->receivers[stage - 1]->release();
+      }
+      TransferResult sent = co_await lane->senders[stage]->send(out, bytes);
+      times.second = world->now_ns();
+      if (!sent.ok) {
+        failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
+                            sent.message);
+        co_return;
+      }
+    }
+  };
+  auto tasks = std::make_unique<std::vector<Task<void>>>();
+  for (uint32_t j = 0; j < spec.tp; ++j) {
+    for (uint32_t s = 0; s < stages; ++s) {
+      tasks->push_back(stage_task(world, &(*lanes)[j], j, s, stages, micro_batches, lane_bytes, started, arrived,
+                                  failures, bad, held));
+    }
+  }
+  const uint64_t start = c.world.now_ns();
+  for (auto& t : *tasks) t.start();
+  if (!c.run([&] { return std::all_of(tasks->begin(), tasks->end(), [](auto& t) { return t.done(); }); })) {
+    (void)tasks.release(), (void)lanes.release();
+    return;
+  }
+  (void)start;
+  for (const std::string& f : *failures) c.error(f);
+  c.report.verify_failures += *bad;
+  if (*bad) c.error(std::to_string(*bad) + " micro-batch lanes arrived with wrong bytes");
+  for (uint32_t j = 0; j < spec.tp; ++j) {
+    for (uint32_t s = 0; s < stages; ++s) {
+      for (uint32_t m = 0; m < micro_batches; ++m) {
+        const auto& [from, to] = (*held)[(uint64_t{j} * stages + s) * micro_batches + m];
+        if (to >= from && to > 0) c.span(s * spec.tp + j, "micro-batch " + std::to_string(m), from, to);
+      }
+    }
+  }
+  for (uint32_t m = 0; m < micro_batches; ++m) {
+    if ((*arrived)[m] == 0) continue;
+    ++c.report.operations;
+    c.report.latencies_ns.push_back((*arrived)[m] - (*started)[m]);
+    c.report.bytes += lane_bytes * spec.tp * (stages - 1);
+  }
+}
+
+class PipelineRunner final : public RunnerFor<PipelineSpec> {
+  WorkloadPlan plan_spec(const Scenario& s, const PipelineSpec& spec) const override {
+    return {static_cast<uint32_t>(spec.ranks()),
+            pipeline_micro_batch_bytes(spec, s.model) * spec.micro_batches * (spec.stages - 1), false};
+  }
+  std::string describe_spec(const ModelSpec& model, const PipelineSpec& s) const override {
+    return std::to_string(s.stages) + " stages x tp " + std::to_string(s.tp) + ", " +
+           count_of(s.micro_batches, "micro-batch", "micro-batches") + " of " + count_of(s.micro_batch_tokens, "token") +
+           ": " + format_bytes(pipeline_micro_batch_bytes(s, model)) + " per micro-batch per stage boundary";
+  }
+  void run_spec(RunContext& c, const PipelineSpec& spec) const override {
+    PipelineSpec capped = spec;
+    capped.micro_batches = c.capped(spec.micro_batches, c.max_operations, "micro-batches");
+    run_pp(c, capped);
+  }
+};
+
+[[maybe_unused]] const bool kRegistered = register_workload(std::make_unique<PipelineRunner>());
+
+}  // namespace
+}  // namespace ferry::replay

@@ -1,0 +1,91 @@
+// weight_load: one root's weights broadcast to every rank (a GPU, or a node with all its
+// NICs), chunk by chunk, down a chain or a k-ary tree; every rank's copy is compared with
+// the root's.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "scenarios/units.h"
+#include "scenarios/workload_volume.h"
+#include "tools/ferry/replay/workload_runner.h"
+#include "transport/engine/task.h"
+#include "transport/workloads/weights/broadcast.h"
+
+namespace ferry::replay {
+namespace {
+
+using namespace scenarios;
+
+void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
+  const ClusterSpec& cluster = c.scenario.cluster;
+  std::vector<uint32_t> ranks;
+  for (uint32_t i = 0; i < spec.ranks; ++i) {
+    ranks.push_back(spec.placement == WeightPlacement::kPerNode ? i * cluster.gpus_per_node : i);
+  }
+  c.report.planned = 1;
+  std::string err;
+  SymmetricRegion* regions = c.world.symmetric(ranks, spec.bytes + weights::kChecksumBytes, err);
+  if (!regions) return c.error(err);
+  for (uint64_t i = 0; i < spec.bytes; ++i) regions[0].local[i] = static_cast<uint8_t>(mix(i >> 3) >> ((i & 7) * 8));
+  std::vector<Group>& groups = c.world.groups(ranks);
+  weights::BroadcastOptions options;
+  options.fanout = spec.fanout;
+  options.chunk_bytes = spec.chunk_bytes;
+  auto tasks = std::make_unique<std::vector<Task<TransferResult>>>();
+  for (uint32_t i = 0; i < ranks.size(); ++i) {
+    tasks->push_back(weights::broadcast(groups[i], 0, regions[i], spec.bytes, options));
+  }
+  const uint64_t start = c.world.now_ns();
+  std::vector<uint64_t> finished(ranks.size(), 0);  // when each rank's part ended
+  auto all_done = [&] {
+    bool all = true;
+    for (size_t i = 0; i < tasks->size(); ++i) {
+      if (!(*tasks)[i].done()) all = false;
+      else if (finished[i] == 0) finished[i] = c.world.now_ns();
+    }
+    return all;
+  };
+  for (auto& t : *tasks) t.start();
+  if (!c.run(all_done)) {
+    (void)tasks.release();
+    return;
+  }
+  for (uint32_t i = 0; i < ranks.size(); ++i) c.span(ranks[i], "broadcast", start, std::max(start, finished[i]));
+  bool ok = true;
+  for (uint32_t i = 0; i < ranks.size(); ++i) {
+    const TransferResult& r = (*tasks)[i].result();
+    if (!r.ok) ok = false, c.error(rank_name(ranks[i]) + ": " + r.message);
+  }
+  for (uint32_t i = 1; i < ranks.size(); ++i) {
+    if (std::memcmp(regions[i].local, regions[0].local, spec.bytes) != 0) {
+      ++c.report.verify_failures;
+      ok = false;
+      c.error(rank_name(ranks[i]) + ": weights differ from the root's");
+    }
+  }
+  if (!ok) return;
+  ++c.report.operations;
+  c.report.latencies_ns.push_back(c.world.now_ns() - start);
+  c.report.bytes += spec.bytes * (ranks.size() - 1);
+}
+
+class WeightLoadRunner final : public RunnerFor<WeightLoadSpec> {
+  WorkloadPlan plan_spec(const Scenario& s, const WeightLoadSpec& spec) const override {
+    // per_node: rank i is GPU 0 of node i.
+    const uint32_t ranks =
+        spec.placement == WeightPlacement::kPerNode ? (spec.ranks - 1) * s.cluster.gpus_per_node + 1 : spec.ranks;
+    return {ranks, spec.bytes * (spec.ranks - 1), false};
+  }
+  std::string describe_spec(const ModelSpec&, const WeightLoadSpec& s) const override {
+    const std::string receivers = s.placement == WeightPlacement::kPerNode ? "node" : "GPU";
+    return format_bytes(s.bytes) + (s.bytes_from_model ? ", the model's parameters," : "") + " to each of " +
+           count_of(s.ranks, receivers) + ", fanout " + std::to_string(s.fanout) + ", " +
+           count_of(weight_load_chunks(s), "chunk") + " of " + format_bytes(s.chunk_bytes);
+  }
+  void run_spec(RunContext& c, const WeightLoadSpec& spec) const override { run_weight_load(c, spec); }
+};
+
+[[maybe_unused]] const bool kRegistered = register_workload(std::make_unique<WeightLoadRunner>());
+
+}  // namespace
+}  // namespace ferry::replay
