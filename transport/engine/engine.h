@@ -183,7 +183,6 @@ class Engine {
   Exchange& exchange_;
   EngineConfig config_;
   MessageHandler message_handler_;
-  PagedWritePlan plan_;  // reused by write_paged: no allocation after warm-up
   std::unique_ptr<Impl> impl_;
 };
 
