@@ -178,7 +178,7 @@ Result<TransferId> Engine::Impl::scatter(const void* src, uint64_t bytes, std::s
                                     const TransferResult& result) {
       Transfer& pt = pool.transfer(parent);
       if (!pt.live || pt.generation != generation) return;
-      if (!result.ok) fail_transfer(parent, result);
+      if (!result.ok()) fail_transfer(parent, result);
       settle(parent);
     };
     add_data_pieces(child, resolved[i].first, reinterpret_cast<uint64_t>(src), bytes, resolved[i].second);
@@ -273,7 +273,7 @@ void Engine::Impl::release(const std::string& peer, uint16_t tag) {
 // Keeps the first failure: later ones are consequences of it.
 void Engine::Impl::fail_transfer(uint32_t index, TransferResult why) {
   Transfer& t = pool.transfer(index);
-  if (t.error.ok) t.error = std::move(why);
+  if (t.error.ok()) t.error = std::move(why);
 }
 
 // A piece or expectation of the transfer settled.
@@ -281,7 +281,7 @@ void Engine::Impl::settle(uint32_t index) {
   Transfer& t = pool.transfer(index);
   --t.outstanding;
   if (t.outstanding > 0) return;
-  if (t.error.ok && !t.notifying && !t.notify_peers.empty() && !t.finished) {
+  if (t.error.ok() && !t.notifying && !t.notify_peers.empty() && !t.finished) {
     t.notifying = true;  // the data is in place: now tell the targets
     const uint32_t imm = Immediate::encode(t.notify->tag, t.notify->index);
     for (uint32_t peer : t.notify_peers) enqueue(new_notify_piece(index, peer, imm));
@@ -294,7 +294,7 @@ void Engine::Impl::finish(uint32_t index) {
   Transfer& t = pool.transfer(index);
   if (!t.finished) {
     t.finished = true;
-    if (t.error.ok) {
+    if (t.error.ok()) {
       ++transfers_done;
     } else {
       ++transfers_failed;
