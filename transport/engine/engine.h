@@ -14,6 +14,7 @@
 // immediate encoding, deadlines, deregistration).
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -56,13 +57,34 @@ struct Notify {
   uint16_t index = 0;
 };
 
+// How a transfer ended, given to its callback: success, or an Error. Read it as a
+// VoidResult: ok(), and error() when !ok(). A default-constructed one is a success.
+//
+// `ok`, `code` and `message` are the older fields, kept while callers move to ok() and
+// error(): `ok` reads both as the old bool and as the new call, and `code` and `message`
+// say nothing on success. Once no caller reads the fields they become private.
 struct TransferResult {
-  bool ok = true;
-  ErrorCode code = ErrorCode::kInternal;
-  std::string message;  // empty on success
+  // The old field `r.ok` and the new call `r.ok()` in one member.
+  struct OkFlag {
+    bool value = true;
+    operator bool() const { return value; }  // NOLINT(google-explicit-constructor)
+    bool operator()() const { return value; }
+  };
 
+  OkFlag ok;
+  ErrorCode code = ErrorCode::kInternal;  // unused on success
+  std::string message;                    // empty on success
+
+  static TransferResult success() { return {}; }
   static TransferResult failure(ErrorCode code, std::string message) {
-    return TransferResult{false, code, std::move(message)};
+    return TransferResult{{false}, code, std::move(message)};
+  }
+  static TransferResult failure(Error error) { return failure(error.code, std::move(error.message)); }
+
+  // Only when !ok().
+  Error error() const {
+    assert(!ok.value);
+    return Error{code, message};
   }
 };
 
@@ -183,7 +205,6 @@ class Engine {
   Exchange& exchange_;
   EngineConfig config_;
   MessageHandler message_handler_;
-  PagedWritePlan plan_;  // reused by write_paged: no allocation after warm-up
   std::unique_ptr<Impl> impl_;
 };
 

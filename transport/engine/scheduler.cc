@@ -1,0 +1,231 @@
+// Pieces to rails (docs/engine.md, "Striping policy" and "Failover"): each piece goes
+// to the live rail where it would finish first, waits in a per-(peer, rail) queue and
+// is posted in batches as the send queue has room; a rail that fails under a piece is
+// declared down for that peer and its pieces move to the survivors.
+#include <algorithm>
+
+#include "transport/engine/engine_impl.h"
+
+namespace ferry {
+
+using engine_internal::kRecvCookie;
+using engine_internal::TransferPool;
+
+namespace {
+
+bool retriable(Status status) {
+  return status == Status::kRetryExceeded || status == Status::kFlushed || status == Status::kRnrRetryExceeded;
+}
+
+}  // namespace
+
+int Engine::Impl::pick_rail(const Peer& peer, uint64_t bytes) const {
+  int best = -1;
+  double best_time = 0;
+  for (uint32_t r = 0; r < peer.usable_rails; ++r) {
+    if (!peer.rails[r].up) continue;
+    const double t = static_cast<double>(peer.rails[r].queued_bytes + bytes) / rails[r].gbps;
+    if (best < 0 || t < best_time) {
+      best = static_cast<int>(r);
+      best_time = t;
+    }
+  }
+  return best;
+}
+
+void Engine::Impl::enqueue(uint32_t p) {
+  Piece& piece = pool.piece(p);
+  Peer& peer = peers[piece.peer];
+  if (peer.state == PeerState::kIdle) start_connect(piece.peer);
+  if (peer.state == PeerState::kConnecting && !peer.handshake_failed) {
+    peer.waiting.push_back(p);
+    return;
+  }
+  if (peer.state != PeerState::kReady) {
+    drop_piece(p, "peer '" + peer.name + "' is not connected: " + peer.last_error);
+    return;
+  }
+  const int rail = pick_rail(peer, piece.length);
+  if (rail < 0) {
+    drop_piece(p, "no rail reaches peer '" + peer.name + "'" +
+                      (peer.last_error.empty() ? "" : " (last error: " + peer.last_error + ")"));
+    return;
+  }
+  piece.rail = static_cast<uint32_t>(rail);
+  PeerRail& pr = peer.rails[piece.rail];
+  pr.queue.push_back(p);
+  pr.queued_bytes += piece.length;
+  submit(piece.peer, piece.rail);
+}
+
+void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
+  Peer& peer = peers[peer_index];
+  PeerRail& pr = peer.rails[r];
+  const engine_internal::Rail& rail = rails[r];
+  while (pr.up && !pr.queue.empty() && pr.posted < rail.max_send_wr) {
+    batch.clear();
+    batch_sges.clear();
+    const size_t room = std::min<size_t>({kPostBatch, pr.queue.size(), rail.max_send_wr - pr.posted});
+    for (size_t i = 0; i < room; ++i) {
+      const uint32_t p = pr.queue[i];
+      const Piece& piece = pool.piece(p);
+      const size_t first = batch_sges.size();
+      WorkRequest wr;
+      wr.cookie = TransferPool::cookie(piece, p);
+      if (piece.kind == PieceKind::kData) {
+        const Transfer& t = pool.transfer(piece.transfer);
+        for (uint32_t s = 0; s < piece.num_sge; ++s) {
+          Sge sge = t.sges[piece.first_sge + s];
+          sge.lkey = t.local->lkey(r);
+          batch_sges.push_back(sge);
+        }
+        wr.opcode = piece.with_imm ? Opcode::kWriteWithImm : Opcode::kWrite;
+        wr.remote_addr = piece.remote_addr;
+        wr.rkey = remote_regions[t.remote_region].second.rkeys[r];
+      } else if (piece.kind == PieceKind::kNotify) {
+        wr.opcode = Opcode::kWriteWithImm;  // zero bytes: the immediate is the message
+      } else {
+        batch_sges.push_back(Sge{peer.control.slot_address(piece.control_slot, config.control_bytes), piece.length,
+                                 peer.control.region->lkey(r)});
+        wr.opcode = Opcode::kSend;
+      }
+      wr.imm = piece.imm;
+      wr.num_sge = static_cast<uint32_t>(batch_sges.size() - first);
+      // batch_sges has room for a full batch (reserved in open()): no reallocation.
+      wr.sg_list = wr.num_sge ? batch_sges.data() + first : nullptr;
+      batch.push_back(wr);
+    }
+    size_t bad = batch.size();
+    const VoidResult posted = pr.endpoint->post_send(batch, &bad);
+    const size_t accepted = posted.ok() ? batch.size() : bad;
+    pr.posted += static_cast<uint32_t>(accepted);
+    pr.queue.erase(pr.queue.begin(), pr.queue.begin() + static_cast<long>(accepted));
+    if (!posted.ok()) {
+      peer.last_error = posted.error().to_string();
+      rail_down(peer_index, r);
+      return;
+    }
+  }
+}
+
+// The rail no longer reaches the peer: what waits on it goes elsewhere; what was posted
+// comes back flushed and goes elsewhere then.
+void Engine::Impl::rail_down(uint32_t peer_index, uint32_t r) {
+  Peer& peer = peers[peer_index];
+  PeerRail& pr = peer.rails[r];
+  if (!pr.up) return;
+  pr.up = false;
+  ++rails[r].counters.failovers;
+  ++peer.counters.failovers;
+  std::deque<uint32_t> queue;
+  queue.swap(pr.queue);
+  pr.queued_bytes = 0;
+  for (uint32_t p : queue) {
+    ++rails[r].counters.retries;
+    ++peer.counters.retries;
+    enqueue(p);
+  }
+}
+
+// A piece that cannot be sent fails its transfer, which settles at the next progress().
+void Engine::Impl::drop_piece(uint32_t p, const std::string& why) {
+  const uint32_t transfer = pool.piece(p).transfer;
+  release_control_slot(pool.piece(p));
+  pool.free_piece(p);
+  fail_transfer(transfer, TransferResult::failure(ErrorCode::kUnavailable, why));
+  deferred_settles.push_back(transfer);
+}
+
+void Engine::Impl::release_control_slot(const Piece& piece) {
+  if (piece.kind == PieceKind::kMessage) peers[piece.peer].control.free_slots.push_back(piece.control_slot);
+}
+
+bool Engine::Impl::poll_rails() {
+  bool did = false;
+  Completion completions[64];
+  for (uint32_t r = 0; r < rails.size(); ++r) {
+    auto polled = rails[r].cq->poll(completions);
+    if (!polled.ok()) {
+      // The queue lost completions: nothing on this rail can be trusted any more.
+      for (uint32_t p = 0; p < peers.size(); ++p) {
+        peers[p].last_error = polled.error().to_string();
+        rail_down(p, r);
+      }
+      continue;
+    }
+    for (size_t i = 0; i < *polled; ++i) on_completion(r, completions[i]);
+    did |= *polled > 0;
+  }
+  return did;
+}
+
+void Engine::Impl::on_completion(uint32_t r, const Completion& c) {
+  if (c.cookie & kRecvCookie) {
+    on_recv(r, c);
+    return;
+  }
+  const std::optional<uint32_t> found = pool.piece_of(c.cookie);
+  if (!found) return;  // its peer was reset meanwhile
+  const uint32_t p = *found;
+  Piece& piece = pool.piece(p);
+  Peer& peer = peers[piece.peer];
+  PeerRail& pr = peer.rails[r];
+  --pr.posted;
+  pr.queued_bytes -= std::min<uint64_t>(pr.queued_bytes, piece.length);
+  const uint32_t transfer = piece.transfer;
+  const uint32_t peer_of_piece = piece.peer;
+  if (c.status == Status::kSuccess) {
+    for (TransferCounters* counters : {&rails[r].counters, &peer.counters}) {
+      counters->bytes += piece.length;
+      ++counters->operations;
+    }
+    release_control_slot(piece);
+    pool.free_piece(p);
+    settle(transfer);  // may add pieces (and move the pool): `piece` is stale after it
+    submit(peer_of_piece, r);
+    return;
+  }
+  if (retriable(c.status)) {
+    // The rail failed under this piece; whether it landed is unknown, and resending is
+    // safe: data lands on the same bytes, a notification is counted once (docs/engine.md).
+    peer.last_error = std::string("rail ") + std::to_string(r) + ": " + to_string(c.status);
+    rail_down(peer_of_piece, r);
+    ++rails[r].counters.retries;
+    ++peer.counters.retries;
+    enqueue(p);
+    return;
+  }
+  // The target refused it (wrong key, range, rights): resending cannot help.
+  fail_transfer(transfer, TransferResult::failure(ErrorCode::kFailedPrecondition,
+                                                  std::string("peer '") + peer.name + "' refused a " +
+                                                      (piece.kind == PieceKind::kMessage ? "message" : "write") +
+                                                      ": " + to_string(c.status)));
+  if (pr.endpoint && pr.endpoint->state() == EndpointState::kError) rail_down(peer_of_piece, r);
+  release_control_slot(piece);
+  pool.free_piece(p);
+  settle(transfer);
+}
+
+void Engine::Impl::on_recv(uint32_t r, const Completion& c) {
+  const std::optional<uint32_t> owner = peers.owner(r, c.endpoint_id);
+  if (!owner) return;
+  Peer& peer = peers[*owner];
+  PeerRail& pr = peer.rails[r];
+  if (c.status != Status::kSuccess) {
+    if (pr.endpoint && pr.endpoint->state() == EndpointState::kError) rail_down(*owner, r);
+    return;  // a flushed buffer is not reposted
+  }
+  const uint32_t slot = static_cast<uint32_t>(c.cookie & 0xffffffff);
+  if (c.has_imm) {
+    peer.counter.on_immediate(c.imm);
+  } else {
+    const std::span<const uint8_t> bytes(pr.recv_memory.data() + uint64_t{slot} * config.control_bytes,
+                                         std::min<uint32_t>(c.byte_len, config.control_bytes));
+    peer.control.receive(bytes, [&](std::span<const uint8_t> message) {
+      if (message_handler) message_handler(peer.name, message);
+    });
+  }
+  if (pr.endpoint) post_recv(pr, slot);
+}
+
+}  // namespace ferry
