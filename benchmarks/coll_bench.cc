@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "transport/workloads/coll/sweep.h"
+#include "benchmarks/coll_sweep.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "emu/rng.h"
+#include "transport/random.h"
 #include "fabrics/cluster_factory.h"
 #include "transport/engine/engine_cluster.h"
 
@@ -88,7 +88,7 @@ void BM_PagedWritePost(benchmark::State& state) {
   std::vector<uint32_t> src(kPages), dst(kPages);
   std::iota(src.begin(), src.end(), 0u);
   std::iota(dst.begin(), dst.end(), 0u);
-  emu::Rng rng(1);
+  ferry::Rng rng(1);
   for (size_t i = kPages - 1; i > 0; --i) {
     std::swap(src[i], src[rng.below(i + 1)]);
     std::swap(dst[i], dst[rng.below(i + 1)]);

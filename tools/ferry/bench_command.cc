@@ -1,11 +1,11 @@
 // ferry bench [collectives|transfer]: the nccl-tests-style sweeps on emu
-// (transport/workloads/coll/sweep.h).
+// (benchmarks/coll_sweep.h).
 #include <string>
 
 #include "tools/ferry/command.h"
 #include "tools/ferry/exit_codes.h"
 #include "tools/ferry/help.h"
-#include "transport/workloads/coll/sweep.h"
+#include "benchmarks/coll_sweep.h"
 
 namespace ferry::cli {
 namespace {

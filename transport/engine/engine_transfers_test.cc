@@ -6,7 +6,7 @@
 #include <numeric>
 #include <tuple>
 
-#include "emu/rng.h"
+#include "transport/random.h"
 #include "transport/engine/testing/world.h"
 
 namespace ferry::testing {
@@ -64,7 +64,7 @@ TEST_P(EngineTransfers, PagedWriteFollowsBothBlockTables) {
   constexpr uint64_t kPage = 1024;
   w.fill(0, 0, o.bytes, 3);
   // Random, different block tables on both sides (128 pages of 512 used).
-  emu::Rng rng(7);
+  ferry::Rng rng(7);
   std::vector<uint32_t> src(512), dst(512);
   std::iota(src.begin(), src.end(), 0u);
   std::iota(dst.begin(), dst.end(), 0u);

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-#include "emu/rng.h"
+#include "transport/random.h"
 
 namespace ferry {
 namespace {
@@ -92,7 +92,7 @@ TEST(ImmCounterTest, ReleaseLetsATagBeReusedEvenFromItsCallback) {
 // delivered twice: fires exactly once, at the last distinct piece.
 TEST(ImmCounterTest, ExactlyOnceUnderReorderingAndResends) {
   for (uint64_t seed = 1; seed <= 5; ++seed) {
-    emu::Rng rng(seed);
+    ferry::Rng rng(seed);
     std::vector<uint32_t> order(Immediate::kMaxPieces);
     std::iota(order.begin(), order.end(), 0u);
     for (size_t i = 0; i < order.size() / 10; ++i) order.push_back(static_cast<uint32_t>(rng.below(Immediate::kMaxPieces)));

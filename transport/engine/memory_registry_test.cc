@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "emu/rng.h"
+#include "transport/random.h"
 #include "fabrics/cluster_factory.h"
 
 namespace ferry {
@@ -97,7 +97,7 @@ TEST(RegionDescriptorTest, RejectsMalformedBytes) {
   longer.push_back(0);
   EXPECT_FALSE(RegionDescriptor::parse(longer).ok());
   // Random bytes never parse and never crash.
-  emu::Rng rng(42);
+  ferry::Rng rng(42);
   for (int i = 0; i < 10000; ++i) {
     std::vector<uint8_t> junk(rng.below(64));
     for (auto& b : junk) b = static_cast<uint8_t>(rng.next());

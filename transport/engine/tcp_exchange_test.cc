@@ -8,7 +8,7 @@
 
 #include <thread>
 
-#include "emu/rng.h"
+#include "transport/random.h"
 #include "transport/engine/testing/world.h"
 
 namespace ferry {
@@ -115,7 +115,7 @@ TEST(ExchangeFrame, DecodesWhatItEncodesAndWaitsForTheRest) {
 // Seeded fuzzing: random bytes and mutated frames never crash, never read out of bounds
 // (run under ASan), and either decode, wait for more, or fail with an error.
 TEST(ExchangeFrame, FuzzedInputNeverCrashes) {
-  emu::Rng rng(2024);
+  ferry::Rng rng(2024);
   const std::vector<uint8_t> valid = encode_frame("peer", std::vector<uint8_t>(40, 1));
   for (int i = 0; i < 200000; ++i) {
     std::vector<uint8_t> bytes;

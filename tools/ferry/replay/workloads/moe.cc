@@ -7,7 +7,7 @@
 #include <memory>
 #include <span>
 
-#include "emu/rng.h"
+#include "transport/random.h"
 #include "scenarios/units.h"
 #include "scenarios/workload_volume.h"
 #include "tools/ferry/replay/workload_runner.h"
@@ -20,7 +20,7 @@ namespace {
 using namespace scenarios;
 // Drawn from emu's generator, not <random>: the same seed gives the same routing with
 // every standard library (docs/architecture.md, Determinism).
-using emu::Rng;
+using ferry::Rng;
 
 // An index drawn with probability weights[i] / their sum (weights >= 0, one at least > 0).
 uint32_t weighted_draw(const std::vector<double>& weights, Rng& rng) {

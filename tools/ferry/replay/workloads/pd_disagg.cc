@@ -8,7 +8,7 @@
 #include <map>
 #include <memory>
 
-#include "emu/rng.h"
+#include "transport/random.h"
 #include "scenarios/units.h"
 #include "scenarios/workload_volume.h"
 #include "tools/ferry/replay/workload_runner.h"
@@ -29,7 +29,7 @@ uint16_t kv_value(uint64_t request, uint32_t layer, uint32_t part, uint64_t toke
 // Random draws come from emu's generator, written out in the tree, not from <random>,
 // whose distributions differ between standard libraries: a seed must give the same
 // replay with every toolchain (docs/architecture.md, Determinism).
-using emu::Rng;
+using ferry::Rng;
 
 // A standard normal draw (Box-Muller).
 double normal_draw(Rng& rng) {

@@ -1,4 +1,4 @@
-#include "transport/workloads/coll/sweep.h"
+#include "benchmarks/coll_sweep.h"
 
 #include <algorithm>
 #include <charconv>
