@@ -15,6 +15,7 @@
 #include <numeric>
 #include <vector>
 
+#include "fabrics/cluster_factory.h"
 #include "transport/gpu/runtime.h"
 #include "transport/workloads/coll/gpu/gpu_reduce.h"
 #include "transport/workloads/kv/gpu/kv_pack.h"
@@ -205,6 +206,66 @@ void BM_WeightedCombine(benchmark::State& state) {
   report(state, double(rows.size() + out.size()));
 }
 BENCHMARK(BM_WeightedCombine)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// emu moving GPU memory: one write of `bytes` from GPU memory on node 0 into GPU memory
+// on node 1, posted and polled to its completion (emu's fast mode: real time), against a
+// synchronous cudaMemcpy of the same size, timed the same way, in the same run.
+void emu_write(benchmark::State& state, bool baseline) {
+  const size_t bytes = static_cast<size_t>(state.range(0));
+  gpu::DeviceBuffer src = device(bytes), dst = device(bytes);
+  if (baseline) {
+    for (auto _ : state) cudaMemcpy(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice);
+    state.SetBytesProcessed(static_cast<int64_t>(2 * bytes * state.iterations()));
+    return;
+  }
+  fabrics::ClusterOptions options;
+  options.provider = fabrics::kEmuFast;
+  auto cluster = fabrics::make_cluster(options);
+  if (!cluster.ok()) die(cluster.error().to_string());
+  Device& a = (*cluster)->node(0).device(0);
+  Device& b = (*cluster)->node(1).device(0);
+  auto pd_a = a.create_protection_domain();
+  auto pd_b = b.create_protection_domain();
+  auto cq_a = a.create_completion_queue(64);
+  auto cq_b = b.create_completion_queue(64);
+  if (!pd_a.ok() || !pd_b.ok() || !cq_a.ok() || !cq_b.ok()) die("emu setup");
+  const uint32_t all = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
+  auto mr_a = (*pd_a)->register_memory(src.data(), bytes, all, MemoryKind::kDevice);
+  auto mr_b = (*pd_b)->register_memory(dst.data(), bytes, all, MemoryKind::kDevice);
+  if (!mr_a.ok()) die(mr_a.error().to_string());
+  if (!mr_b.ok()) die(mr_b.error().to_string());
+  EndpointConfig config;
+  config.send_cq = config.recv_cq = cq_a->get();
+  auto ep_a = (*pd_a)->create_endpoint(config);
+  config.send_cq = config.recv_cq = cq_b->get();
+  auto ep_b = (*pd_b)->create_endpoint(config);
+  if (!ep_a.ok() || !ep_b.ok()) die("emu endpoints");
+  if (!(*ep_a)->connect((*ep_b)->address()).ok() || !(*ep_b)->connect((*ep_a)->address()).ok()) die("emu connect");
+  Sge sge{reinterpret_cast<uint64_t>(src.data()), static_cast<uint32_t>(bytes), (*mr_a)->lkey()};
+  WorkRequest wr;
+  wr.opcode = Opcode::kWrite;
+  wr.sg_list = &sge;
+  wr.num_sge = 1;
+  wr.remote_addr = reinterpret_cast<uint64_t>(dst.data());
+  wr.rkey = (*mr_b)->rkey();
+  Completion c[4];
+  for (auto _ : state) {
+    if (!(*ep_a)->post_send(std::span<const WorkRequest>(&wr, 1)).ok()) die("post");
+    for (;;) {
+      auto n = (*cq_a)->poll(c);
+      if (!n.ok()) die(n.error().to_string());
+      if (*n == 0) continue;
+      if (c[0].status != Status::kSuccess) die(std::string("write: ") + to_string(c[0].status));
+      break;
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(2 * bytes * state.iterations()));
+}
+
+void BM_CudaMemcpySync(benchmark::State& state) { emu_write(state, true); }
+void BM_EmuWriteGpuToGpu(benchmark::State& state) { emu_write(state, false); }
+BENCHMARK(BM_CudaMemcpySync)->ArgName("bytes")->RangeMultiplier(4)->Range(64 << 10, 64 << 20)->UseRealTime();
+BENCHMARK(BM_EmuWriteGpuToGpu)->ArgName("bytes")->RangeMultiplier(4)->Range(64 << 10, 64 << 20)->UseRealTime();
 
 }  // namespace
 }  // namespace ferry
