@@ -58,15 +58,15 @@ class SimProtectionDomain final : public ProtectionDomain {
 
 class SimMemoryRegion final : public MemoryRegion {
  public:
-  SimMemoryRegion(SimDevice& device, void* addr, size_t length, uint32_t access, uint32_t key)
-      : device_(device), addr_(addr), length_(length), access_(access), key_(key) {}
+  SimMemoryRegion(SimDevice& device, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
+      : device_(device), addr_(addr), length_(length), access_(access), key_(key), kind_(kind) {}
   ~SimMemoryRegion() override { device_.keys.remove(key_); }
   void* addr() const override { return addr_; }
   size_t length() const override { return length_; }
   uint32_t lkey() const override { return key_; }
   uint32_t rkey() const override { return key_; }
   uint32_t access() const override { return access_; }
-  MemoryKind memory_kind() const override { return MemoryKind::kHost; }
+  MemoryKind memory_kind() const override { return kind_; }
 
  private:
   SimDevice& device_;
@@ -74,6 +74,7 @@ class SimMemoryRegion final : public MemoryRegion {
   size_t length_;
   uint32_t access_;
   uint32_t key_;
+  MemoryKind kind_;
 };
 
 }  // namespace ferry::sim

@@ -232,7 +232,8 @@ SimEndpoint::Placement SimEndpoint::place_payload(const Frame& frame, const Recv
     dst_offset = frame.offset;
   }
   if (!allowed(dst, dst_offset, frame.payload_bytes)) return Placement::kRefused;
-  copy(src, frame.offset, dst, dst_offset, frame.payload_bytes);
+  // A failed GPU copy (memory freed while registered) refuses the packet like a bad key.
+  if (!copy(src, frame.offset, dst, dst_offset, frame.payload_bytes)) return Placement::kRefused;
   return Placement::kPlaced;
 }
 
@@ -251,7 +252,10 @@ SimEndpoint::Placement SimEndpoint::place_read_response(const SendOp& op, const 
     *status = Status::kLocalProtectionError;
     return Placement::kRefused;
   }
-  copy(src, 0, dst, frame.offset, frame.payload_bytes);
+  if (!copy(src, 0, dst, frame.offset, frame.payload_bytes)) {
+    *status = Status::kLocalProtectionError;
+    return Placement::kRefused;
+  }
   return Placement::kPlaced;
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "transport/provider_support/dma_copy.h"
+
 namespace ferry::sim {
 namespace {
 
@@ -26,7 +28,7 @@ bool seek(const MemoryList& list, uint64_t offset, uint32_t* entry, uint64_t* wi
 
 }  // namespace
 
-uint32_t KeyTable::add(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id) {
+uint32_t KeyTable::add(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id, MemoryKind kind) {
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -38,7 +40,8 @@ uint32_t KeyTable::add(uint64_t addr, uint64_t length, uint32_t access, uint32_t
   Registration& entry = slots_[slot];
   const uint32_t generation = (entry.key + 1) & kGenerationMask;
   entry = Registration{addr, length, access, pd_id, ((slot + 1) << kGenerationBits) | generation,
-                       true};
+                       true, kind};
+  if (kind == MemoryKind::kDevice) ++gpu_regions_;
   return entry.key;
 }
 
@@ -46,6 +49,7 @@ void KeyTable::remove(uint32_t key) {
   const uint32_t slot = slot_of(key);
   if (slot >= slots_.size() || slots_[slot].key != key || !slots_[slot].live) return;
   slots_[slot].live = false;
+  if (slots_[slot].kind == MemoryKind::kDevice) --gpu_regions_;
   free_slots_.push_back(slot);
 }
 
@@ -90,16 +94,17 @@ bool allowed(const MemoryList& list, uint64_t offset, uint64_t length) {
   return length == 0;
 }
 
-void copy(const MemoryList& src, uint64_t src_offset, const MemoryList& dst, uint64_t dst_offset,
+bool copy(const MemoryList& src, uint64_t src_offset, const MemoryList& dst, uint64_t dst_offset,
           uint64_t length) {
   uint32_t si = 0, di = 0;
   uint64_t so = 0, doff = 0;
-  if (length == 0 || !seek(src, src_offset, &si, &so) || !seek(dst, dst_offset, &di, &doff)) return;
+  if (length == 0 || !seek(src, src_offset, &si, &so) || !seek(dst, dst_offset, &di, &doff)) return true;
+  const bool gpu = src.keys->has_gpu_memory() || dst.keys->has_gpu_memory();
   while (length > 0 && si < src.count && di < dst.count) {
     const uint64_t n = std::min({src.sges[si].length - so, dst.sges[di].length - doff, length});
-    if (n > 0) {
-      std::memmove(reinterpret_cast<void*>(dst.sges[di].addr + doff),
-                   reinterpret_cast<const void*>(src.sges[si].addr + so), n);
+    if (n > 0 && !dma_copy(reinterpret_cast<void*>(dst.sges[di].addr + doff),
+                           reinterpret_cast<const void*>(src.sges[si].addr + so), n, gpu)) {
+      return false;
     }
     so += n;
     doff += n;
@@ -107,6 +112,7 @@ void copy(const MemoryList& src, uint64_t src_offset, const MemoryList& dst, uin
     if (so == src.sges[si].length) ++si, so = 0;
     if (doff == dst.sges[di].length) ++di, doff = 0;
   }
+  return true;
 }
 
 }  // namespace ferry::sim

@@ -18,11 +18,13 @@ struct Registration {
   uint32_t pd_id = 0;
   uint32_t key = 0;
   bool live = false;
+  MemoryKind kind = MemoryKind::kHost;
 };
 
 class KeyTable {
  public:
-  uint32_t add(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id);
+  uint32_t add(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id,
+               MemoryKind kind = MemoryKind::kHost);
   void remove(uint32_t key);
   const Registration* lookup(uint32_t key) const;
 
@@ -30,9 +32,12 @@ class KeyTable {
   // every right in `needed`.
   bool allows(uint32_t pd_id, uint32_t key, uint64_t addr, uint64_t length,
               uint32_t needed) const;
+  // Some live region is GPU memory: copies through this NIC use the CUDA copy engines.
+  bool has_gpu_memory() const { return gpu_regions_ > 0; }
 
  private:
   std::vector<Registration> slots_;
+  uint32_t gpu_regions_ = 0;
   std::vector<uint32_t> free_slots_;
 };
 
@@ -53,9 +58,9 @@ uint64_t total_length(const Sge* sges, uint32_t count);
 bool allowed(const MemoryList& list, uint64_t offset, uint64_t length);
 
 // Copies [src_offset, +length) of one list to [dst_offset, +length) of another, piece
-// by piece like DMA. memmove: a loopback transfer may overlap. Check first: this
-// assumes both ranges are allowed and inside their lists.
-void copy(const MemoryList& src, uint64_t src_offset, const MemoryList& dst,
+// by piece like DMA (provider_support/dma_copy.h: host or GPU memory). Check first: this
+// assumes both ranges are allowed and inside their lists. False when a GPU copy failed.
+bool copy(const MemoryList& src, uint64_t src_offset, const MemoryList& dst,
           uint64_t dst_offset, uint64_t length);
 
 }  // namespace ferry::sim

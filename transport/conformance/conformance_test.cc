@@ -38,6 +38,8 @@ const Variant kVariants[] = {
     {"EmuSrd", options("emu", EndpointKind::kSrd)},
     {"EmuFastRc", options("emu-fast", EndpointKind::kRc)},
     {"EmuFastSrd", options("emu-fast", EndpointKind::kSrd)},
+    {"SimRc", options("sim", EndpointKind::kRc)},
+    {"SimSrd", options("sim", EndpointKind::kSrd)},
 };
 #else
 constexpr MemoryKind kMemory = MemoryKind::kHost;

@@ -2,6 +2,8 @@
 // Engine::Impl (engine_impl.h), which holds the state and the work.
 #include "transport/engine/engine.h"
 
+#include "transport/gpu/runtime.h"
+
 #include "transport/engine/engine_impl.h"
 
 namespace ferry {
@@ -31,9 +33,10 @@ VoidResult Engine::open() { return impl_->open(); }
 
 size_t Engine::rail_count() const { return impl_->rails.size(); }
 
-Result<const Registration*> Engine::register_memory(void* addr, size_t length, uint32_t access) {
+Result<const Registration*> Engine::register_memory(void* addr, size_t length, uint32_t access,
+                                                    std::optional<MemoryKind> kind) {
   if (!impl_->registry) return not_open();
-  return impl_->registry->register_memory(addr, length, access);
+  return impl_->registry->register_memory(addr, length, access, kind.value_or(gpu::query_pointer(addr).kind));
 }
 
 VoidResult Engine::deregister_memory(void* addr) {

@@ -144,10 +144,13 @@ class Engine {
 
   // --- Memory -------------------------------------------------------------------
   // Registered once on every rail; a range inside an earlier registration is a lookup.
+  // `kind`: host or GPU memory; unset, the CUDA runtime says which (GPU memory where it
+  // knows the pointer, host memory otherwise, and always host memory without a GPU).
   Result<const Registration*> register_memory(void* addr, size_t length,
                                               uint32_t access = kAccessLocalWrite |
                                                                 kAccessRemoteWrite |
-                                                                kAccessRemoteRead);
+                                                                kAccessRemoteRead,
+                                              std::optional<MemoryKind> kind = std::nullopt);
   // Refused while transfers use the registration (see docs/engine.md).
   VoidResult deregister_memory(void* addr);
   // Parses a peer's RegionDescriptor (received out of band) for use as a target.

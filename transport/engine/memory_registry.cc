@@ -1,5 +1,7 @@
 #include "transport/engine/memory_registry.h"
 
+#include "transport/gpu/runtime.h"
+
 #include <cstring>
 #include <string>
 
@@ -7,9 +9,10 @@ namespace ferry {
 namespace {
 
 constexpr uint32_t kDescriptorMagic = 0x31445246;  // "FRD1"
-constexpr uint32_t kDescriptorVersion = 1;
+// Version 2 added the memory kind and the GPU's ordinal.
+constexpr uint32_t kDescriptorVersion = 2;
 constexpr uint32_t kMaxRails = 64;
-constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8 + 4;
+constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8 + 4 + 4 + 4;
 
 template <typename T>
 void put(std::vector<uint8_t>& out, T value) {
@@ -34,6 +37,8 @@ std::vector<uint8_t> RegionDescriptor::serialize() const {
   put(out, kDescriptorVersion);
   put(out, addr);
   put(out, length);
+  put(out, static_cast<uint32_t>(kind));
+  put(out, device);
   put(out, static_cast<uint32_t>(rkeys.size()));
   for (uint32_t rkey : rkeys) put(out, rkey);
   return out;
@@ -56,7 +61,18 @@ Result<RegionDescriptor> RegionDescriptor::parse(std::span<const uint8_t> bytes)
   RegionDescriptor d;
   d.addr = get<uint64_t>(bytes, 8);
   d.length = get<uint64_t>(bytes, 16);
-  const uint32_t rails = get<uint32_t>(bytes, 24);
+  const auto kind = get<uint32_t>(bytes, 24);
+  if (kind > static_cast<uint32_t>(MemoryKind::kDevice)) {
+    return make_error(ErrorCode::kInvalidArgument, "region descriptor names memory kind " + std::to_string(kind) +
+                                                       ", expected 0 (host) or 1 (GPU)");
+  }
+  d.kind = static_cast<MemoryKind>(kind);
+  d.device = get<int32_t>(bytes, 28);
+  if ((d.kind == MemoryKind::kHost) != (d.device == -1) || d.device < -1) {
+    return make_error(ErrorCode::kInvalidArgument, "region descriptor's GPU ordinal " + std::to_string(d.device) +
+                                                       " does not fit its memory kind");
+  }
+  const uint32_t rails = get<uint32_t>(bytes, 32);
   if (rails == 0 || rails > kMaxRails) {
     return make_error(ErrorCode::kInvalidArgument,
                       "region descriptor names " + std::to_string(rails) + " rails, expected 1.." +
@@ -76,7 +92,7 @@ Result<RegionDescriptor> RegionDescriptor::parse(std::span<const uint8_t> bytes)
 }
 
 RegionDescriptor Registration::descriptor() const {
-  RegionDescriptor d{addr_, length_, {}};
+  RegionDescriptor d{addr_, length_, {}, kind_, device_};
   for (const auto& region : regions_) d.rkeys.push_back(region->rkey());
   return d;
 }
@@ -97,7 +113,7 @@ Result<const Registration*> MemoryRegistry::register_memory(void* addr, size_t l
   if (rails_.empty()) return make_error(ErrorCode::kFailedPrecondition, "no rails to register on");
   const auto start = reinterpret_cast<uint64_t>(addr);
   if (Registration* cached = find(start, length);
-      cached != nullptr && (cached->access_ & access) == access) {
+      cached != nullptr && (cached->access_ & access) == access && cached->kind_ == kind) {
     ++hits_;
     return static_cast<const Registration*>(cached);
   }
@@ -106,6 +122,8 @@ Result<const Registration*> MemoryRegistry::register_memory(void* addr, size_t l
   registration->addr_ = start;
   registration->length_ = length;
   registration->access_ = access;
+  registration->kind_ = kind;
+  registration->device_ = kind == MemoryKind::kDevice ? gpu::query_pointer(addr).device : -1;
   for (size_t rail = 0; rail < rails_.size(); ++rail) {
     auto region = rails_[rail]->register_memory(addr, length, access, kind);
     if (!region.ok()) {

@@ -25,6 +25,8 @@ struct RegionDescriptor {
   uint64_t addr = 0;
   uint64_t length = 0;
   std::vector<uint32_t> rkeys;  // one per rail, in rail order
+  MemoryKind kind = MemoryKind::kHost;
+  int32_t device = -1;  // kDevice: the GPU's ordinal on its host
 
   std::vector<uint8_t> serialize() const;
   // Refuses anything but a well-formed descriptor of this version.
@@ -39,6 +41,8 @@ class Registration {
   uint64_t addr() const { return addr_; }
   uint64_t length() const { return length_; }
   uint32_t access() const { return access_; }
+  MemoryKind kind() const { return kind_; }
+  int32_t device() const { return device_; }  // the GPU, for kDevice; -1 for host memory
   uint32_t lkey(size_t rail) const { return regions_[rail]->lkey(); }
   uint32_t rkey(size_t rail) const { return regions_[rail]->rkey(); }
   RegionDescriptor descriptor() const;
@@ -50,6 +54,8 @@ class Registration {
   uint64_t addr_ = 0;
   uint64_t length_ = 0;
   uint32_t access_ = 0;
+  MemoryKind kind_ = MemoryKind::kHost;
+  int32_t device_ = -1;
   std::vector<std::unique_ptr<MemoryRegion>> regions_;  // one per rail
 };
 
@@ -58,8 +64,8 @@ class MemoryRegistry {
   // One protection domain per rail; they must outlive the registry.
   explicit MemoryRegistry(std::vector<ProtectionDomain*> rails) : rails_(std::move(rails)) {}
 
-  // Returns the registration covering [addr, addr+length) with at least `access`,
-  // registering the range on every rail if none does.
+  // Returns the registration covering [addr, addr+length) with at least `access` and of
+  // that memory kind, registering the range on every rail if none does.
   Result<const Registration*> register_memory(void* addr, size_t length, uint32_t access,
                                               MemoryKind kind = MemoryKind::kHost);
   // The registration covering the range, or null.

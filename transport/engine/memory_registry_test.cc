@@ -85,6 +85,22 @@ TEST(RegionDescriptorTest, RoundTrips) {
   EXPECT_EQ(parsed->rkeys, d.rkeys);
   EXPECT_TRUE(parsed->contains(d.addr + 10, 100));
   EXPECT_FALSE(parsed->contains(d.addr + d.length - 1, 2));
+  EXPECT_EQ(parsed->kind, MemoryKind::kHost);
+  EXPECT_EQ(parsed->device, -1);
+}
+
+TEST(RegionDescriptorTest, CarriesTheMemoryKindAndTheGpu) {
+  RegionDescriptor d{0x7f0000001000, 1 << 20, {7}, MemoryKind::kDevice, 3};
+  auto parsed = RegionDescriptor::parse(d.serialize());
+  ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+  EXPECT_EQ(parsed->kind, MemoryKind::kDevice);
+  EXPECT_EQ(parsed->device, 3);
+  // A kind the format does not know, and a GPU ordinal that contradicts the kind.
+  std::vector<uint8_t> bytes = d.serialize();
+  bytes[24] = 2;
+  EXPECT_FALSE(RegionDescriptor::parse(bytes).ok());
+  EXPECT_FALSE(RegionDescriptor::parse(RegionDescriptor{0x1000, 4096, {1}, MemoryKind::kHost, 0}.serialize()).ok());
+  EXPECT_FALSE(RegionDescriptor::parse(RegionDescriptor{0x1000, 4096, {1}, MemoryKind::kDevice, -1}.serialize()).ok());
 }
 
 TEST(RegionDescriptorTest, RejectsMalformedBytes) {
