@@ -14,9 +14,10 @@
 # that is reported as a note, not a failure.
 #
 # At the end it prints a per-run breakdown and then, alone on its line,
-#   tests: N passed, M failed
+#   tests: N passed, M failed, K skipped
 # counting one result per test target per run (FLAKY counts as passed; FAILED,
-# TIMEOUT, NO STATUS, FAILED TO BUILD, INCOMPLETE count as failed).
+# TIMEOUT, NO STATUS, FAILED TO BUILD, INCOMPLETE count as failed; a `gpu` test whose
+# cases skipped themselves for want of a GPU counts as skipped, with its reason).
 # Exit status: 0 only if every run succeeded.
 #
 # Environment:
@@ -53,22 +54,25 @@ run_bazel() {
   rcs+=("$rc")
 }
 
-# record_skips NAME [CONFIG...]: the test targets of the last Bazel run whose test.xml
-# holds skipped cases (GPU tests on a machine without a GPU), one "label|reason" a line,
-# into $logdir/NAME.skipped: the summary counts them as skipped, not passed.
+# record_skips NAME [CONFIG...]: the `gpu` test targets of the last Bazel run whose
+# test.xml holds skipped cases (no GPU on this machine), one "label|reason" a line, into
+# $logdir/NAME.skipped: the summary counts them as skipped, not passed. Other targets
+# may skip single cases for reasons of their own (a check a provider cannot run) and
+# still count as passed.
 record_skips() {
   local name="$1"
   shift
   local testlogs
   testlogs="$(bazel info "$@" bazel-testlogs 2>/dev/null </dev/null)" || return 0
   [ -d "$testlogs" ] || return 0
-  find -L "$testlogs" -name test.xml -newer "$logdir/$name.log.start" 2>/dev/null | while read -r xml; do
+  bazel query 'attr(tags, "\bgpu\b", tests(//...))' 2>/dev/null </dev/null | while read -r label; do
+    local rel="${label#//}"
+    local xml="$testlogs/${rel/://}/test.xml"
+    [ -f "$xml" ] && [ "$xml" -nt "$logdir/$name.log.start" ] || continue
     if grep -q 'result="skipped"' "$xml"; then
-      local rel="${xml#"$testlogs"/}"
-      rel="${rel%/test.xml}"
       local reason
       reason="$(grep -o '<skipped message="[^"]*"' "$xml" | head -1 | sed 's/.*&#x0A;//; s/"$//')"
-      echo "//${rel%/*}:${rel##*/}|$reason"
+      echo "$label|$reason"
     fi
   done >"$logdir/$name.skipped"
 }
