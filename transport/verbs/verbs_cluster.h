@@ -1,7 +1,7 @@
 // This host's RDMA devices as a Cluster (transport/cluster.h): `nodes` providers, each
-// opening every matching device, all in this process and in wall-clock time. A real
-// fabric cannot be stepped, faulted or traced from here: those calls are refused with an
-// error saying so.
+// opening every matching device, all in this process and in wall-clock time. Wire
+// counters are the ports' own (sysfs). A real fabric cannot be stepped, faulted or traced
+// from here: those calls are refused with an error saying so.
 #pragma once
 
 #include <memory>
