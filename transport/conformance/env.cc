@@ -198,7 +198,7 @@ CompletionQueue& Env::completion_queue(int side, uint32_t depth) {
 Ep& Env::endpoint(int side, EndpointConfig config, uint32_t cq_depth, CompletionQueue* shared_cq) {
   eps_.push_back(std::make_unique<Ep>());
   Ep& ep = *eps_.back();
-  ep.side = side;
+  ep.node = side;
   if (shared_cq != nullptr) {
     ep.send_cq = ep.recv_cq = shared_cq;
   } else {

@@ -24,9 +24,11 @@ namespace ferry::conformance {
 // own tests (provider_support/testing/work_requests.h).
 using provider_test::cookies_of;
 using provider_test::describe;
+using provider_test::Ep;  // node 0: node a, 1: node b
 using provider_test::iota;
 using provider_test::kAllAccess;
 using provider_test::Op;
+using provider_test::Pair;  // a, the initiator, on node a; b on node b
 using provider_test::pattern_byte;
 using provider_test::post;
 using provider_test::post_recv;
@@ -111,24 +113,6 @@ class Buffer {
   uint32_t lkey_ = 0;
   uint32_t rkey_ = 0;
   std::unique_ptr<MemoryRegion> region_;
-};
-
-// An endpoint with its completion queues (its own unless it shares one).
-struct Ep {
-  int side = 0;  // 0: node a, 1: node b
-  std::unique_ptr<CompletionQueue> own_send_cq;
-  std::unique_ptr<CompletionQueue> own_recv_cq;
-  CompletionQueue* send_cq = nullptr;
-  CompletionQueue* recv_cq = nullptr;
-  std::unique_ptr<Endpoint> endpoint;
-
-  Endpoint* operator->() const { return endpoint.get(); }
-  uint32_t id() const { return endpoint->id(); }
-};
-
-struct Pair {
-  Ep& a;  // the initiator, on node a
-  Ep& b;  // the target, on node b
 };
 
 // Post and fail the check if the call fails.

@@ -213,26 +213,6 @@ class Buffer {
   std::unique_ptr<MemoryRegion> region_;
 };
 
-// An endpoint and its completion queues: its own (destroyed after it) unless it was
-// given a shared one.
-struct Ep {
-  uint32_t node = 0;
-  uint32_t nic = 0;
-  std::unique_ptr<CompletionQueue> own_send_cq;
-  std::unique_ptr<CompletionQueue> own_recv_cq;
-  CompletionQueue* send_cq = nullptr;
-  CompletionQueue* recv_cq = nullptr;
-  std::unique_ptr<Endpoint> endpoint;
-
-  Endpoint* operator->() const { return endpoint.get(); }
-  uint32_t id() const { return endpoint->id(); }
-};
-
-struct Pair {
-  Ep& a;  // the initiator in most tests
-  Ep& b;  // the target
-};
-
 enum class Queue { kSend, kRecv };
 
 }  // namespace ferry::provider_test

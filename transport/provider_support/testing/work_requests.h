@@ -1,6 +1,6 @@
 // What every suite that drives a provider directly writes its requests with: the byte
-// pattern buffers are filled with, work-request builders that keep their scatter-gather
-// lists alive, posting, and cookie lists. Shared by emu's and sim's tests
+// pattern buffers are filled with, endpoints with their queues, work-request builders
+// that keep their scatter-gather lists alive, posting, and cookie lists. Shared by emu's and sim's tests
 // (provider_test_util.h) and the conformance checks, which ship without a test
 // framework. The helpers take the suite's own endpoint (`ep->`) and buffer
 // (`buffer.addr(offset)`, `buffer.rkey()`) types.
@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <sstream>
 #include <string>
@@ -32,6 +33,26 @@ inline uint8_t pattern_byte(uint32_t tag, uint64_t offset) {
   x ^= x >> 33;
   return static_cast<uint8_t>(x);
 }
+
+// An endpoint and its completion queues: its own (destroyed after it) unless it was
+// given a shared one.
+struct Ep {
+  uint32_t node = 0;
+  uint32_t nic = 0;
+  std::unique_ptr<CompletionQueue> own_send_cq;
+  std::unique_ptr<CompletionQueue> own_recv_cq;
+  CompletionQueue* send_cq = nullptr;
+  CompletionQueue* recv_cq = nullptr;
+  std::unique_ptr<Endpoint> endpoint;
+
+  Endpoint* operator->() const { return endpoint.get(); }
+  uint32_t id() const { return endpoint->id(); }
+};
+
+struct Pair {
+  Ep& a;  // the initiator in most tests
+  Ep& b;  // the target
+};
 
 // A work request with its own scatter-gather list; post() points the request at it.
 struct Op {
