@@ -34,65 +34,24 @@ Result<std::unique_ptr<CompletionQueue>> EmuDevice::create_completion_queue(uint
   return std::unique_ptr<CompletionQueue>(std::make_unique<EmuCompletionQueue>(fabric, depth));
 }
 
-const MrEntry* EmuDevice::lookup(uint32_t key) const {
-  const uint32_t slot = (key >> 8) - 1;  // key 0 wraps to a huge slot: not found
-  if (slot >= regions_.size()) return nullptr;
-  const MrEntry& entry = regions_[slot];
-  return entry.live && entry.key == key ? &entry : nullptr;
-}
-
-uint32_t EmuDevice::add_region(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id, MemoryKind kind) {
-  uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(regions_.size());
-    regions_.emplace_back();
-  }
-  MrEntry& entry = regions_[slot];
-  const uint32_t generation = ((entry.key & 0xff) + 1) & 0xff;
-  entry = MrEntry{addr, length, access, pd_id, ((slot + 1) << 8) | generation, true, kind};
-  if (kind == MemoryKind::kDevice) fabric.gpu_regions.fetch_add(1);
-  return entry.key;
-}
-
-void EmuDevice::remove_region(uint32_t key) {
-  const uint32_t slot = (key >> 8) - 1;
-  if (slot >= regions_.size() || regions_[slot].key != key) return;
-  regions_[slot].live = false;
-  if (regions_[slot].kind == MemoryKind::kDevice) fabric.gpu_regions.fetch_sub(1);
-  free_slots_.push_back(slot);
-}
-
 Result<std::unique_ptr<MemoryRegion>> EmuProtectionDomain::register_memory(void* addr,
                                                                            size_t length,
                                                                            uint32_t access,
                                                                            MemoryKind kind) {
-  if (addr == nullptr || length == 0) {
-    return make_error(ErrorCode::kInvalidArgument, "register_memory needs a non-null, non-empty range");
-  }
-  // GPU memory moves with the CUDA copy engines; the kind must be what the memory is.
-  if (auto kind_ok = check_memory_kind(addr, length, kind); !kind_ok.ok()) {
-    return make_error(kind_ok.error().code, "emu: " + kind_ok.error().message);
-  }
-  if (access & ~(kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead)) {
-    return make_error(ErrorCode::kInvalidArgument, "unknown access flags");
-  }
-  // As in verbs, remote write needs local write.
-  if ((access & kAccessRemoteWrite) && !(access & kAccessLocalWrite)) {
-    return make_error(ErrorCode::kInvalidArgument, "remote write access requires local write access");
-  }
+  if (auto ok = check_registration(addr, length, access, kind, "emu"); !ok.ok()) return ok.error();
   if (device.dead.load()) return make_error(ErrorCode::kUnavailable, device.attributes().name + " is dead");
   std::unique_lock lock(device.fabric.tables);
-  const uint32_t key = device.add_region(reinterpret_cast<uint64_t>(addr), length, access, id, kind);
+  const uint32_t key = device.keys.add(reinterpret_cast<uint64_t>(addr), length, access, id, kind);
+  // Copies anywhere on the fabric go through the copy engines while GPU memory is registered.
+  if (kind == MemoryKind::kDevice) device.fabric.gpu_regions.fetch_add(1);
   return std::unique_ptr<MemoryRegion>(
       std::make_unique<EmuMemoryRegion>(device, addr, length, access, key, kind));
 }
 
 EmuMemoryRegion::~EmuMemoryRegion() {
   std::unique_lock lock(device_.fabric.tables);
-  device_.remove_region(key_);
+  device_.keys.remove(lkey());
+  if (memory_kind() == MemoryKind::kDevice) device_.fabric.gpu_regions.fetch_sub(1);
 }
 
 EmuCompletionQueue::EmuCompletionQueue(FabricImpl& fabric, uint32_t depth)

@@ -23,21 +23,13 @@ uint64_t total_length(const Sge* sges, uint32_t n) {
   return total;
 }
 
-bool within(const MrEntry& mr, uint64_t addr, uint64_t length) {
-  return addr >= mr.addr && length <= mr.length && addr - mr.addr <= mr.length - length;
-}
-
 // Checks a scatter-gather list against a device's keys: every entry must name a live
 // region of the domain that covers it and grants `needed`.
 bool list_allowed(const EmuDevice& device, uint32_t pd_id, const Sge* sges, uint32_t n,
                   uint32_t needed) {
   for (uint32_t i = 0; i < n; ++i) {
     if (sges[i].length == 0) continue;
-    const MrEntry* mr = device.lookup(sges[i].lkey);
-    if (mr == nullptr || mr->pd_id != pd_id || (mr->access & needed) != needed ||
-        !within(*mr, sges[i].addr, sges[i].length)) {
-      return false;
-    }
+    if (!device.keys.allows(pd_id, sges[i].lkey, sges[i].addr, sges[i].length, needed)) return false;
   }
   return true;
 }
@@ -63,16 +55,6 @@ bool scatter_copy(const Sge* src, uint32_t num_src, const Sge* dst, uint32_t num
     if (doff == dst[di].length) ++di, doff = 0;
   }
   return true;
-}
-
-CompletionKind local_kind(Opcode op) {
-  switch (op) {
-    case Opcode::kWrite:
-    case Opcode::kWriteWithImm: return CompletionKind::kWrite;
-    case Opcode::kRead: return CompletionKind::kRead;
-    case Opcode::kSend: return CompletionKind::kSend;
-  }
-  return CompletionKind::kWrite;
 }
 
 }  // namespace
@@ -406,9 +388,7 @@ EmuEndpoint::Attempt EmuEndpoint::attempt_locked(SendOp& op, uint64_t* retry_at)
   Sge remote{wr.remote_addr, static_cast<uint32_t>(op.bytes), wr.rkey};
   if (wr.opcode != Opcode::kSend && op.bytes > 0) {
     const uint32_t needed = wr.opcode == Opcode::kRead ? kAccessRemoteRead : kAccessRemoteWrite;
-    const MrEntry* mr = peer->device.lookup(wr.rkey);
-    if (mr == nullptr || mr->pd_id != peer->pd.id || (mr->access & needed) != needed ||
-        !within(*mr, wr.remote_addr, op.bytes)) {
+    if (!peer->device.keys.allows(peer->pd.id, wr.rkey, wr.remote_addr, op.bytes, needed)) {
       op.status = Status::kRemoteAccessError;
       if (config_.kind == EndpointKind::kRc) peer->request_error(false);
       return Attempt::kFailed;

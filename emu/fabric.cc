@@ -162,15 +162,7 @@ bool FabricImpl::run_due() {
 
 void FabricImpl::record(const TraceRecord& r) {
   std::lock_guard lock(trace_mutex_);
-  hash_value(trace_hash, r.time_ns);
-  hash_value(trace_hash, r.node);
-  hash_value(trace_hash, r.nic);
-  hash_value(trace_hash, r.endpoint_id);
-  hash_value(trace_hash, r.cookie);
-  hash_value(trace_hash, static_cast<uint8_t>(r.kind));
-  hash_value(trace_hash, static_cast<uint8_t>(r.status));
-  hash_value(trace_hash, r.byte_len);
-  hash_value(trace_hash, r.imm);
+  hash_record(trace_hash, r);
   if (config.record_trace) trace.push_back(r);
 }
 

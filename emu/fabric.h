@@ -24,6 +24,7 @@
 
 #include "transport/cluster.h"
 #include "transport/provider.h"
+#include "transport/provider_support/trace_record.h"
 
 namespace ferry::emu {
 
@@ -52,19 +53,6 @@ struct FabricConfig {
   uint64_t nic_processing_ns = 200;       // per operation, on top of serialisation
   uint64_t srd_reorder_window_ns = 5'000; // SRD: extra delay drawn from [0, window)
   bool record_trace = false;              // keep every record, not only the hash
-};
-
-// One observable event of a deterministic run.
-struct TraceRecord {
-  uint64_t time_ns = 0;
-  uint32_t node = 0;
-  uint32_t nic = 0;
-  uint32_t endpoint_id = 0;
-  uint64_t cookie = 0;
-  CompletionKind kind = CompletionKind::kWrite;
-  Status status = Status::kSuccess;
-  uint32_t byte_len = 0;
-  uint32_t imm = 0;
 };
 
 class FabricImpl;

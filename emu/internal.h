@@ -16,6 +16,7 @@
 #include "emu/fabric.h"
 #include "transport/provider_support/completion_ring.h"
 #include "transport/provider_support/dma_copy.h"
+#include "transport/provider_support/memory_registration.h"
 #include "transport/provider_support/trace_hash.h"
 #include "transport/random.h"
 
@@ -26,18 +27,6 @@ constexpr uint32_t kMaxSge = 32;  // upper bound of NicConfig::max_sge
 class FabricImpl;
 class EmuEndpoint;
 
-// One registration in a device's key table. Keys are (slot + 1) << 8 | generation, so a
-// key of a deregistered region never matches again until the 8-bit generation wraps.
-struct MrEntry {
-  uint64_t addr = 0;
-  uint64_t length = 0;
-  uint32_t access = 0;
-  uint32_t pd_id = 0;
-  uint32_t key = 0;
-  bool live = false;
-  MemoryKind kind = MemoryKind::kHost;
-};
-
 class EmuDevice final : public Device {
  public:
   EmuDevice(FabricImpl& fabric, uint32_t node, uint32_t nic, const NicConfig& config);
@@ -45,11 +34,6 @@ class EmuDevice final : public Device {
   const DeviceAttributes& attributes() const override { return attributes_; }
   Result<std::unique_ptr<ProtectionDomain>> create_protection_domain() override;
   Result<std::unique_ptr<CompletionQueue>> create_completion_queue(uint32_t depth) override;
-
-  // Key table; callers hold FabricImpl::tables (shared to look up, exclusive to change).
-  const MrEntry* lookup(uint32_t key) const;
-  uint32_t add_region(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id, MemoryKind kind);
-  void remove_region(uint32_t key);
 
   FabricImpl& fabric;
   const uint32_t node;
@@ -62,11 +46,12 @@ class EmuDevice final : public Device {
   // Wire counters (Cluster::nic_counters): payload delivered through this NIC.
   std::atomic<uint64_t> tx_bytes{0}, rx_bytes{0}, tx_packets{0}, rx_packets{0};
   std::atomic<uint64_t> retransmitted_packets{0};
+  // Callers hold FabricImpl::tables (shared to look up, exclusive to change). An 8-bit
+  // generation: a stale key matches again only after 256 reuses of its slot.
+  KeyTable keys{8};
 
  private:
   DeviceAttributes attributes_;
-  std::vector<MrEntry> regions_;
-  std::vector<uint32_t> free_slots_;
 };
 
 class EmuProtectionDomain final : public ProtectionDomain {
@@ -81,25 +66,14 @@ class EmuProtectionDomain final : public ProtectionDomain {
   const uint32_t id;
 };
 
-class EmuMemoryRegion final : public MemoryRegion {
+class EmuMemoryRegion final : public KeyedMemoryRegion {
  public:
   EmuMemoryRegion(EmuDevice& device, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
-      : device_(device), addr_(addr), length_(length), access_(access), key_(key), kind_(kind) {}
+      : KeyedMemoryRegion(addr, length, access, key, kind), device_(device) {}
   ~EmuMemoryRegion() override;
-  void* addr() const override { return addr_; }
-  size_t length() const override { return length_; }
-  uint32_t lkey() const override { return key_; }
-  uint32_t rkey() const override { return key_; }
-  uint32_t access() const override { return access_; }
-  MemoryKind memory_kind() const override { return kind_; }
 
  private:
   EmuDevice& device_;
-  void* addr_;
-  size_t length_;
-  uint32_t access_;
-  uint32_t key_;
-  MemoryKind kind_;
 };
 
 class EmuCompletionQueue final : public CompletionQueue {

@@ -113,160 +113,6 @@ class ModeKindTest : public ::testing::TestWithParam<ModeKind> {
   }
 };
 
-// A registered region with `kGuard` canary bytes before and after it. The source
-// pattern of a buffer is pattern_byte(id, offset); its canary is
-// pattern_byte(kCanaryTag | id, offset from the start of the front guard).
-class Buffer {
- public:
-  static constexpr size_t kGuard = 64;
-  static constexpr uint32_t kCanaryTag = 0xC0000u;
-
-  Buffer(uint32_t id, uint32_t node, size_t size)
-      : id_(id), node_(node), size_(size), storage_(size + 2 * kGuard) {
-    for (size_t i = 0; i < storage_.size(); ++i) storage_[i] = canary(i);
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-
-  uint32_t id() const { return id_; }
-  uint32_t node() const { return node_; }
-  size_t size() const { return size_; }
-  uint8_t* data() { return storage_.data() + kGuard; }
-  const uint8_t* data() const { return storage_.data() + kGuard; }
-  uint64_t addr(size_t offset = 0) const { return reinterpret_cast<uint64_t>(data() + offset); }
-
-  // Keys survive deregistration so that tests can try them afterwards.
-  uint32_t lkey() const { return lkey_; }
-  uint32_t rkey() const { return rkey_; }
-  MemoryRegion* region() const { return region_.get(); }
-  void attach(std::unique_ptr<MemoryRegion> region) {
-    lkey_ = region->lkey();
-    rkey_ = region->rkey();
-    region_ = std::move(region);
-  }
-  // Destroys the registration; the bytes stay, so that a late write would show.
-  void deregister() { region_.reset(); }
-
-  Sge sge(size_t offset, uint32_t length) const { return Sge{addr(offset), length, lkey_}; }
-
-  // Makes the buffer a source: every byte takes the buffer's pattern.
-  Buffer& fill_source() {
-    for (size_t i = 0; i < size_; ++i) data()[i] = source_byte(i);
-    return *this;
-  }
-  uint8_t source_byte(size_t offset) const { return pattern_byte(id_, offset); }
-
-  // dst[offset, +length) holds src's pattern from src_offset on.
-  ::testing::AssertionResult holds(size_t offset, const Buffer& src, size_t src_offset,
-                                   size_t length) const {
-    if (offset + length > size_) {
-      return ::testing::AssertionFailure() << "range past the end of buffer " << id_;
-    }
-    return compare(offset, length, "data from buffer " + std::to_string(src.id_) + "@" +
-                                       std::to_string(src_offset),
-                   [&](size_t i) { return src.source_byte(src_offset + i); });
-  }
-
-  // Canary bytes everywhere in the region and the guards: nothing touched it.
-  ::testing::AssertionResult untouched() const { return untouched_outside({}); }
-  // Canary bytes in [offset, +length) of the region.
-  ::testing::AssertionResult untouched(size_t offset, size_t length) const {
-    return compare(offset, length, "canary",
-                   [&](size_t i) { return canary(kGuard + offset + i); });
-  }
-  // Canary bytes everywhere (guards included) except in the given region ranges.
-  ::testing::AssertionResult untouched_outside(
-      std::vector<std::pair<size_t, size_t>> ranges) const {
-    std::sort(ranges.begin(), ranges.end());
-    size_t pos = 0;  // storage offset
-    auto check_until = [&](size_t end) -> ::testing::AssertionResult {
-      for (; pos < end; ++pos) {
-        if (storage_[pos] != canary(pos)) {
-          return ::testing::AssertionFailure()
-                 << "buffer " << id_ << " changed outside the expected ranges at "
-                 << where(pos) << ": expected canary " << int{canary(pos)} << ", got "
-                 << int{storage_[pos]};
-        }
-      }
-      return ::testing::AssertionSuccess();
-    };
-    for (const auto& [offset, length] : ranges) {
-      if (auto r = check_until(kGuard + offset); !r) return r;
-      pos = std::max(pos, kGuard + offset + length);
-    }
-    return check_until(storage_.size());
-  }
-  ::testing::AssertionResult untouched_outside(size_t offset, size_t length) const {
-    return untouched_outside({{offset, length}});
-  }
-
-  // A source that nobody wrote into: its pattern in the region, canaries around it.
-  ::testing::AssertionResult intact_source() const {
-    if (auto r = holds(0, *this, 0, size_); !r) return r;
-    return untouched_outside(0, size_);
-  }
-
- private:
-  uint8_t canary(size_t storage_offset) const {
-    return pattern_byte(kCanaryTag | id_, storage_offset);
-  }
-  std::string where(size_t storage_offset) const {
-    if (storage_offset < kGuard) return "front guard byte " + std::to_string(storage_offset);
-    if (storage_offset >= kGuard + size_) {
-      return "back guard byte " + std::to_string(storage_offset - kGuard - size_);
-    }
-    return "offset " + std::to_string(storage_offset - kGuard);
-  }
-  template <typename Expected>
-  ::testing::AssertionResult compare(size_t offset, size_t length, const std::string& what,
-                                     Expected expected) const {
-    size_t bad = 0;
-    size_t first = 0;
-    for (size_t i = 0; i < length; ++i) {
-      if (data()[offset + i] != expected(i)) {
-        if (bad++ == 0) first = i;
-      }
-    }
-    if (bad == 0) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << "buffer " << id_ << " [" << offset << ", +" << length << ") should hold "
-           << what << ": " << bad << " bytes differ, first at offset " << offset + first
-           << " (expected " << int{expected(first)} << ", got "
-           << int{data()[offset + first]} << ")";
-  }
-
-  uint32_t id_;
-  uint32_t node_;
-  size_t size_;
-  std::vector<uint8_t> storage_;
-  uint32_t lkey_ = 0;
-  uint32_t rkey_ = 0;
-  std::unique_ptr<MemoryRegion> region_;
-};
-
-// ---------------------------------------------------------------------------------
-// Endpoints
-
-// An endpoint and its completion queues: its own (destroyed after it) unless it was
-// given a shared one.
-struct Ep {
-  uint32_t node = 0;
-  uint32_t nic = 0;
-  std::unique_ptr<CompletionQueue> own_send_cq;
-  std::unique_ptr<CompletionQueue> own_recv_cq;
-  CompletionQueue* send_cq = nullptr;
-  CompletionQueue* recv_cq = nullptr;
-  std::unique_ptr<Endpoint> endpoint;
-
-  Endpoint* operator->() const { return endpoint.get(); }
-  uint32_t id() const { return endpoint->id(); }
-};
-
-struct Pair {
-  Ep& a;  // the initiator in most tests
-  Ep& b;  // the target
-};
-
 struct PairSpec {
   EndpointKind kind = EndpointKind::kRc;
   uint32_t node_a = 0;
@@ -286,8 +132,6 @@ inline PairSpec pair_spec(EndpointKind kind) {
 
 // ---------------------------------------------------------------------------------
 // The world
-
-enum class Queue { kSend, kRecv };
 
 class World {
  public:
@@ -315,7 +159,7 @@ class World {
   // A registered buffer, all canary bytes.
   Buffer& buffer(uint32_t node, size_t size, uint32_t access = kAllAccess, uint32_t nic = 0,
                  ProtectionDomain* pd = nullptr) {
-    buffers_.push_back(std::make_unique<Buffer>(next_buffer_id_++, node, size));
+    buffers_.push_back(std::make_unique<Buffer>(next_buffer_id_++, size));
     Buffer& buffer = *buffers_.back();
     if (pd == nullptr) pd = &this->pd(node, nic);
     auto region = pd->register_memory(buffer.data(), size, access, MemoryKind::kHost);
@@ -423,19 +267,6 @@ class World {
       if (ran >= kMaxSteps) ADD_FAILURE() << "the fabric never went idle";
     } else {
       for (size_t i = 0; i < kQuietPolls; ++i) progress_all();
-    }
-  }
-
-  // Lets `ns` of virtual time pass (deterministic) or drives progress (fast), for
-  // states that never go idle, such as receiver-not-ready retries without end.
-  void advance(uint64_t ns) {
-    if (deterministic()) {
-      fabric_.run_until(fabric_.now_ns() + ns);
-    } else {
-      for (size_t i = 0; i < kQuietPolls; ++i) {
-        progress_all();
-        std::this_thread::yield();
-      }
     }
   }
 

@@ -79,20 +79,9 @@ Result<std::unique_ptr<MemoryRegion>> SimProtectionDomain::register_memory(void*
                                                                            size_t length,
                                                                            uint32_t access,
                                                                            MemoryKind kind) {
-  if (addr == nullptr || length == 0) {
-    return make_error(ErrorCode::kInvalidArgument, "register_memory needs a non-null, non-empty range");
-  }
   // GPU memory is copied with the CUDA copy engines as packets land (sim models the
-  // network, not PCIe); the kind must be what the memory is.
-  if (auto kind_ok = check_memory_kind(addr, length, kind); !kind_ok.ok()) {
-    return make_error(kind_ok.error().code, "sim: " + kind_ok.error().message);
-  }
-  if (access & ~(kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead)) {
-    return make_error(ErrorCode::kInvalidArgument, "unknown access flags");
-  }
-  if ((access & kAccessRemoteWrite) && !(access & kAccessLocalWrite)) {
-    return make_error(ErrorCode::kInvalidArgument, "remote write access requires local write access");
-  }
+  // network, not PCIe).
+  if (auto ok = check_registration(addr, length, access, kind, "sim"); !ok.ok()) return ok.error();
   const uint32_t key = device.keys.add(reinterpret_cast<uint64_t>(addr), length, access, id, kind);
   return std::unique_ptr<MemoryRegion>(
       std::make_unique<SimMemoryRegion>(device, addr, length, access, key, kind));

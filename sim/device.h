@@ -36,7 +36,7 @@ class SimDevice final : public Device, public FramePort {
   const uint32_t host;
   const uint32_t nic;
   const uint32_t index;  // global NIC index
-  KeyTable keys;
+  KeyTable keys{kKeyGenerationBits};
   NicCounters wire;  // what this NIC put on and took off the wire (Cluster::nic_counters)
 
  private:
@@ -56,25 +56,14 @@ class SimProtectionDomain final : public ProtectionDomain {
   const uint32_t id;
 };
 
-class SimMemoryRegion final : public MemoryRegion {
+class SimMemoryRegion final : public KeyedMemoryRegion {
  public:
   SimMemoryRegion(SimDevice& device, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
-      : device_(device), addr_(addr), length_(length), access_(access), key_(key), kind_(kind) {}
-  ~SimMemoryRegion() override { device_.keys.remove(key_); }
-  void* addr() const override { return addr_; }
-  size_t length() const override { return length_; }
-  uint32_t lkey() const override { return key_; }
-  uint32_t rkey() const override { return key_; }
-  uint32_t access() const override { return access_; }
-  MemoryKind memory_kind() const override { return kind_; }
+      : KeyedMemoryRegion(addr, length, access, key, kind), device_(device) {}
+  ~SimMemoryRegion() override { device_.keys.remove(lkey()); }
 
  private:
   SimDevice& device_;
-  void* addr_;
-  size_t length_;
-  uint32_t access_;
-  uint32_t key_;
-  MemoryKind kind_;
 };
 
 }  // namespace ferry::sim

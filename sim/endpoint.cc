@@ -17,16 +17,6 @@ constexpr uint32_t kInfiniteRnrRetry = 7;  // rnr_retry 7: retry forever, as in 
 // The address blob: magic, version, kind, endpoint id, host, nic.
 constexpr uint32_t kAddressMagic = 0x4d495346;  // "FSIM"
 
-CompletionKind local_kind(Opcode op) {
-  switch (op) {
-    case Opcode::kWrite:
-    case Opcode::kWriteWithImm: return CompletionKind::kWrite;
-    case Opcode::kRead: return CompletionKind::kRead;
-    case Opcode::kSend: return CompletionKind::kSend;
-  }
-  return CompletionKind::kWrite;
-}
-
 uint16_t entropy_of(uint32_t id) { return static_cast<uint16_t>((id * 2654435761u) >> 16); }
 
 }  // namespace

@@ -8,11 +8,6 @@
 namespace ferry::sim {
 namespace {
 
-constexpr uint32_t kGenerationBits = 12;
-constexpr uint32_t kGenerationMask = (1u << kGenerationBits) - 1;
-
-uint32_t slot_of(uint32_t key) { return (key >> kGenerationBits) - 1; }  // key 0: no slot
-
 // Finds the entry holding byte `offset` of the list; false past the end.
 bool seek(const MemoryList& list, uint64_t offset, uint32_t* entry, uint64_t* within) {
   for (uint32_t i = 0; i < list.count; ++i) {
@@ -27,45 +22,6 @@ bool seek(const MemoryList& list, uint64_t offset, uint32_t* entry, uint64_t* wi
 }
 
 }  // namespace
-
-uint32_t KeyTable::add(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id, MemoryKind kind) {
-  uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
-  Registration& entry = slots_[slot];
-  const uint32_t generation = (entry.key + 1) & kGenerationMask;
-  entry = Registration{addr, length, access, pd_id, ((slot + 1) << kGenerationBits) | generation,
-                       true, kind};
-  if (kind == MemoryKind::kDevice) ++gpu_regions_;
-  return entry.key;
-}
-
-void KeyTable::remove(uint32_t key) {
-  const uint32_t slot = slot_of(key);
-  if (slot >= slots_.size() || slots_[slot].key != key || !slots_[slot].live) return;
-  slots_[slot].live = false;
-  if (slots_[slot].kind == MemoryKind::kDevice) --gpu_regions_;
-  free_slots_.push_back(slot);
-}
-
-const Registration* KeyTable::lookup(uint32_t key) const {
-  const uint32_t slot = slot_of(key);
-  if (slot >= slots_.size()) return nullptr;
-  const Registration& entry = slots_[slot];
-  return entry.live && entry.key == key ? &entry : nullptr;
-}
-
-bool KeyTable::allows(uint32_t pd_id, uint32_t key, uint64_t addr, uint64_t length,
-                      uint32_t needed) const {
-  const Registration* r = lookup(key);
-  return r != nullptr && r->pd_id == pd_id && (r->access & needed) == needed &&
-         addr >= r->addr && length <= r->length && addr - r->addr <= r->length - length;
-}
 
 uint64_t total_length(const Sge* sges, uint32_t count) {
   uint64_t total = 0;

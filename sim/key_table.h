@@ -1,45 +1,16 @@
-// A NIC's memory registrations and the checks an HCA makes against them.
-//
-// Keys are (slot + 1) << 12 | generation: a deregistered region frees its slot at once,
-// and its key matches nothing until the slot has been reused 4096 times. lkey == rkey.
+// The checks an HCA makes of scatter-gather lists against a NIC's memory registrations
+// (transport/provider_support/memory_registration.h), and the copies between them.
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "transport/provider.h"
+#include "transport/provider_support/memory_registration.h"
 
 namespace ferry::sim {
 
-struct Registration {
-  uint64_t addr = 0;
-  uint64_t length = 0;
-  uint32_t access = 0;
-  uint32_t pd_id = 0;
-  uint32_t key = 0;
-  bool live = false;
-  MemoryKind kind = MemoryKind::kHost;
-};
-
-class KeyTable {
- public:
-  uint32_t add(uint64_t addr, uint64_t length, uint32_t access, uint32_t pd_id,
-               MemoryKind kind = MemoryKind::kHost);
-  void remove(uint32_t key);
-  const Registration* lookup(uint32_t key) const;
-
-  // [addr, addr + length) lies in a live region of `pd_id`, named by `key`, that grants
-  // every right in `needed`.
-  bool allows(uint32_t pd_id, uint32_t key, uint64_t addr, uint64_t length,
-              uint32_t needed) const;
-  // Some live region is GPU memory: copies through this NIC use the CUDA copy engines.
-  bool has_gpu_memory() const { return gpu_regions_ > 0; }
-
- private:
-  std::vector<Registration> slots_;
-  uint32_t gpu_regions_ = 0;
-  std::vector<uint32_t> free_slots_;
-};
+// A 12-bit generation: a stale key matches again only after 4096 reuses of its slot.
+inline constexpr uint32_t kKeyGenerationBits = 12;
 
 // A scatter-gather list as one side of a data movement: whose keys name it, in which
 // protection domain, and which rights it needs.

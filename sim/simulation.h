@@ -24,21 +24,9 @@
 #include "sim/config.h"
 #include "transport/cluster.h"
 #include "transport/provider.h"
+#include "transport/provider_support/trace_record.h"
 
 namespace ferry::sim {
-
-// One completion, where and when it was pushed.
-struct TraceRecord {
-  uint64_t time_ns = 0;
-  uint32_t host = 0;
-  uint32_t nic = 0;
-  uint32_t endpoint_id = 0;
-  uint64_t cookie = 0;
-  CompletionKind kind = CompletionKind::kWrite;
-  Status status = Status::kSuccess;
-  uint32_t byte_len = 0;
-  uint32_t imm = 0;
-};
 
 struct SimulationCounters {
   uint64_t packets_sent = 0;       // every packet a NIC put on the wire

@@ -63,15 +63,7 @@ uint32_t SimulationImpl::wire_bytes(uint32_t payload) const {
 }
 
 void SimulationImpl::record(const TraceRecord& r) {
-  hash_value(trace_hash, r.time_ns);
-  hash_value(trace_hash, r.host);
-  hash_value(trace_hash, r.nic);
-  hash_value(trace_hash, r.endpoint_id);
-  hash_value(trace_hash, r.cookie);
-  hash_value(trace_hash, static_cast<uint8_t>(r.kind));
-  hash_value(trace_hash, static_cast<uint8_t>(r.status));
-  hash_value(trace_hash, r.byte_len);
-  hash_value(trace_hash, r.imm);
+  hash_record(trace_hash, r);
   if (config.record_trace) trace.push_back(r);
   if (stop_on_completion_) {
     completion_seen_ = true;

@@ -76,77 +76,6 @@ inline void record_run_times(const RunClock& clock) {
   ::testing::Test::RecordProperty("simulated_ns_per_wall_s", std::to_string(clock.simulated_ns_per_wall_s()));
 }
 
-// A registered region with canary bytes before and after it.
-class Buffer {
- public:
-  static constexpr size_t kGuard = 64;
-  static constexpr uint32_t kCanaryTag = 0xC0000u;
-
-  Buffer(uint32_t id, size_t size) : id_(id), size_(size), storage_(size + 2 * kGuard) {
-    for (size_t i = 0; i < storage_.size(); ++i) storage_[i] = canary(i);
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-
-  uint32_t id() const { return id_; }
-  size_t size() const { return size_; }
-  uint8_t* data() { return storage_.data() + kGuard; }
-  const uint8_t* data() const { return storage_.data() + kGuard; }
-  uint64_t addr(size_t offset = 0) const { return reinterpret_cast<uint64_t>(data() + offset); }
-  // Keys survive deregistration so that tests can try them afterwards.
-  uint32_t lkey() const { return lkey_; }
-  uint32_t rkey() const { return rkey_; }
-  void attach(std::unique_ptr<MemoryRegion> region) {
-    lkey_ = region->lkey();
-    rkey_ = region->rkey();
-    region_ = std::move(region);
-  }
-  void deregister() { region_.reset(); }
-  Sge sge(size_t offset, uint32_t length) const { return Sge{addr(offset), length, lkey_}; }
-
-  Buffer& fill_source() {
-    for (size_t i = 0; i < size_; ++i) data()[i] = source_byte(i);
-    return *this;
-  }
-  uint8_t source_byte(size_t offset) const { return pattern_byte(id_, offset); }
-
-  // [offset, +length) holds src's pattern from src_offset on.
-  ::testing::AssertionResult holds(size_t offset, const Buffer& src, size_t src_offset,
-                                   size_t length) const {
-    for (size_t i = 0; i < length; ++i) {
-      if (data()[offset + i] != src.source_byte(src_offset + i)) {
-        return ::testing::AssertionFailure()
-               << "buffer " << id_ << " offset " << offset + i << " should hold byte "
-               << src_offset + i << " of buffer " << src.id_;
-      }
-    }
-    return ::testing::AssertionSuccess();
-  }
-  // Canary bytes everywhere (guards included) except in the given region ranges.
-  ::testing::AssertionResult untouched_outside(std::vector<std::pair<size_t, size_t>> ranges) const {
-    for (size_t pos = 0; pos < storage_.size(); ++pos) {
-      const bool inside = std::any_of(ranges.begin(), ranges.end(), [&](const auto& r) {
-        return pos >= kGuard + r.first && pos < kGuard + r.first + r.second;
-      });
-      if (!inside && storage_[pos] != canary(pos)) {
-        return ::testing::AssertionFailure() << "buffer " << id_ << " changed at storage byte " << pos;
-      }
-    }
-    return ::testing::AssertionSuccess();
-  }
-  ::testing::AssertionResult untouched() const { return untouched_outside({}); }
-
- private:
-  uint8_t canary(size_t storage_offset) const { return pattern_byte(kCanaryTag | id_, storage_offset); }
-
-  uint32_t id_;
-  size_t size_;
-  std::vector<uint8_t> storage_;
-  uint32_t lkey_ = 0;
-  uint32_t rkey_ = 0;
-  std::unique_ptr<MemoryRegion> region_;
-};
-
 // Registered memory for transfers too large for the byte-by-byte checks of Buffer: a
 // 64 KiB block copied over and over, every 256 bytes stamped with its position, so a
 // misplaced packet still shows. Compared with memcmp.
@@ -175,26 +104,6 @@ struct BulkBuffer {
   std::unique_ptr<uint8_t[]> data;
   std::unique_ptr<MemoryRegion> region;
 };
-
-// An endpoint and its own completion queues (destroyed after it).
-struct Ep {
-  uint32_t host = 0;
-  std::unique_ptr<CompletionQueue> own_send_cq;
-  std::unique_ptr<CompletionQueue> own_recv_cq;
-  CompletionQueue* send_cq = nullptr;
-  CompletionQueue* recv_cq = nullptr;
-  std::unique_ptr<Endpoint> endpoint;
-
-  Endpoint* operator->() const { return endpoint.get(); }
-  uint32_t id() const { return endpoint->id(); }
-};
-
-struct Pair {
-  Ep& a;  // the initiator in most tests
-  Ep& b;  // the target
-};
-
-enum class Queue { kSend, kRecv };
 
 class World {
  public:
@@ -236,7 +145,7 @@ class World {
   Ep& endpoint(uint32_t host, uint32_t nic, EndpointConfig config, uint32_t cq_depth = 1024) {
     eps_.push_back(std::make_unique<Ep>());
     Ep& ep = *eps_.back();
-    ep.host = host;
+    ep.node = host;
     ep.own_send_cq = make_cq(host, nic, cq_depth);
     ep.own_recv_cq = make_cq(host, nic, cq_depth);
     ep.send_cq = ep.own_send_cq.get();
@@ -299,19 +208,6 @@ class World {
   // Runs until nothing is pending (bounded).
   void settle() {
     if (!sim_.run(sim_.now_ns() + kWaitLimitNs)) ADD_FAILURE() << "the simulation never went idle";
-  }
-
-  ::testing::AssertionResult no_completions(const Ep& ep) {
-    settle();
-    for (CompletionQueue* cq : {ep.send_cq, ep.recv_cq}) {
-      Completion c;
-      auto polled = cq->poll(std::span<Completion>(&c, 1));
-      if (!polled.ok()) return ::testing::AssertionFailure() << polled.error().to_string();
-      if (*polled != 0) {
-        return ::testing::AssertionFailure() << "unexpected completion " << ::testing::PrintToString(c);
-      }
-    }
-    return ::testing::AssertionSuccess();
   }
 
  private:

@@ -8,16 +8,6 @@ namespace ferry::conformance {
 void fail(const std::string& detail) { throw CheckFailed{detail}; }
 void skip(const std::string& reason) { throw CheckSkipped{reason}; }
 
-uint8_t pattern_byte(uint32_t tag, uint64_t offset) {
-  uint64_t x = (uint64_t{tag} << 40) ^ offset ^ 0x9e3779b97f4a7c15ull;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return static_cast<uint8_t>(x);
-}
-
 // ---------------------------------------------------------------------------------
 // Buffer
 
@@ -115,70 +105,10 @@ void Buffer::expect_intact_source() const {
 // ---------------------------------------------------------------------------------
 // Work requests and completions
 
-namespace {
-Op make_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local) {
-  Op op;
-  op.wr.opcode = opcode;
-  op.wr.cookie = cookie;
-  op.sges = std::move(local);
-  return op;
-}
-Op remote_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t offset) {
-  Op op = make_op(opcode, cookie, std::move(local));
-  op.wr.remote_addr = remote.addr(offset);
-  op.wr.rkey = remote.rkey();
-  return op;
-}
-}  // namespace
-
-Op write_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset) {
-  return remote_op(Opcode::kWrite, cookie, std::move(local), remote, remote_offset);
-}
-Op write_imm_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset, uint32_t imm) {
-  Op op = remote_op(Opcode::kWriteWithImm, cookie, std::move(local), remote, remote_offset);
-  op.wr.imm = imm;
-  return op;
-}
-Op read_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset) {
-  return remote_op(Opcode::kRead, cookie, std::move(local), remote, remote_offset);
-}
-Op send_op(uint64_t cookie, std::vector<Sge> local) { return make_op(Opcode::kSend, cookie, std::move(local)); }
-Op unsignaled(Op op) {
-  op.wr.signaled = false;
-  return op;
-}
-
-VoidResult post(const Ep& ep, std::vector<Op> ops, size_t* bad_index) {
-  std::vector<WorkRequest> requests;
-  for (Op& op : ops) {
-    op.wr.sg_list = op.sges.empty() ? nullptr : op.sges.data();
-    op.wr.num_sge = static_cast<uint32_t>(op.sges.size());
-    requests.push_back(op.wr);
-  }
-  return ep->post_send(requests, bad_index);
-}
-
 void post_ok(const Ep& ep, std::vector<Op> ops) { expect_ok(post(ep, std::move(ops)), "post_send"); }
-
-VoidResult post_recv(const Ep& ep, uint64_t cookie, std::vector<Sge> sges) {
-  RecvRequest request;
-  request.cookie = cookie;
-  request.sg_list = sges.empty() ? nullptr : sges.data();
-  request.num_sge = static_cast<uint32_t>(sges.size());
-  return ep->post_recv(std::span<const RecvRequest>(&request, 1));
-}
 
 void post_recv_ok(const Ep& ep, uint64_t cookie, std::vector<Sge> sges) {
   expect_ok(post_recv(ep, cookie, std::move(sges)), "post_recv");
-}
-
-std::string describe(const Completion& c) {
-  std::ostringstream os;
-  os << "{cookie " << c.cookie << ", " << to_string(c.status) << ", " << to_string(c.kind) << ", byte_len "
-     << c.byte_len;
-  if (c.has_imm) os << ", imm " << c.imm;
-  os << ", endpoint " << c.endpoint_id << "}";
-  return os.str();
 }
 
 void expect_completion(const Completion& c, const Ep& ep, uint64_t cookie, CompletionKind kind) {
@@ -198,23 +128,6 @@ const Completion& find_cookie(const std::vector<Completion>& cs, uint64_t cookie
     if (c.cookie == cookie) return c;
   }
   fail("no completion of cookie " + std::to_string(cookie) + " among " + list(cookies_of(cs)));
-}
-
-std::vector<uint64_t> cookies_of(const std::vector<Completion>& cs) {
-  std::vector<uint64_t> out;
-  for (const Completion& c : cs) out.push_back(c.cookie);
-  return out;
-}
-
-std::vector<uint64_t> sorted(std::vector<uint64_t> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-std::vector<uint64_t> iota(uint64_t first, size_t count) {
-  std::vector<uint64_t> v(count);
-  for (size_t i = 0; i < count; ++i) v[i] = first + i;
-  return v;
 }
 
 std::string list(const std::vector<uint64_t>& v) {
@@ -285,7 +198,7 @@ CompletionQueue& Env::completion_queue(int side, uint32_t depth) {
 Ep& Env::endpoint(int side, EndpointConfig config, uint32_t cq_depth, CompletionQueue* shared_cq) {
   eps_.push_back(std::make_unique<Ep>());
   Ep& ep = *eps_.back();
-  ep.side = side;
+  ep.node = side;
   if (shared_cq != nullptr) {
     ep.send_cq = ep.recv_cq = shared_cq;
   } else {

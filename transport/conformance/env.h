@@ -16,10 +16,28 @@
 #include "transport/conformance/checks.h"
 #include "transport/gpu/runtime.h"
 #include "transport/provider.h"
+#include "transport/provider_support/testing/work_requests.h"
 
 namespace ferry::conformance {
 
-inline constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
+// The byte pattern, the work-request builders and posting are those of the providers'
+// own tests (provider_support/testing/work_requests.h).
+using provider_test::cookies_of;
+using provider_test::describe;
+using provider_test::Ep;  // node 0: node a, 1: node b
+using provider_test::iota;
+using provider_test::kAllAccess;
+using provider_test::Op;
+using provider_test::Pair;  // a, the initiator, on node a; b on node b
+using provider_test::pattern_byte;
+using provider_test::post;
+using provider_test::post_recv;
+using provider_test::read_op;
+using provider_test::send_op;
+using provider_test::sorted;
+using provider_test::unsignaled;
+using provider_test::write_imm_op;
+using provider_test::write_op;
 
 // Thrown to end a check.
 struct CheckFailed {
@@ -39,10 +57,6 @@ template <typename R>
 void expect_ok(const R& result, const std::string& what) {
   if (!result.ok()) fail(what + ": " + result.error().to_string());
 }
-
-// Byte `offset` of the pattern of `tag`: a byte copied from the wrong buffer or offset
-// does not match (but by a 1/256 chance per byte).
-uint8_t pattern_byte(uint32_t tag, uint64_t offset);
 
 // A registered region with canary bytes before and after it. A source holds the
 // pattern of its id; a destination starts as canary bytes, so every byte that lands
@@ -101,40 +115,8 @@ class Buffer {
   std::unique_ptr<MemoryRegion> region_;
 };
 
-// An endpoint with its completion queues (its own unless it shares one).
-struct Ep {
-  int side = 0;  // 0: node a, 1: node b
-  std::unique_ptr<CompletionQueue> own_send_cq;
-  std::unique_ptr<CompletionQueue> own_recv_cq;
-  CompletionQueue* send_cq = nullptr;
-  CompletionQueue* recv_cq = nullptr;
-  std::unique_ptr<Endpoint> endpoint;
-
-  Endpoint* operator->() const { return endpoint.get(); }
-  uint32_t id() const { return endpoint->id(); }
-};
-
-struct Pair {
-  Ep& a;  // the initiator, on node a
-  Ep& b;  // the target, on node b
-};
-
-// A work request with its own scatter-gather list.
-struct Op {
-  WorkRequest wr;
-  std::vector<Sge> sges;
-};
-Op write_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset);
-Op write_imm_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset, uint32_t imm);
-Op read_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset);
-Op send_op(uint64_t cookie, std::vector<Sge> local);
-Op unsignaled(Op op);
-
-// Posts `ops` in one call; the call's result (with *bad_index) is the caller's to judge.
-VoidResult post(const Ep& ep, std::vector<Op> ops, size_t* bad_index = nullptr);
-// Posts and fails the check if the call fails.
+// Post and fail the check if the call fails.
 void post_ok(const Ep& ep, std::vector<Op> ops);
-VoidResult post_recv(const Ep& ep, uint64_t cookie, std::vector<Sge> sges);
 void post_recv_ok(const Ep& ep, uint64_t cookie, std::vector<Sge> sges);
 
 // Completion expectations: cookie, kind (successes only: an error's kind is not part of
@@ -142,10 +124,6 @@ void post_recv_ok(const Ep& ep, uint64_t cookie, std::vector<Sge> sges);
 void expect_completion(const Completion& c, const Ep& ep, uint64_t cookie, CompletionKind kind);
 void expect_status(const Completion& c, const Ep& ep, uint64_t cookie, Status status);
 const Completion& find_cookie(const std::vector<Completion>& cs, uint64_t cookie);
-std::vector<uint64_t> cookies_of(const std::vector<Completion>& cs);
-std::vector<uint64_t> sorted(std::vector<uint64_t> v);
-std::vector<uint64_t> iota(uint64_t first, size_t count);
-std::string describe(const Completion& c);
 std::string list(const std::vector<uint64_t>& v);
 
 // Endpoint settings for the checks: the defaults, with receiver-not-ready retries

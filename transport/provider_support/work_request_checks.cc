@@ -20,4 +20,14 @@ std::optional<Error> check_send_request(const WorkRequest& wr, const DeviceAttri
   return std::nullopt;
 }
 
+CompletionKind local_kind(Opcode op) {
+  switch (op) {
+    case Opcode::kWrite:
+    case Opcode::kWriteWithImm: return CompletionKind::kWrite;
+    case Opcode::kRead: return CompletionKind::kRead;
+    case Opcode::kSend: return CompletionKind::kSend;
+  }
+  return CompletionKind::kWrite;
+}
+
 }  // namespace ferry

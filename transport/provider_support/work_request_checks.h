@@ -16,4 +16,7 @@ namespace ferry {
 std::optional<Error> check_send_request(const WorkRequest& request, const DeviceAttributes& attributes,
                                         size_t outstanding, size_t capacity);
 
+// The kind of the completion a request of `op` reports at its initiator.
+CompletionKind local_kind(Opcode op);
+
 }  // namespace ferry

@@ -1,15 +1,14 @@
 // Test code shared by the software providers' suites (emu/test_util.h,
-// sim/test_util.h): readable gtest output for the interface's types, the byte pattern
-// buffers are filled with, work-request builders that keep their scatter-gather lists
-// alive, posting, and completion matchers. The helpers take each suite's own endpoint
-// (`Ep`: an endpoint, its queues and where it lives) and buffer types; all they need is
-// `ep->`/`ep.id()` and `buffer.addr(offset)`/`buffer.rkey()`.
+// sim/test_util.h): readable gtest output for the interface's types, buffers with canary
+// guards, endpoints with their queues, and completion matchers; the work-request
+// builders and posting come from work_requests.h.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <span>
 #include <stdexcept>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "transport/provider.h"
+#include "transport/provider_support/testing/work_requests.h"
 
 // Readable gtest output for the interface's enums and completions (found through ADL).
 namespace ferry {
@@ -25,17 +25,10 @@ inline void PrintTo(Status value, std::ostream* os) { *os << to_string(value); }
 inline void PrintTo(CompletionKind value, std::ostream* os) { *os << to_string(value); }
 inline void PrintTo(EndpointState value, std::ostream* os) { *os << to_string(value); }
 inline void PrintTo(EndpointKind value, std::ostream* os) { *os << to_string(value); }
-inline void PrintTo(const Completion& c, std::ostream* os) {
-  *os << "{cookie " << c.cookie << ", " << to_string(c.status) << ", " << to_string(c.kind)
-      << ", byte_len " << c.byte_len;
-  if (c.has_imm) *os << ", imm " << c.imm;
-  *os << ", endpoint " << c.endpoint_id << "}";
-}
+inline void PrintTo(const Completion& c, std::ostream* os) { *os << provider_test::describe(c); }
 }  // namespace ferry
 
 namespace ferry::provider_test {
-
-inline constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
 
 // ---------------------------------------------------------------------------------
 // Results
@@ -51,87 +44,6 @@ template <typename T>
 [[noreturn]] inline void fatal(const std::string& message) {
   // Caught by gtest and reported as a failure of the running test.
   throw std::runtime_error(message);
-}
-
-// ---------------------------------------------------------------------------------
-// Patterns
-
-// One byte of the pattern of `tag` at `offset`: a mix of both, so a byte copied from
-// the wrong buffer or the wrong offset does not match (except by a 1/256 chance per
-// byte, which ranges of more than a few bytes make irrelevant).
-inline uint8_t pattern_byte(uint32_t tag, uint64_t offset) {
-  uint64_t x = (uint64_t{tag} << 40) ^ offset ^ 0x9e3779b97f4a7c15ull;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return static_cast<uint8_t>(x);
-}
-
-// ---------------------------------------------------------------------------------
-// Work requests
-
-// A work request with its own scatter-gather list; post() points the request at it.
-struct Op {
-  WorkRequest wr;
-  std::vector<Sge> sges;
-};
-
-inline Op make_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local) {
-  Op op;
-  op.wr.opcode = opcode;
-  op.wr.cookie = cookie;
-  op.sges = std::move(local);
-  return op;
-}
-template <typename Buffer>
-Op remote_op(Opcode opcode, uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset) {
-  Op op = make_op(opcode, cookie, std::move(local));
-  op.wr.remote_addr = remote.addr(remote_offset);
-  op.wr.rkey = remote.rkey();
-  return op;
-}
-template <typename Buffer>
-Op write_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset) {
-  return remote_op(Opcode::kWrite, cookie, std::move(local), remote, remote_offset);
-}
-template <typename Buffer>
-Op write_imm_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset, uint32_t imm) {
-  Op op = remote_op(Opcode::kWriteWithImm, cookie, std::move(local), remote, remote_offset);
-  op.wr.imm = imm;
-  return op;
-}
-template <typename Buffer>
-Op read_op(uint64_t cookie, std::vector<Sge> local, const Buffer& remote, size_t remote_offset) {
-  return remote_op(Opcode::kRead, cookie, std::move(local), remote, remote_offset);
-}
-inline Op send_op(uint64_t cookie, std::vector<Sge> local) {
-  return make_op(Opcode::kSend, cookie, std::move(local));
-}
-inline Op unsignaled(Op op) {
-  op.wr.signaled = false;
-  return op;
-}
-
-template <typename Ep>
-VoidResult post(const Ep& ep, std::vector<Op> ops, size_t* bad_index = nullptr) {
-  std::vector<WorkRequest> requests;
-  for (Op& op : ops) {
-    op.wr.sg_list = op.sges.empty() ? nullptr : op.sges.data();
-    op.wr.num_sge = static_cast<uint32_t>(op.sges.size());
-    requests.push_back(op.wr);
-  }
-  return ep->post_send(requests, bad_index);
-}
-
-template <typename Ep>
-VoidResult post_recv(const Ep& ep, uint64_t cookie, std::vector<Sge> sges) {
-  RecvRequest request;
-  request.cookie = cookie;
-  request.sg_list = sges.empty() ? nullptr : sges.data();
-  request.num_sge = static_cast<uint32_t>(sges.size());
-  return ep->post_recv(std::span<const RecvRequest>(&request, 1));
 }
 
 // ---------------------------------------------------------------------------------
@@ -170,21 +82,137 @@ inline const Completion* find_cookie(const std::vector<Completion>& cs, uint64_t
   return nullptr;
 }
 
-inline std::vector<uint64_t> cookies_of(const std::vector<Completion>& cs) {
-  std::vector<uint64_t> out;
-  for (const Completion& c : cs) out.push_back(c.cookie);
-  return out;
-}
+// ---------------------------------------------------------------------------------
+// Buffers and endpoints
 
-inline std::vector<uint64_t> sorted(std::vector<uint64_t> v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
+// A registered region with `kGuard` canary bytes before and after it. The source
+// pattern of a buffer is pattern_byte(id, offset); its canary is
+// pattern_byte(kCanaryTag | id, offset from the start of the front guard).
+class Buffer {
+ public:
+  static constexpr size_t kGuard = 64;
+  static constexpr uint32_t kCanaryTag = 0xC0000u;
 
-inline std::vector<uint64_t> iota(uint64_t first, size_t count) {
-  std::vector<uint64_t> v(count);
-  for (size_t i = 0; i < count; ++i) v[i] = first + i;
-  return v;
-}
+  Buffer(uint32_t id, size_t size) : id_(id), size_(size), storage_(size + 2 * kGuard) {
+    for (size_t i = 0; i < storage_.size(); ++i) storage_[i] = canary(i);
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  uint32_t id() const { return id_; }
+  size_t size() const { return size_; }
+  uint8_t* data() { return storage_.data() + kGuard; }
+  const uint8_t* data() const { return storage_.data() + kGuard; }
+  uint64_t addr(size_t offset = 0) const { return reinterpret_cast<uint64_t>(data() + offset); }
+
+  // Keys survive deregistration so that tests can try them afterwards.
+  uint32_t lkey() const { return lkey_; }
+  uint32_t rkey() const { return rkey_; }
+  MemoryRegion* region() const { return region_.get(); }
+  void attach(std::unique_ptr<MemoryRegion> region) {
+    lkey_ = region->lkey();
+    rkey_ = region->rkey();
+    region_ = std::move(region);
+  }
+  // Destroys the registration; the bytes stay, so that a late write would show.
+  void deregister() { region_.reset(); }
+
+  Sge sge(size_t offset, uint32_t length) const { return Sge{addr(offset), length, lkey_}; }
+
+  // Makes the buffer a source: every byte takes the buffer's pattern.
+  Buffer& fill_source() {
+    for (size_t i = 0; i < size_; ++i) data()[i] = source_byte(i);
+    return *this;
+  }
+  uint8_t source_byte(size_t offset) const { return pattern_byte(id_, offset); }
+
+  // dst[offset, +length) holds src's pattern from src_offset on.
+  ::testing::AssertionResult holds(size_t offset, const Buffer& src, size_t src_offset,
+                                   size_t length) const {
+    if (offset + length > size_) {
+      return ::testing::AssertionFailure() << "range past the end of buffer " << id_;
+    }
+    return compare(offset, length, "data from buffer " + std::to_string(src.id_) + "@" +
+                                       std::to_string(src_offset),
+                   [&](size_t i) { return src.source_byte(src_offset + i); });
+  }
+
+  // Canary bytes everywhere in the region and the guards: nothing touched it.
+  ::testing::AssertionResult untouched() const { return untouched_outside({}); }
+  // Canary bytes in [offset, +length) of the region.
+  ::testing::AssertionResult untouched(size_t offset, size_t length) const {
+    return compare(offset, length, "canary",
+                   [&](size_t i) { return canary(kGuard + offset + i); });
+  }
+  // Canary bytes everywhere (guards included) except in the given region ranges.
+  ::testing::AssertionResult untouched_outside(
+      std::vector<std::pair<size_t, size_t>> ranges) const {
+    std::sort(ranges.begin(), ranges.end());
+    size_t pos = 0;  // storage offset
+    auto check_until = [&](size_t end) -> ::testing::AssertionResult {
+      for (; pos < end; ++pos) {
+        if (storage_[pos] != canary(pos)) {
+          return ::testing::AssertionFailure()
+                 << "buffer " << id_ << " changed outside the expected ranges at "
+                 << where(pos) << ": expected canary " << int{canary(pos)} << ", got "
+                 << int{storage_[pos]};
+        }
+      }
+      return ::testing::AssertionSuccess();
+    };
+    for (const auto& [offset, length] : ranges) {
+      if (auto r = check_until(kGuard + offset); !r) return r;
+      pos = std::max(pos, kGuard + offset + length);
+    }
+    return check_until(storage_.size());
+  }
+  ::testing::AssertionResult untouched_outside(size_t offset, size_t length) const {
+    return untouched_outside({{offset, length}});
+  }
+
+  // A source that nobody wrote into: its pattern in the region, canaries around it.
+  ::testing::AssertionResult intact_source() const {
+    if (auto r = holds(0, *this, 0, size_); !r) return r;
+    return untouched_outside(0, size_);
+  }
+
+ private:
+  uint8_t canary(size_t storage_offset) const {
+    return pattern_byte(kCanaryTag | id_, storage_offset);
+  }
+  std::string where(size_t storage_offset) const {
+    if (storage_offset < kGuard) return "front guard byte " + std::to_string(storage_offset);
+    if (storage_offset >= kGuard + size_) {
+      return "back guard byte " + std::to_string(storage_offset - kGuard - size_);
+    }
+    return "offset " + std::to_string(storage_offset - kGuard);
+  }
+  template <typename Expected>
+  ::testing::AssertionResult compare(size_t offset, size_t length, const std::string& what,
+                                     Expected expected) const {
+    size_t bad = 0;
+    size_t first = 0;
+    for (size_t i = 0; i < length; ++i) {
+      if (data()[offset + i] != expected(i)) {
+        if (bad++ == 0) first = i;
+      }
+    }
+    if (bad == 0) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "buffer " << id_ << " [" << offset << ", +" << length << ") should hold "
+           << what << ": " << bad << " bytes differ, first at offset " << offset + first
+           << " (expected " << int{expected(first)} << ", got "
+           << int{data()[offset + first]} << ")";
+  }
+
+  uint32_t id_;
+  size_t size_;
+  std::vector<uint8_t> storage_;
+  uint32_t lkey_ = 0;
+  uint32_t rkey_ = 0;
+  std::unique_ptr<MemoryRegion> region_;
+};
+
+enum class Queue { kSend, kRecv };
 
 }  // namespace ferry::provider_test
