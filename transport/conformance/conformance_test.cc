@@ -40,6 +40,7 @@ const Variant kVariants[] = {
     {"EmuFastSrd", options("emu-fast", EndpointKind::kSrd)},
     {"SimRc", options("sim", EndpointKind::kRc)},
     {"SimSrd", options("sim", EndpointKind::kSrd)},
+    {"IpcRc", options("ipc", EndpointKind::kRc)},
 };
 #else
 constexpr MemoryKind kMemory = MemoryKind::kHost;
@@ -51,6 +52,7 @@ const Variant kVariants[] = {
     {"EmuFastSrd", options("emu-fast", EndpointKind::kSrd)},
     {"SimRc", options("sim", EndpointKind::kRc)},
     {"SimSrd", options("sim", EndpointKind::kSrd)},
+    {"IpcRc", options("ipc", EndpointKind::kRc)},
 };
 #endif
 
