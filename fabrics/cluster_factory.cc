@@ -4,6 +4,7 @@
 
 #include "emu/fabric.h"
 #include "sim/simulation.h"
+#include "transport/ipc/ipc_provider.h"
 #include "transport/verbs/verbs_cluster.h"
 
 namespace ferry::fabrics {
@@ -44,7 +45,7 @@ Result<std::unique_ptr<Cluster>> make_sim(const ClusterOptions& o) {
 }  // namespace
 
 const std::vector<std::string>& provider_names() {
-  static const std::vector<std::string> names = {kEmu, kEmuFast, kSim, kVerbs};
+  static const std::vector<std::string> names = {kEmu, kEmuFast, kSim, kVerbs, kIpc};
   return names;
 }
 
@@ -63,6 +64,10 @@ Result<std::unique_ptr<Cluster>> make_cluster(const ClusterOptions& o) {
     verbs::VerbsOptions v;
     v.device_filter = o.verbs_device;
     return verbs::open_cluster(o.nodes, v);
+  }
+  if (o.provider == "ipc") {
+    if (o.kind != EndpointKind::kRc) return make_error(ErrorCode::kUnsupported, "ipc: RC endpoints only");
+    return ipc::open_cluster(o.nodes);
   }
   std::string known;
   for (const std::string& name : provider_names()) known += (known.empty() ? "" : ", ") + name;

@@ -19,7 +19,8 @@ namespace ferry::fabrics {
 
 struct ClusterOptions {
   // "emu" (deterministic: virtual time, seeded), "emu-fast" (real time, real threads),
-  // "sim" (ns-3, virtual time) or "verbs" (this host's RDMA devices, real time).
+  // "sim" (ns-3, virtual time), "verbs" (this host's RDMA devices, real time) or "ipc"
+  // (providers of this process through shared memory, real time; RC only).
   std::string provider = "emu";
   // RC: emu offers both kinds; sim simulates RoCE RC. SRD: sim simulates EFA-like SRD.
   EndpointKind kind = EndpointKind::kRc;
@@ -39,6 +40,7 @@ inline constexpr char kEmu[] = "emu";
 inline constexpr char kEmuFast[] = "emu-fast";
 inline constexpr char kSim[] = "sim";
 inline constexpr char kVerbs[] = "verbs";
+inline constexpr char kIpc[] = "ipc";
 
 // The provider names make_cluster() knows, in a stable order.
 const std::vector<std::string>& provider_names();

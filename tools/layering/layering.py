@@ -30,6 +30,7 @@ LAYERS = [
     ("sim", "sim/"),
     ("verbs", "transport/verbs/"),
     ("tcp", "transport/tcp/"),
+    ("ipc", "transport/ipc/"),
     # The CUDA runtime as ferry uses it: beside the interface, below every user of GPU
     # memory (providers, engine, workloads); the one place CUDA headers meet C++ code.
     ("gpu", "transport/gpu/"),
@@ -42,7 +43,7 @@ LAYERS = [
     ("interface", "transport/"),
 ]
 
-PROVIDERS = {"emu", "sim", "verbs", "tcp"}
+PROVIDERS = {"emu", "sim", "verbs", "tcp", "ipc"}
 ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
@@ -56,6 +57,7 @@ FORBIDDEN = {
     "sim": (PROVIDERS - {"sim"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "verbs": (PROVIDERS - {"verbs"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "tcp": (PROVIDERS - {"tcp"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "ipc": (PROVIDERS - {"ipc"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # The engine never knows the provider it runs on, and never its users.
     "engine": PROVIDERS | {"workloads", "fabrics"} | ABOVE_FABRICS,
     "workloads": PROVIDERS | {"fabrics"} | ABOVE_FABRICS,

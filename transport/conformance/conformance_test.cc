@@ -40,6 +40,7 @@ const Variant kAllVariants[] = {
     {"EmuFastSrd", options("emu-fast", EndpointKind::kSrd), true},
     {"SimRc", options("sim", EndpointKind::kRc), true},
     {"SimSrd", options("sim", EndpointKind::kSrd), true},
+    {"IpcRc", options("ipc", EndpointKind::kRc), true},
 };
 
 #ifdef FERRY_CONFORMANCE_GPU
