@@ -29,16 +29,6 @@ struct WireAddress {
 };
 static_assert(sizeof(WireAddress) == 64);
 
-CompletionKind local_kind(Opcode op) {
-  switch (op) {
-    case Opcode::kWrite:
-    case Opcode::kWriteWithImm: return CompletionKind::kWrite;
-    case Opcode::kRead: return CompletionKind::kRead;
-    case Opcode::kSend: return CompletionKind::kSend;
-  }
-  return CompletionKind::kWrite;
-}
-
 bool within(const RegionEntry& mr, uint64_t addr, uint64_t length) {
   return addr >= mr.addr && length <= mr.length && addr - mr.addr <= mr.length - length;
 }
