@@ -243,8 +243,8 @@ class Bench {
   static bool report_failures(const std::vector<TransferResult>& results) {
     bool ok = true;
     for (size_t r = 0; r < results.size(); ++r) {
-      if (!results[r].ok) {
-        std::fprintf(stderr, "rank %zu: %s\n", r, results[r].message.c_str());
+      if (!results[r].ok()) {
+        std::fprintf(stderr, "rank %zu: %s\n", r, results[r].error().message.c_str());
         ok = false;
       }
     }

@@ -59,33 +59,31 @@ struct Notify {
 
 // How a transfer ended, given to its callback: success, or an Error. Read it as a
 // VoidResult: ok(), and error() when !ok(). A default-constructed one is a success.
-//
-// `ok`, `code` and `message` are the older fields, kept while callers move to ok() and
-// error(): `ok` reads both as the old bool and as the new call, and `code` and `message`
-// say nothing on success. Once no caller reads the fields they become private.
-struct TransferResult {
-  // The old field `r.ok` and the new call `r.ok()` in one member.
-  struct OkFlag {
-    bool value = true;
-    operator bool() const { return value; }  // NOLINT(google-explicit-constructor)
-    bool operator()() const { return value; }
-  };
-
-  OkFlag ok;
-  ErrorCode code = ErrorCode::kInternal;  // unused on success
-  std::string message;                    // empty on success
+class TransferResult {
+ public:
+  TransferResult() = default;
 
   static TransferResult success() { return {}; }
   static TransferResult failure(ErrorCode code, std::string message) {
-    return TransferResult{{false}, code, std::move(message)};
+    TransferResult r;
+    r.ok_ = false;
+    r.code_ = code;
+    r.message_ = std::move(message);
+    return r;
   }
   static TransferResult failure(Error error) { return failure(error.code, std::move(error.message)); }
 
+  bool ok() const { return ok_; }
   // Only when !ok().
   Error error() const {
-    assert(!ok.value);
-    return Error{code, message};
+    assert(!ok_);
+    return Error{code_, message_};
   }
+
+ private:
+  bool ok_ = true;
+  ErrorCode code_ = ErrorCode::kInternal;
+  std::string message_;
 };
 
 using TransferId = uint64_t;

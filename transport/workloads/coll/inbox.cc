@@ -12,11 +12,11 @@ void arm(const std::shared_ptr<InboxState>& s) {
   auto started = s->engine->expect(s->peer, s->tag, 1, [s](const TransferResult& r) {
     s->armed = false;
     if (s->closed) return;
-    if (r.ok) {
+    if (r.ok()) {
       ++s->arrived;
       arm(s);  // the next expectation exists before anything here reacts to this one
     } else {
-      s->failure = TransferResult::failure(r.code, "waiting for " + s->who + ": " + r.message);
+      s->failure = TransferResult::failure(r.error().code, "waiting for " + s->who + ": " + r.error().message);
     }
     if (auto w = std::exchange(s->waiter, {})) w.resume();
   });

@@ -24,11 +24,11 @@ void Outbox::pump(const std::shared_ptr<State>& state) {
     state->busy = true;
     auto started = start([state, completion](const TransferResult& r) {
       state->busy = false;
-      if (!r.ok && !state->failure) {
-        state->failure = TransferResult::failure(r.code, "sending to " + state->who + ": " + r.message);
+      if (!r.ok() && !state->failure) {
+        state->failure = TransferResult::failure(r.error().code, "sending to " + state->who + ": " + r.error().message);
       }
       pump(state);  // the next send goes out before the awaiting coroutine runs on
-      completion->finish(r.ok ? r : *state->failure);
+      completion->finish(r.ok() ? r : *state->failure);
     });
     if (!started.ok()) {
       state->busy = false;

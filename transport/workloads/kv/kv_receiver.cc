@@ -31,7 +31,7 @@ struct KvReceiver::Request {
 
 namespace {
 
-const TransferResult kSuccess{true, ErrorCode::kInternal, {}};
+const TransferResult kSuccess = TransferResult::success();
 
 }  // namespace
 
@@ -145,7 +145,7 @@ void KvReceiver::on_layer(const std::shared_ptr<Request>& r, size_t source, cons
     return "request " + std::to_string(r->id) + ", layer " + std::to_string(state.next_layer) +
            " from prefill rank '" + peer(source) + "'";
   };
-  if (result.ok) {
+  if (result.ok()) {
     const uint32_t layer = state.next_layer++;
     const bool complete = ++r->arrivals[layer] == sources_.size();
     if (complete) {
@@ -164,7 +164,7 @@ void KvReceiver::on_layer(const std::shared_ptr<Request>& r, size_t source, cons
     end_if_settled(r);
     return;
   }
-  if (result.code == ErrorCode::kDeadlineExceeded) {
+  if (result.error().code == ErrorCode::kDeadlineExceeded) {
     if (!r->stopping) {
       stop(r, TransferResult::failure(ErrorCode::kDeadlineExceeded, layer_name() + " did not come within the transfer deadline"));
     } else if (state.waiting_since >= r->stopped_at) {
@@ -180,19 +180,19 @@ void KvReceiver::on_layer(const std::shared_ptr<Request>& r, size_t source, cons
   }
   // kUnavailable: the engine tore the connection to it down (peer removed or
   // reconnected), so nothing more of it can land. Anything else leaves it unknown.
-  stop(r, TransferResult::failure(result.code, layer_name() + ": " + result.message));
-  settle(r, source, result.code == ErrorCode::kUnavailable);
+  stop(r, TransferResult::failure(result.error().code, layer_name() + ": " + result.error().message));
+  settle(r, source, result.error().code == ErrorCode::kUnavailable);
   end_if_settled(r);
 }
 
 void KvReceiver::on_stop(const std::shared_ptr<Request>& r, size_t source, const TransferResult& result) {
   if (r->over || r->sources[source].state != Request::Source::kSending) return;
-  if (result.ok) {
+  if (result.ok()) {
     settle(r, source, true);  // it vouches that none of its writes can land any more
     stop(r, TransferResult::failure(ErrorCode::kUnavailable, "request " + std::to_string(r->id) + ": prefill rank '" +
                                                  peer(source) + "' stopped before sending every layer"));
     end_if_settled(r);
-  } else if (result.code == ErrorCode::kDeadlineExceeded) {
+  } else if (result.error().code == ErrorCode::kDeadlineExceeded) {
     (void)listen_for_stop(r, source);  // nothing lost: a stop would have ended the wait
   }
   // A torn-down connection reaches the layer follower too, which handles it.

@@ -200,12 +200,12 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     for (auto& t : *senders) {
       const KvSendReport& r = t.result();
       moved += r.bytes;
-      if (!r.result.ok) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.message);
+      if (!r.result.ok()) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.error().message);
     }
     for (auto& t : *receivers) {
       const KvReceiveReport& r = t.result();
       end = std::max(end, c.world.replay_ns(r.last_landed_ns));
-      if (!r.result.ok) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.message);
+      if (!r.result.ok()) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.error().message);
     }
     c.report.bytes += moved;
     if (!ok) continue;

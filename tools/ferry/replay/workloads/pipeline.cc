@@ -100,9 +100,9 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
       }
       TransferResult sent = co_await lane->senders[stage]->send(out, bytes);
       times.second = world->now_ns();
-      if (!sent.ok) {
+      if (!sent.ok()) {
         failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
-                            sent.message);
+                            sent.error().message);
         co_return;
       }
     }

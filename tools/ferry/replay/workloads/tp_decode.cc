@@ -51,9 +51,9 @@ void run_tp_decode(RunContext& c, const TpDecodeSpec& spec) {
     bool ok = true;
     for (uint32_t r = 0; r < spec.tp; ++r) {
       const TransferResult& result = (*tasks)[r].result();
-      if (!result.ok) {
+      if (!result.ok()) {
         ok = false;
-        c.error("all-reduce " + std::to_string(op) + ", rank " + std::to_string(r) + ": " + result.message);
+        c.error("all-reduce " + std::to_string(op) + ", rank " + std::to_string(r) + ": " + result.error().message);
       }
     }
     if (!ok) break;  // a broken communicator fails every later call

@@ -54,7 +54,7 @@ void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
   bool ok = true;
   for (uint32_t i = 0; i < ranks.size(); ++i) {
     const TransferResult& r = (*tasks)[i].result();
-    if (!r.ok) ok = false, c.error(rank_name(ranks[i]) + ": " + r.message);
+    if (!r.ok()) ok = false, c.error(rank_name(ranks[i]) + ": " + r.error().message);
   }
   for (uint32_t i = 1; i < ranks.size(); ++i) {
     if (std::memcmp(regions[i].local, regions[0].local, spec.bytes) != 0) {
