@@ -14,7 +14,6 @@
 // immediate encoding, deadlines, deregistration).
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,6 +29,7 @@
 #include "transport/engine/memory_registry.h"
 #include "transport/engine/paged_write_plan.h"
 #include "transport/provider.h"
+#include "transport/result.h"
 
 namespace ferry {
 
@@ -57,34 +57,9 @@ struct Notify {
   uint16_t index = 0;
 };
 
-// How a transfer ended, given to its callback: success, or an Error. Read it as a
-// VoidResult: ok(), and error() when !ok(). A default-constructed one is a success.
-class TransferResult {
- public:
-  TransferResult() = default;
-
-  static TransferResult success() { return {}; }
-  static TransferResult failure(ErrorCode code, std::string message) {
-    TransferResult r;
-    r.ok_ = false;
-    r.code_ = code;
-    r.message_ = std::move(message);
-    return r;
-  }
-  static TransferResult failure(Error error) { return failure(error.code, std::move(error.message)); }
-
-  bool ok() const { return ok_; }
-  // Only when !ok().
-  Error error() const {
-    assert(!ok_);
-    return Error{code_, message_};
-  }
-
- private:
-  bool ok_ = true;
-  ErrorCode code_ = ErrorCode::kInternal;
-  std::string message_;
-};
+// How a transfer ended, handed to its callback: a VoidResult, ok() or an error() saying
+// what went wrong. A default-constructed one is a success.
+using TransferResult = VoidResult;
 
 using TransferId = uint64_t;
 using TransferDone = std::function<void(const TransferResult&)>;

@@ -133,7 +133,7 @@ class TransferAwaiter {
       h.resume();
     });
     if (started.ok()) return true;
-    result_ = TransferResult::failure(started.error());
+    result_ = started.error();
     return false;  // not suspended: resume right away
   }
   TransferResult await_resume() { return std::move(result_); }

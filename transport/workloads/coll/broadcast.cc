@@ -111,8 +111,8 @@ Task<TransferResult> run(Call& call, Algorithm algorithm, void* data, size_t cou
 Task<TransferResult> broadcast(Communicator& comm, void* data, size_t count, DType dtype, uint32_t root,
                                Algorithm algorithm) {
   if (root >= comm.size()) {
-    return completed(TransferResult::failure(ErrorCode::kInvalidArgument, "broadcast root " + std::to_string(root) + " of " +
-                                                             std::to_string(comm.size()) + " ranks"));
+    return completed(make_error(ErrorCode::kInvalidArgument,
+                                "broadcast root " + std::to_string(root) + " of " + std::to_string(comm.size()) + " ranks"));
   }
   const uint64_t bytes = count * element_bytes(dtype);
   return run_collective(comm, Collective::kBroadcast, algorithm, bytes, {{data, bytes}},

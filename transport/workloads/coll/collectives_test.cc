@@ -197,7 +197,7 @@ TEST(CollectivesArguments, RefusedCallsLeaveTheCommunicatorUsable) {
     TransferResult gather = co_await all_gather(comm, data.data(), data.data(), 1, DType::kFloat32, Algorithm::kTwoShot);
     TransferResult bcast = co_await broadcast(comm, data.data(), 1, DType::kFloat32, 3);
     if (gather.ok() || bcast.ok()) co_return TransferResult{};
-    co_return TransferResult::failure(gather.error().code, gather.error().message + " | " + bcast.error().message);
+    co_return make_error(gather.error().code, gather.error().message + " | " + bcast.error().message);
   });
   for (const TransferResult& r : refusals) {
     ASSERT_FALSE(r.ok());

@@ -163,9 +163,9 @@ Task<TransferResult> ExpertParallel::exchange(uint16_t tag, const RegisteredBuff
   TransferResult result = co_await batch;
   if (!result.ok()) {
     const uint64_t r = batch.failed_label() / 2;
-    result = TransferResult::failure(result.error().code,
-                                     (batch.failed_label() % 2 == 0 ? "sending to rank " : "waiting for rank ") +
-                                         std::to_string(r) + ": " + result.error().message);
+    result = make_error(result.error().code,
+                        (batch.failed_label() % 2 == 0 ? "sending to rank " : "waiting for rank ") +
+                            std::to_string(r) + ": " + result.error().message);
   }
   co_return result;
 }

@@ -31,7 +31,7 @@ class TransferBatch {
     Result<TransferId> started = begin([this, label](const TransferResult& r) { finished(label, r); });
     if (!started.ok()) {
       --pending_;
-      note(label, TransferResult::failure(started.error()));
+      note(label, started.error());
     }
   }
   uint64_t failed_label() const { return failed_label_; }

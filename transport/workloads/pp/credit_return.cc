@@ -32,7 +32,7 @@ void CreditReturn::post_next(const std::shared_ptr<State>& state) {
   });
   if (!posted.ok()) {
     state->posting = false;
-    state->error = TransferResult::failure(posted.error());
+    state->error = posted.error();
     state->queued.clear();
   }
 }

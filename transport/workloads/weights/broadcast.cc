@@ -60,7 +60,7 @@ struct RankPart {
 // Errors name the broadcast and the rank first: "weights broadcast from rank 0, at rank
 // 3: waiting for chunk 5 from 'rank1': <the engine's message>".
 TransferResult failure(const std::string& context, ErrorCode code, const std::string& what) {
-  return TransferResult::failure(code, context + ": " + what);
+  return make_error(code, context + ": " + what);
 }
 TransferResult failure(const std::string& context, const TransferResult& why, const std::string& doing = "") {
   return failure(context, why.error().code, doing.empty() ? why.error().message : doing + ": " + why.error().message);

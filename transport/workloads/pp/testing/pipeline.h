@@ -141,7 +141,7 @@ class Pipeline {
       const uint8_t* in = nullptr;
       if (s > 0) {
         Result<Message> got = co_await receivers[s]->recv();
-        if (!got.ok()) co_return TransferResult::failure(got.error());
+        if (!got.ok()) co_return got.error();
         check(s, m, *got);
         in = got->bytes.data();
       }
