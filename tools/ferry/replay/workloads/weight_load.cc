@@ -23,9 +23,9 @@ void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
     ranks.push_back(spec.placement == WeightPlacement::kPerNode ? i * cluster.gpus_per_node : i);
   }
   c.report.planned = 1;
-  std::string err;
-  SymmetricRegion* regions = c.world.symmetric(ranks, spec.bytes + weights::kChecksumBytes, err);
-  if (!regions) return c.error(err);
+  Result<SymmetricRegion*> symmetric = c.world.symmetric(ranks, spec.bytes + weights::kChecksumBytes);
+  if (!symmetric.ok()) return c.error(symmetric.error().message);
+  SymmetricRegion* regions = *symmetric;
   for (uint64_t i = 0; i < spec.bytes; ++i) regions[0].local[i] = static_cast<uint8_t>(mix(i >> 3) >> ((i & 7) * 8));
   std::vector<Group>& groups = c.world.groups(ranks);
   weights::BroadcastOptions options;
