@@ -47,10 +47,12 @@ int main(int argc, char** argv) {
     } else {
       return bad("missing value for " + std::string(flag));
     }
-    std::string error;
-    if (!ferry::coll::set_sweep_option(flag, value, options, error)) return bad(error);
+    if (ferry::VoidResult set = ferry::coll::set_sweep_option(flag, value, options); !set.ok()) {
+      return bad(set.error().message);
+    }
   }
-  std::string error;
-  if (!ferry::coll::finish_sweep_options(options, error)) return bad(error);
+  if (ferry::VoidResult finished = ferry::coll::finish_sweep_options(options); !finished.ok()) {
+    return bad(finished.error().message);
+  }
   return ferry::coll::run_sweep(options);
 }

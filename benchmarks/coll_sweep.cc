@@ -243,8 +243,8 @@ class Bench {
   static bool report_failures(const std::vector<TransferResult>& results) {
     bool ok = true;
     for (size_t r = 0; r < results.size(); ++r) {
-      if (!results[r].ok) {
-        std::fprintf(stderr, "rank %zu: %s\n", r, results[r].message.c_str());
+      if (!results[r].ok()) {
+        std::fprintf(stderr, "rank %zu: %s\n", r, results[r].error().message.c_str());
         ok = false;
       }
     }
@@ -280,12 +280,9 @@ const std::vector<SweepFlag> kSweepFlags = {
     {"--rail-gbps", "G", "rate of each rank's one rail in Gbit/s (default 100)"},
 };
 
-bool set_sweep_option(std::string_view flag, std::string_view value, SweepOptions& o, std::string& error) {
+VoidResult set_sweep_option(std::string_view flag, std::string_view value, SweepOptions& o) {
   const std::string v(value);
-  auto bad = [&](const std::string& why) {
-    error = std::string(flag) + ": " + why;
-    return false;
-  };
+  auto bad = [&](const std::string& why) { return make_error(ErrorCode::kInvalidArgument, std::string(flag) + ": " + why); };
   if (flag == "--ranks") {
     if (!parse_number(value, &o.ranks) || o.ranks == 0 || o.ranks > 1024) return bad("'" + v + "' is not a rank count from 1 to 1024");
   } else if (flag == "--min-bytes") {
@@ -333,19 +330,18 @@ bool set_sweep_option(std::string_view flag, std::string_view value, SweepOption
       return bad("'" + v + "' is not a rate in Gbit/s (above 0, at most 100000)");
     }
   } else {
-    error = "unknown option " + std::string(flag);
-    return false;
+    return make_error(ErrorCode::kInvalidArgument, "unknown option " + std::string(flag));
   }
-  return true;
+  return {};
 }
 
-bool finish_sweep_options(SweepOptions& o, std::string& error) {
+VoidResult finish_sweep_options(SweepOptions& o) {
   if (o.min_bytes > o.max_bytes) {
-    error = "--min-bytes " + std::to_string(o.min_bytes) + " exceeds --max-bytes " + std::to_string(o.max_bytes);
-    return false;
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--min-bytes " + std::to_string(o.min_bytes) + " exceeds --max-bytes " + std::to_string(o.max_bytes));
   }
   if (o.iters == 0) o.iters = o.provider == fabrics::kEmu ? 1 : 5;
-  return true;
+  return {};
 }
 
 int run_sweep(const SweepOptions& o) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fabrics/cluster_factory.h"
+#include "transport/result.h"
 #include "transport/workloads/coll/algorithm.h"
 #include "transport/workloads/coll/dtype.h"
 #include "transport/workloads/coll/reduction.h"
@@ -48,11 +49,11 @@ struct SweepFlag {
 };
 extern const std::vector<SweepFlag> kSweepFlags;
 
-// Sets the option `flag` (one of kSweepFlags) from `value`; false, with `error` naming
-// the flag and the value, when the value is not one it takes.
-bool set_sweep_option(std::string_view flag, std::string_view value, SweepOptions& options, std::string& error);
+// Sets the option `flag` (one of kSweepFlags) from `value`; an error naming the flag and
+// the value when the value is not one it takes.
+VoidResult set_sweep_option(std::string_view flag, std::string_view value, SweepOptions& options);
 // Checks what single options cannot (min <= max) and fills defaults that depend on others.
-bool finish_sweep_options(SweepOptions& options, std::string& error);
+VoidResult finish_sweep_options(SweepOptions& options);
 
 // Runs the sweep, printing the header and one table per collective to stdout and failures
 // to stderr. Returns 0 when every call succeeded and every element was right, else 1.

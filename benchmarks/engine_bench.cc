@@ -68,7 +68,7 @@ struct EnginePair {
     bool done = false;
     must(cluster.engine(0).write(rank_name(1), buffer[0].data(), bytes, target, 0, std::nullopt,
                                  [&](const TransferResult& r) {
-                                   if (!r.ok) throw std::runtime_error(r.message);
+                                   if (!r.ok()) throw std::runtime_error(r.error().message);
                                    done = true;
                                  }));
     if (!cluster.run_until([&] { return done; })) throw std::runtime_error("write never finished");
@@ -99,7 +99,7 @@ void BM_PagedWritePost(benchmark::State& state) {
     bool done = false;
     const auto t0 = std::chrono::steady_clock::now();
     must(pair.cluster.engine(0).write_paged(rank_name(1), pages, std::nullopt,
-                                            [&](const TransferResult& r) { done = r.ok; }));
+                                            [&](const TransferResult& r) { done = r.ok(); }));
     const double posted = seconds_since(t0);
     if (!pair.cluster.run_until([&] { return done; })) state.SkipWithError("paged write failed");
     post_seconds += posted;

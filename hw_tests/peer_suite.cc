@@ -54,8 +54,8 @@ struct Tally {
 TransferDone record_end(std::shared_ptr<Tally> tally) {
   return [tally](const TransferResult& r) {
     tally->ended = true;
-    tally->ok = r.ok;
-    tally->first_failure = r.message;
+    tally->ok = r.ok();
+    tally->first_failure = r.ok() ? "" : r.error().message;
   };
 }
 
@@ -775,7 +775,7 @@ class PeerSuite {
         auto id = engine_->write(peer_name(), engine_buffer_.data() + offset, 64, server_region_, offset,
                                  Notify{1, static_cast<uint16_t>(i)}, [tally](const TransferResult& r) {
                                    ++tally->done;
-                                   if (!r.ok && tally->failed++ == 0) tally->first_failure = r.message;
+                                   if (!r.ok() && tally->failed++ == 0) tally->first_failure = r.error().message;
                                  });
         if (!id.ok()) act = "write " + std::to_string(i) + ": " + id.error().to_string();
       }
@@ -876,10 +876,10 @@ class PeerSuite {
       auto id = engine_->write(peer_name(), engine_buffer_.data() + offset, kPiece, server_region_, offset, std::nullopt,
                                [tally, clock](const TransferResult& r) {
                                  --tally->in_flight;
-                                 if (r.ok) {
+                                 if (r.ok()) {
                                    ++tally->done;
                                  } else if (tally->failed++ == 0) {
-                                   tally->first_failure = r.message;
+                                   tally->first_failure = r.error().message;
                                    tally->failed_at = clock->now_ns();
                                  }
                                });

@@ -371,8 +371,8 @@ class Suite {
     std::string first_failure;
     bool counted = false, expect_failed = false;
     if (!eb.expect("qualify-a", 1, std::min<uint32_t>(n, 65536), [&](const TransferResult& r) {
-           counted = r.ok;
-           expect_failed = !r.ok;
+           counted = r.ok();
+           expect_failed = !r.ok();
          }).ok()) {
       return report_.add("functional", "engine/imm-counter-under-load", "expect refused");
     }
@@ -380,10 +380,10 @@ class Suite {
       const uint64_t offset = (i * 64) % (bytes - 64);
       auto id = ea.write("qualify-b", src.data() + offset, 64, *region, offset, Notify{1, static_cast<uint16_t>(i)},
                          [&](const TransferResult& r) {
-                           if (r.ok) {
+                           if (r.ok()) {
                              ++ok_writes;
                            } else {
-                             if (first_failure.empty()) first_failure = r.message;
+                             if (first_failure.empty()) first_failure = r.error().message;
                              ++failed;
                            }
                          });
@@ -406,7 +406,7 @@ class Suite {
     });
     if (!id.ok()) return report_.add("functional", "engine/striping", id.error().to_string());
     if (!drive_until([&] { return done; })) return report_.add("functional", "engine/striping", "did not finish" + progress_of());
-    std::string failure = result.ok ? (dst == src ? "" : "data differs") : result.message + progress_of();
+    std::string failure = result.ok() ? (dst == src ? "" : "data differs") : result.error().message + progress_of();
     if (failure.empty() && rails > 1) {
       const EngineStats stats = ea.stats();
       for (size_t r = 0; r < rails; ++r) {

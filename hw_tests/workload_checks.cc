@@ -204,7 +204,7 @@ class WorkloadPeer {
         } else {
           const KvSendReport& report = done.result();
           bytes = report.bytes;
-          if (!report.result.ok) mine = report.result.message;
+          if (!report.result.ok()) mine = report.result.error().message;
         }
       }
     } else if (mine.empty()) {
@@ -212,8 +212,8 @@ class WorkloadPeer {
       Task<KvReceiveReport>& done = stranded_receive_.back();
       if (!finish(done)) {
         mine = "the migration did not end here";
-      } else if (!done.result().result.ok) {
-        mine = done.result().result.message;
+      } else if (!done.result().result.ok()) {
+        mine = done.result().result.error().message;
       } else if (!done.result().blocks_reusable) {
         mine = "the blocks were not reported reusable";
       }
@@ -260,8 +260,8 @@ class WorkloadPeer {
       Task<TransferResult>& task = stranded_coll_.back();
       if (!finish(task)) {
         mine = "the all-reduce did not end";
-      } else if (!task.result().ok) {
-        mine = task.result().message;
+      } else if (!task.result().ok()) {
+        mine = task.result().error().message;
       } else {
         const size_t wrong = coll::testing::count_wrong(data->data(), count, dtype, [&](size_t i) {
           return coll::testing::exact_reduction(i, 2, coll::ReduceOp::kSum, seed);

@@ -57,13 +57,13 @@ class EngineOnSim : public ::testing::TestWithParam<Transport> {
 TEST_P(EngineOnSim, WriteWithNotificationLandsAndNotifies) {
   start(1 << 20);
   int notified = 0;
-  ASSERT_TRUE(cluster_->engine(1).expect(rank_name(0), 5, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(cluster_->engine(1).expect(rank_name(0), 5, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   Outcome out;
   auto id = cluster_->engine(0).write(rank_name(1), buffers_[0].data(), 300'000, remote_, 4096,
                                       Notify{5, 0}, out.callback());
   ASSERT_TRUE(id.ok()) << id.error().to_string();
   ASSERT_TRUE(cluster_->run_until([&] { return out.calls > 0 && notified == 1; }));
-  EXPECT_TRUE(out.result.ok) << out.result.message;
+  EXPECT_TRUE(out.result.ok()) << out.result.error().message;
   EXPECT_EQ(out.calls, 1);
   for (uint64_t i = 0; i < 300'000; ++i) ASSERT_EQ(buffers_[1][4096 + i], pattern(i)) << i;
   EXPECT_EQ(buffers_[1][4095], 0);
@@ -89,13 +89,13 @@ TEST_P(EngineOnSim, PagedWriteFollowsBothBlockTables) {
   dst.resize(128);
   std::sort(dst.begin(), dst.begin() + 40);  // some contiguous runs to merge
   int notified = 0;
-  ASSERT_TRUE(cluster_->engine(1).expect(rank_name(0), 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(cluster_->engine(1).expect(rank_name(0), 1, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   PagedTransfer pages{src, dst, kPage, buffers_[0].data(), kPage, remote_, 0, kPage};
   Outcome out;
   auto id = cluster_->engine(0).write_paged(rank_name(1), pages, Notify{1, 0}, out.callback());
   ASSERT_TRUE(id.ok()) << id.error().to_string();
   ASSERT_TRUE(cluster_->run_until([&] { return out.calls > 0 && notified == 1; }));
-  ASSERT_TRUE(out.result.ok) << out.result.message;
+  ASSERT_TRUE(out.result.ok()) << out.result.error().message;
   std::vector<bool> used(kPages, false);
   for (size_t i = 0; i < src.size(); ++i) {
     used[dst[i]] = true;
@@ -114,12 +114,12 @@ TEST_P(EngineOnSim, PagedWriteFollowsBothBlockTables) {
 TEST_P(EngineOnSim, LargeWriteIsStripedOverTwoRails) {
   start(8 << 20, /*nics=*/2);
   int notified = 0;
-  ASSERT_TRUE(cluster_->engine(1).expect(rank_name(0), 3, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(cluster_->engine(1).expect(rank_name(0), 3, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   Outcome out;
   ASSERT_TRUE(cluster_->engine(0).write(rank_name(1), buffers_[0].data(), 8 << 20, remote_, 0,
                                         Notify{3, 7}, out.callback()).ok());
   ASSERT_TRUE(cluster_->run_until([&] { return out.calls > 0 && notified == 1; }));
-  ASSERT_TRUE(out.result.ok) << out.result.message;
+  ASSERT_TRUE(out.result.ok()) << out.result.error().message;
   EXPECT_TRUE(buffers_[1] == buffers_[0]);
   const EngineStats stats = cluster_->engine(0).stats();
   ASSERT_EQ(stats.rails.size(), 2u);

@@ -205,11 +205,11 @@ TEST_P(KvOnSim, EveryElementLandsWhereTheDecodeBlockTableSaysDespiteLoss) {
 
   uint64_t bytes = 0;
   for (auto& t : sent) {
-    EXPECT_TRUE(t.result().result.ok) << t.result().result.message;
+    EXPECT_TRUE(t.result().result.ok()) << t.result().result.error().message;
     bytes += t.result().bytes;
   }
   for (auto& t : received) {
-    EXPECT_TRUE(t.result().result.ok) << t.result().result.message;
+    EXPECT_TRUE(t.result().result.ok()) << t.result().result.error().message;
     EXPECT_TRUE(t.result().blocks_reusable);
   }
   EXPECT_EQ(bytes, uint64_t{prefill.layers} * kKvParts * kBlocks * prefill.block_tokens * prefill.kv_heads *
@@ -255,7 +255,7 @@ TEST_P(AllReduceOnSim, EveryRankGetsTheExactSumDespiteLoss) {
       return true;
     })) << coll::to_string(algorithm);
     for (uint32_t r = 0; r < kRanks; ++r) {
-      EXPECT_TRUE(calls[r].result().ok) << coll::to_string(algorithm) << ": " << calls[r].result().message;
+      EXPECT_TRUE(calls[r].result().ok()) << coll::to_string(algorithm) << ": " << calls[r].result().error().message;
       EXPECT_EQ(coll::testing::count_wrong(data[r].data(), kCount, coll::DType::kFloat32,
                                            [&](size_t i) {
                                              return coll::testing::exact_reduction(i, kRanks, coll::ReduceOp::kSum,

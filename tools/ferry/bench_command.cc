@@ -19,13 +19,17 @@ int run_bench(const ParsedArguments& arguments) {
   } else if (what != "collectives") {
     return usage_error("bench", "unknown sweep '" + what + "' (collectives or transfer)");
   }
-  std::string error;
   for (const coll::SweepFlag& flag : coll::kSweepFlags) {
     const std::string* value = arguments.value(flag.name);
-    if (value && !coll::set_sweep_option(flag.name, *value, options, error)) return usage_error("bench", error);
+    if (value == nullptr) continue;
+    if (VoidResult set = coll::set_sweep_option(flag.name, *value, options); !set.ok()) {
+      return usage_error("bench", set.error().message);
+    }
   }
   if (what == "transfer" && options.ranks < 2) return usage_error("bench", "the transfer sweep needs --ranks 2 or more");
-  if (!coll::finish_sweep_options(options, error)) return usage_error("bench", error);
+  if (VoidResult finished = coll::finish_sweep_options(options); !finished.ok()) {
+    return usage_error("bench", finished.error().message);
+  }
   return coll::run_sweep(options) == 0 ? kExitOk : kExitFailed;
 }
 

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +10,7 @@
 #include "tools/ferry/exit_codes.h"
 #include "tools/ferry/help.h"
 #include "tools/ferry/json_value.h"
+#include "transport/result.h"
 
 namespace ferry::cli {
 namespace {
@@ -22,31 +22,24 @@ bool is_wall_time(const std::string& key) { return key == "wall_s"; }
 // Numbers that say which run it was, not how it went: shown, never judged.
 bool is_identity(const std::string& key) { return key == "seed"; }
 
-std::optional<JsonValue> read_report(const std::string& path, std::string& error) {
+Result<JsonValue> read_report(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot read";
-    return std::nullopt;
-  }
+  if (!in) return make_error(ErrorCode::kNotFound, path + ": cannot read");
   std::string text;
   text.resize(kMaxReportBytes + 1);
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
   if (text.size() > kMaxReportBytes) {
-    error = path + ": larger than 256 MiB; not a replay report";
-    return std::nullopt;
+    return make_error(ErrorCode::kOutOfRange, path + ": larger than 256 MiB; not a replay report");
   }
   JsonParse parsed = parse_json(text);
-  if (!parsed.value) {
-    error = path + ":" + parsed.error;
-    return std::nullopt;
-  }
+  if (!parsed.value) return make_error(ErrorCode::kInvalidArgument, path + ":" + parsed.error);
   const JsonValue* workloads = parsed.value->find("workloads");
   if (!workloads || workloads->type != JsonValue::Type::kArray) {
-    error = path + ": not a replay report (no \"workloads\" list; write one with 'ferry replay')";
-    return std::nullopt;
+    return make_error(ErrorCode::kInvalidArgument,
+                      path + ": not a replay report (no \"workloads\" list; write one with 'ferry replay')");
   }
-  return std::move(parsed.value);
+  return std::move(*parsed.value);
 }
 
 struct Row {
@@ -170,11 +163,10 @@ int run_diff(const ParsedArguments& arguments) {
   }
   const std::string& baseline_path = arguments.operands[0];
   const std::string& report_path = arguments.operands[1];
-  std::string error;
-  const std::optional<JsonValue> baseline = read_report(baseline_path, error);
-  if (!baseline) return std::fprintf(stderr, "ferry diff: %s\n", error.c_str()), kExitFailed;
-  const std::optional<JsonValue> report = read_report(report_path, error);
-  if (!report) return std::fprintf(stderr, "ferry diff: %s\n", error.c_str()), kExitFailed;
+  const Result<JsonValue> baseline = read_report(baseline_path);
+  if (!baseline.ok()) return std::fprintf(stderr, "ferry diff: %s\n", baseline.error().message.c_str()), kExitFailed;
+  const Result<JsonValue> report = read_report(report_path);
+  if (!report.ok()) return std::fprintf(stderr, "ferry diff: %s\n", report.error().message.c_str()), kExitFailed;
 
   Differ differ(tolerance, arguments.has("--all"), arguments.has("--wall"));
   differ.compare("(run)", *baseline, *report);

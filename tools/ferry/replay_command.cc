@@ -27,9 +27,8 @@ bool write_file(const std::string& path, const std::string& text) {
 int run_replay(const ParsedArguments& arguments) {
   scenarios::ParseOptions options;
   if (const std::string* scale = arguments.value("--scale")) {
-    std::string error;
-    const std::optional<double> value = parse_scale(*scale, error);
-    if (!value) return usage_error("replay", error);
+    const Result<double> value = parse_scale(*scale);
+    if (!value.ok()) return usage_error("replay", value.error().message);
     options.scale = *value;
   }
   replay::ReplayOptions replay_options;

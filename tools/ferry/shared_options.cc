@@ -18,13 +18,14 @@ OptionSpec provider_option() {
           "their defaults"};
 }
 
-std::optional<double> parse_scale(const std::string& text, std::string& error) {
+Result<double> parse_scale(const std::string& text) {
   const scenarios::UnitParse<double> parsed = scenarios::parse_real(text);
   if (!parsed.value || !(*parsed.value > 0 && *parsed.value <= scenarios::kMaxScale)) {
-    error = "--scale takes a number in (0, " + scenarios::format_real(scenarios::kMaxScale) + "], got '" + text + "'";
-    return std::nullopt;
+    return make_error(ErrorCode::kInvalidArgument, "--scale takes a number in (0, " +
+                                                       scenarios::format_real(scenarios::kMaxScale) + "], got '" +
+                                                       text + "'");
   }
-  return parsed.value;
+  return *parsed.value;
 }
 
 }  // namespace ferry::cli

@@ -29,9 +29,8 @@ bool validate_file(const std::string& path, const scenarios::ParseOptions& optio
 int run_validate(const ParsedArguments& arguments) {
   scenarios::ParseOptions options;
   if (const std::string* scale = arguments.value("--scale")) {
-    std::string error;
-    const std::optional<double> value = parse_scale(*scale, error);
-    if (!value) return usage_error("validate", error);
+    const Result<double> value = parse_scale(*scale);
+    if (!value.ok()) return usage_error("validate", value.error().message);
     options.scale = *value;
   }
   const bool quiet = arguments.has("--quiet");

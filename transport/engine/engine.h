@@ -14,7 +14,6 @@
 // immediate encoding, deadlines, deregistration).
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,6 +29,7 @@
 #include "transport/engine/memory_registry.h"
 #include "transport/engine/paged_write_plan.h"
 #include "transport/provider.h"
+#include "transport/result.h"
 
 namespace ferry {
 
@@ -57,36 +57,9 @@ struct Notify {
   uint16_t index = 0;
 };
 
-// How a transfer ended, given to its callback: success, or an Error. Read it as a
-// VoidResult: ok(), and error() when !ok(). A default-constructed one is a success.
-//
-// `ok`, `code` and `message` are the older fields, kept while callers move to ok() and
-// error(): `ok` reads both as the old bool and as the new call, and `code` and `message`
-// say nothing on success. Once no caller reads the fields they become private.
-struct TransferResult {
-  // The old field `r.ok` and the new call `r.ok()` in one member.
-  struct OkFlag {
-    bool value = true;
-    operator bool() const { return value; }  // NOLINT(google-explicit-constructor)
-    bool operator()() const { return value; }
-  };
-
-  OkFlag ok;
-  ErrorCode code = ErrorCode::kInternal;  // unused on success
-  std::string message;                    // empty on success
-
-  static TransferResult success() { return {}; }
-  static TransferResult failure(ErrorCode code, std::string message) {
-    return TransferResult{{false}, code, std::move(message)};
-  }
-  static TransferResult failure(Error error) { return failure(error.code, std::move(error.message)); }
-
-  // Only when !ok().
-  Error error() const {
-    assert(!ok.value);
-    return Error{code, message};
-  }
-};
+// How a transfer ended, handed to its callback: a VoidResult, ok() or an error() saying
+// what went wrong. A default-constructed one is a success.
+using TransferResult = VoidResult;
 
 using TransferId = uint64_t;
 using TransferDone = std::function<void(const TransferResult&)>;

@@ -94,7 +94,7 @@ TEST_P(EngineClusterWrite, LandsEveryByte) {
                          })
                   .ok());
   ASSERT_TRUE(c.run_until([&] { return done; }));
-  EXPECT_TRUE(result.ok) << result.message;
+  EXPECT_TRUE(result.ok()) << result.error().message;
   EXPECT_EQ(dst, src);
   if (c.fabric().virtual_time()) {
     EXPECT_NE(c.fabric().trace_hash(), 0u);

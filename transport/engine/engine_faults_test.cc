@@ -31,12 +31,12 @@ void expect_striping_in_proportion(EndpointKind kind, const std::string& provide
     World w(deterministic(kind, rails, 2, provider));
     w.fill(0, 0, 16 << 20, 1);
     int notified = 0;
-    ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+    ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
     Outcome out;
     ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 16 << 20, w.regions[0][1], 0,
                                   Notify{1, 0}, out.callback()).ok());
     ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
-    ASSERT_TRUE(out.result.ok) << out.result.message;
+    ASSERT_TRUE(out.result.ok()) << out.result.error().message;
     EXPECT_TRUE(w.holds(1, 0, 0, 0, 16 << 20, 1));
     const EngineStats stats = w.engine(0).stats();
     ASSERT_EQ(stats.rails.size(), rails.size());
@@ -60,9 +60,9 @@ void expect_clear_error_when_every_rail_is_dead(EndpointKind kind, const std::st
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4 << 20, w.regions[0][1], 0,
                                 std::nullopt, out.callback()).ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
-  EXPECT_FALSE(out.result.ok);
-  EXPECT_EQ(out.result.code, ErrorCode::kUnavailable);
-  EXPECT_NE(out.result.message.find("no rail reaches peer 'rank1'"), std::string::npos) << out.result.message;
+  EXPECT_FALSE(out.result.ok());
+  EXPECT_EQ(out.result.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(out.result.error().message.find("no rail reaches peer 'rank1'"), std::string::npos) << out.result.error().message;
 }
 
 TEST_P(EngineRails, StripesLargeTransfersInProportionToRate) {
@@ -99,7 +99,7 @@ TEST_P(EngineRails, RailKilledMidTransferFailsOverExactlyOnce) {
   World w(deterministic(GetParam(), {100, 100, 100, 100}));
   w.fill(0, 0, 16 << 20, 3);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 4, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 4, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   Outcome out;
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 16 << 20, w.regions[0][1], 0,
                                 Notify{4, 0}, out.callback()).ok());
@@ -108,7 +108,7 @@ TEST_P(EngineRails, RailKilledMidTransferFailsOverExactlyOnce) {
   const uint64_t kill_at = w.cluster.fabric().now_ns() + 100'000;
   w.cluster.fabric().at(kill_at, [&] { ferry::testing::kill_nic(w.cluster.fabric(), 0, 1); });
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
-  ASSERT_TRUE(out.result.ok) << out.result.message;
+  ASSERT_TRUE(out.result.ok()) << out.result.error().message;
   EXPECT_TRUE(w.holds(1, 0, 0, 0, 16 << 20, 3));
   const EngineStats stats = w.engine(0).stats();
   EXPECT_GE(stats.rails[1].failovers, 1u);
@@ -132,10 +132,10 @@ TEST_P(EngineRails, RemovedPeerFailsOnlyItsOwnTransfers) {
   ASSERT_FALSE(to1.done());
   ASSERT_TRUE(w.engine(0).remove_peer("rank1").ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return to1.done() && to2.done(); }));
-  EXPECT_FALSE(to1.result.ok);
-  EXPECT_EQ(to1.result.code, ErrorCode::kUnavailable);
-  EXPECT_NE(to1.result.message.find("rank1"), std::string::npos);
-  EXPECT_TRUE(to2.result.ok) << to2.result.message;
+  EXPECT_FALSE(to1.result.ok());
+  EXPECT_EQ(to1.result.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(to1.result.error().message.find("rank1"), std::string::npos);
+  EXPECT_TRUE(to2.result.ok()) << to2.result.error().message;
   EXPECT_TRUE(w.holds(2, 0, 0, 0, 8 << 20, 5));
   EXPECT_FALSE(w.engine(0).write("rank1", w.buffers[0].data(), 8, w.regions[0][1], 0, std::nullopt, nullptr).ok());
 }
@@ -152,11 +152,11 @@ TEST_P(EngineRails, VanishedPeerFailsWithinBoundedTime) {
   ferry::testing::vanish_node(w.cluster.fabric(), 1);
   ASSERT_TRUE(w.engine(0).write("rank2", w.buffers[0].data(), 8 << 20, w.regions[0][2], 0, std::nullopt, to2.callback()).ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return to1.done() && to2.done(); }));
-  EXPECT_FALSE(to1.result.ok);
-  EXPECT_NE(to1.result.message.find("rank1"), std::string::npos) << to1.result.message;
+  EXPECT_FALSE(to1.result.ok());
+  EXPECT_NE(to1.result.error().message.find("rank1"), std::string::npos) << to1.result.error().message;
   // Bounded by the engine's deadline (default 5 s), in fact by the retries.
   EXPECT_LE(w.cluster.fabric().now_ns() - vanished_at, 5'000'000'000u);
-  EXPECT_TRUE(to2.result.ok) << to2.result.message;
+  EXPECT_TRUE(to2.result.ok()) << to2.result.error().message;
   EXPECT_TRUE(w.holds(2, 0, 0, 0, 8 << 20, 6));
 }
 
@@ -169,8 +169,8 @@ TEST_P(EngineRails, DeadlineEndsATransferThatCannotFinish) {
   Outcome out;
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4096, w.regions[0][1], 0, std::nullopt, out.callback()).ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
-  EXPECT_FALSE(out.result.ok);
-  EXPECT_NE(out.result.message.find("rank1"), std::string::npos) << out.result.message;
+  EXPECT_FALSE(out.result.ok());
+  EXPECT_NE(out.result.error().message.find("rank1"), std::string::npos) << out.result.error().message;
 }
 
 // A rank waiting for notifications that never come is not stuck: its wait ends at the
@@ -182,16 +182,16 @@ TEST_P(EngineRails, WaitingForAPeerThatNeverSendsEnds) {
   Outcome waited;
   ASSERT_TRUE(w.engine(1).expect("rank0", 8, 2, waited.callback()).ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return waited.done(); }));
-  EXPECT_FALSE(waited.result.ok);
-  EXPECT_EQ(waited.result.code, ErrorCode::kDeadlineExceeded);
-  EXPECT_NE(waited.result.message.find("rank0"), std::string::npos) << waited.result.message;
+  EXPECT_FALSE(waited.result.ok());
+  EXPECT_EQ(waited.result.error().code, ErrorCode::kDeadlineExceeded);
+  EXPECT_NE(waited.result.error().message.find("rank0"), std::string::npos) << waited.result.error().message;
 
   Outcome again;  // the tag is free again
   ASSERT_TRUE(w.engine(1).expect("rank0", 8, 1, again.callback()).ok());
   ASSERT_TRUE(w.engine(1).remove_peer("rank0").ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return again.done(); }));
-  EXPECT_FALSE(again.result.ok);
-  EXPECT_EQ(again.result.code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(again.result.ok());
+  EXPECT_EQ(again.result.error().code, ErrorCode::kUnavailable);
   // Waiting on a removed peer is refused at once; adding it back makes it usable.
   auto refused = w.engine(1).expect("rank0", 9, 1, nullptr);
   ASSERT_FALSE(refused.ok());
@@ -221,10 +221,10 @@ uint64_t run_mixed(uint64_t seed, bool* ok) {
   const bool kill = seed % 4 == 0;
   for (size_t src = 0; src < 3; ++src) {
     const size_t dst = (src + 1) % 3;
-    EXPECT_TRUE(w.engine(dst).expect(rank_name(src), 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+    EXPECT_TRUE(w.engine(dst).expect(rank_name(src), 1, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
     // Each rank sends its first MiB to the next rank's second MiB.
     EXPECT_TRUE(w.engine(src).write(rank_name(dst), w.buffers[src].data(), 1 << 20, w.regions[src][dst], 1 << 20,
-                                    Notify{1, 0}, [&](const TransferResult& r) { r.ok ? ++done : ++failed; }).ok());
+                                    Notify{1, 0}, [&](const TransferResult& r) { r.ok() ? ++done : ++failed; }).ok());
   }
   if (kill) {
     w.cluster.fabric().at(w.cluster.fabric().now_ns() + 50'000 + seed % 7 * 10'000,

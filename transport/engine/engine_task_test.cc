@@ -17,7 +17,7 @@ Task<TransferResult> sender(World& w) {
       return w.engine(0).write("rank1", w.buffers[0].data() + layer * 4096, 4096, w.regions[0][1],
                                layer * 4096, Notify{3, layer}, std::move(done));
     });
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
   }
   // Then wait for the reply's notification.
   co_return co_await arrival(w.engine(0), "rank1", 4, 1);
@@ -25,7 +25,7 @@ Task<TransferResult> sender(World& w) {
 
 Task<TransferResult> receiver(World& w) {
   TransferResult arrived = co_await arrival(w.engine(1), "rank0", 3, 8);
-  if (!arrived.ok) co_return arrived;
+  if (!arrived.ok()) co_return arrived;
   co_return co_await transfer([&](TransferDone done) {
     return w.engine(1).write("rank0", w.buffers[1].data() + 65536, 100, w.regions[1][0], 65536,
                              Notify{4, 0}, std::move(done));
@@ -46,8 +46,8 @@ TEST_P(EngineTasks, CoroutinesAwaitTransfersAndArrivals) {
   rx.start();
   tx.start();
   ASSERT_TRUE(w.cluster.run_until([&] { return rx.done() && tx.done(); }));
-  EXPECT_TRUE(rx.result().ok) << rx.result().message;
-  EXPECT_TRUE(tx.result().ok) << tx.result().message;
+  EXPECT_TRUE(rx.result().ok()) << rx.result().error().message;
+  EXPECT_TRUE(tx.result().ok()) << tx.result().error().message;
   EXPECT_TRUE(w.holds(1, 0, 0, 0, 8 * 4096, 1));
   EXPECT_TRUE(w.holds(0, 65536, 1, 65536, 100, 2));
 }
@@ -64,8 +64,8 @@ TEST_P(EngineTasks, ASynchronousRefusalResumesAtOnceWithTheError) {
   Task<TransferResult> t = bad();
   t.start();
   ASSERT_TRUE(t.done());
-  EXPECT_FALSE(t.result().ok);
-  EXPECT_NE(t.result().message.find("nobody"), std::string::npos);
+  EXPECT_FALSE(t.result().ok());
+  EXPECT_NE(t.result().error().message.find("nobody"), std::string::npos);
 }
 
 // The same coroutines on every virtual- and real-time fabric this process can build.

@@ -31,11 +31,11 @@ TEST_P(EngineThreads, RanksOnTheirOwnThreadsExchangeData) {
     int arrived = 0, sent = 0;
     for (size_t peer = 0; peer < 4; ++peer) {
       if (peer == me) continue;
-      if (!engine.expect(rank_name(peer), 1, 1, [&](const TransferResult& r) { arrived += r.ok; }).ok()) ++failures;
+      if (!engine.expect(rank_name(peer), 1, 1, [&](const TransferResult& r) { arrived += r.ok(); }).ok()) ++failures;
       // Rank `me` lands in slot `me` of the peer (slots 1..3 hold data from others).
       auto id = engine.write(rank_name(peer), w.buffers[me].data(), kSlot, w.regions[me][peer],
                              ((me + 4 - peer) % 4) * kSlot,
-                             Notify{1, 0}, [&](const TransferResult& r) { r.ok ? ++sent : ++failures; });
+                             Notify{1, 0}, [&](const TransferResult& r) { r.ok() ? ++sent : ++failures; });
       if (!id.ok()) ++failures;
     }
     // Bounded: a bug fails the test instead of hanging it.

@@ -28,13 +28,13 @@ TEST_P(EngineTransfers, WriteLandsAndNotifiesTheTarget) {
   World w(options());
   w.fill(0, 0, 300'000, 1);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 5, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 5, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   Outcome out;
   auto id = w.engine(0).write("rank1", w.buffers[0].data(), 300'000, w.regions[0][1], 4096,
                               Notify{5, 0}, out.callback());
   ASSERT_TRUE(id.ok()) << id.error().to_string();
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
-  EXPECT_TRUE(out.result.ok) << out.result.message;
+  EXPECT_TRUE(out.result.ok()) << out.result.error().message;
   EXPECT_EQ(out.calls, 1);
   EXPECT_TRUE(w.holds(1, 4096, 0, 0, 300'000, 1));
   EXPECT_EQ(w.buffers[1][4095], 0) << "a byte before the target range was written";
@@ -47,7 +47,7 @@ TEST_P(EngineTransfers, SmallWriteCarriesItsNotificationAsTheImmediate) {
   World w(options());
   w.fill(0, 0, 64, 2);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 9, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 9, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   Outcome out;
   ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 64, w.regions[0][1], 0, Notify{9, 3},
                                 out.callback()).ok());
@@ -76,13 +76,13 @@ TEST_P(EngineTransfers, PagedWriteFollowsBothBlockTables) {
   dst.resize(128);
   std::sort(dst.begin(), dst.begin() + 40);  // some contiguous runs to merge
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 1, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   PagedTransfer pages{src, dst, kPage, w.buffers[0].data(), kPage, w.regions[0][1], 0, kPage};
   Outcome out;
   auto id = w.engine(0).write_paged("rank1", pages, Notify{1, 0}, out.callback());
   ASSERT_TRUE(id.ok()) << id.error().to_string();
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
-  ASSERT_TRUE(out.result.ok) << out.result.message;
+  ASSERT_TRUE(out.result.ok()) << out.result.error().message;
   for (size_t i = 0; i < src.size(); ++i) {
     ASSERT_TRUE(w.holds(1, dst[i] * kPage, 0, src[i] * kPage, kPage, 3)) << "page " << i;
   }
@@ -102,13 +102,13 @@ TEST_P(EngineTransfers, ScatterReachesEveryTarget) {
   World w(options(4));
   w.fill(0, 0, 100'000, 4);
   int notified = 0;
-  for (size_t r = 1; r < 4; ++r) ASSERT_TRUE(w.engine(r).expect("rank0", 2, 1, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  for (size_t r = 1; r < 4; ++r) ASSERT_TRUE(w.engine(r).expect("rank0", 2, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   std::vector<ScatterTarget> targets;
   for (size_t r = 1; r < 4; ++r) targets.push_back({rank_name(r), w.regions[0][r], r * 1000});
   Outcome out;
   ASSERT_TRUE(w.engine(0).scatter(w.buffers[0].data(), 100'000, targets, Notify{2, 0}, out.callback()).ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 3; }));
-  ASSERT_TRUE(out.result.ok) << out.result.message;
+  ASSERT_TRUE(out.result.ok()) << out.result.error().message;
   for (size_t r = 1; r < 4; ++r) EXPECT_TRUE(w.holds(r, r * 1000, 0, 0, 100'000, 4)) << "rank " << r;
 }
 
@@ -117,12 +117,12 @@ TEST_P(EngineTransfers, NotificationsCountDistinctIndicesUnderReordering) {
   constexpr uint32_t kWrites = 64;
   w.fill(0, 0, kWrites * 512, 5);
   int notified = 0;
-  ASSERT_TRUE(w.engine(1).expect("rank0", 11, kWrites, [&](const TransferResult& r) { notified += r.ok; }).ok());
+  ASSERT_TRUE(w.engine(1).expect("rank0", 11, kWrites, [&](const TransferResult& r) { notified += r.ok(); }).ok());
   int done = 0;
   for (uint32_t i = 0; i < kWrites; ++i) {
     ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data() + i * 512, 512, w.regions[0][1], i * 512,
                                   Notify{11, static_cast<uint16_t>(i)},
-                                  [&](const TransferResult& r) { done += r.ok; }).ok());
+                                  [&](const TransferResult& r) { done += r.ok(); }).ok());
   }
   ASSERT_TRUE(w.cluster.run_until([&] { return done == kWrites && notified == 1; }));
   EXPECT_TRUE(w.holds(1, 0, 0, 0, kWrites * 512, 5));
@@ -146,7 +146,7 @@ TEST_P(EngineTransfers, BarrierReleasesEveryoneOnceAllArrived) {
     return std::all_of(out.begin(), out.end(), [](const Outcome& o) { return o.done(); });
   }));
   for (const Outcome& o : out) {
-    EXPECT_TRUE(o.result.ok) << o.result.message;
+    EXPECT_TRUE(o.result.ok()) << o.result.error().message;
     EXPECT_EQ(o.calls, 1);
   }
 }
@@ -165,7 +165,7 @@ TEST_P(EngineTransfers, MessagesArriveInOrderExactlyOnce) {
   constexpr uint32_t kMessages = 40;  // fewer than the control slots
   for (uint32_t i = 0; i < kMessages; ++i) {
     const uint8_t* p = reinterpret_cast<const uint8_t*>(&i);
-    ASSERT_TRUE(w.engine(0).send_message("rank1", {p, 4}, [&](const TransferResult& r) { sent += r.ok; }).ok());
+    ASSERT_TRUE(w.engine(0).send_message("rank1", {p, 4}, [&](const TransferResult& r) { sent += r.ok(); }).ok());
   }
   ASSERT_TRUE(w.cluster.run_until([&] { return sent == int(kMessages) && received.size() == kMessages; }));
   for (uint32_t i = 0; i < kMessages; ++i) EXPECT_EQ(received[i], i);
@@ -181,8 +181,8 @@ TEST_P(EngineTransfers, ConnectsLazilyFromEitherSideAtOnce) {
   ASSERT_TRUE(w.engine(1).write("rank0", w.buffers[1].data() + 5000, 1000, w.regions[1][0], 5000, std::nullopt, b.callback()).ok());
   EXPECT_FALSE(w.engine(0).peer_connected("rank1"));
   ASSERT_TRUE(w.cluster.run_until([&] { return a.done() && b.done(); }));
-  EXPECT_TRUE(a.result.ok) << a.result.message;
-  EXPECT_TRUE(b.result.ok) << b.result.message;
+  EXPECT_TRUE(a.result.ok()) << a.result.error().message;
+  EXPECT_TRUE(b.result.ok()) << b.result.error().message;
   EXPECT_TRUE(w.engine(0).peer_connected("rank1"));
   EXPECT_TRUE(w.holds(1, 0, 0, 0, 1000, 6));
   EXPECT_TRUE(w.holds(0, 5000, 1, 5000, 1000, 6));

@@ -132,7 +132,7 @@ void Engine::Impl::drop_piece(uint32_t p, const std::string& why) {
   const uint32_t transfer = pool.piece(p).transfer;
   release_control_slot(pool.piece(p));
   pool.free_piece(p);
-  fail_transfer(transfer, TransferResult::failure(ErrorCode::kUnavailable, why));
+  fail_transfer(transfer, make_error(ErrorCode::kUnavailable, why));
   deferred_settles.push_back(transfer);
 }
 
@@ -196,10 +196,10 @@ void Engine::Impl::on_completion(uint32_t r, const Completion& c) {
     return;
   }
   // The target refused it (wrong key, range, rights): resending cannot help.
-  fail_transfer(transfer, TransferResult::failure(ErrorCode::kFailedPrecondition,
-                                                  std::string("peer '") + peer.name + "' refused a " +
-                                                      (piece.kind == PieceKind::kMessage ? "message" : "write") +
-                                                      ": " + to_string(c.status)));
+  fail_transfer(transfer, make_error(ErrorCode::kFailedPrecondition,
+                                     std::string("peer '") + peer.name + "' refused a " +
+                                         (piece.kind == PieceKind::kMessage ? "message" : "write") +
+                                         ": " + to_string(c.status)));
   if (pr.endpoint && pr.endpoint->state() == EndpointState::kError) rail_down(peer_of_piece, r);
   release_control_slot(piece);
   pool.free_piece(p);

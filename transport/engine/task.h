@@ -133,7 +133,7 @@ class TransferAwaiter {
       h.resume();
     });
     if (started.ok()) return true;
-    result_ = TransferResult{false, started.error().code, started.error().message};
+    result_ = started.error();
     return false;  // not suspended: resume right away
   }
   TransferResult await_resume() { return std::move(result_); }

@@ -170,7 +170,7 @@ TEST(TcpExchange, EnginesFindEachOtherByHostAndPort) {
   bool done = false, ok = false;
   ASSERT_TRUE(e0.write("rank1", src.data(), src.size(), *region, 0, std::nullopt, [&](const TransferResult& r) {
     done = true;
-    ok = r.ok;
+    ok = r.ok();
   }).ok());
   for (int i = 0; i < 2'000'000 && !done; ++i) {
     e0.progress();

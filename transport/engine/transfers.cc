@@ -261,8 +261,8 @@ void Engine::Impl::release(const std::string& peer, uint16_t tag) {
   Peer& p = peers[*index];
   for (const auto& e : std::vector(p.expectations)) {
     if (e.tag != tag) continue;
-    fail_transfer(e.transfer, TransferResult::failure(ErrorCode::kFailedPrecondition,
-                                                      "tag " + std::to_string(tag) + " was released"));
+    fail_transfer(e.transfer, make_error(ErrorCode::kFailedPrecondition,
+                                         "tag " + std::to_string(tag) + " was released"));
     if (forget_expectation(*index, e.transfer, e.generation, tag)) deferred_settles.push_back(e.transfer);
   }
   p.counter.release(tag);
@@ -324,7 +324,7 @@ void Engine::Impl::settle_deferred() {
 void Engine::Impl::expire_deadlines() {
   while (const std::optional<uint32_t> expired = pool.next_expired(now())) {
     const Transfer& t = pool.transfer(*expired);
-    fail_transfer(*expired, TransferResult::failure(
+    fail_transfer(*expired, make_error(
                                 ErrorCode::kDeadlineExceeded,
                                 "transfer" +
                                     (t.target.empty() || t.several_targets ? "" : " to peer '" + t.target + "'") +
@@ -352,10 +352,10 @@ void Engine::Impl::add_expectation(uint32_t t, uint32_t peer_index, uint16_t tag
   if (!accepted) {
     peer.expectations.pop_back();
     --pool.transfer(t).outstanding;
-    fail_transfer(t, TransferResult::failure(ErrorCode::kInvalidArgument,
-                                             "tag " + std::to_string(tag) + " of peer '" + peer.name +
-                                                 "' already has an expectation, or count " +
-                                                 std::to_string(count) + " is not in [1, 65536]"));
+    fail_transfer(t, make_error(ErrorCode::kInvalidArgument,
+                                "tag " + std::to_string(tag) + " of peer '" + peer.name +
+                                    "' already has an expectation, or count " +
+                                    std::to_string(count) + " is not in [1, 65536]"));
   }
 }
 
@@ -396,7 +396,7 @@ void Engine::Impl::fail_expectations(uint32_t peer_index, const std::string& why
     peers[peer_index].counter.release(e.tag);
     Transfer& t = pool.transfer(e.transfer);
     if (!t.live || t.generation != e.generation) continue;
-    fail_transfer(e.transfer, TransferResult::failure(ErrorCode::kUnavailable, why));
+    fail_transfer(e.transfer, make_error(ErrorCode::kUnavailable, why));
     deferred_settles.push_back(e.transfer);
   }
 }

@@ -44,9 +44,8 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
   }
   auto world = std::make_unique<World>(std::move(mapping.fabric), mapping.engine, mapping.rank_nodes,
                                        scenario.cluster.gpus_per_node, plan.rail_aligned);
-  std::string error;
-  if (!world->opened(error)) {
-    report.errors.push_back("opening the engines: " + error);
+  if (const VoidResult opened = world->opened(); !opened.ok()) {
+    report.errors.push_back("opening the engines: " + opened.error().to_string());
     return report;
   }
   auto faults = std::make_shared<FaultLog>();

@@ -31,11 +31,7 @@ World::~World() {
   groups_.clear();
 }
 
-bool World::opened(std::string& error) const {
-  const VoidResult opened = cluster_->opened();
-  if (!opened.ok()) error = opened.error().to_string();
-  return opened.ok();
-}
+VoidResult World::opened() const { return cluster_->opened(); }
 
 void World::sample_nics(uint64_t counted_at_ns) {
   nics_->sample(counted_at_ns, now_ns(), [this](uint32_t rank) {
@@ -81,45 +77,47 @@ std::vector<Group>& World::groups(const std::vector<uint32_t>& ranks) {
   return *groups_.back().second;
 }
 
-uint8_t* World::registered(uint32_t rank, uint64_t bytes, std::string& error) {
+Result<uint8_t*> World::registered(uint32_t rank, uint64_t bytes) {
   auto buffer = std::make_unique<uint8_t[]>(bytes == 0 ? 1 : bytes);
   std::memset(buffer.get(), 0, bytes);
   auto reg = engine(rank).register_memory(buffer.get(), bytes == 0 ? 1 : bytes);
   if (!reg.ok()) {
-    error = rank_name(rank) + ": registering " + std::to_string(bytes) + " B: " + reg.error().to_string();
-    return nullptr;
+    return make_error(reg.error().code,
+                      rank_name(rank) + ": registering " + std::to_string(bytes) + " B: " + reg.error().to_string());
   }
   descriptors_.emplace_back(buffer.get(), (*reg)->descriptor().serialize());
   buffers_.push_back(std::move(buffer));
   return buffers_.back().get();
 }
 
-bool World::import(uint32_t importer, uint32_t owner, const uint8_t* addr, RemoteRegion& out, std::string& error) {
+Result<RemoteRegion> World::import(uint32_t importer, uint32_t owner, const uint8_t* addr) {
   for (const auto& [start, descriptor] : descriptors_) {
     if (start != addr) continue;
     auto region = engine(importer).import_region(rank_name(owner), descriptor);
     if (!region.ok()) {
-      error = rank_name(importer) + " importing from " + rank_name(owner) + ": " + region.error().to_string();
-      return false;
+      return make_error(region.error().code, rank_name(importer) + " importing from " + rank_name(owner) + ": " +
+                                                 region.error().to_string());
     }
-    out = *region;
-    return true;
+    return *region;
   }
-  error = "no registered buffer to import";
-  return false;
+  return make_error(ErrorCode::kNotFound, "no registered buffer to import");
 }
 
-SymmetricRegion* World::symmetric(const std::vector<uint32_t>& ranks, uint64_t bytes, std::string& error) {
+Result<SymmetricRegion*> World::symmetric(const std::vector<uint32_t>& ranks, uint64_t bytes) {
   auto views = std::make_unique<std::vector<SymmetricRegion>>(ranks.size());
   for (size_t i = 0; i < ranks.size(); ++i) {
-    (*views)[i].local = registered(ranks[i], bytes, error);
-    if ((*views)[i].local == nullptr) return nullptr;
+    Result<uint8_t*> local = registered(ranks[i], bytes);
+    if (!local.ok()) return local.error();
+    (*views)[i].local = *local;
     (*views)[i].bytes = bytes;
     (*views)[i].remote.resize(ranks.size());
   }
   for (size_t i = 0; i < ranks.size(); ++i) {
     for (size_t j = 0; j < ranks.size(); ++j) {
-      if (i != j && !import(ranks[i], ranks[j], (*views)[j].local, (*views)[i].remote[j], error)) return nullptr;
+      if (i == j) continue;
+      Result<RemoteRegion> remote = import(ranks[i], ranks[j], (*views)[j].local);
+      if (!remote.ok()) return remote.error();
+      (*views)[i].remote[j] = *remote;
     }
   }
   regions_.push_back(std::move(views));

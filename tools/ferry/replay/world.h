@@ -19,6 +19,7 @@
 #include "transport/cluster.h"
 #include "transport/engine/engine.h"
 #include "transport/engine/engine_cluster.h"
+#include "transport/result.h"
 #include "transport/workloads/group.h"
 
 namespace ferry::replay {
@@ -30,7 +31,7 @@ class World {
         uint32_t gpus_per_node, bool rail_aligned);
   ~World();
 
-  bool opened(std::string& error) const;
+  VoidResult opened() const;
   Cluster& fabric() { return cluster_->fabric(); }
   Engine& engine(uint32_t rank) { return cluster_->engine(rank); }
   uint32_t size() const { return static_cast<uint32_t>(cluster_->size()); }
@@ -59,11 +60,11 @@ class World {
 
   // A registered buffer of `bytes` on each of `ranks`, each imported by the others;
   // the memory lives as long as the world.
-  SymmetricRegion* symmetric(const std::vector<uint32_t>& ranks, uint64_t bytes, std::string& error);
+  Result<SymmetricRegion*> symmetric(const std::vector<uint32_t>& ranks, uint64_t bytes);
   // A registered buffer on one rank.
-  uint8_t* registered(uint32_t rank, uint64_t bytes, std::string& error);
+  Result<uint8_t*> registered(uint32_t rank, uint64_t bytes);
   // Imports `owner`'s registered buffer starting at `addr` for `importer`.
-  bool import(uint32_t importer, uint32_t owner, const uint8_t* addr, RemoteRegion& out, std::string& error);
+  Result<RemoteRegion> import(uint32_t importer, uint32_t owner, const uint8_t* addr);
 
  private:
   void sample_nics(uint64_t counted_at_ns);

@@ -32,7 +32,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
     }
     std::memmove(block(me), send + range.first * esize, bytes);
     TransferResult r = co_await call.arrivals_from_all();
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
       if (q != me) std::memcpy(block(q), comm.scratch().local + slots->offset(half, q), bytes);
     }
@@ -62,7 +62,7 @@ Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t
     auto forward = [&](uint32_t s) { return RingSend{block(int64_t{me} - s), bytes}; };
     auto consume = [&](uint32_t s, const void* incoming) { std::memcpy(block(int64_t{me} - s - 1), incoming, bytes); };
     TransferResult r = co_await ring_round(call, slot->offset(half, 0), steps, forward, consume);
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
   }
   co_return TransferResult{};
 }

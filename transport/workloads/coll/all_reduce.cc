@@ -33,9 +33,9 @@ Task<TransferResult> one_shot(Call& call, uint8_t* data, size_t count, DType dty
       if (p != me) sent[p] = call.write(p, mine, range.count * esize, slots->offset(half, me));
     }
     TransferResult r = co_await call.arrivals_from_all();
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     r = co_await all_settled(sent);  // the reduction overwrites what they send
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? mine : comm.scratch().local + slots->offset(half, q);
     reduce(mine, sources, range.count, dtype, op);
   }
@@ -67,16 +67,16 @@ Task<TransferResult> two_shot(Call& call, uint8_t* data, size_t count, DType dty
       if (p != me) scattered[p] = call.write(p, at(p), chunk(p).count * esize, slots->offset(half, me));
     }
     TransferResult r = co_await call.arrivals_from_all();
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? at(me) : comm.scratch().local + slots->offset(half, q);
     reduce(at(me), sources, chunk(me).count, dtype, op);
     for (uint32_t p = 0; p < n; ++p) {
       if (p != me) call.write(p, at(me), chunk(me).count * esize, slots->offset(half, n + me));
     }
     r = co_await call.arrivals_from_all();
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     r = co_await all_settled(scattered);  // the copies below overwrite what they sent
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
       if (q != me) std::memcpy(at(q), comm.scratch().local + slots->offset(half, n + q), chunk(q).count * esize);
     }
@@ -119,7 +119,7 @@ Task<TransferResult> ring(Call& call, uint8_t* data, size_t count, DType dtype, 
       }
     };
     TransferResult r = co_await ring_round(call, slot->offset(half, 0), steps, send, consume);
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
   }
   co_return TransferResult{};
 }

@@ -43,7 +43,7 @@ Task<TransferResult> calls(Communicator& comm, Case c, std::vector<size_t> count
     std::vector<uint8_t> data(count * element_bytes(c.dtype));
     fill_exact(data.data(), count, c.dtype, comm.rank(), comm.size(), seed + k);
     TransferResult r = co_await all_reduce(comm, data.data(), count, c.dtype, c.op, c.algorithm);
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     *wrong += count_wrong(data.data(), count, c.dtype,
                           [&](size_t i) { return exact_reduction(i, comm.size(), c.op, seed + k); });
   }
@@ -62,7 +62,7 @@ void expect_exact(const Case& c, const std::vector<size_t>& counts, uint64_t scr
   std::vector<size_t> wrong(c.ranks, 0);
   auto results = world.run([&](uint32_t r) { return calls(world.comm(r), c, counts, 7, &wrong[r]); });
   for (uint32_t r = 0; r < c.ranks; ++r) {
-    EXPECT_TRUE(results[r].ok) << "rank " << r << ": " << results[r].message;
+    EXPECT_TRUE(results[r].ok()) << "rank " << r << ": " << results[r].error().message;
     EXPECT_EQ(wrong[r], 0u) << "rank " << r;
   }
 }

@@ -32,9 +32,9 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
       if (p != me) sent[p] = call.write(p, send + offset(p), bytes, slots->offset(half, me));
     }
     TransferResult r = co_await call.arrivals_from_all();
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     r = co_await all_settled(sent);
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     std::memmove(recv + offset(me), send + offset(me), bytes);
     for (uint32_t q = 0; q < n; ++q) {
       if (q != me) std::memcpy(recv + offset(q), comm.scratch().local + slots->offset(half, q), bytes);

@@ -39,10 +39,10 @@ Task<TransferResult> direct(Call& call, uint8_t* data, size_t count, DType dtype
         if (p != root) call.write(p, at, range.count * esize, slot->offset(half, 0));
       }
       TransferResult r = co_await call.arrivals_from_all();
-      if (!r.ok) co_return r;
+      if (!r.ok()) co_return r;
     } else {
       TransferResult r = co_await call.arrival(root);
-      if (!r.ok) co_return r;
+      if (!r.ok()) co_return r;
       std::memcpy(at, comm.scratch().local + slot->offset(half, 0), range.count * esize);
       call.signal(root);
     }
@@ -79,11 +79,11 @@ Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count,
         if (q != root) call.write(q, at(q), chunk(q).count * esize, slots->offset(half, q));
       }
       TransferResult r = co_await call.arrivals_from_all();
-      if (!r.ok) co_return r;
+      if (!r.ok()) co_return r;
       continue;
     }
     TransferResult r = co_await call.arrival(root);
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     std::memcpy(at(me), slot(me), chunk(me).count * esize);
     for (uint32_t p = 0; p < n; ++p) {
       if (p != me && p != root) call.write(p, at(me), chunk(me).count * esize, slots->offset(half, me));
@@ -91,7 +91,7 @@ Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count,
     for (uint32_t q = 0; q < n; ++q) {
       if (q == me || q == root) continue;
       r = co_await call.arrival(q);
-      if (!r.ok) co_return r;
+      if (!r.ok()) co_return r;
       std::memcpy(at(q), slot(q), chunk(q).count * esize);
     }
     call.signal(root);
@@ -111,8 +111,8 @@ Task<TransferResult> run(Call& call, Algorithm algorithm, void* data, size_t cou
 Task<TransferResult> broadcast(Communicator& comm, void* data, size_t count, DType dtype, uint32_t root,
                                Algorithm algorithm) {
   if (root >= comm.size()) {
-    return completed(TransferResult::failure(ErrorCode::kInvalidArgument, "broadcast root " + std::to_string(root) + " of " +
-                                                             std::to_string(comm.size()) + " ranks"));
+    return completed(make_error(ErrorCode::kInvalidArgument,
+                                "broadcast root " + std::to_string(root) + " of " + std::to_string(comm.size()) + " ranks"));
   }
   const uint64_t bytes = count * element_bytes(dtype);
   return run_collective(comm, Collective::kBroadcast, algorithm, bytes, {{data, bytes}},

@@ -20,14 +20,14 @@ Call::~Call() {
 
 TransferResult Call::prepare(const std::vector<std::pair<const void*, uint64_t>>& send_buffers) {
   if (comm_->broken()) {
-    return TransferResult::failure(ErrorCode::kFailedPrecondition,
-                  "the communicator failed in an earlier call: " + comm_->failure().message);
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "the communicator failed in an earlier call: " + comm_->failure().error().message);
   }
   for (const auto& [buffer, bytes] : send_buffers) {
     if (bytes == 0 || comm_->size() == 1) continue;
     auto registered = comm_->engine().register_memory(const_cast<void*>(buffer), bytes, kAccessLocalWrite);
     if (!registered.ok()) {
-      return TransferResult::failure(registered.error().code, "registering a buffer: " + registered.error().message);
+      return make_error(registered.error().code, "registering a buffer: " + registered.error().message);
     }
   }
   return {};
@@ -77,7 +77,7 @@ Task<TransferResult> Call::arrivals_from_all() {
   for (uint32_t r = 0; r < size(); ++r) {
     if (r == rank()) continue;
     TransferResult arrived = co_await arrival(r);
-    if (!arrived.ok) co_return arrived;
+    if (!arrived.ok()) co_return arrived;
   }
   co_return TransferResult{};
 }
@@ -89,7 +89,7 @@ Task<TransferResult> all_settled(std::vector<CompletionPtr> sends) {
   for (const CompletionPtr& sent : sends) {
     if (!sent) continue;
     TransferResult r = co_await awaited(sent);
-    if (first.ok && !r.ok) first = r;
+    if (first.ok() && !r.ok()) first = r;
   }
   co_return first;
 }
@@ -97,17 +97,18 @@ Task<TransferResult> all_settled(std::vector<CompletionPtr> sends) {
 Task<TransferResult> Call::finish(TransferResult result) {
   TransferResult settled = co_await all_settled(std::move(sends_));
   sends_.clear();
-  if (result.ok && !settled.ok) result = settled;
+  if (result.ok() && !settled.ok()) result = settled;
   for (Inbox& inbox : inboxes_) {
-    if (result.ok && !inbox.drained()) {
-      result = TransferResult::failure(ErrorCode::kInternal, "a peer's messages were left untaken (a protocol bug)");
+    if (result.ok() && !inbox.drained()) {
+      result = make_error(ErrorCode::kInternal, "a peer's messages were left untaken (a protocol bug)");
     }
     inbox.close();
   }
-  if (!result.ok && !comm_->broken()) {
-    result.message = std::string(to_string(collective_)) + " (" + to_string(algorithm_) + ", " +
-                     std::to_string(size()) + " ranks) failed at " + rank_label(rank()) + ": " +
-                     result.message;
+  if (!result.ok() && !comm_->broken()) {
+    result = make_error(result.error().code,
+                        std::string(to_string(collective_)) + " (" + to_string(algorithm_) + ", " +
+                            std::to_string(size()) + " ranks) failed at " + rank_label(rank()) + ": " +
+                            result.error().message);
     comm_->mark_broken(result);
   }
   co_return result;
@@ -118,12 +119,12 @@ Task<TransferResult> run_collective(Communicator& comm, Collective collective, A
                                     CollectiveBody body) {
   const Algorithm algorithm = comm.resolve(collective, requested, bytes);
   if (!supports(collective, algorithm)) {
-    co_return TransferResult::failure(ErrorCode::kInvalidArgument,
-                     std::string(to_string(collective)) + " has no " + to_string(algorithm) + " algorithm");
+    co_return make_error(ErrorCode::kInvalidArgument,
+                         std::string(to_string(collective)) + " has no " + to_string(algorithm) + " algorithm");
   }
   Call call(comm, collective, algorithm);
   TransferResult result = call.prepare(send_buffers);
-  if (result.ok) result = co_await body(call, algorithm);
+  if (result.ok()) result = co_await body(call, algorithm);
   co_return co_await call.finish(std::move(result));
 }
 

@@ -71,7 +71,7 @@ Task<TransferResult> one_call(Communicator& comm, Case c, size_t count, uint64_t
         std::vector<uint8_t> data(bytes_of(count, d));
         fill_exact(data.data(), count, d, me, n, seed + root);
         r = co_await broadcast(comm, data.data(), count, d, root, c.algorithm);
-        if (!r.ok) break;
+        if (!r.ok()) break;
         *wrong += count_wrong(data.data(), count, d, [&](size_t i) { return exact_value(root, i, n, seed + root); });
       }
       break;
@@ -103,7 +103,7 @@ Task<TransferResult> calls(Communicator& comm, std::vector<Case> sequence, std::
   for (const Case& c : sequence) {
     for (size_t count : counts) {
       TransferResult r = co_await one_call(comm, c, count, ++seed, wrong);
-      if (!r.ok) co_return r;
+      if (!r.ok()) co_return r;
     }
   }
   co_return TransferResult{};
@@ -122,7 +122,7 @@ void expect_exact(const std::vector<Case>& sequence, const std::vector<size_t>& 
   std::vector<size_t> wrong(c.ranks, 0);
   auto results = world.run([&](uint32_t r) { return calls(world.comm(r), sequence, counts, &wrong[r]); });
   for (uint32_t r = 0; r < c.ranks; ++r) {
-    EXPECT_TRUE(results[r].ok) << "rank " << r << ": " << results[r].message;
+    EXPECT_TRUE(results[r].ok()) << "rank " << r << ": " << results[r].error().message;
     EXPECT_EQ(wrong[r], 0u) << "rank " << r;
   }
 }
@@ -196,14 +196,14 @@ TEST(CollectivesArguments, RefusedCallsLeaveTheCommunicatorUsable) {
     Communicator& comm = world.comm(r);
     TransferResult gather = co_await all_gather(comm, data.data(), data.data(), 1, DType::kFloat32, Algorithm::kTwoShot);
     TransferResult bcast = co_await broadcast(comm, data.data(), 1, DType::kFloat32, 3);
-    if (gather.ok || bcast.ok) co_return TransferResult{};
-    co_return TransferResult{false, gather.code, gather.message + " | " + bcast.message};
+    if (gather.ok() || bcast.ok()) co_return TransferResult{};
+    co_return make_error(gather.error().code, gather.error().message + " | " + bcast.error().message);
   });
   for (const TransferResult& r : refusals) {
-    ASSERT_FALSE(r.ok);
-    EXPECT_EQ(r.code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(r.message.find("all_gather has no two_shot algorithm"), std::string::npos) << r.message;
-    EXPECT_NE(r.message.find("broadcast root 3 of 3 ranks"), std::string::npos) << r.message;
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find("all_gather has no two_shot algorithm"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("broadcast root 3 of 3 ranks"), std::string::npos) << r.error().message;
   }
   std::vector<size_t> wrong(3, 0);
   auto results = world.run([&](uint32_t r) {
@@ -211,7 +211,7 @@ TEST(CollectivesArguments, RefusedCallsLeaveTheCommunicatorUsable) {
                  {100}, &wrong[r]);
   });
   for (uint32_t r = 0; r < 3; ++r) {
-    EXPECT_TRUE(results[r].ok) << results[r].message;
+    EXPECT_TRUE(results[r].ok()) << results[r].error().message;
     EXPECT_EQ(wrong[r], 0u);
   }
 }

@@ -41,10 +41,10 @@ class Communicator {
 
   // A failed call leaves the ranks at different points (tags, rounds, scratch), so every
   // later call fails at once with the first failure.
-  bool broken() const { return !failure_.ok; }
+  bool broken() const { return !failure_.ok(); }
   const TransferResult& failure() const { return failure_; }
   void mark_broken(const TransferResult& failure) {
-    if (failure_.ok) failure_ = failure;
+    if (failure_.ok()) failure_ = failure;
   }
 
  private:

@@ -21,7 +21,7 @@ Task<TransferResult> all_reduce_twice(Communicator& comm, Algorithm algorithm) {
   for (uint64_t k = 0; k < 2; ++k) {
     fill_exact(data.data(), data.size(), DType::kBFloat16, comm.rank(), comm.size(), k);
     TransferResult r = co_await all_reduce(comm, data.data(), data.size(), DType::kBFloat16, ReduceOp::kSum, algorithm);
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
   }
   co_return TransferResult{};
 }
@@ -35,7 +35,7 @@ Traced traced_run(uint64_t seed, Algorithm algorithm) {
   o.seed = seed;
   CollWorld world(o, 64 << 10);
   for (const TransferResult& r : world.run([&](uint32_t rank) { return all_reduce_twice(world.comm(rank), algorithm); })) {
-    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_TRUE(r.ok()) << r.error().message;
   }
   return Traced{world.cluster.fabric().trace_hash(), world.now_ns()};
 }

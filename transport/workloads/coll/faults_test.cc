@@ -72,7 +72,7 @@ TEST_P(Faults, EveryOtherRankFailsClearlyWithinBoundedTime) {
     CollWorld clean(options(c), 1 << 20);
     std::vector<uint64_t> end(c.ranks, 0);
     auto results = clean.run([&](uint32_t r) { return one_call(clean, r, c, &end[r]); });
-    for (const TransferResult& r : results) ASSERT_TRUE(r.ok) << r.message;
+    for (const TransferResult& r : results) ASSERT_TRUE(r.ok()) << r.error().message;
     for (uint64_t e : end) duration = std::max(duration, e);
   }
   CollWorld world(options(c), 1 << 20);
@@ -95,17 +95,17 @@ TEST_P(Faults, EveryOtherRankFailsClearlyWithinBoundedTime) {
   for (uint32_t r = 0; r < c.ranks; ++r) {
     if (r == c.victim) continue;
     SCOPED_TRACE("rank " + std::to_string(r));
-    ASSERT_FALSE(results[r].ok) << "succeeded although rank " << c.victim << " was gone";
-    EXPECT_TRUE(results[r].code == ErrorCode::kUnavailable || results[r].code == ErrorCode::kDeadlineExceeded)
-        << to_string(results[r].code);
-    EXPECT_NE(results[r].message.find(std::string(to_string(c.collective)) + " (" + to_string(c.algorithm)),
+    ASSERT_FALSE(results[r].ok()) << "succeeded although rank " << c.victim << " was gone";
+    EXPECT_TRUE(results[r].error().code == ErrorCode::kUnavailable || results[r].error().code == ErrorCode::kDeadlineExceeded)
+        << to_string(results[r].error().code);
+    EXPECT_NE(results[r].error().message.find(std::string(to_string(c.collective)) + " (" + to_string(c.algorithm)),
               std::string::npos)
-        << results[r].message;
-    EXPECT_NE(results[r].message.find("failed at rank " + std::to_string(r)), std::string::npos) << results[r].message;
+        << results[r].error().message;
+    EXPECT_NE(results[r].error().message.find("failed at rank " + std::to_string(r)), std::string::npos) << results[r].error().message;
     // Waits expire one transfer timeout after they began, and a failing rank then
     // waits for its own sends, which have the same deadline.
     EXPECT_GE(end[r], fault_ns);
-    EXPECT_LE(end[r] - fault_ns, 3 * kTimeoutNs) << results[r].message;
+    EXPECT_LE(end[r] - fault_ns, 3 * kTimeoutNs) << results[r].error().message;
   }
   // A failed communicator refuses later calls at once, naming the first failure.
   const uint32_t survivor = c.victim == 0 ? 1 : 0;
@@ -113,8 +113,8 @@ TEST_P(Faults, EveryOtherRankFailsClearlyWithinBoundedTime) {
   Task<TransferResult> again = all_reduce(world.comm(survivor), data.data(), 8, DType::kFloat32, ReduceOp::kSum);
   again.start();
   ASSERT_TRUE(again.done());
-  EXPECT_EQ(again.result().code, ErrorCode::kFailedPrecondition);
-  EXPECT_NE(again.result().message.find("failed in an earlier call"), std::string::npos) << again.result().message;
+  EXPECT_EQ(again.result().error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(again.result().error().message.find("failed in an earlier call"), std::string::npos) << again.result().error().message;
 }
 
 std::vector<Case> cases() {

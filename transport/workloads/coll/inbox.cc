@@ -12,17 +12,17 @@ void arm(const std::shared_ptr<InboxState>& s) {
   auto started = s->engine->expect(s->peer, s->tag, 1, [s](const TransferResult& r) {
     s->armed = false;
     if (s->closed) return;
-    if (r.ok) {
+    if (r.ok()) {
       ++s->arrived;
       arm(s);  // the next expectation exists before anything here reacts to this one
     } else {
-      s->failure = TransferResult::failure(r.code, "waiting for " + s->who + ": " + r.message);
+      s->failure = make_error(r.error().code, "waiting for " + s->who + ": " + r.error().message);
     }
     if (auto w = std::exchange(s->waiter, {})) w.resume();
   });
   if (!started.ok()) {
     s->armed = false;
-    s->failure = TransferResult::failure(started.error().code, "waiting for " + s->who + ": " + started.error().message);
+    s->failure = make_error(started.error().code, "waiting for " + s->who + ": " + started.error().message);
   }
 }
 
@@ -60,8 +60,8 @@ TransferResult Inbox::Awaiter::await_resume() {
     return TransferResult{};
   }
   if (s_->failure) return *s_->failure;
-  if (s_->closed) return TransferResult::failure(ErrorCode::kFailedPrecondition, "waiting for " + s_->who + ": the call was abandoned");
-  return TransferResult::failure(ErrorCode::kInternal, "waiting for " + s_->who + ": more messages taken than it sends");
+  if (s_->closed) return make_error(ErrorCode::kFailedPrecondition, "waiting for " + s_->who + ": the call was abandoned");
+  return make_error(ErrorCode::kInternal, "waiting for " + s_->who + ": more messages taken than it sends");
 }
 
 }  // namespace ferry::coll

@@ -24,15 +24,15 @@ void Outbox::pump(const std::shared_ptr<State>& state) {
     state->busy = true;
     auto started = start([state, completion](const TransferResult& r) {
       state->busy = false;
-      if (!r.ok && !state->failure) {
-        state->failure = TransferResult::failure(r.code, "sending to " + state->who + ": " + r.message);
+      if (!r.ok() && !state->failure) {
+        state->failure = make_error(r.error().code, "sending to " + state->who + ": " + r.error().message);
       }
       pump(state);  // the next send goes out before the awaiting coroutine runs on
-      completion->finish(r.ok ? r : *state->failure);
+      completion->finish(r.ok() ? r : *state->failure);
     });
     if (!started.ok()) {
       state->busy = false;
-      state->failure = TransferResult::failure(started.error().code, "sending to " + state->who + ": " + started.error().message);
+      state->failure = make_error(started.error().code, "sending to " + state->who + ": " + started.error().message);
       completion->finish(*state->failure);
     }
   }

@@ -31,7 +31,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
       if (p != me) call.write(p, block(p), range.count * esize, slots->offset(half, me));
     }
     TransferResult r = co_await call.arrivals_from_all();
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? block(me) : comm.scratch().local + slots->offset(half, q);
     reduce(recv + range.first * esize, sources, range.count, dtype, op);
   }
@@ -66,7 +66,7 @@ Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t
       reduce(s + 1 == steps ? recv + range.first * esize : staging(s), sources, range.count, dtype, op);
     };
     TransferResult r = co_await ring_round(call, slots->offset(half, 0), steps, partial, add_own);
-    if (!r.ok) co_return r;
+    if (!r.ok()) co_return r;
   }
   co_return TransferResult{};
 }

@@ -22,15 +22,15 @@ Task<TransferResult> ring_round(Call& call, uint64_t incoming_offset, uint32_t s
   for (uint32_t step = 0; step < steps; ++step) {
     if (step > 0) {
       TransferResult freed = co_await call.arrival(next);
-      if (!freed.ok) co_return freed;
+      if (!freed.ok()) co_return freed;
     }
     const RingSend out = send(step);
     CompletionPtr sent = call.write(next, out.src, out.bytes, incoming_offset);
     TransferResult arrived = co_await call.arrival(previous_rank);
-    if (!arrived.ok) co_return arrived;
+    if (!arrived.ok()) co_return arrived;
     if (previous_send) {  // consume may overwrite what the previous step sent
       TransferResult settled = co_await awaited(previous_send);
-      if (!settled.ok) co_return settled;
+      if (!settled.ok()) co_return settled;
     }
     consume(step, incoming);
     if (step + 1 < steps) call.signal(previous_rank);

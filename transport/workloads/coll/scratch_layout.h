@@ -30,9 +30,9 @@ inline std::optional<Slots> slots_of(const Communicator& comm, uint64_t count, D
 }
 
 inline TransferResult scratch_too_small(const Communicator& comm, uint64_t slots) {
-  return TransferResult::failure(ErrorCode::kOutOfRange,
-                "a scratch of " + std::to_string(comm.scratch().bytes) + " bytes is too small: each half holds " +
-                    std::to_string(slots) + " slots of at least one element and 64 bytes");
+  return make_error(ErrorCode::kOutOfRange,
+                    "a scratch of " + std::to_string(comm.scratch().bytes) + " bytes is too small: each half holds " +
+                        std::to_string(slots) + " slots of at least one element and 64 bytes");
 }
 
 }  // namespace ferry::coll

@@ -45,12 +45,12 @@ class KvEarlyEnd : public ::testing::TestWithParam<std::tuple<std::string, Endpo
 
 // Every rank of a request that ended early says so, and the decode side may reuse.
 void expect_ended_early(KvRequestTasks& tasks) {
-  for (auto& t : tasks.senders) EXPECT_FALSE(t.result().result.ok);
+  for (auto& t : tasks.senders) EXPECT_FALSE(t.result().result.ok());
   for (auto& t : tasks.receivers) {
     const KvReceiveReport& r = t.result();
-    EXPECT_FALSE(r.result.ok);
+    EXPECT_FALSE(r.result.ok());
     EXPECT_TRUE(r.cancelled);
-    EXPECT_TRUE(r.blocks_reusable) << r.result.message;
+    EXPECT_TRUE(r.blocks_reusable) << r.result.error().message;
   }
 }
 
@@ -113,7 +113,7 @@ TEST_P(KvEarlyEnd, DecodeCancelsMidTransferAndTheBlocksServeTheNextRequest) {
   expect_ended_early(tasks);
   for (auto& t : tasks.senders) {
     EXPECT_TRUE(t.result().cancelled);
-    EXPECT_NE(t.result().result.message.find("cancelled by decode rank"), std::string::npos) << t.result().result.message;
+    EXPECT_NE(t.result().result.error().message.find("cancelled by decode rank"), std::string::npos) << t.result().result.error().message;
   }
 }
 
@@ -142,18 +142,18 @@ TEST_P(KvEarlyEnd, ARankThatStopsStopsTheRanksSharingItsBlocks) {
   ASSERT_TRUE(kv.run_until([&] {
     return tasks.receivers[0].done() && tasks.senders[0].done() && tasks.senders[1].done();
   }));
-  EXPECT_FALSE(tasks.receivers[0].result().result.ok);
+  EXPECT_FALSE(tasks.receivers[0].result().result.ok());
   EXPECT_TRUE(tasks.receivers[0].result().blocks_reusable);
   const KvSendReport& stopped = tasks.senders[1].result();
   EXPECT_TRUE(stopped.cancelled);
-  EXPECT_NE(stopped.result.message.find("'" + rank_name(kv.decode_node(0)) + "'"), std::string::npos)
-      << stopped.result.message;
+  EXPECT_NE(stopped.result.error().message.find("'" + rank_name(kv.decode_node(0)) + "'"), std::string::npos)
+      << stopped.result.error().message;
   for (uint32_t l = 2; l < kv.options().prefill.layers; ++l) {
     ASSERT_TRUE(kv.sender(2).layer_ready(a.id, l).ok());
     ASSERT_TRUE(kv.sender(3).layer_ready(a.id, l).ok());
   }
   ASSERT_TRUE(kv.run_until([&] { return tasks.done(); }));
-  EXPECT_TRUE(tasks.receivers[1].result().result.ok) << tasks.receivers[1].result().result.message;
+  EXPECT_TRUE(tasks.receivers[1].result().result.ok()) << tasks.receivers[1].result().result.error().message;
   EXPECT_TRUE(kv.holds(a, 1, 0, /*only_rank=*/1));
 }
 
@@ -186,18 +186,18 @@ TEST_P(KvEarlyEnd, ALostDecodeRankFailsItsPrefillRankAndSparesTheRest) {
   }
   ASSERT_TRUE(kv.run_until([&] { return t1.senders[1].done(); }));
   const KvSendReport& failed = t1.senders[1].result();
-  EXPECT_FALSE(failed.result.ok);
+  EXPECT_FALSE(failed.result.ok());
   EXPECT_FALSE(failed.cancelled);
-  EXPECT_TRUE(failed.result.code == ErrorCode::kUnavailable || failed.result.code == ErrorCode::kDeadlineExceeded)
-      << to_string(failed.result.code);
-  EXPECT_NE(failed.result.message.find("'" + lost + "'"), std::string::npos) << failed.result.message;
+  EXPECT_TRUE(failed.result.error().code == ErrorCode::kUnavailable || failed.result.error().code == ErrorCode::kDeadlineExceeded)
+      << to_string(failed.result.error().code);
+  EXPECT_NE(failed.result.error().message.find("'" + lost + "'"), std::string::npos) << failed.result.error().message;
   if (deterministic()) {
     EXPECT_LE(kv.fabric().now_ns() - vanished_at, 2 * kDeadlineNs);
   }
 
   ASSERT_TRUE(kv.run_until([&] { return t1.senders[0].done() && t1.receivers[0].done() && t2.done(); }));
-  EXPECT_TRUE(t1.senders[0].result().result.ok) << t1.senders[0].result().result.message;
-  EXPECT_TRUE(t1.receivers[0].result().result.ok) << t1.receivers[0].result().result.message;
+  EXPECT_TRUE(t1.senders[0].result().result.ok()) << t1.senders[0].result().result.error().message;
+  EXPECT_TRUE(t1.receivers[0].result().result.ok()) << t1.receivers[0].result().result.error().message;
   EXPECT_TRUE(kv.holds(r1, 1, 0, /*only_rank=*/0));
   expect_completed(t2);
   EXPECT_TRUE(kv.holds(r2, 2, 1));
@@ -233,14 +233,14 @@ TEST_P(KvLostPrefill, TheDecodeSideEndsInBoundedTimeWithoutReusingTheBlocks) {
   ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[1].done(); }));
   EXPECT_LE(kv.fabric().now_ns() - vanished_at, 2 * kDeadlineNs + kDeadlineNs / 10);
   const KvReceiveReport& stuck = tasks.receivers[1].result();
-  EXPECT_FALSE(stuck.result.ok);
-  EXPECT_EQ(stuck.result.code, ErrorCode::kDeadlineExceeded);
-  EXPECT_NE(stuck.result.message.find("'rank1'"), std::string::npos) << stuck.result.message;
+  EXPECT_FALSE(stuck.result.ok());
+  EXPECT_EQ(stuck.result.error().code, ErrorCode::kDeadlineExceeded);
+  EXPECT_NE(stuck.result.error().message.find("'rank1'"), std::string::npos) << stuck.result.error().message;
   EXPECT_FALSE(stuck.blocks_reusable);
 
   ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[0].done() && tasks.senders[0].done(); }));
-  EXPECT_TRUE(tasks.receivers[0].result().result.ok) << tasks.receivers[0].result().result.message;
-  EXPECT_TRUE(tasks.senders[0].result().result.ok) << tasks.senders[0].result().result.message;
+  EXPECT_TRUE(tasks.receivers[0].result().result.ok()) << tasks.receivers[0].result().result.error().message;
+  EXPECT_TRUE(tasks.senders[0].result().result.ok()) << tasks.senders[0].result().result.error().message;
   EXPECT_TRUE(kv.holds(r, 1, 0, /*only_rank=*/0));
 }
 

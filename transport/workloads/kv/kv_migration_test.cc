@@ -97,7 +97,7 @@ TEST_P(KvModes, DecodeUsesEachLayerAsSoonAsItLands) {
     ASSERT_TRUE(kv.run_until([&] {
       return std::all_of(landed[l].begin(), landed[l].end(), [](const auto& t) { return t.done(); });
     })) << "layer " << l;
-    for (auto& t : landed[l]) EXPECT_TRUE(t.result().ok) << t.result().message;
+    for (auto& t : landed[l]) EXPECT_TRUE(t.result().ok()) << t.result().error().message;
     for (uint32_t later = l + 1; later < layers; ++later) {
       for (auto& t : landed[later]) EXPECT_FALSE(t.done()) << "layer " << later << " before it was ready";
     }
@@ -108,7 +108,7 @@ TEST_P(KvModes, DecodeUsesEachLayerAsSoonAsItLands) {
     }
   }
   ASSERT_TRUE(kv.run_until([&] { return tasks.done(); }));
-  for (auto& t : all) EXPECT_TRUE(t.result().ok) << t.result().message;
+  for (auto& t : all) EXPECT_TRUE(t.result().ok()) << t.result().error().message;
   expect_completed(tasks);
   EXPECT_TRUE(kv.holds(req, 2));
   if (deterministic()) {
@@ -219,7 +219,7 @@ TEST(KvRequests, RefusesWhatCannotBeServed) {
   Task<KvReceiveReport> unknown = receiver.finished(99);
   unknown.start();
   ASSERT_TRUE(unknown.done());
-  EXPECT_EQ(unknown.result().result.code, ErrorCode::kNotFound);
+  EXPECT_EQ(unknown.result().result.error().code, ErrorCode::kNotFound);
 
   // The rest of the request still completes.
   KvRequestTasks tasks = kv.watch(req.id);

@@ -31,7 +31,7 @@ struct KvReceiver::Request {
 
 namespace {
 
-const TransferResult kSuccess{true, ErrorCode::kInternal, {}};
+const TransferResult kSuccess;  // default-constructed: a success
 
 }  // namespace
 
@@ -145,7 +145,7 @@ void KvReceiver::on_layer(const std::shared_ptr<Request>& r, size_t source, cons
     return "request " + std::to_string(r->id) + ", layer " + std::to_string(state.next_layer) +
            " from prefill rank '" + peer(source) + "'";
   };
-  if (result.ok) {
+  if (result.ok()) {
     const uint32_t layer = state.next_layer++;
     const bool complete = ++r->arrivals[layer] == sources_.size();
     if (complete) {
@@ -157,16 +157,16 @@ void KvReceiver::on_layer(const std::shared_ptr<Request>& r, size_t source, cons
     if (state.next_layer == config_.prefill.layers) {
       settle(r, source, true);  // every layer of it landed: nothing of it is left to land
     } else if (auto armed = follow_layer(r, source); !armed.ok()) {
-      stop(r, TransferResult::failure(armed.error().code, layer_name() + ": " + armed.error().message));
+      stop(r, make_error(armed.error().code, layer_name() + ": " + armed.error().message));
       settle(r, source, false);
     }
     if (complete) r->layers[layer]->set(kSuccess);
     end_if_settled(r);
     return;
   }
-  if (result.code == ErrorCode::kDeadlineExceeded) {
+  if (result.error().code == ErrorCode::kDeadlineExceeded) {
     if (!r->stopping) {
-      stop(r, TransferResult::failure(ErrorCode::kDeadlineExceeded, layer_name() + " did not come within the transfer deadline"));
+      stop(r, make_error(ErrorCode::kDeadlineExceeded, layer_name() + " did not come within the transfer deadline"));
     } else if (state.waiting_since >= r->stopped_at) {
       // A whole deadline since the stop, and it neither finished nor said it stopped:
       // its writes cannot be shown to have settled.
@@ -180,19 +180,19 @@ void KvReceiver::on_layer(const std::shared_ptr<Request>& r, size_t source, cons
   }
   // kUnavailable: the engine tore the connection to it down (peer removed or
   // reconnected), so nothing more of it can land. Anything else leaves it unknown.
-  stop(r, TransferResult::failure(result.code, layer_name() + ": " + result.message));
-  settle(r, source, result.code == ErrorCode::kUnavailable);
+  stop(r, make_error(result.error().code, layer_name() + ": " + result.error().message));
+  settle(r, source, result.error().code == ErrorCode::kUnavailable);
   end_if_settled(r);
 }
 
 void KvReceiver::on_stop(const std::shared_ptr<Request>& r, size_t source, const TransferResult& result) {
   if (r->over || r->sources[source].state != Request::Source::kSending) return;
-  if (result.ok) {
+  if (result.ok()) {
     settle(r, source, true);  // it vouches that none of its writes can land any more
-    stop(r, TransferResult::failure(ErrorCode::kUnavailable, "request " + std::to_string(r->id) + ": prefill rank '" +
-                                                 peer(source) + "' stopped before sending every layer"));
+    stop(r, make_error(ErrorCode::kUnavailable, "request " + std::to_string(r->id) + ": prefill rank '" +
+                                                    peer(source) + "' stopped before sending every layer"));
     end_if_settled(r);
-  } else if (result.code == ErrorCode::kDeadlineExceeded) {
+  } else if (result.error().code == ErrorCode::kDeadlineExceeded) {
     (void)listen_for_stop(r, source);  // nothing lost: a stop would have ended the wait
   }
   // A torn-down connection reaches the layer follower too, which handles it.
@@ -202,7 +202,7 @@ VoidResult KvReceiver::cancel(uint64_t id) {
   const std::shared_ptr<Request> r = find(id);
   if (r == nullptr) return make_error(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
   if (r->over) return make_error(ErrorCode::kFailedPrecondition, "request " + std::to_string(id) + " has ended");
-  stop(r, TransferResult::failure(ErrorCode::kFailedPrecondition, "request " + std::to_string(id) + " was cancelled"));
+  stop(r, make_error(ErrorCode::kFailedPrecondition, "request " + std::to_string(id) + " was cancelled"));
   end_if_settled(r);
   return {};
 }
@@ -244,10 +244,10 @@ void KvReceiver::end_if_settled(const std::shared_ptr<Request>& r) {
 
 Task<TransferResult> KvReceiver::layer(uint64_t id, uint32_t layer) {
   const std::shared_ptr<Request> r = find(id);
-  if (r == nullptr) co_return TransferResult::failure(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
+  if (r == nullptr) co_return make_error(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
   if (layer >= r->layers.size()) {
-    co_return TransferResult::failure(ErrorCode::kOutOfRange, "layer " + std::to_string(layer) + " of a " +
-                                                  std::to_string(r->layers.size()) + "-layer model");
+    co_return make_error(ErrorCode::kOutOfRange, "layer " + std::to_string(layer) + " of a " +
+                                                     std::to_string(r->layers.size()) + "-layer model");
   }
   const std::shared_ptr<ResultLatch<TransferResult>> latch = r->layers[layer];
   co_return co_await latch->wait();
@@ -255,7 +255,7 @@ Task<TransferResult> KvReceiver::layer(uint64_t id, uint32_t layer) {
 
 Task<TransferResult> KvReceiver::all(uint64_t id) {
   const std::shared_ptr<Request> r = find(id);
-  if (r == nullptr) co_return TransferResult::failure(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
+  if (r == nullptr) co_return make_error(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
   const std::shared_ptr<ResultLatch<KvReceiveReport>> ended = r->ended;
   co_return (co_await ended->wait()).result;
 }
@@ -265,7 +265,7 @@ Task<KvReceiveReport> KvReceiver::finished(uint64_t id) {
   if (r == nullptr) {
     KvReceiveReport unknown;
     unknown.request = id;
-    unknown.result = TransferResult::failure(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
+    unknown.result = make_error(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
     co_return unknown;
   }
   const std::shared_ptr<ResultLatch<KvReceiveReport>> ended = r->ended;

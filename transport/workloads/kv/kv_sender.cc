@@ -26,12 +26,6 @@ struct KvSender::Request {
   std::shared_ptr<ResultLatch<KvSendReport>> ended = std::make_shared<ResultLatch<KvSendReport>>();
 };
 
-namespace {
-
-TransferResult failure(ErrorCode code, std::string message) { return TransferResult{false, code, std::move(message)}; }
-
-}  // namespace
-
 Result<std::unique_ptr<KvSender>> KvSender::create(Engine& engine, KvSenderConfig config) {
   auto routes = plan_kv_routes(config.prefill, config.decode);
   if (!routes.ok()) return routes.error();
@@ -106,13 +100,13 @@ VoidResult KvSender::listen_for_stop(const std::shared_ptr<Request>& request, si
   auto armed = engine_.expect(peer(link), request->tags.control(), 1, [request, link](const TransferResult& result) {
     KvSender* self = request->owner;
     if (self == nullptr || request->phase != Request::Phase::kRunning) return;
-    if (result.ok) {
+    if (result.ok()) {
       self->stop(request,
-                 failure(ErrorCode::kFailedPrecondition, "request " + std::to_string(request->id) +
-                                                             " was cancelled by decode rank '" + self->peer(link) + "'"),
+                 make_error(ErrorCode::kFailedPrecondition, "request " + std::to_string(request->id) +
+                                                                " was cancelled by decode rank '" + self->peer(link) + "'"),
                  true);
       self->end_if_settled(request);
-    } else if (result.code == ErrorCode::kDeadlineExceeded) {
+    } else if (result.error().code == ErrorCode::kDeadlineExceeded) {
       // Nothing came within a deadline; nothing lost either (a stop would have ended the
       // wait): keep listening.
       (void)self->listen_for_stop(request, link);
@@ -138,7 +132,7 @@ VoidResult KvSender::layer_ready(uint64_t id, uint32_t layer) {
   if (routes_.empty()) return {};  // this rank serves no decode rank
   if (r->phase != Request::Phase::kRunning) {
     return make_error(ErrorCode::kFailedPrecondition,
-                      "request " + std::to_string(id) + " has stopped: " + r->report.result.message);
+                      "request " + std::to_string(id) + " has stopped: " + r->report.result.error().message);
   }
   r->handed_over[layer] = true;
   if (!r->report.started) {
@@ -157,8 +151,8 @@ VoidResult KvSender::layer_ready(uint64_t id, uint32_t layer) {
         });
     if (!started.ok()) {
       stop(r,
-           failure(started.error().code, "request " + std::to_string(id) + ", layer " + std::to_string(layer) +
-                                             " to decode rank '" + target.peer + "': " + started.error().message),
+           make_error(started.error().code, "request " + std::to_string(id) + ", layer " + std::to_string(layer) +
+                                                " to decode rank '" + target.peer + "': " + started.error().message),
            false);
       end_if_settled(r);
       return started.error();
@@ -173,16 +167,16 @@ void KvSender::on_write_done(const std::shared_ptr<Request>& r, size_t link, uin
                              const TransferResult& result) {
   Request::Link& state = r->links[link];
   --state.in_flight;
-  if (result.ok) {
+  if (result.ok()) {
     ++state.delivered;
     r->report.bytes += bytes;
     r->report.last_landed_ns = engine_.clock().now_ns();
   } else {
     // A deadline ends the wait, not the pieces: some may still be queued or on the wire.
-    if (result.code == ErrorCode::kDeadlineExceeded) state.unconfirmed = true;
+    if (result.error().code == ErrorCode::kDeadlineExceeded) state.unconfirmed = true;
     stop(r,
-         failure(result.code, "request " + std::to_string(r->id) + " to decode rank '" + peer(link) +
-                                  "': " + result.message),
+         make_error(result.error().code, "request " + std::to_string(r->id) + " to decode rank '" + peer(link) +
+                                             "': " + result.error().message),
          false);
   }
   end_if_settled(r);
@@ -192,7 +186,7 @@ VoidResult KvSender::cancel(uint64_t id) {
   auto it = requests_.find(id);
   if (it == requests_.end()) return make_error(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
   const std::shared_ptr<Request> r = it->second;
-  stop(r, failure(ErrorCode::kFailedPrecondition, "request " + std::to_string(id) + " was cancelled"), true);
+  stop(r, make_error(ErrorCode::kFailedPrecondition, "request " + std::to_string(id) + " was cancelled"), true);
   end_if_settled(r);
   return {};
 }
@@ -217,7 +211,7 @@ void KvSender::end_if_settled(const std::shared_ptr<Request>& r) {
   if (r->phase == Request::Phase::kRunning && !completed) return;
   r->phase = Request::Phase::kEnded;
   if (completed) {
-    r->report.result = TransferResult{true, ErrorCode::kInternal, {}};
+    r->report.result = TransferResult{};
     r->report.cancelled = false;
   }
   for (size_t link = 0; link < routes_.size(); ++link) {
@@ -236,7 +230,7 @@ Task<KvSendReport> KvSender::finished(uint64_t id) {
   if (it == requests_.end()) {
     KvSendReport unknown;
     unknown.request = id;
-    unknown.result = failure(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
+    unknown.result = make_error(ErrorCode::kNotFound, "request " + std::to_string(id) + " was not begun");
     co_return unknown;
   }
   const std::shared_ptr<ResultLatch<KvSendReport>> ended = it->second->ended;

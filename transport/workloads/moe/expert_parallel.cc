@@ -104,7 +104,7 @@ Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std
   VoidResult staged = stage_dispatch(topk_idx, hidden);
   if (!staged.ok()) co_return fail("dispatch", staged.error());
   const TransferResult moved = co_await exchange(tag, dispatch_staging_, dispatch_at_, dispatch_bytes_, dispatch_lands_);
-  if (!moved.ok) co_return fail("dispatch", Error{moved.code, moved.message});
+  if (!moved.ok()) co_return fail("dispatch", moved.error());
   VoidResult unpacked = unpack_dispatch();
   if (!unpacked.ok()) co_return fail("dispatch", unpacked.error());
 
@@ -135,7 +135,7 @@ Task<VoidResult> ExpertParallel::combine(std::span<const uint16_t> expert_output
   VoidResult staged = stage_combine(expert_outputs);
   if (!staged.ok()) co_return fail("combine", staged.error());
   const TransferResult moved = co_await exchange(tag, combine_staging_, combine_at_, combine_bytes_, reply_to_);
-  if (!moved.ok) co_return fail("combine", Error{moved.code, moved.message});
+  if (!moved.ok()) co_return fail("combine", moved.error());
   VoidResult reduced = reduce_combine(topk_weights, combined);
   if (!reduced.ok()) co_return fail("combine", reduced.error());
 
@@ -161,10 +161,11 @@ Task<TransferResult> ExpertParallel::exchange(uint16_t tag, const RegisteredBuff
     batch.start(2 * r + 1, [&](TransferDone done) { return engine.expect(group_->name(r), tag, 1, std::move(done)); });
   }
   TransferResult result = co_await batch;
-  if (!result.ok) {
+  if (!result.ok()) {
     const uint64_t r = batch.failed_label() / 2;
-    result.message = (batch.failed_label() % 2 == 0 ? "sending to rank " : "waiting for rank ") +
-                     std::to_string(r) + ": " + result.message;
+    result = make_error(result.error().code,
+                        (batch.failed_label() % 2 == 0 ? "sending to rank " : "waiting for rank ") +
+                            std::to_string(r) + ": " + result.error().message);
   }
   co_return result;
 }

@@ -31,7 +31,7 @@ class TransferBatch {
     Result<TransferId> started = begin([this, label](const TransferResult& r) { finished(label, r); });
     if (!started.ok()) {
       --pending_;
-      note(label, TransferResult{false, started.error().code, started.error().message});
+      note(label, started.error());
     }
   }
   uint64_t failed_label() const { return failed_label_; }
@@ -42,7 +42,7 @@ class TransferBatch {
 
  private:
   void note(uint64_t label, const TransferResult& r) {
-    if (r.ok || first_failure_) return;
+    if (r.ok() || first_failure_) return;
     first_failure_ = r;
     failed_label_ = label;
   }

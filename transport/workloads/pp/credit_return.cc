@@ -22,7 +22,7 @@ void CreditReturn::post_next(const std::shared_ptr<State>& state) {
   state->posting = true;
   auto posted = state->engine->notify(state->sender, Notify{tag, 0}, [state](const TransferResult& r) {
     state->posting = false;
-    if (!r.ok) {
+    if (!r.ok()) {
       state->error = r;
       state->queued.clear();
       return;
@@ -32,7 +32,7 @@ void CreditReturn::post_next(const std::shared_ptr<State>& state) {
   });
   if (!posted.ok()) {
     state->posting = false;
-    state->error = TransferResult{false, posted.error().code, posted.error().message};
+    state->error = posted.error();
     state->queued.clear();
   }
 }

@@ -39,8 +39,8 @@ class PipelineFaults : public ::testing::TestWithParam<std::tuple<std::string, E
 
 void expect_failed_naming(Pipeline& p, size_t stage, const std::string& peer) {
   const TransferResult& r = p.tasks[stage].result();
-  EXPECT_FALSE(r.ok) << "stage " << stage << " finished as if nothing happened";
-  EXPECT_NE(r.message.find("'" + peer + "'"), std::string::npos) << "stage " << stage << ": " << r.message;
+  EXPECT_FALSE(r.ok()) << "stage " << stage << " finished as if nothing happened";
+  EXPECT_NE(r.error().message.find("'" + peer + "'"), std::string::npos) << "stage " << stage << ": " << r.error().message;
 }
 
 // Stage 1 dies silently. Stage 0 (sending to it) and stage 2 (receiving from it) fail
@@ -74,7 +74,7 @@ TEST_P(PipelineFaults, ARemovedStageEndsItsNeighboursCalls) {
   expect_failed_naming(*p, 0, "rank1");
   expect_failed_naming(*p, 2, "rank1");
   expect_failed_naming(*p, 3, "rank2");
-  EXPECT_FALSE(p->tasks[1].result().ok);
+  EXPECT_FALSE(p->tasks[1].result().ok());
   EXPECT_TRUE(p->mismatches.empty()) << p->mismatches.front();
   if (deterministic()) {
     for (size_t s : {0, 2, 3}) {

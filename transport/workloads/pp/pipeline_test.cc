@@ -16,7 +16,7 @@ void expect_clean_run(Pipeline& p) {
   p.start();
   ASSERT_TRUE(p.run()) << "the pipeline did not finish";
   for (size_t s = 0; s < p.stages(); ++s) {
-    EXPECT_TRUE(p.tasks[s].result().ok) << "stage " << s << ": " << p.tasks[s].result().message;
+    EXPECT_TRUE(p.tasks[s].result().ok()) << "stage " << s << ": " << p.tasks[s].result().error().message;
   }
   EXPECT_TRUE(p.mismatches.empty()) << p.mismatches.front();
   EXPECT_EQ(p.credit_violations, 0u);
@@ -104,7 +104,7 @@ TEST(PipelineBackPressure, TheSenderWaitsForCredits) {
         << "after releasing micro-batch " << m;
   }
   ASSERT_TRUE(p.cluster.run_until([&] { return source.done(); }));
-  EXPECT_TRUE(source.result().ok) << source.result().message;
+  EXPECT_TRUE(source.result().ok()) << source.result().error().message;
   EXPECT_EQ(p.credit_violations, 0u);
 }
 
@@ -134,7 +134,7 @@ TEST(PipelineMisuse, OversizeAndConcurrentCallsAreRefusedWithoutBreakingTheLink)
   Task<TransferResult> too_big = tx.send(p.output(0), o.max_message_bytes + 1);
   too_big.start();
   ASSERT_TRUE(too_big.done());
-  EXPECT_EQ(too_big.result().code, ErrorCode::kOutOfRange);
+  EXPECT_EQ(too_big.result().error().code, ErrorCode::kOutOfRange);
 
   Task<Result<Message>> first = rx.recv();
   Task<Result<Message>> second = rx.recv();
@@ -148,7 +148,7 @@ TEST(PipelineMisuse, OversizeAndConcurrentCallsAreRefusedWithoutBreakingTheLink)
   Task<TransferResult> sent = tx.send(p.output(0), 1);
   sent.start();
   ASSERT_TRUE(p.cluster.run_until([&] { return sent.done() && first.done(); }));
-  EXPECT_TRUE(sent.result().ok) << sent.result().message;
+  EXPECT_TRUE(sent.result().ok()) << sent.result().error().message;
   ASSERT_TRUE(first.result().ok()) << first.result().error().message;
   ASSERT_EQ(first.result()->bytes.size(), 1u);
   EXPECT_EQ(first.result()->bytes[0], 42);

@@ -64,10 +64,10 @@ struct StageLink {
 // A failure seen by one end of a link, saying what that end was doing: "pipeline link 2
 // to 'rank3', micro-batch 17, waiting for a credit: <the engine's message>".
 inline TransferResult link_failure(ErrorCode code, const std::string& doing, const std::string& why) {
-  return TransferResult{false, code, doing + ": " + why};
+  return make_error(code, doing + ": " + why);
 }
 inline TransferResult link_failure(const TransferResult& why, const std::string& doing) {
-  return link_failure(why.code, doing, why.message);
+  return link_failure(why.error().code, doing, why.error().message);
 }
 
 }  // namespace ferry::pp

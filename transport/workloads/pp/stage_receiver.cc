@@ -27,7 +27,7 @@ Task<Result<Message>> StageReceiver::recv() {
 Task<Result<Message>> StageReceiver::receive_next() {
   const uint64_t sequence = next_sequence_;
   TransferResult arrived = co_await arrival(engine_, sender_, link_.data_tag(sequence), 1);
-  if (!arrived.ok) co_return broken(link_failure(arrived, doing("waiting for it")));
+  if (!arrived.ok()) co_return broken(link_failure(arrived, doing("waiting for it")));
 
   const uint8_t* slot = slots_ + link_.slot_offset(sequence);
   SlotHeader header;
@@ -55,7 +55,7 @@ void StageReceiver::release() {
 }
 
 Error StageReceiver::broken(const TransferResult& why) {
-  broken_ = Error{why.code, why.message};
+  broken_ = why.error();
   return *broken_;
 }
 

@@ -31,7 +31,7 @@ Task<TransferResult> StageSender::send(const void* data, uint64_t bytes) {
   sending_ = true;
   TransferResult result = co_await send_next(data, bytes);
   sending_ = false;
-  if (!result.ok) broken_ = result;
+  if (!result.ok()) broken_ = result;
   co_return result;
 }
 
@@ -42,7 +42,7 @@ Task<TransferResult> StageSender::send_next(const void* data, uint64_t bytes) {
     // sequence - credits: bounded buffering, and the wait is the back-pressure.
     TransferResult credit =
         co_await arrival(engine_, receiver_, link_.credit_tag(sequence - link_.credits), 1);
-    if (!credit.ok) co_return link_failure(credit, doing("waiting for a free slot"));
+    if (!credit.ok()) co_return link_failure(credit, doing("waiting for a free slot"));
   }
   // Whatever this credit tag holds now is a stale copy of an earlier use: the credit of
   // `sequence` cannot come before `sequence` is sent (the tag rule).
@@ -54,7 +54,7 @@ Task<TransferResult> StageSender::send_next(const void* data, uint64_t bytes) {
       return engine_.write(receiver_, data, bytes, slots_, slot + StageLink::kPayloadOffset, std::nullopt,
                            std::move(done));
     });
-    if (!payload.ok) co_return link_failure(payload, doing("writing the payload"));
+    if (!payload.ok()) co_return link_failure(payload, doing("writing the payload"));
   }
   // The payload's write completed, so it is in place: the header's notification can
   // announce both, whatever order the fabric delivers in.
@@ -64,7 +64,7 @@ Task<TransferResult> StageSender::send_next(const void* data, uint64_t bytes) {
     return engine_.write(receiver_, scratch_, sizeof header, slots_, slot,
                          Notify{link_.data_tag(sequence), 0}, std::move(done));
   });
-  if (!announced.ok) co_return link_failure(announced, doing("writing the header"));
+  if (!announced.ok()) co_return link_failure(announced, doing("writing the header"));
   ++next_sequence_;
   co_return announced;
 }

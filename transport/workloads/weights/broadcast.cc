@@ -60,10 +60,10 @@ struct RankPart {
 // Errors name the broadcast and the rank first: "weights broadcast from rank 0, at rank
 // 3: waiting for chunk 5 from 'rank1': <the engine's message>".
 TransferResult failure(const std::string& context, ErrorCode code, const std::string& what) {
-  return TransferResult{false, code, context + ": " + what};
+  return make_error(code, context + ": " + what);
 }
 TransferResult failure(const std::string& context, const TransferResult& why, const std::string& doing = "") {
-  return failure(context, why.code, doing.empty() ? why.message : doing + ": " + why.message);
+  return failure(context, why.error().code, doing.empty() ? why.error().message : doing + ": " + why.error().message);
 }
 
 std::string chunk_name(const RankPart& part, uint32_t c) {
@@ -81,7 +81,7 @@ Task<std::optional<TransferResult>> flow_down(RankPart& part, Checksum& sum) {
     const uint64_t length = part.plan.length(c);
     if (part.parent) {
       TransferResult arrived = co_await arrival(engine, *part.parent, part.chunk_tags[c], 1);
-      if (!arrived.ok) {
+      if (!arrived.ok()) {
         failed = failure(part.context, arrived,
                          "waiting for " + chunk_name(part, c) + " from '" + *part.parent + "'");
         break;
@@ -113,15 +113,15 @@ Task<std::optional<TransferResult>> agree_on_completion(RankPart& part) {
   Engine& engine = *part.engine;
   for (const Child& child : part.children) {
     TransferResult acked = co_await arrival(engine, child.name, part.ack_tag, 1);
-    if (!acked.ok) co_return failure(part.context, acked, "waiting for the subtree of '" + child.name + "'");
+    if (!acked.ok()) co_return failure(part.context, acked, "waiting for the subtree of '" + child.name + "'");
   }
   if (part.parent) {
     TransferResult acked = co_await transfer([&](TransferDone done) {
       return engine.notify(*part.parent, Notify{part.ack_tag, 0}, std::move(done));
     });
-    if (!acked.ok) co_return failure(part.context, acked, "acknowledging to '" + *part.parent + "'");
+    if (!acked.ok()) co_return failure(part.context, acked, "acknowledging to '" + *part.parent + "'");
     TransferResult released = co_await arrival(engine, *part.parent, part.release_tag, 1);
-    if (!released.ok) {
+    if (!released.ok()) {
       co_return failure(part.context, released, "waiting for the release from '" + *part.parent + "'");
     }
   }

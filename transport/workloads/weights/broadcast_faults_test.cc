@@ -43,16 +43,16 @@ TEST_P(BroadcastFaults, AVanishedRankEndsEveryonesCall) {
   for (uint32_t r = 0; r < 7; ++r) {
     if (r == kVictim) continue;
     const TransferResult& result = w.tasks[r].result();
-    EXPECT_FALSE(result.ok) << "rank " << r << " returned ok";
-    EXPECT_NE(result.message.find("weights broadcast from rank 0, at rank " + std::to_string(r)),
+    EXPECT_FALSE(result.ok()) << "rank " << r << " returned ok";
+    EXPECT_NE(result.error().message.find("weights broadcast from rank 0, at rank " + std::to_string(r)),
               std::string::npos)
-        << result.message;
+        << result.error().message;
     if (mode == fabrics::kEmu) {
-      EXPECT_LE(w.finished_ns[r] - vanished_at, 3 * kTimeoutNs) << "rank " << r << ": " << result.message;
+      EXPECT_LE(w.finished_ns[r] - vanished_at, 3 * kTimeoutNs) << "rank " << r << ": " << result.error().message;
     }
   }
   // The parent of the victim names it; the rank below it was cut off.
-  EXPECT_NE(w.tasks[0].result().message.find("'rank1'"), std::string::npos) << w.tasks[0].result().message;
+  EXPECT_NE(w.tasks[0].result().error().message.find("'rank1'"), std::string::npos) << w.tasks[0].result().error().message;
   EXPECT_FALSE(w.holds(below, 0, kBytes, 1));
 }
 

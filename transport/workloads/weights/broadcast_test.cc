@@ -18,7 +18,7 @@ using ferry::testing::provider_kind_name;
 void expect_everyone_holds(BroadcastWorld& w, uint32_t root, uint64_t bytes, uint64_t round,
                            uint64_t offset = 0) {
   for (uint32_t r = 0; r < w.cluster.size(); ++r) {
-    EXPECT_TRUE(w.tasks[r].result().ok) << w.tasks[r].result().message;
+    EXPECT_TRUE(w.tasks[r].result().ok()) << w.tasks[r].result().error().message;
     EXPECT_TRUE(w.holds(r, root, bytes, round, offset));
   }
 }
@@ -108,12 +108,12 @@ TEST_P(BroadcastPipelining, AChainCostsLittleMoreThanOneTransfer) {
   const uint64_t t0 = w.cluster.fabric().now_ns();
   ASSERT_TRUE(w.cluster.engine(1)
                   .expect("rank0", static_cast<uint16_t>(TagSpace::kUser), 1,
-                          [&](const TransferResult& r) { done += r.ok; })
+                          [&](const TransferResult& r) { done += r.ok(); })
                   .ok());
   ASSERT_TRUE(w.cluster.engine(0)
                   .write("rank1", w.memory.view(0).local, kBytes, w.memory.view(0).remote[1], 0,
                          Notify{static_cast<uint16_t>(TagSpace::kUser), 0},
-                         [&](const TransferResult& r) { done += r.ok; })
+                         [&](const TransferResult& r) { done += r.ok(); })
                   .ok());
   ASSERT_TRUE(w.cluster.run_until([&] { return done == 2; }));
   const uint64_t one_transfer_ns = w.cluster.fabric().now_ns() - t0;
@@ -154,10 +154,10 @@ TEST(BroadcastChecksum, AMismatchFailsEveryRank) {
   ASSERT_TRUE(w.run());
   for (uint32_t r = 0; r < 4; ++r) {
     const TransferResult& result = w.tasks[r].result();
-    EXPECT_FALSE(result.ok) << "rank " << r;
+    EXPECT_FALSE(result.ok()) << "rank " << r;
     if (r > 0) {
-      EXPECT_EQ(result.code, ErrorCode::kInternal) << result.message;
-      EXPECT_NE(result.message.find("checksum mismatch"), std::string::npos) << result.message;
+      EXPECT_EQ(result.error().code, ErrorCode::kInternal) << result.error().message;
+      EXPECT_NE(result.error().message.find("checksum mismatch"), std::string::npos) << result.error().message;
     }
   }
 }
@@ -194,10 +194,10 @@ TEST(BroadcastArguments, AreCheckedBeforeAnyTagIsTaken) {
     EXPECT_TRUE(t.done());
     return t.result();
   };
-  EXPECT_EQ(refused(3, 100, {}).code, ErrorCode::kOutOfRange);
-  EXPECT_EQ(refused(0, 4096 - kChecksumBytes + 1, {}).code, ErrorCode::kOutOfRange);
-  EXPECT_EQ(refused(0, 100, {.fanout = 0}).code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(refused(0, 5000, {}).message.find("do not fit"), std::string::npos);
+  EXPECT_EQ(refused(3, 100, {}).error().code, ErrorCode::kOutOfRange);
+  EXPECT_EQ(refused(0, 4096 - kChecksumBytes + 1, {}).error().code, ErrorCode::kOutOfRange);
+  EXPECT_EQ(refused(0, 100, {.fanout = 0}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused(0, 5000, {}).error().message.find("do not fit"), std::string::npos);
   EXPECT_EQ(w.groups[0].next_tag(TagSpace::kWeights), static_cast<uint16_t>(TagSpace::kWeights));
 }
 

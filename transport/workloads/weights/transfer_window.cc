@@ -9,13 +9,13 @@ void TransferWindow::start(std::string what, const Start& begin) {
   auto started = begin([this, what](const TransferResult& result) { finished(what, result); });
   if (!started.ok()) {
     // The engine never calls back after a refusal.
-    finished(what, TransferResult{false, started.error().code, started.error().message});
+    finished(what, started.error());
   }
 }
 
 void TransferWindow::finished(const std::string& what, const TransferResult& result) {
   --out_;
-  if (!result.ok && !failure_) failure_ = TransferResult{false, result.code, what + ": " + result.message};
+  if (!result.ok() && !failure_) failure_ = make_error(result.error().code, what + ": " + result.error().message);
   if (waiter_ && out_ < wake_below_) std::exchange(waiter_, nullptr).resume();
 }
 

@@ -64,9 +64,9 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
   std::vector<Group>& groups = c.world.groups(ranks);
   auto region_bytes = moe::ExpertParallel::region_bytes(config, ep);
   if (!region_bytes.ok()) return c.error(region_bytes.error().to_string());
-  std::string err;
-  SymmetricRegion* regions = c.world.symmetric(ranks, *region_bytes, err);
-  if (!regions) return c.error(err);
+  Result<SymmetricRegion*> symmetric = c.world.symmetric(ranks, *region_bytes);
+  if (!symmetric.ok()) return c.error(symmetric.error().message);
+  SymmetricRegion* regions = *symmetric;
   auto eps = std::make_unique<std::vector<std::unique_ptr<moe::ExpertParallel>>>();
   for (uint32_t r = 0; r < ep; ++r) {
     auto created = moe::ExpertParallel::create(groups[r], config, regions[r]);

@@ -105,10 +105,14 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
   auto pairs = std::make_unique<std::map<std::pair<uint32_t, uint32_t>, Pair>>();
   std::vector<uint8_t*> prefill_pools(prefill_ranks), decode_pools(spec.decode.ranks());
   for (uint32_t p = 0; p < prefill_ranks; ++p) {
-    if (!(prefill_pools[p] = c.world.registered(p, prefill.pool_bytes(), err))) return c.error(err);
+    Result<uint8_t*> pool = c.world.registered(p, prefill.pool_bytes());
+    if (!pool.ok()) return c.error(pool.error().message);
+    prefill_pools[p] = *pool;
   }
   for (uint32_t d = 0; d < spec.decode.ranks(); ++d) {
-    if (!(decode_pools[d] = c.world.registered(decode_first + d, decode.pool_bytes(), err))) return c.error(err);
+    Result<uint8_t*> pool = c.world.registered(decode_first + d, decode.pool_bytes());
+    if (!pool.ok()) return c.error(pool.error().message);
+    decode_pools[d] = *pool;
   }
   auto pair_for = [&](uint32_t pi, uint32_t di) -> Pair* {
     auto found = pairs->find({pi, di});
@@ -121,9 +125,9 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
       std::vector<KvDecodeRank> targets;
       for (uint32_t d = 0; d < spec.decode.tp; ++d) {
         const uint32_t dlocal = di * spec.decode.tp + d;
-        KvDecodeRank target{rank_name(decode_first + dlocal), {}, 0};
-        if (!c.world.import(prank, decode_first + dlocal, decode_pools[dlocal], target.region, err)) return nullptr;
-        targets.push_back(target);
+        Result<RemoteRegion> region = c.world.import(prank, decode_first + dlocal, decode_pools[dlocal]);
+        if (!region.ok()) return err = region.error().message, nullptr;
+        targets.push_back(KvDecodeRank{rank_name(decode_first + dlocal), *region, 0});
       }
       auto sender = KvSender::create(c.world.engine(prank), {prefill, p, prefill_pools[prank], decode, targets});
       if (!sender.ok()) return err = sender.error().to_string(), nullptr;
@@ -200,12 +204,12 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     for (auto& t : *senders) {
       const KvSendReport& r = t.result();
       moved += r.bytes;
-      if (!r.result.ok) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.message);
+      if (!r.result.ok()) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.error().message);
     }
     for (auto& t : *receivers) {
       const KvReceiveReport& r = t.result();
       end = std::max(end, c.world.replay_ns(r.last_landed_ns));
-      if (!r.result.ok) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.message);
+      if (!r.result.ok()) ok = false, c.error("request " + std::to_string(id) + ": " + r.result.error().message);
     }
     c.report.bytes += moved;
     if (!ok) continue;

@@ -30,7 +30,6 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
   link.credits = 4;
   link.max_message_bytes = lane_bytes;
   if (auto v = link.validate(); !v.ok()) return c.error(v.error().to_string());
-  std::string err;
   struct Lane {
     std::vector<std::unique_ptr<pp::StageSender>> senders;      // by boundary
     std::vector<std::unique_ptr<pp::StageReceiver>> receivers;  // by boundary
@@ -40,18 +39,20 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
   for (uint32_t j = 0; j < spec.tp; ++j) {
     Lane& lane = (*lanes)[j];
     for (uint32_t s = 0; s < spec.stages; ++s) {
-      uint8_t* buf = c.world.registered(s * spec.tp + j, lane_bytes, err);
-      if (!buf) return c.error(err);
-      lane.send_buffers.push_back(buf);
+      Result<uint8_t*> buf = c.world.registered(s * spec.tp + j, lane_bytes);
+      if (!buf.ok()) return c.error(buf.error().message);
+      lane.send_buffers.push_back(*buf);
     }
     for (uint32_t s = 0; s + 1 < spec.stages; ++s) {
       const uint32_t from = s * spec.tp + j, to = (s + 1) * spec.tp + j;
-      uint8_t* slots = c.world.registered(to, link.receive_area_bytes(), err);
-      uint8_t* scratch = c.world.registered(from, pp::StageLink::kSenderScratchBytes, err);
-      RemoteRegion remote;
-      if (!slots || !scratch || !c.world.import(from, to, slots, remote, err)) return c.error(err);
-      lane.senders.push_back(std::make_unique<pp::StageSender>(c.world.engine(from), rank_name(to), link, remote, 0, scratch));
-      lane.receivers.push_back(std::make_unique<pp::StageReceiver>(c.world.engine(to), rank_name(from), link, slots));
+      Result<uint8_t*> slots = c.world.registered(to, link.receive_area_bytes());
+      if (!slots.ok()) return c.error(slots.error().message);
+      Result<uint8_t*> scratch = c.world.registered(from, pp::StageLink::kSenderScratchBytes);
+      if (!scratch.ok()) return c.error(scratch.error().message);
+      Result<RemoteRegion> remote = c.world.import(from, to, *slots);
+      if (!remote.ok()) return c.error(remote.error().message);
+      lane.senders.push_back(std::make_unique<pp::StageSender>(c.world.engine(from), rank_name(to), link, *remote, 0, *scratch));
+      lane.receivers.push_back(std::make_unique<pp::StageReceiver>(c.world.engine(to), rank_name(from), link, *slots));
     }
   }
   // Per micro-batch: when stage 0 started sending it, and when the last stage had it.
@@ -100,9 +101,9 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
       }
       TransferResult sent = co_await lane->senders[stage]->send(out, bytes);
       times.second = world->now_ns();
-      if (!sent.ok) {
+      if (!sent.ok()) {
         failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
-                            sent.message);
+                            sent.error().message);
         co_return;
       }
     }

@@ -25,10 +25,10 @@ void run_tp_decode(RunContext& c, const TpDecodeSpec& spec) {
   c.report.planned = ops;
   const std::vector<uint32_t> ranks = iota_ranks(0, spec.tp);
   std::vector<Group>& groups = c.world.groups(ranks);
-  std::string err;
   const uint64_t scratch = std::max<uint64_t>(8ull << 20, 4 * count * 4 * spec.tp);
-  SymmetricRegion* scratch_views = c.world.symmetric(ranks, scratch, err);
-  if (!scratch_views) return c.error(err);
+  Result<SymmetricRegion*> scratch_region = c.world.symmetric(ranks, scratch);
+  if (!scratch_region.ok()) return c.error(scratch_region.error().message);
+  SymmetricRegion* scratch_views = *scratch_region;
   auto comms = std::make_unique<std::vector<coll::Communicator>>();
   auto data = std::make_unique<std::vector<std::vector<float>>>(spec.tp, std::vector<float>(count));
   for (uint32_t i = 0; i < spec.tp; ++i) comms->emplace_back(groups[i], scratch_views[i]);
@@ -51,9 +51,9 @@ void run_tp_decode(RunContext& c, const TpDecodeSpec& spec) {
     bool ok = true;
     for (uint32_t r = 0; r < spec.tp; ++r) {
       const TransferResult& result = (*tasks)[r].result();
-      if (!result.ok) {
+      if (!result.ok()) {
         ok = false;
-        c.error("all-reduce " + std::to_string(op) + ", rank " + std::to_string(r) + ": " + result.message);
+        c.error("all-reduce " + std::to_string(op) + ", rank " + std::to_string(r) + ": " + result.error().message);
       }
     }
     if (!ok) break;  // a broken communicator fails every later call

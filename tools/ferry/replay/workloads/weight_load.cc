@@ -23,9 +23,9 @@ void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
     ranks.push_back(spec.placement == WeightPlacement::kPerNode ? i * cluster.gpus_per_node : i);
   }
   c.report.planned = 1;
-  std::string err;
-  SymmetricRegion* regions = c.world.symmetric(ranks, spec.bytes + weights::kChecksumBytes, err);
-  if (!regions) return c.error(err);
+  Result<SymmetricRegion*> symmetric = c.world.symmetric(ranks, spec.bytes + weights::kChecksumBytes);
+  if (!symmetric.ok()) return c.error(symmetric.error().message);
+  SymmetricRegion* regions = *symmetric;
   for (uint64_t i = 0; i < spec.bytes; ++i) regions[0].local[i] = static_cast<uint8_t>(mix(i >> 3) >> ((i & 7) * 8));
   std::vector<Group>& groups = c.world.groups(ranks);
   weights::BroadcastOptions options;
@@ -54,7 +54,7 @@ void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
   bool ok = true;
   for (uint32_t i = 0; i < ranks.size(); ++i) {
     const TransferResult& r = (*tasks)[i].result();
-    if (!r.ok) ok = false, c.error(rank_name(ranks[i]) + ": " + r.message);
+    if (!r.ok()) ok = false, c.error(rank_name(ranks[i]) + ": " + r.error().message);
   }
   for (uint32_t i = 1; i < ranks.size(); ++i) {
     if (std::memcmp(regions[i].local, regions[0].local, spec.bytes) != 0) {

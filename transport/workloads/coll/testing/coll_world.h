@@ -51,7 +51,7 @@ class CollWorld {
       if (t.done()) {
         results.push_back(t.result());
       } else {
-        results.push_back(TransferResult{false, ErrorCode::kDeadlineExceeded, "never finished"});
+        results.push_back(make_error(ErrorCode::kDeadlineExceeded, "never finished"));
         stranded_.push_back(std::move(t));
       }
     }

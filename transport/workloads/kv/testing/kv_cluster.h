@@ -109,12 +109,12 @@ struct KvRequestTasks {
 inline void expect_completed(KvRequestTasks& tasks) {
   for (auto& t : tasks.senders) {
     const KvSendReport& r = t.result();
-    EXPECT_TRUE(r.result.ok) << r.result.message;
+    EXPECT_TRUE(r.result.ok()) << r.result.error().message;
     EXPECT_FALSE(r.cancelled);
   }
   for (auto& t : tasks.receivers) {
     const KvReceiveReport& r = t.result();
-    EXPECT_TRUE(r.result.ok) << r.result.message;
+    EXPECT_TRUE(r.result.ok()) << r.result.error().message;
     EXPECT_TRUE(r.blocks_reusable);
   }
 }

@@ -106,7 +106,9 @@ class Pipeline {
   // "stage S: message" of the first stage that ended, for test messages.
   std::string first_failure() {
     for (size_t s = 0; s < tasks.size(); ++s) {
-      if (tasks[s].done()) return "stage " + std::to_string(s) + ": " + tasks[s].result().message;
+      if (!tasks[s].done()) continue;
+      const TransferResult& result = tasks[s].result();
+      return "stage " + std::to_string(s) + ": " + (result.ok() ? "" : result.error().message);
     }
     return "none";
   }
@@ -139,7 +141,7 @@ class Pipeline {
       const uint8_t* in = nullptr;
       if (s > 0) {
         Result<Message> got = co_await receivers[s]->recv();
-        if (!got.ok()) co_return TransferResult{false, got.error().code, got.error().message};
+        if (!got.ok()) co_return got.error();
         check(s, m, *got);
         in = got->bytes.data();
       }
@@ -150,7 +152,7 @@ class Pipeline {
       }
       if (s > 0) receivers[s]->release();
       TransferResult sent = co_await senders[s]->send(out, bytes);
-      if (!sent.ok) co_return sent;
+      if (!sent.ok()) co_return sent;
       // Back-pressure: the k-th send completes only once the receiver released k - credits.
       if (receivers[s + 1]->released() + options.credits < senders[s]->sent()) ++credit_violations;
     }
