@@ -71,10 +71,10 @@ record_skips() {
     [ -f "$xml" ] && [ "$xml" -nt "$logdir/$name.log.start" ] || continue
     if grep -q 'result="skipped"' "$xml"; then
       local reason
-      reason="$(grep -o '<skipped message="[^"]*"' "$xml" | head -1 | sed 's/.*&#x0A;//; s/"$//')"
+      reason="$(grep -m1 -o '<skipped message="[^"]*"' "$xml" | sed -n '1{s/.*&#x0A;//; s/"$//; p}' || true)"
       echo "$label|$reason"
     fi
-  done >"$logdir/$name.skipped"
+  done >"$logdir/$name.skipped" || true
 }
 
 # run_step NAME CMD...: a step that is not a Bazel test run; it counts as one test.
