@@ -3,6 +3,7 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
+#include <cstring>
 #include <utility>
 
 namespace ferry::gpu {
@@ -143,6 +144,43 @@ Result<int> dmabuf_fd(const void* ptr, size_t length) {
   }
   return fd;
 }
+
+Result<IpcHandle> ipc_handle(const void* ptr) {
+  static_assert(sizeof(cudaIpcMemHandle_t) == kIpcHandleBytes);
+  using GetAddressRange = CUresult (*)(CUdeviceptr*, size_t*, CUdeviceptr);
+  static const auto get_range = driver_function<GetAddressRange>("cuMemGetAddressRange");
+  if (get_range == nullptr) return make_error(ErrorCode::kUnsupported, "the CUDA driver lacks cuMemGetAddressRange");
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  if (get_range(&base, &size, reinterpret_cast<CUdeviceptr>(ptr)) != CUDA_SUCCESS) {
+    return make_error(ErrorCode::kInvalidArgument, "GPU memory range not found (freed?)");
+  }
+  cudaPointerAttributes attributes{};
+  if (cudaError_t e = cudaPointerGetAttributes(&attributes, ptr); e != cudaSuccess) {
+    return cuda_error("cudaPointerGetAttributes", e);
+  }
+  cudaIpcMemHandle_t handle{};
+  if (cudaError_t e = cudaIpcGetMemHandle(&handle, reinterpret_cast<void*>(base)); e != cudaSuccess) {
+    return cuda_error("cudaIpcGetMemHandle", e);
+  }
+  IpcHandle out;
+  std::memcpy(out.bytes.data(), &handle, sizeof handle);
+  out.alloc_offset = reinterpret_cast<uint64_t>(ptr) - static_cast<uint64_t>(base);
+  out.device = attributes.device;
+  return out;
+}
+
+Result<void*> open_ipc_handle(std::span<const uint8_t, kIpcHandleBytes> bytes) {
+  cudaIpcMemHandle_t handle{};
+  std::memcpy(&handle, bytes.data(), sizeof handle);
+  void* base = nullptr;
+  if (cudaError_t e = cudaIpcOpenMemHandle(&base, handle, cudaIpcMemLazyEnablePeerAccess); e != cudaSuccess) {
+    return cuda_error("cudaIpcOpenMemHandle", e);
+  }
+  return base;
+}
+
+void close_ipc_handle(void* base) { cudaIpcCloseMemHandle(base); }
 
 VoidResult copy(void* dst, const void* src, size_t n) {
   if (n == 0) return {};

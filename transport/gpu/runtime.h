@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "transport/provider.h"
@@ -40,6 +42,20 @@ VoidResult check_memory_kind(const void* ptr, size_t length, MemoryKind kind);
 // A dmabuf file descriptor for a range of GPU memory (for ibv_reg_dmabuf_mr); the
 // caller closes it. An error says why the driver would not export one.
 Result<int> dmabuf_fd(const void* ptr, size_t length);
+
+// A CUDA IPC handle of the allocation that holds a GPU pointer: another process opens it
+// to map the same memory.
+inline constexpr size_t kIpcHandleBytes = 64;
+struct IpcHandle {
+  std::array<uint8_t, kIpcHandleBytes> bytes{};
+  uint64_t alloc_offset = 0;  // the pointer minus its allocation's base
+  int device = -1;
+};
+Result<IpcHandle> ipc_handle(const void* ptr);
+// The base of another process's allocation, mapped here (with peer access where the GPUs
+// have it). Close it with close_ipc_handle.
+Result<void*> open_ipc_handle(std::span<const uint8_t, kIpcHandleBytes> bytes);
+void close_ipc_handle(void* base);
 
 // Copies n bytes between any of host and GPU memory with the copy engines, and waits for
 // the copy (cudaMemcpy with the kind inferred from the pointers).
