@@ -6,7 +6,7 @@
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/partition.h"
 #include "transport/workloads/coll/ring.h"
-#include "transport/workloads/coll/scratch_layout.h"
+#include "transport/workloads/coll/rounds.h"
 
 namespace ferry::coll {
 namespace {
@@ -16,28 +16,23 @@ namespace {
 Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
   Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, n, dtype);
-  if (!slots) co_return scratch_too_small(comm, n);
-  const size_t rounds = round_count(count, slots->elements);
-  call.expect_from_every_peer(rounds);
+  const auto plan = plan_rounds(comm, n, count, dtype);
+  if (!plan.ok()) co_return plan.error();
+  call.expect_from_every_peer(plan->count());
   call.start();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slots->elements, round);
-    const uint64_t half = comm.begin_round();
-    const uint64_t bytes = range.count * esize;
+  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+    const Piece mine{send + range.first * esize, range.count * esize};
     auto block = [&](uint32_t r) { return recv + (r * count + range.first) * esize; };
-    for (uint32_t p = 0; p < n; ++p) {
-      if (p != me) call.write(p, send + range.first * esize, bytes, slots->offset(half, me));
-    }
-    std::memmove(block(me), send + range.first * esize, bytes);
+    call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t) { return mine; });
+    std::memmove(block(me), mine.src, mine.bytes);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(block(q), comm.scratch().local + slots->offset(half, q), bytes);
+      if (q != me) std::memcpy(block(q), plan->local(comm, half, q), mine.bytes);
     }
-  }
-  co_return TransferResult{};
+    co_return r;
+  });
 }
 
 // Each block travels the ring: at step s a rank forwards block rank-s (its own first)
@@ -46,25 +41,20 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
 Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
   Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slot = slots_of(comm, 1, dtype);
-  if (!slot) co_return scratch_too_small(comm, 1);
-  const size_t rounds = round_count(count, slot->elements);
+  const auto plan = plan_rounds(comm, 1, count, dtype);
+  if (!plan.ok()) co_return plan.error();
   const uint32_t steps = n - 1;
-  expect_ring_rounds(call, steps, rounds);
+  expect_ring_rounds(call, steps, plan->count());
   call.start();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slot->elements, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto block = [&](int64_t position) { return recv + (ring_index(position, n) * count + range.first) * esize; };
     std::memmove(block(me), send + range.first * esize, bytes);
-    auto forward = [&](uint32_t s) { return RingSend{block(int64_t{me} - s), bytes}; };
+    auto forward = [&](uint32_t s) { return Piece{block(int64_t{me} - s), bytes}; };
     auto consume = [&](uint32_t s, const void* incoming) { std::memcpy(block(int64_t{me} - s - 1), incoming, bytes); };
-    TransferResult r = co_await ring_round(call, slot->offset(half, 0), steps, forward, consume);
-    if (!r.ok()) co_return r;
-  }
-  co_return TransferResult{};
+    co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, forward, consume);
+  });
 }
 
 Task<TransferResult> run(Call& call, Algorithm algorithm, const void* send, void* recv, size_t count, DType dtype) {
