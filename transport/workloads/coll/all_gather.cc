@@ -14,14 +14,12 @@ namespace {
 // Every rank writes its block into slot `rank` of every peer; each copies the n-1 slots
 // into place. One latency; every rank sends its block n-1 times.
 Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, n, count, dtype);
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
   if (!plan.ok()) co_return plan.error();
-  call.expect_from_every_peer(plan->count());
-  call.start();
   const size_t esize = element_bytes(dtype);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const Piece mine{send + range.first * esize, range.count * esize};
     auto block = [&](uint32_t r) { return recv + (r * count + range.first) * esize; };
     call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t) { return mine; });
@@ -29,7 +27,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(block(q), plan->local(comm, half, q), mine.bytes);
+      if (q != me) std::memcpy(block(q), plan->local(half, q), mine.bytes);
     }
     co_return r;
   });
@@ -39,15 +37,13 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
 // and copies block rank-s-1 from its predecessor. n-1 latencies; every rank sends n-1
 // blocks once each.
 Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, 1, count, dtype);
-  if (!plan.ok()) co_return plan.error();
   const uint32_t steps = n - 1;
-  expect_ring_rounds(call, steps, plan->count());
-  call.start();
+  const auto plan = start_rounds(call, 1, count, dtype, 1,
+                                 [&](uint64_t rounds) { expect_ring_rounds(call, steps, rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto block = [&](int64_t position) { return recv + (ring_index(position, n) * count + range.first) * esize; };
     std::memmove(block(me), send + range.first * esize, bytes);

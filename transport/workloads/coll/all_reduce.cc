@@ -15,23 +15,22 @@ namespace {
 // reduces the n slots (its own data in its rank's place) itself. One latency, but n-1
 // times the data out of every rank: the small-message path.
 Task<TransferResult> one_shot(Call& call, uint8_t* data, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, n, count, dtype);
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
   if (!plan.ok()) co_return plan.error();
-  call.expect_from_every_peer(plan->count());
-  call.start();
   const size_t esize = element_bytes(dtype);
   std::vector<const void*> sources(n);
   std::vector<CompletionPtr> sent(n);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     uint8_t* mine = data + range.first * esize;
-    call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t) { return Piece{mine, range.count * esize}; }, &sent);
+    call.write_to_peers(plan->slots.offset(half, me),
+                        [&](uint32_t) { return Piece{mine, range.count * esize}; }, &sent);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     r = co_await all_settled(sent);  // the reduction overwrites what they send
     if (!r.ok()) co_return r;
-    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? mine : plan->local(comm, half, q);
+    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? mine : plan->local(half, q);
     reduce(mine, sources, range.count, dtype, op);
     co_return r;
   });
@@ -42,31 +41,30 @@ Task<TransferResult> one_shot(Call& call, uint8_t* data, size_t count, DType dty
 // reduced chunk into its slot of the second n of every peer). Two latencies, and each
 // rank sends 2(n-1)/n of the data.
 Task<TransferResult> two_shot(Call& call, uint8_t* data, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, 2 * n, count, dtype, n);
+  const auto plan = start_rounds(call, 2 * n, count, dtype, n,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(2 * rounds); });
   if (!plan.ok()) co_return plan.error();
-  call.expect_from_every_peer(2 * plan->count());
-  call.start();
   const size_t esize = element_bytes(dtype);
   std::vector<const void*> sources(n);
   std::vector<CompletionPtr> scattered(n);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     auto chunk = [&](uint32_t j) { return part(range.count, n, j); };
     auto at = [&](uint32_t j) { return data + (range.first + chunk(j).first) * esize; };
     call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t p) { return Piece{at(p), chunk(p).count * esize}; },
                         &scattered);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
-    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? at(me) : plan->local(comm, half, q);
+    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? at(me) : plan->local(half, q);
     reduce(at(me), sources, chunk(me).count, dtype, op);
-    call.write_to_peers(plan->slots.offset(half, n + me), [&](uint32_t) { return Piece{at(me), chunk(me).count * esize}; });
+    call.write_to_peers(plan->slots.offset(half, n + me),
+                        [&](uint32_t) { return Piece{at(me), chunk(me).count * esize}; });
     r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     r = co_await all_settled(scattered);  // the copies below overwrite what they sent
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(at(q), plan->local(comm, half, n + q), chunk(q).count * esize);
+      if (q != me) std::memcpy(at(q), plan->local(half, n + q), chunk(q).count * esize);
     }
     co_return r;
   });
@@ -75,15 +73,14 @@ Task<TransferResult> two_shot(Call& call, uint8_t* data, size_t count, DType dty
 // Reduce-scatter around the ring (n-1 steps: a partial sum of one chunk passes to the
 // successor, which adds its own), then all-gather around the ring (n-1 steps).
 Task<TransferResult> ring(Call& call, uint8_t* data, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, 1, count, dtype, n);  // the largest chunk fills the slot
-  if (!plan.ok()) co_return plan.error();
   const uint32_t steps = 2 * (n - 1);
-  expect_ring_rounds(call, steps, plan->count());
-  call.start();
+  // A round moves n chunks; the largest fills the slot.
+  const auto plan = start_rounds(call, 1, count, dtype, n,
+                                 [&](uint64_t rounds) { expect_ring_rounds(call, steps, rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     // Reduce-scatter step s sends chunk me-s-1 and adds into chunk me-s-2, so that rank r
     // ends owning chunk r; all-gather step s sends chunk me-s and copies chunk me-s-1.
     auto chunk = [&](int64_t position) { return part(range.count, n, ring_index(position, n)); };

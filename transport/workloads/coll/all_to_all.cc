@@ -14,25 +14,24 @@ namespace {
 // slots into place once every peer's block arrived and its own writes completed (so
 // that send may be recv).
 Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, n, count, dtype);
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
   if (!plan.ok()) co_return plan.error();
-  call.expect_from_every_peer(plan->count());
-  call.start();
   const size_t esize = element_bytes(dtype);
   std::vector<CompletionPtr> sent(n);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto offset = [&](uint32_t r) { return (r * count + range.first) * esize; };
-    call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t p) { return Piece{send + offset(p), bytes}; }, &sent);
+    call.write_to_peers(plan->slots.offset(half, me),
+                        [&](uint32_t p) { return Piece{send + offset(p), bytes}; }, &sent);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     r = co_await all_settled(sent);
     if (!r.ok()) co_return r;
     std::memmove(recv + offset(me), send + offset(me), bytes);
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(recv + offset(q), plan->local(comm, half, q), bytes);
+      if (q != me) std::memcpy(recv + offset(q), plan->local(half, q), bytes);
     }
     co_return r;
   });

@@ -18,18 +18,17 @@ void expect_consumed(Call& call, uint64_t rounds) { call.expect_from_every_peer(
 // The root writes the round into every other rank's slot 0; each copies it out and
 // tells the root. One latency, n-1 copies out of the root.
 Task<TransferResult> direct(Call& call, uint8_t* data, size_t count, DType dtype, uint32_t root) {
-  Communicator& comm = call.comm();
   const uint32_t me = call.rank();
-  const auto plan = plan_rounds(comm, 1, count, dtype);
+  const auto plan = start_rounds(call, 1, count, dtype, 1, [&](uint64_t rounds) {
+    if (me == root) {
+      expect_consumed(call, rounds);
+    } else {
+      call.expect_from(root, rounds);
+    }
+  });
   if (!plan.ok()) co_return plan.error();
-  if (me == root) {
-    expect_consumed(call, plan->count());
-  } else {
-    call.expect_from(root, plan->count());
-  }
-  call.start();
   const size_t esize = element_bytes(dtype);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     uint8_t* at = data + range.first * esize;
     if (me == root) {
       call.write_to_peers(plan->slots.offset(half, 0), [&](uint32_t) { return Piece{at, range.count * esize}; });
@@ -37,7 +36,7 @@ Task<TransferResult> direct(Call& call, uint8_t* data, size_t count, DType dtype
     }
     TransferResult r = co_await call.arrival(root);
     if (!r.ok()) co_return r;
-    std::memcpy(at, plan->local(comm, half, 0), range.count * esize);
+    std::memcpy(at, plan->local(half, 0), range.count * esize);
     call.signal(root);
     co_return r;
   });
@@ -48,18 +47,18 @@ Task<TransferResult> direct(Call& call, uint8_t* data, size_t count, DType dtype
 // non-root; each non-root copies the others' chunks out and tells the root. Two
 // latencies, and the root sends the data once.
 Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count, DType dtype, uint32_t root) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, n, count, dtype, n - 1);  // slot q holds non-root q's chunk
+  // Slot q holds non-root q's chunk.
+  const auto plan = start_rounds(call, n, count, dtype, n - 1, [&](uint64_t rounds) {
+    if (me == root) {
+      expect_consumed(call, rounds);
+    } else {
+      call.expect_from_every_peer(rounds);
+    }
+  });
   if (!plan.ok()) co_return plan.error();
-  if (me == root) {
-    expect_consumed(call, plan->count());
-  } else {
-    call.expect_from_every_peer(plan->count());
-  }
-  call.start();
   const size_t esize = element_bytes(dtype);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     auto chunk = [&](uint32_t q) { return part(range.count, n - 1, q < root ? q : q - 1); };
     auto at = [&](uint32_t q) { return data + (range.first + chunk(q).first) * esize; };
     if (me == root) {
@@ -70,7 +69,7 @@ Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count,
     }
     TransferResult r = co_await call.arrival(root);
     if (!r.ok()) co_return r;
-    std::memcpy(at(me), plan->local(comm, half, me), chunk(me).count * esize);
+    std::memcpy(at(me), plan->local(half, me), chunk(me).count * esize);
     for (uint32_t p = 0; p < n; ++p) {
       if (p != me && p != root) call.write(p, at(me), chunk(me).count * esize, plan->slots.offset(half, me));
     }
@@ -78,7 +77,7 @@ Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count,
       if (q == me || q == root) continue;
       r = co_await call.arrival(q);
       if (!r.ok()) co_return r;
-      std::memcpy(at(q), plan->local(comm, half, q), chunk(q).count * esize);
+      std::memcpy(at(q), plan->local(half, q), chunk(q).count * esize);
     }
     call.signal(root);
     co_return r;

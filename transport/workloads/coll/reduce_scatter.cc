@@ -14,20 +14,18 @@ namespace {
 // Every rank writes block j of its input into slot `rank` of rank j; each reduces the n
 // contributions to its block (its own in its rank's place). One latency.
 Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, n, count, dtype);
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
   if (!plan.ok()) co_return plan.error();
-  call.expect_from_every_peer(plan->count());
-  call.start();
   const size_t esize = element_bytes(dtype);
   std::vector<const void*> sources(n);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     auto block = [&](uint32_t r) { return send + (r * count + range.first) * esize; };
     call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t p) { return Piece{block(p), range.count * esize}; });
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
-    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? block(me) : plan->local(comm, half, q);
+    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? block(me) : plan->local(half, q);
     reduce(recv + range.first * esize, sources, range.count, dtype, op);
     co_return r;
   });
@@ -38,18 +36,17 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
 // so that the last step leaves block `rank` complete. Partials wait in two staging slots
 // of this rank's own scratch (alternating: one may still be on the wire).
 Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto plan = plan_rounds(comm, 3, count, dtype);  // incoming, staging 0, staging 1
-  if (!plan.ok()) co_return plan.error();
   const uint32_t steps = n - 1;
-  expect_ring_rounds(call, steps, plan->count());
-  call.start();
+  // Three slots a round: incoming, staging 0, staging 1.
+  const auto plan = start_rounds(call, 3, count, dtype, 1,
+                                 [&](uint64_t rounds) { expect_ring_rounds(call, steps, rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  co_return co_await for_each_round(comm, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto block = [&](int64_t position) { return send + (ring_index(position, n) * count + range.first) * esize; };
-    auto staging = [&](uint32_t s) { return plan->local(comm, half, 1 + s % 2); };
+    auto staging = [&](uint32_t s) { return plan->local(half, 1 + s % 2); };
     auto partial = [&](uint32_t s) {
       return Piece{s == 0 ? static_cast<const void*>(block(int64_t{me} - 1)) : staging(s - 1), bytes};
     };
