@@ -64,16 +64,18 @@ VoidResult copy(void* dst, const void* src, size_t n);
 // Waits for all work on the current device.
 VoidResult synchronize();
 
-// GPU memory (cudaMalloc) freed on destruction. Movable, not copyable.
-class DeviceBuffer {
+// CUDA memory freed on destruction: GPU memory (cudaMalloc) for kDevice, page-locked
+// host memory (cudaMallocHost) for kHost. Movable, not copyable.
+template <MemoryKind Kind>
+class Buffer {
  public:
-  DeviceBuffer() = default;
-  static Result<DeviceBuffer> allocate(size_t bytes);
-  ~DeviceBuffer();
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  Buffer() = default;
+  static Result<Buffer> allocate(size_t bytes);
+  ~Buffer();
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
 
   void* data() const { return data_; }
   template <typename T>
@@ -85,23 +87,8 @@ class DeviceBuffer {
   size_t size_ = 0;
 };
 
-// Page-locked host memory (cudaMallocHost) freed on destruction: staging buffers.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  static Result<PinnedBuffer> allocate(size_t bytes);
-  ~PinnedBuffer();
-  PinnedBuffer(PinnedBuffer&& other) noexcept;
-  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-
-  void* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
+using DeviceBuffer = Buffer<MemoryKind::kDevice>;
+// Staging buffers.
+using PinnedBuffer = Buffer<MemoryKind::kHost>;
 
 }  // namespace ferry::gpu

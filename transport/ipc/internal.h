@@ -75,16 +75,6 @@ class IpcProtectionDomain final : public ProtectionDomain {
   const uint32_t id;
 };
 
-class IpcMemoryRegion final : public KeyedMemoryRegion {
- public:
-  IpcMemoryRegion(IpcProvider& provider, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
-      : KeyedMemoryRegion(addr, length, access, key, kind), provider_(provider) {}
-  ~IpcMemoryRegion() override;
-
- private:
-  IpcProvider& provider_;
-};
-
 class IpcCompletionQueue final : public CompletionQueue {
  public:
   explicit IpcCompletionQueue(uint32_t depth) : ring_(depth) {}

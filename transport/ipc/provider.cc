@@ -103,7 +103,7 @@ Result<std::unique_ptr<CompletionQueue>> IpcDevice::create_completion_queue(uint
 
 Result<std::unique_ptr<MemoryRegion>> IpcProtectionDomain::register_memory(void* addr, size_t length, uint32_t access,
                                                                            MemoryKind kind) {
-  if (auto checked = check_registration(addr, length, access, kind, device.provider.name()); !checked.ok()) return checked.error();
+  if (auto checked = check_registration(addr, length, access, kind, "ipc"); !checked.ok()) return checked.error();
   RegionEntry entry;
   entry.pd_id = id;
   entry.access = access;
@@ -119,11 +119,10 @@ Result<std::unique_ptr<MemoryRegion>> IpcProtectionDomain::register_memory(void*
   }
   auto key = device.provider.add_region(entry);
   if (!key.ok()) return key.error();
-  return std::unique_ptr<MemoryRegion>(
-      std::make_unique<IpcMemoryRegion>(device.provider, addr, length, access, *key, kind));
+  IpcProvider* provider = &device.provider;
+  return std::unique_ptr<MemoryRegion>(std::make_unique<KeyedMemoryRegion>(
+      addr, length, access, *key, kind, [provider](uint32_t freed) { provider->remove_region(freed); }));
 }
-
-IpcMemoryRegion::~IpcMemoryRegion() { provider_.remove_region(lkey()); }
 
 bool IpcCompletionQueue::push(const Completion& completion) {
   std::lock_guard lock(mutex);
