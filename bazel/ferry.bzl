@@ -1,5 +1,6 @@
-"""The shapes every package repeats: a gtest test of one source file, and a shell test
-that drives one binary. Each test then fits on a line or two of its BUILD file.
+"""The shapes every package repeats: a gtest test of one source file, a shell test that
+drives one binary, a workload library and its test harness. Each then fits on a line or
+two of its BUILD file.
 """
 
 load("@rules_cc//cc:defs.bzl", "cc_test")
@@ -63,5 +64,27 @@ def ferry_workload_testing(name, lib, hdrs = [], srcs = []):
             lib,
             "//transport/engine:testing",
             "//transport/workloads:testing",
+        ],
+    )
+
+def ferry_workload(name, hdrs = None, exclude = []):
+    """A workload library over the engine and the groups every workload shares: every
+    source and header of its folder but the tests (subfolders hold other targets).
+
+    Args:
+      name: the library, named after its folder.
+      hdrs: its public headers; the folder's other headers are private. Every header
+        when left out.
+      exclude: files of the folder that belong to another target.
+    """
+    headers = native.glob(["*.h"], exclude = exclude)
+    public = hdrs if hdrs != None else headers
+    native.cc_library(
+        name = name,
+        srcs = native.glob(["*.cc"], exclude = ["*_test.cc"] + exclude) + [h for h in headers if h not in public],
+        hdrs = public,
+        deps = [
+            "//transport/engine",
+            "//transport/workloads:group",
         ],
     )

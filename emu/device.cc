@@ -45,13 +45,11 @@ Result<std::unique_ptr<MemoryRegion>> EmuProtectionDomain::register_memory(void*
   // Copies anywhere on the fabric go through the copy engines while GPU memory is registered.
   if (kind == MemoryKind::kDevice) device.fabric.gpu_regions.fetch_add(1);
   return std::unique_ptr<MemoryRegion>(
-      std::make_unique<EmuMemoryRegion>(device, addr, length, access, key, kind));
-}
-
-EmuMemoryRegion::~EmuMemoryRegion() {
-  std::unique_lock lock(device_.fabric.tables);
-  device_.keys.remove(lkey());
-  if (memory_kind() == MemoryKind::kDevice) device_.fabric.gpu_regions.fetch_sub(1);
+      std::make_unique<KeyedMemoryRegion>(addr, length, access, key, kind, [nic = &device, kind](uint32_t freed) {
+        std::unique_lock lock(nic->fabric.tables);
+        nic->keys.remove(freed);
+        if (kind == MemoryKind::kDevice) nic->fabric.gpu_regions.fetch_sub(1);
+      }));
 }
 
 EmuCompletionQueue::EmuCompletionQueue(FabricImpl& fabric, uint32_t depth)

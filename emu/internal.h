@@ -66,16 +66,6 @@ class EmuProtectionDomain final : public ProtectionDomain {
   const uint32_t id;
 };
 
-class EmuMemoryRegion final : public KeyedMemoryRegion {
- public:
-  EmuMemoryRegion(EmuDevice& device, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
-      : KeyedMemoryRegion(addr, length, access, key, kind), device_(device) {}
-  ~EmuMemoryRegion() override;
-
- private:
-  EmuDevice& device_;
-};
-
 class EmuCompletionQueue final : public CompletionQueue {
  public:
   EmuCompletionQueue(FabricImpl& fabric, uint32_t depth);

@@ -83,8 +83,8 @@ Result<std::unique_ptr<MemoryRegion>> SimProtectionDomain::register_memory(void*
   // network, not PCIe).
   if (auto ok = check_registration(addr, length, access, kind, "sim"); !ok.ok()) return ok.error();
   const uint32_t key = device.keys.add(reinterpret_cast<uint64_t>(addr), length, access, id, kind);
-  return std::unique_ptr<MemoryRegion>(
-      std::make_unique<SimMemoryRegion>(device, addr, length, access, key, kind));
+  return std::unique_ptr<MemoryRegion>(std::make_unique<KeyedMemoryRegion>(
+      addr, length, access, key, kind, [nic = &device](uint32_t freed) { nic->keys.remove(freed); }));
 }
 
 Result<std::unique_ptr<Endpoint>> SimProtectionDomain::create_endpoint(const EndpointConfig& config) {

@@ -56,14 +56,4 @@ class SimProtectionDomain final : public ProtectionDomain {
   const uint32_t id;
 };
 
-class SimMemoryRegion final : public KeyedMemoryRegion {
- public:
-  SimMemoryRegion(SimDevice& device, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
-      : KeyedMemoryRegion(addr, length, access, key, kind), device_(device) {}
-  ~SimMemoryRegion() override { device_.keys.remove(lkey()); }
-
- private:
-  SimDevice& device_;
-};
-
 }  // namespace ferry::sim

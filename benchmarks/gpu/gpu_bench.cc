@@ -2,7 +2,7 @@
 // the same card (the `vs_memcpy` counter). Bandwidth counts bytes read plus bytes
 // written, as cudaMemcpy's does (a copy of N bytes moves 2N).
 //
-//   bazel run --config=opt //benchmarks/gpu:gpu_bench     (on a machine with a GPU)
+//   bazel run --config=opt //benchmarks:gpu_bench     (on a machine with a GPU)
 //   bash tools/gpu-test.sh                                (builds here, runs there)
 //
 // Goals (docs/PERFORMANCE.md): KV pack/unpack of 16-64 KiB blocks >= 0.95x memcpy; the

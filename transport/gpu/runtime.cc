@@ -3,6 +3,7 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
+#include <cstring>
 #include <utility>
 
 namespace ferry::gpu {
@@ -28,6 +29,23 @@ Fn driver_function(const char* name) {
     return nullptr;
   }
   return reinterpret_cast<Fn>(fn);
+}
+
+// The live cudaMalloc allocation that holds a GPU pointer.
+struct Allocation {
+  uintptr_t base = 0;
+  size_t size = 0;
+};
+Result<Allocation> allocation_of(const void* ptr) {
+  using GetAddressRange = CUresult (*)(CUdeviceptr*, size_t*, CUdeviceptr);
+  static const auto get_range = driver_function<GetAddressRange>("cuMemGetAddressRange");
+  if (get_range == nullptr) return make_error(ErrorCode::kUnsupported, "the CUDA driver lacks cuMemGetAddressRange");
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  if (get_range(&base, &size, reinterpret_cast<CUdeviceptr>(ptr)) != CUDA_SUCCESS) {
+    return make_error(ErrorCode::kInvalidArgument, "GPU memory range not found (freed?)");
+  }
+  return Allocation{static_cast<uintptr_t>(base), size};
 }
 
 }  // namespace
@@ -109,19 +127,12 @@ VoidResult check_memory_kind(const void* ptr, size_t length, MemoryKind kind) {
   }
   // The whole range must sit in one live allocation: its last byte must be device memory
   // of the same allocation (a range past the end, or into a freed neighbour, is refused).
-  using GetAddressRange = CUresult (*)(CUdeviceptr*, size_t*, CUdeviceptr);
-  static const auto get_range = driver_function<GetAddressRange>("cuMemGetAddressRange");
-  if (get_range == nullptr) return make_error(ErrorCode::kUnsupported, "the CUDA driver lacks cuMemGetAddressRange");
-  CUdeviceptr base = 0;
-  size_t size = 0;
-  if (get_range(&base, &size, reinterpret_cast<CUdeviceptr>(ptr)) != CUDA_SUCCESS) {
-    return make_error(ErrorCode::kInvalidArgument, "GPU memory range not found (freed?)");
-  }
+  auto alloc = allocation_of(ptr);
+  if (!alloc.ok()) return alloc.error();
   const auto begin = reinterpret_cast<uintptr_t>(ptr);
-  const auto alloc_begin = static_cast<uintptr_t>(base);
-  if (begin + length > alloc_begin + size) {
+  if (begin + length > alloc->base + alloc->size) {
     return make_error(ErrorCode::kOutOfRange, "GPU range of " + std::to_string(length) + " bytes runs " +
-                                                  std::to_string(begin + length - alloc_begin - size) +
+                                                  std::to_string(begin + length - alloc->base - alloc->size) +
                                                   " bytes past the end of its allocation");
   }
   return {};
@@ -144,6 +155,37 @@ Result<int> dmabuf_fd(const void* ptr, size_t length) {
   return fd;
 }
 
+Result<IpcHandle> ipc_handle(const void* ptr) {
+  static_assert(sizeof(cudaIpcMemHandle_t) == kIpcHandleBytes);
+  auto alloc = allocation_of(ptr);
+  if (!alloc.ok()) return alloc.error();
+  cudaPointerAttributes attributes{};
+  if (cudaError_t e = cudaPointerGetAttributes(&attributes, ptr); e != cudaSuccess) {
+    return cuda_error("cudaPointerGetAttributes", e);
+  }
+  cudaIpcMemHandle_t handle{};
+  if (cudaError_t e = cudaIpcGetMemHandle(&handle, reinterpret_cast<void*>(alloc->base)); e != cudaSuccess) {
+    return cuda_error("cudaIpcGetMemHandle", e);
+  }
+  IpcHandle out;
+  std::memcpy(out.bytes.data(), &handle, sizeof handle);
+  out.alloc_offset = reinterpret_cast<uintptr_t>(ptr) - alloc->base;
+  out.device = attributes.device;
+  return out;
+}
+
+Result<void*> open_ipc_handle(std::span<const uint8_t, kIpcHandleBytes> bytes) {
+  cudaIpcMemHandle_t handle{};
+  std::memcpy(&handle, bytes.data(), sizeof handle);
+  void* base = nullptr;
+  if (cudaError_t e = cudaIpcOpenMemHandle(&base, handle, cudaIpcMemLazyEnablePeerAccess); e != cudaSuccess) {
+    return cuda_error("cudaIpcOpenMemHandle", e);
+  }
+  return base;
+}
+
+void close_ipc_handle(void* base) { cudaIpcCloseMemHandle(base); }
+
 VoidResult copy(void* dst, const void* src, size_t n) {
   if (n == 0) return {};
   const cudaError_t e = cudaMemcpy(dst, src, n, cudaMemcpyDefault);
@@ -157,58 +199,58 @@ VoidResult synchronize() {
   return {};
 }
 
-Result<DeviceBuffer> DeviceBuffer::allocate(size_t bytes) {
-  DeviceBuffer buffer;
-  const cudaError_t e = cudaMalloc(&buffer.data_, bytes == 0 ? 1 : bytes);
+namespace {
+
+template <MemoryKind Kind>
+cudaError_t allocate_memory(void** data, size_t bytes) {
+  return Kind == MemoryKind::kDevice ? cudaMalloc(data, bytes) : cudaMallocHost(data, bytes);
+}
+
+template <MemoryKind Kind>
+void free_memory(void* data) {
+  if (data == nullptr) return;
+  if (Kind == MemoryKind::kDevice) {
+    cudaFree(data);
+  } else {
+    cudaFreeHost(data);
+  }
+}
+
+}  // namespace
+
+template <MemoryKind Kind>
+Result<Buffer<Kind>> Buffer<Kind>::allocate(size_t bytes) {
+  Buffer buffer;
+  const cudaError_t e = allocate_memory<Kind>(&buffer.data_, bytes == 0 ? 1 : bytes);
   if (e != cudaSuccess) {
     cudaGetLastError();
-    return cuda_error(("cudaMalloc of " + std::to_string(bytes) + " bytes").c_str(), e);
+    const char* call = Kind == MemoryKind::kDevice ? "cudaMalloc" : "cudaMallocHost";
+    return cuda_error((std::string(call) + " of " + std::to_string(bytes) + " bytes").c_str(), e);
   }
   buffer.size_ = bytes;
   return buffer;
 }
 
-DeviceBuffer::~DeviceBuffer() {
-  if (data_ != nullptr) cudaFree(data_);
+template <MemoryKind Kind>
+Buffer<Kind>::~Buffer() {
+  free_memory<Kind>(data_);
 }
 
-DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
+template <MemoryKind Kind>
+Buffer<Kind>::Buffer(Buffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+template <MemoryKind Kind>
+Buffer<Kind>& Buffer<Kind>::operator=(Buffer&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) cudaFree(data_);
+    free_memory<Kind>(data_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
   }
   return *this;
 }
 
-Result<PinnedBuffer> PinnedBuffer::allocate(size_t bytes) {
-  PinnedBuffer buffer;
-  const cudaError_t e = cudaMallocHost(&buffer.data_, bytes == 0 ? 1 : bytes);
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    return cuda_error(("cudaMallocHost of " + std::to_string(bytes) + " bytes").c_str(), e);
-  }
-  buffer.size_ = bytes;
-  return buffer;
-}
-
-PinnedBuffer::~PinnedBuffer() {
-  if (data_ != nullptr) cudaFreeHost(data_);
-}
-
-PinnedBuffer::PinnedBuffer(PinnedBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-
-PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
-  if (this != &other) {
-    if (data_ != nullptr) cudaFreeHost(data_);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
+template class Buffer<MemoryKind::kDevice>;
+template class Buffer<MemoryKind::kHost>;
 
 }  // namespace ferry::gpu

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "transport/provider.h"
@@ -41,6 +43,20 @@ VoidResult check_memory_kind(const void* ptr, size_t length, MemoryKind kind);
 // caller closes it. An error says why the driver would not export one.
 Result<int> dmabuf_fd(const void* ptr, size_t length);
 
+// A CUDA IPC handle of the allocation that holds a GPU pointer: another process opens it
+// to map the same memory.
+inline constexpr size_t kIpcHandleBytes = 64;
+struct IpcHandle {
+  std::array<uint8_t, kIpcHandleBytes> bytes{};
+  uint64_t alloc_offset = 0;  // the pointer minus its allocation's base
+  int device = -1;
+};
+Result<IpcHandle> ipc_handle(const void* ptr);
+// The base of another process's allocation, mapped here (with peer access where the GPUs
+// have it). Close it with close_ipc_handle.
+Result<void*> open_ipc_handle(std::span<const uint8_t, kIpcHandleBytes> bytes);
+void close_ipc_handle(void* base);
+
 // Copies n bytes between any of host and GPU memory with the copy engines, and waits for
 // the copy (cudaMemcpy with the kind inferred from the pointers).
 VoidResult copy(void* dst, const void* src, size_t n);
@@ -48,16 +64,18 @@ VoidResult copy(void* dst, const void* src, size_t n);
 // Waits for all work on the current device.
 VoidResult synchronize();
 
-// GPU memory (cudaMalloc) freed on destruction. Movable, not copyable.
-class DeviceBuffer {
+// CUDA memory freed on destruction: GPU memory (cudaMalloc) for kDevice, page-locked
+// host memory (cudaMallocHost) for kHost. Movable, not copyable.
+template <MemoryKind Kind>
+class Buffer {
  public:
-  DeviceBuffer() = default;
-  static Result<DeviceBuffer> allocate(size_t bytes);
-  ~DeviceBuffer();
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  Buffer() = default;
+  static Result<Buffer> allocate(size_t bytes);
+  ~Buffer();
+  Buffer(Buffer&& other) noexcept;
+  Buffer& operator=(Buffer&& other) noexcept;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
 
   void* data() const { return data_; }
   template <typename T>
@@ -69,23 +87,8 @@ class DeviceBuffer {
   size_t size_ = 0;
 };
 
-// Page-locked host memory (cudaMallocHost) freed on destruction: staging buffers.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  static Result<PinnedBuffer> allocate(size_t bytes);
-  ~PinnedBuffer();
-  PinnedBuffer(PinnedBuffer&& other) noexcept;
-  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-
-  void* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
+using DeviceBuffer = Buffer<MemoryKind::kDevice>;
+// Staging buffers.
+using PinnedBuffer = Buffer<MemoryKind::kHost>;
 
 }  // namespace ferry::gpu

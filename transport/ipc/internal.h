@@ -20,6 +20,7 @@
 #include "transport/ipc/peer_copy.h"
 #include "transport/ipc/shared_memory.h"
 #include "transport/provider_support/completion_ring.h"
+#include "transport/provider_support/memory_registration.h"
 
 namespace ferry::ipc {
 
@@ -72,27 +73,6 @@ class IpcProtectionDomain final : public ProtectionDomain {
 
   IpcDevice& device;
   const uint32_t id;
-};
-
-class IpcMemoryRegion final : public MemoryRegion {
- public:
-  IpcMemoryRegion(IpcProvider& provider, void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
-      : provider_(provider), addr_(addr), length_(length), access_(access), key_(key), kind_(kind) {}
-  ~IpcMemoryRegion() override;
-  void* addr() const override { return addr_; }
-  size_t length() const override { return length_; }
-  uint32_t lkey() const override { return key_; }
-  uint32_t rkey() const override { return key_; }
-  uint32_t access() const override { return access_; }
-  MemoryKind memory_kind() const override { return kind_; }
-
- private:
-  IpcProvider& provider_;
-  void* addr_;
-  size_t length_;
-  uint32_t access_;
-  uint32_t key_;
-  MemoryKind kind_;
 };
 
 class IpcCompletionQueue final : public CompletionQueue {

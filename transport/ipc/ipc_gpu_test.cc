@@ -9,10 +9,10 @@ namespace ferry::ipc {
 namespace {
 
 using testing::Card;
+using testing::kAllAccess;
 using testing::Side;
 
 constexpr size_t kBytes = 4 << 20;
-constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
 
 // The child: from host memory into the parent's GPU region; rkey 0 means "no GPU, stop".
 int child_writes(int to_parent, int from_parent) {
@@ -22,9 +22,8 @@ int child_writes(int to_parent, int from_parent) {
   auto mr = s.pd->register_memory(const_cast<uint8_t*>(src.data()), src.size(), kAllAccess, MemoryKind::kHost);
   if (!mr.ok()) return 3;
   s.mr = std::move(mr).value();
-  Card mine, parent;
-  const auto address = s.ep->address();
-  std::memcpy(mine.address, address.data(), address.size());
+  const Card mine = testing::card_of(s);
+  Card parent;
   if (!testing::write_card(to_parent, mine) || !testing::read_card(from_parent, &parent)) return 4;
   if (parent.rkey == 0) return 0;
   if (!s.ep->connect({parent.address, sizeof parent.address}).ok()) return 5;
@@ -43,18 +42,14 @@ int child_writes(int to_parent, int from_parent) {
 }
 
 TEST(IpcGpu, ChildWritesEveryByteOfParentGpuMemory) {
-  int up[2], down[2];
-  ASSERT_EQ(pipe(up), 0);
-  ASSERT_EQ(pipe(down), 0);
   // Fork before CUDA starts in this process: a child of a CUDA process cannot use CUDA.
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) _exit(child_writes(up[1], down[0]));
-  Card mine, theirs;
-  ASSERT_TRUE(testing::read_card(up[0], &theirs));
+  const testing::Child child = testing::fork_child(child_writes);
+  ASSERT_GE(child.pid, 0);
+  Card theirs;
+  ASSERT_TRUE(testing::read_card(child.from_child, &theirs));
   if (auto here = gpu::available(); !here.ok()) {
-    ASSERT_TRUE(testing::write_card(down[1], mine));  // rkey 0: the child stops
-    EXPECT_EQ(testing::wait_child(child), 0);
+    ASSERT_TRUE(testing::write_card(child.to_child, Card{}));  // rkey 0: the child stops
+    EXPECT_EQ(testing::wait_child(child.pid), 0);
     GTEST_SKIP() << "needs a GPU: " << here.error().message;
   }
   Side s;
@@ -67,20 +62,17 @@ TEST(IpcGpu, ChildWritesEveryByteOfParentGpuMemory) {
   auto mr = s.pd->register_memory(region, kBytes, kAllAccess, MemoryKind::kDevice);
   ASSERT_TRUE(mr.ok()) << mr.error().to_string();
   s.mr = std::move(mr).value();
-  const auto address = s.ep->address();
-  std::memcpy(mine.address, address.data(), address.size());
-  mine.addr = reinterpret_cast<uint64_t>(region);
-  mine.rkey = s.mr->rkey();
+  const Card mine = testing::card_of(s, region);
   ASSERT_TRUE(s.ep->connect({theirs.address, sizeof theirs.address}).ok());
   RecvRequest recv{5, nullptr, 0};
   ASSERT_TRUE(s.ep->post_recv({&recv, 1}).ok());
-  ASSERT_TRUE(testing::write_card(down[1], mine));
+  ASSERT_TRUE(testing::write_card(child.to_child, mine));
 
   auto landed = testing::wait_one(*s.provider, *s.cq);
   ASSERT_TRUE(landed.has_value()) << "no write-with-imm from the child within the timeout";
   EXPECT_EQ(landed->status, Status::kSuccess);
   EXPECT_EQ(landed->imm, 9u);
-  EXPECT_EQ(testing::wait_child(child), 0);
+  EXPECT_EQ(testing::wait_child(child.pid), 0);
   const auto got = gpu::testing::download(dst->data(), kBytes + 2);
   const auto want = gpu::testing::pattern_bytes(7, kBytes);
   EXPECT_EQ(got.front(), 0xee);

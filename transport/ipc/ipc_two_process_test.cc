@@ -11,10 +11,10 @@ namespace ferry::ipc {
 namespace {
 
 using testing::Card;
+using testing::kAllAccess;
 using testing::Side;
 
 constexpr size_t kBytes = 1 << 20;
-constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
 
 uint8_t pattern(uint64_t i) { return static_cast<uint8_t>((i * 131) ^ (i >> 8) ^ 0x5a); }
 
@@ -28,9 +28,8 @@ int child_writes(int to_parent, int from_parent) {
   auto mr = s.pd->register_memory(src.data(), src.size(), kAllAccess, MemoryKind::kHost);
   if (!mr.ok()) return 3;
   s.mr = std::move(mr).value();
-  Card mine, parent;
-  const auto address = s.ep->address();
-  std::memcpy(mine.address, address.data(), address.size());
+  const Card mine = testing::card_of(s);
+  Card parent;
   if (!testing::write_card(to_parent, mine) || !testing::read_card(from_parent, &parent)) return 4;
   if (!s.ep->connect({parent.address, sizeof parent.address}).ok()) return 5;
   constexpr size_t kPiece = kBytes / 16;
@@ -54,12 +53,8 @@ int child_writes(int to_parent, int from_parent) {
 }
 
 TEST(IpcTwoProcess, ChildWritesEveryByteOfParentHostMemory) {
-  int up[2], down[2];
-  ASSERT_EQ(pipe(up), 0);
-  ASSERT_EQ(pipe(down), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) _exit(child_writes(up[1], down[0]));
+  const testing::Child child = testing::fork_child(child_writes);
+  ASSERT_GE(child.pid, 0);
 
   Side s;
   ASSERT_TRUE(testing::open_side(s));
@@ -67,16 +62,13 @@ TEST(IpcTwoProcess, ChildWritesEveryByteOfParentHostMemory) {
   auto mr = s.pd->register_memory(dst.data() + 1, kBytes, kAllAccess, MemoryKind::kHost);
   ASSERT_TRUE(mr.ok()) << mr.error().to_string();
   s.mr = std::move(mr).value();
-  Card mine, theirs;
-  const auto address = s.ep->address();
-  std::memcpy(mine.address, address.data(), address.size());
-  mine.addr = reinterpret_cast<uint64_t>(dst.data() + 1);
-  mine.rkey = s.mr->rkey();
-  ASSERT_TRUE(testing::read_card(up[0], &theirs));
+  const Card mine = testing::card_of(s, dst.data() + 1);
+  Card theirs;
+  ASSERT_TRUE(testing::read_card(child.from_child, &theirs));
   ASSERT_TRUE(s.ep->connect({theirs.address, sizeof theirs.address}).ok());
   RecvRequest recv{77, nullptr, 0};
   ASSERT_TRUE(s.ep->post_recv({&recv, 1}).ok());
-  ASSERT_TRUE(testing::write_card(down[1], mine));
+  ASSERT_TRUE(testing::write_card(child.to_child, mine));
 
   auto landed = testing::wait_one(*s.provider, *s.cq);
   ASSERT_TRUE(landed.has_value()) << "no write-with-imm from the child within the timeout";
@@ -84,7 +76,7 @@ TEST(IpcTwoProcess, ChildWritesEveryByteOfParentHostMemory) {
   EXPECT_EQ(landed->kind, CompletionKind::kRecvWriteWithImm);
   EXPECT_EQ(landed->cookie, 77u);
   EXPECT_EQ(landed->imm, 0xfeedu);
-  EXPECT_EQ(testing::wait_child(child), 0);
+  EXPECT_EQ(testing::wait_child(child.pid), 0);
   EXPECT_EQ(dst.front(), 0xee);
   EXPECT_EQ(dst.back(), 0xee);
   size_t wrong = 0;
@@ -101,11 +93,8 @@ int child_waits(int to_parent, int from_parent) {
   auto mr = s.pd->register_memory(memory.data(), memory.size(), kAllAccess, MemoryKind::kHost);
   if (!mr.ok()) return 3;
   s.mr = std::move(mr).value();
-  Card mine, parent;
-  const auto address = s.ep->address();
-  std::memcpy(mine.address, address.data(), address.size());
-  mine.addr = reinterpret_cast<uint64_t>(memory.data());
-  mine.rkey = s.mr->rkey();
+  const Card mine = testing::card_of(s, memory.data());
+  Card parent;
   if (!testing::write_card(to_parent, mine) || !testing::read_card(from_parent, &parent)) return 4;
   if (!s.ep->connect({parent.address, sizeof parent.address}).ok()) return 5;
   if (!testing::write_card(to_parent, mine)) return 6;  // connected
@@ -114,12 +103,8 @@ int child_waits(int to_parent, int from_parent) {
 }
 
 TEST(IpcTwoProcess, KilledPeerGivesRetryExceeded) {
-  int up[2], down[2];
-  ASSERT_EQ(pipe(up), 0);
-  ASSERT_EQ(pipe(down), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) _exit(child_waits(up[1], down[0]));
+  const testing::Child child = testing::fork_child(child_waits);
+  ASSERT_GE(child.pid, 0);
 
   EndpointConfig config;
   config.retry_count = 2;
@@ -130,13 +115,12 @@ TEST(IpcTwoProcess, KilledPeerGivesRetryExceeded) {
   auto mr = s.pd->register_memory(local.data(), local.size(), kAllAccess, MemoryKind::kHost);
   ASSERT_TRUE(mr.ok());
   s.mr = std::move(mr).value();
-  Card mine, theirs;
-  const auto address = s.ep->address();
-  std::memcpy(mine.address, address.data(), address.size());
-  ASSERT_TRUE(testing::read_card(up[0], &theirs));
+  const Card mine = testing::card_of(s);
+  Card theirs;
+  ASSERT_TRUE(testing::read_card(child.from_child, &theirs));
   ASSERT_TRUE(s.ep->connect({theirs.address, sizeof theirs.address}).ok());
-  ASSERT_TRUE(testing::write_card(down[1], mine));
-  ASSERT_TRUE(testing::read_card(up[0], &theirs));
+  ASSERT_TRUE(testing::write_card(child.to_child, mine));
+  ASSERT_TRUE(testing::read_card(child.from_child, &theirs));
 
   // Alive: a read brings the child's bytes, every one checked.
   Sge sge{reinterpret_cast<uint64_t>(local.data()), 4096, s.mr->lkey()};
@@ -154,9 +138,9 @@ TEST(IpcTwoProcess, KilledPeerGivesRetryExceeded) {
   for (size_t i = 0; i < local.size(); ++i) ASSERT_EQ(local[i], pattern(i)) << "byte " << i;
 
   // Killed (and not yet reaped: a zombie is dead too): the next write gives up.
-  ASSERT_EQ(kill(child, SIGKILL), 0);
+  ASSERT_EQ(kill(child.pid, SIGKILL), 0);
   siginfo_t info{};
-  ASSERT_EQ(waitid(P_PID, child, &info, WEXITED | WNOWAIT), 0);  // dead, left a zombie
+  ASSERT_EQ(waitid(P_PID, child.pid, &info, WEXITED | WNOWAIT), 0);  // dead, left a zombie
   wr.cookie = 2;
   wr.opcode = Opcode::kWrite;
   ASSERT_TRUE(s.ep->post_send({&wr, 1}).ok());
@@ -165,7 +149,7 @@ TEST(IpcTwoProcess, KilledPeerGivesRetryExceeded) {
   EXPECT_EQ(lost->cookie, 2u);
   EXPECT_EQ(lost->status, Status::kRetryExceeded);
   EXPECT_EQ(s.ep->state(), EndpointState::kError);
-  EXPECT_EQ(testing::wait_child(child), 128);
+  EXPECT_EQ(testing::wait_child(child.pid), 128);
 }
 
 // Without a GPU, registering GPU memory fails with the runtime's reason.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "transport/gpu/runtime.h"
 #include "transport/provider.h"
 
 namespace ferry::ipc {
@@ -20,7 +21,7 @@ inline constexpr uint32_t kRecvRing = 512;  // the device's max_recv_wr
 // Room for every posted recv's completion, and one more whose recv a peer claimed while
 // its owner posted another.
 inline constexpr uint32_t kDoneRing = 2 * kRecvRing;
-inline constexpr uint32_t kIpcHandleBytes = 64;
+inline constexpr uint32_t kIpcHandleBytes = gpu::kIpcHandleBytes;
 
 static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free,
               "shared-memory atomics must be lock-free to be address-free");

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <thread>
 
-#include "transport/ipc/cuda_ipc.h"
 #include "transport/ipc/internal.h"
+#include "transport/gpu/runtime.h"
 #include "transport/provider_support/dma_copy.h"
 #include "transport/random.h"
 
@@ -41,7 +41,7 @@ void retire(Gate& gate) {
 // Peers
 
 PeerProcess::~PeerProcess() {
-  for (auto& [slot, opened] : opened_) close_gpu_memory(opened.base);
+  for (auto& [slot, opened] : opened_) gpu::close_ipc_handle(opened.base);
   if (pidfd_ >= 0) close(pidfd_);
 }
 
@@ -58,12 +58,12 @@ void* PeerProcess::gpu_memory(uint32_t slot, uint32_t key, const RegionEntry& en
   std::lock_guard lock(mutex_);
   auto it = opened_.find(slot);
   if (it != opened_.end() && it->second.key != key) {
-    close_gpu_memory(it->second.base);  // the slot was registered again since
+    gpu::close_ipc_handle(it->second.base);  // the slot was registered again since
     opened_.erase(it);
     it = opened_.end();
   }
   if (it == opened_.end()) {
-    auto base = open_gpu_memory(entry.ipc_handle);
+    auto base = gpu::open_ipc_handle(entry.ipc_handle);
     if (!base.ok()) return nullptr;
     it = opened_.emplace(slot, Opened{key, *base}).first;
   }
@@ -103,10 +103,7 @@ Result<std::unique_ptr<CompletionQueue>> IpcDevice::create_completion_queue(uint
 
 Result<std::unique_ptr<MemoryRegion>> IpcProtectionDomain::register_memory(void* addr, size_t length, uint32_t access,
                                                                            MemoryKind kind) {
-  if (addr == nullptr || length == 0) {
-    return make_error(ErrorCode::kInvalidArgument, "cannot register an empty or null region");
-  }
-  if (auto checked = check_memory_kind(addr, length, kind); !checked.ok()) return checked.error();
+  if (auto checked = check_registration(addr, length, access, kind, "ipc"); !checked.ok()) return checked.error();
   RegionEntry entry;
   entry.pd_id = id;
   entry.access = access;
@@ -114,19 +111,18 @@ Result<std::unique_ptr<MemoryRegion>> IpcProtectionDomain::register_memory(void*
   entry.addr = reinterpret_cast<uint64_t>(addr);
   entry.length = length;
   if (kind == MemoryKind::kDevice) {
-    auto exported = export_gpu_memory(addr);
-    if (!exported.ok()) return exported.error();
-    std::memcpy(entry.ipc_handle, exported->handle, kIpcHandleBytes);
+    auto exported = gpu::ipc_handle(addr);
+    if (!exported.ok()) return make_error(exported.error().code, "ipc: " + exported.error().message);
+    std::memcpy(entry.ipc_handle, exported->bytes.data(), kIpcHandleBytes);
     entry.alloc_offset = exported->alloc_offset;
     entry.gpu = exported->device;
   }
   auto key = device.provider.add_region(entry);
   if (!key.ok()) return key.error();
-  return std::unique_ptr<MemoryRegion>(
-      std::make_unique<IpcMemoryRegion>(device.provider, addr, length, access, *key, kind));
+  IpcProvider* provider = &device.provider;
+  return std::unique_ptr<MemoryRegion>(std::make_unique<KeyedMemoryRegion>(
+      addr, length, access, *key, kind, [provider](uint32_t freed) { provider->remove_region(freed); }));
 }
-
-IpcMemoryRegion::~IpcMemoryRegion() { provider_.remove_region(key_); }
 
 bool IpcCompletionQueue::push(const Completion& completion) {
   std::lock_guard lock(mutex);

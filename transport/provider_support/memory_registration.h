@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -56,12 +57,14 @@ class KeyTable {
   uint32_t gpu_regions_ = 0;
 };
 
-// A region as register_memory hands it out; the provider's subclass gives its key back
-// when it is destroyed.
-class KeyedMemoryRegion : public MemoryRegion {
+// A region as register_memory hands it out: release(key) gives its key back to the
+// provider when it is destroyed.
+class KeyedMemoryRegion final : public MemoryRegion {
  public:
-  KeyedMemoryRegion(void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind)
-      : addr_(addr), length_(length), access_(access), key_(key), kind_(kind) {}
+  KeyedMemoryRegion(void* addr, size_t length, uint32_t access, uint32_t key, MemoryKind kind,
+                    std::function<void(uint32_t key)> release)
+      : addr_(addr), length_(length), access_(access), key_(key), kind_(kind), release_(std::move(release)) {}
+  ~KeyedMemoryRegion() override { release_(key_); }
   void* addr() const override { return addr_; }
   size_t length() const override { return length_; }
   uint32_t lkey() const override { return key_; }
@@ -75,6 +78,7 @@ class KeyedMemoryRegion : public MemoryRegion {
   uint32_t access_;
   uint32_t key_;
   MemoryKind kind_;
+  std::function<void(uint32_t key)> release_;
 };
 
 }  // namespace ferry

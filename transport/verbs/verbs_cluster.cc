@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "transport/wall_clock_cluster.h"
+
 namespace ferry::verbs {
 namespace {
 
@@ -13,43 +15,18 @@ bool read_counter(const std::string& path, uint64_t* value) {
   return static_cast<bool>(in >> *value);
 }
 
-class VerbsCluster final : public Cluster {
+class VerbsCluster final : public WallClockCluster {
  public:
   VerbsCluster(std::vector<std::unique_ptr<Provider>> providers, uint8_t port)
-      : providers_(std::move(providers)), port_(port) {}
+      : WallClockCluster(std::move(providers)), port_(port) {}
 
   const char* provider_name() const override { return "verbs"; }
   std::string mode() const override { return "wall-clock"; }
-  size_t node_count() const override { return providers_.size(); }
   size_t nics_per_node() const override { return providers_.front()->device_count(); }
-  Provider& node(size_t index) override { return *providers_.at(index); }
-  bool virtual_time() const override { return false; }
-  uint64_t now_ns() const override { return providers_.front()->clock().now_ns(); }
-  // The NICs move by themselves (polling is the engines' business): a step only runs the
-  // callbacks of at() that are due.
-  bool step() override {
-    const uint64_t now = now_ns();
-    bool ran = false;
-    for (size_t i = 0; i < pending_.size();) {
-      if (pending_[i].at_ns > now) {
-        ++i;
-        continue;
-      }
-      auto fn = std::move(pending_[i].fn);
-      pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
-      fn();
-      ran = true;
-    }
-    return ran;
-  }
-  void advance(uint64_t) override { step(); }
-  void run_until(uint64_t) override { step(); }
-  void at(uint64_t t_ns, std::function<void()> fn) override { pending_.push_back({t_ns, std::move(fn)}); }
   VoidResult inject(const FabricFault& fault) override {
     return make_error(ErrorCode::kUnsupported, std::string("verbs: cannot inject ") + to_string(fault.kind) +
                                                    " into a real NIC; use emu or sim for fault runs");
   }
-  uint64_t trace_hash() const override { return 0; }
   Result<NicCounters> nic_counters(uint32_t node, uint32_t nic) const override {
     if (node >= providers_.size() || nic >= nics_per_node()) {
       return make_error(ErrorCode::kOutOfRange,
@@ -78,13 +55,7 @@ class VerbsCluster final : public Cluster {
   }
 
  private:
-  struct Pending {
-    uint64_t at_ns;
-    std::function<void()> fn;
-  };
-  std::vector<std::unique_ptr<Provider>> providers_;
   uint8_t port_;
-  std::vector<Pending> pending_;
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 namespace ferry::ipc::testing {
 
 inline constexpr uint64_t kTimeoutNs = 10'000'000'000;
+inline constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
 
 // One side's objects, declared in reverse order of destruction.
 struct Side {
@@ -51,6 +52,33 @@ struct Card {
   uint64_t addr = 0;
   uint32_t rkey = 0;
 };
+
+// This side's card: its endpoint's address and, given `region` (in s.mr), where to write.
+inline Card card_of(const Side& s, const void* region = nullptr) {
+  Card card;
+  const auto address = s.ep->address();
+  std::memcpy(card.address, address.data(), address.size());
+  if (region != nullptr) {
+    card.addr = reinterpret_cast<uint64_t>(region);
+    card.rkey = s.mr->rkey();
+  }
+  return card;
+}
+
+// A forked child that runs fn(to_parent, from_parent) and exits with what it returns;
+// pid is -1 when the fork or a pipe failed.
+struct Child {
+  pid_t pid = -1;
+  int from_child = -1;
+  int to_child = -1;
+};
+inline Child fork_child(int (*fn)(int to_parent, int from_parent)) {
+  int up[2], down[2];
+  if (pipe(up) != 0 || pipe(down) != 0) return {};
+  const pid_t pid = fork();
+  if (pid == 0) _exit(fn(up[1], down[0]));
+  return Child{pid, up[0], down[1]};
+}
 
 inline bool write_card(int fd, const Card& card) { return write(fd, &card, sizeof card) == sizeof card; }
 inline bool read_card(int fd, Card* card) { return read(fd, card, sizeof *card) == sizeof *card; }

@@ -6,7 +6,7 @@
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/partition.h"
 #include "transport/workloads/coll/ring.h"
-#include "transport/workloads/coll/scratch_layout.h"
+#include "transport/workloads/coll/rounds.h"
 
 namespace ferry::coll {
 namespace {
@@ -14,57 +14,43 @@ namespace {
 // Every rank writes its block into slot `rank` of every peer; each copies the n-1 slots
 // into place. One latency; every rank sends its block n-1 times.
 Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, n, dtype);
-  if (!slots) co_return scratch_too_small(comm, n);
-  const size_t rounds = round_count(count, slots->elements);
-  call.expect_from_every_peer(rounds);
-  call.start();
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slots->elements, round);
-    const uint64_t half = comm.begin_round();
-    const uint64_t bytes = range.count * esize;
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
+    const Piece mine{send + range.first * esize, range.count * esize};
     auto block = [&](uint32_t r) { return recv + (r * count + range.first) * esize; };
-    for (uint32_t p = 0; p < n; ++p) {
-      if (p != me) call.write(p, send + range.first * esize, bytes, slots->offset(half, me));
-    }
-    std::memmove(block(me), send + range.first * esize, bytes);
+    call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t) { return mine; });
+    std::memmove(block(me), mine.src, mine.bytes);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(block(q), comm.scratch().local + slots->offset(half, q), bytes);
+      if (q != me) std::memcpy(block(q), plan->local(half, q), mine.bytes);
     }
-  }
-  co_return TransferResult{};
+    co_return r;
+  });
 }
 
 // Each block travels the ring: at step s a rank forwards block rank-s (its own first)
 // and copies block rank-s-1 from its predecessor. n-1 latencies; every rank sends n-1
 // blocks once each.
 Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slot = slots_of(comm, 1, dtype);
-  if (!slot) co_return scratch_too_small(comm, 1);
-  const size_t rounds = round_count(count, slot->elements);
   const uint32_t steps = n - 1;
-  expect_ring_rounds(call, steps, rounds);
-  call.start();
+  const auto plan = start_rounds(call, 1, count, dtype, 1,
+                                 [&](uint64_t rounds) { expect_ring_rounds(call, steps, rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slot->elements, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto block = [&](int64_t position) { return recv + (ring_index(position, n) * count + range.first) * esize; };
     std::memmove(block(me), send + range.first * esize, bytes);
-    auto forward = [&](uint32_t s) { return RingSend{block(int64_t{me} - s), bytes}; };
+    auto forward = [&](uint32_t s) { return Piece{block(int64_t{me} - s), bytes}; };
     auto consume = [&](uint32_t s, const void* incoming) { std::memcpy(block(int64_t{me} - s - 1), incoming, bytes); };
-    TransferResult r = co_await ring_round(call, slot->offset(half, 0), steps, forward, consume);
-    if (!r.ok()) co_return r;
-  }
-  co_return TransferResult{};
+    co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, forward, consume);
+  });
 }
 
 Task<TransferResult> run(Call& call, Algorithm algorithm, const void* send, void* recv, size_t count, DType dtype) {

@@ -6,7 +6,7 @@
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/partition.h"
 #include "transport/workloads/coll/ring.h"
-#include "transport/workloads/coll/scratch_layout.h"
+#include "transport/workloads/coll/rounds.h"
 
 namespace ferry::coll {
 namespace {
@@ -15,31 +15,25 @@ namespace {
 // reduces the n slots (its own data in its rank's place) itself. One latency, but n-1
 // times the data out of every rank: the small-message path.
 Task<TransferResult> one_shot(Call& call, uint8_t* data, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, n, dtype);
-  if (!slots) co_return scratch_too_small(comm, n);
-  const size_t rounds = round_count(count, slots->elements);
-  call.expect_from_every_peer(rounds);
-  call.start();
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
   std::vector<const void*> sources(n);
   std::vector<CompletionPtr> sent(n);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slots->elements, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     uint8_t* mine = data + range.first * esize;
-    for (uint32_t p = 0; p < n; ++p) {
-      if (p != me) sent[p] = call.write(p, mine, range.count * esize, slots->offset(half, me));
-    }
+    call.write_to_peers(plan->slots.offset(half, me),
+                        [&](uint32_t) { return Piece{mine, range.count * esize}; }, &sent);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     r = co_await all_settled(sent);  // the reduction overwrites what they send
     if (!r.ok()) co_return r;
-    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? mine : comm.scratch().local + slots->offset(half, q);
+    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? mine : plan->local(half, q);
     reduce(mine, sources, range.count, dtype, op);
-  }
-  co_return TransferResult{};
+    co_return r;
+  });
 }
 
 // Reduce-scatter by direct writes (rank j owns chunk j and gets every peer's chunk j in
@@ -47,66 +41,53 @@ Task<TransferResult> one_shot(Call& call, uint8_t* data, size_t count, DType dty
 // reduced chunk into its slot of the second n of every peer). Two latencies, and each
 // rank sends 2(n-1)/n of the data.
 Task<TransferResult> two_shot(Call& call, uint8_t* data, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, 2 * n, dtype);
-  if (!slots) co_return scratch_too_small(comm, 2 * n);
-  const size_t per_round = slots->elements * n;
-  const size_t rounds = round_count(count, per_round);
-  call.expect_from_every_peer(2 * rounds);
-  call.start();
+  const auto plan = start_rounds(call, 2 * n, count, dtype, n,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(2 * rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
   std::vector<const void*> sources(n);
   std::vector<CompletionPtr> scattered(n);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, per_round, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     auto chunk = [&](uint32_t j) { return part(range.count, n, j); };
     auto at = [&](uint32_t j) { return data + (range.first + chunk(j).first) * esize; };
-    for (uint32_t p = 0; p < n; ++p) {
-      if (p != me) scattered[p] = call.write(p, at(p), chunk(p).count * esize, slots->offset(half, me));
-    }
+    call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t p) { return Piece{at(p), chunk(p).count * esize}; },
+                        &scattered);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
-    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? at(me) : comm.scratch().local + slots->offset(half, q);
+    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? at(me) : plan->local(half, q);
     reduce(at(me), sources, chunk(me).count, dtype, op);
-    for (uint32_t p = 0; p < n; ++p) {
-      if (p != me) call.write(p, at(me), chunk(me).count * esize, slots->offset(half, n + me));
-    }
+    call.write_to_peers(plan->slots.offset(half, n + me),
+                        [&](uint32_t) { return Piece{at(me), chunk(me).count * esize}; });
     r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     r = co_await all_settled(scattered);  // the copies below overwrite what they sent
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(at(q), comm.scratch().local + slots->offset(half, n + q), chunk(q).count * esize);
+      if (q != me) std::memcpy(at(q), plan->local(half, n + q), chunk(q).count * esize);
     }
-  }
-  co_return TransferResult{};
+    co_return r;
+  });
 }
 
 // Reduce-scatter around the ring (n-1 steps: a partial sum of one chunk passes to the
 // successor, which adds its own), then all-gather around the ring (n-1 steps).
 Task<TransferResult> ring(Call& call, uint8_t* data, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slot = slots_of(comm, 1, dtype);
-  if (!slot) co_return scratch_too_small(comm, 1);
-  const size_t per_round = slot->elements * n;  // the largest chunk fills the slot
-  const size_t rounds = round_count(count, per_round);
   const uint32_t steps = 2 * (n - 1);
-  expect_ring_rounds(call, steps, rounds);
-  call.start();
+  // A round moves n chunks; the largest fills the slot.
+  const auto plan = start_rounds(call, 1, count, dtype, n,
+                                 [&](uint64_t rounds) { expect_ring_rounds(call, steps, rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, per_round, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     // Reduce-scatter step s sends chunk me-s-1 and adds into chunk me-s-2, so that rank r
     // ends owning chunk r; all-gather step s sends chunk me-s and copies chunk me-s-1.
     auto chunk = [&](int64_t position) { return part(range.count, n, ring_index(position, n)); };
     auto at = [&](const Range& c) { return data + (range.first + c.first) * esize; };
     auto send = [&](uint32_t s) {
       const Range c = s < n - 1 ? chunk(int64_t{me} - s - 1) : chunk(int64_t{me} - (s - (n - 1)));
-      return RingSend{at(c), c.count * esize};
+      return Piece{at(c), c.count * esize};
     };
     auto consume = [&](uint32_t s, const void* incoming) {
       if (s < n - 1) {
@@ -118,10 +99,8 @@ Task<TransferResult> ring(Call& call, uint8_t* data, size_t count, DType dtype, 
         std::memcpy(at(c), incoming, c.count * esize);
       }
     };
-    TransferResult r = co_await ring_round(call, slot->offset(half, 0), steps, send, consume);
-    if (!r.ok()) co_return r;
-  }
-  co_return TransferResult{};
+    co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, send, consume);
+  });
 }
 
 Task<TransferResult> run(Call& call, Algorithm algorithm, void* data, size_t count, DType dtype, ReduceOp op) {

@@ -5,7 +5,7 @@
 #include "transport/workloads/coll/call.h"
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/partition.h"
-#include "transport/workloads/coll/scratch_layout.h"
+#include "transport/workloads/coll/rounds.h"
 
 namespace ferry::coll {
 namespace {
@@ -14,33 +14,27 @@ namespace {
 // slots into place once every peer's block arrived and its own writes completed (so
 // that send may be recv).
 Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, n, dtype);
-  if (!slots) co_return scratch_too_small(comm, n);
-  const size_t rounds = round_count(count, slots->elements);
-  call.expect_from_every_peer(rounds);
-  call.start();
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
   std::vector<CompletionPtr> sent(n);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slots->elements, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto offset = [&](uint32_t r) { return (r * count + range.first) * esize; };
-    for (uint32_t p = 0; p < n; ++p) {
-      if (p != me) sent[p] = call.write(p, send + offset(p), bytes, slots->offset(half, me));
-    }
+    call.write_to_peers(plan->slots.offset(half, me),
+                        [&](uint32_t p) { return Piece{send + offset(p), bytes}; }, &sent);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     r = co_await all_settled(sent);
     if (!r.ok()) co_return r;
     std::memmove(recv + offset(me), send + offset(me), bytes);
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(recv + offset(q), comm.scratch().local + slots->offset(half, q), bytes);
+      if (q != me) std::memcpy(recv + offset(q), plan->local(half, q), bytes);
     }
-  }
-  co_return TransferResult{};
+    co_return r;
+  });
 }
 
 Task<TransferResult> run(Call& call, const void* send, void* recv, size_t count, DType dtype) {

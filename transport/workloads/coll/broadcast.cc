@@ -5,7 +5,7 @@
 #include "transport/workloads/coll/call.h"
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/partition.h"
-#include "transport/workloads/coll/scratch_layout.h"
+#include "transport/workloads/coll/rounds.h"
 
 namespace ferry::coll {
 namespace {
@@ -18,36 +18,28 @@ void expect_consumed(Call& call, uint64_t rounds) { call.expect_from_every_peer(
 // The root writes the round into every other rank's slot 0; each copies it out and
 // tells the root. One latency, n-1 copies out of the root.
 Task<TransferResult> direct(Call& call, uint8_t* data, size_t count, DType dtype, uint32_t root) {
-  Communicator& comm = call.comm();
-  const uint32_t n = call.size(), me = call.rank();
-  const auto slot = slots_of(comm, 1, dtype);
-  if (!slot) co_return scratch_too_small(comm, 1);
-  const size_t rounds = round_count(count, slot->elements);
-  if (me == root) {
-    expect_consumed(call, rounds);
-  } else {
-    call.expect_from(root, rounds);
-  }
-  call.start();
+  const uint32_t me = call.rank();
+  const auto plan = start_rounds(call, 1, count, dtype, 1, [&](uint64_t rounds) {
+    if (me == root) {
+      expect_consumed(call, rounds);
+    } else {
+      call.expect_from(root, rounds);
+    }
+  });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slot->elements, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     uint8_t* at = data + range.first * esize;
     if (me == root) {
-      for (uint32_t p = 0; p < n; ++p) {
-        if (p != root) call.write(p, at, range.count * esize, slot->offset(half, 0));
-      }
-      TransferResult r = co_await call.arrivals_from_all();
-      if (!r.ok()) co_return r;
-    } else {
-      TransferResult r = co_await call.arrival(root);
-      if (!r.ok()) co_return r;
-      std::memcpy(at, comm.scratch().local + slot->offset(half, 0), range.count * esize);
-      call.signal(root);
+      call.write_to_peers(plan->slots.offset(half, 0), [&](uint32_t) { return Piece{at, range.count * esize}; });
+      co_return co_await call.arrivals_from_all();
     }
-  }
-  co_return TransferResult{};
+    TransferResult r = co_await call.arrival(root);
+    if (!r.ok()) co_return r;
+    std::memcpy(at, plan->local(half, 0), range.count * esize);
+    call.signal(root);
+    co_return r;
+  });
 }
 
 // The round is cut into one chunk per non-root rank. The root writes each chunk into its
@@ -55,48 +47,41 @@ Task<TransferResult> direct(Call& call, uint8_t* data, size_t count, DType dtype
 // non-root; each non-root copies the others' chunks out and tells the root. Two
 // latencies, and the root sends the data once.
 Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count, DType dtype, uint32_t root) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, n, dtype);  // slot q holds non-root q's chunk
-  if (!slots) co_return scratch_too_small(comm, n);
-  const size_t per_round = slots->elements * (n - 1);
-  const size_t rounds = round_count(count, per_round);
-  if (me == root) {
-    expect_consumed(call, rounds);
-  } else {
-    call.expect_from_every_peer(rounds);
-  }
-  call.start();
+  // Slot q holds non-root q's chunk.
+  const auto plan = start_rounds(call, n, count, dtype, n - 1, [&](uint64_t rounds) {
+    if (me == root) {
+      expect_consumed(call, rounds);
+    } else {
+      call.expect_from_every_peer(rounds);
+    }
+  });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, per_round, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     auto chunk = [&](uint32_t q) { return part(range.count, n - 1, q < root ? q : q - 1); };
     auto at = [&](uint32_t q) { return data + (range.first + chunk(q).first) * esize; };
-    auto slot = [&](uint32_t q) { return comm.scratch().local + slots->offset(half, q); };
     if (me == root) {
       for (uint32_t q = 0; q < n; ++q) {
-        if (q != root) call.write(q, at(q), chunk(q).count * esize, slots->offset(half, q));
+        if (q != root) call.write(q, at(q), chunk(q).count * esize, plan->slots.offset(half, q));
       }
-      TransferResult r = co_await call.arrivals_from_all();
-      if (!r.ok()) co_return r;
-      continue;
+      co_return co_await call.arrivals_from_all();
     }
     TransferResult r = co_await call.arrival(root);
     if (!r.ok()) co_return r;
-    std::memcpy(at(me), slot(me), chunk(me).count * esize);
+    std::memcpy(at(me), plan->local(half, me), chunk(me).count * esize);
     for (uint32_t p = 0; p < n; ++p) {
-      if (p != me && p != root) call.write(p, at(me), chunk(me).count * esize, slots->offset(half, me));
+      if (p != me && p != root) call.write(p, at(me), chunk(me).count * esize, plan->slots.offset(half, me));
     }
     for (uint32_t q = 0; q < n; ++q) {
       if (q == me || q == root) continue;
       r = co_await call.arrival(q);
       if (!r.ok()) co_return r;
-      std::memcpy(at(q), slot(q), chunk(q).count * esize);
+      std::memcpy(at(q), plan->local(half, q), chunk(q).count * esize);
     }
     call.signal(root);
-  }
-  co_return TransferResult{};
+    co_return r;
+  });
 }
 
 Task<TransferResult> run(Call& call, Algorithm algorithm, void* data, size_t count, DType dtype, uint32_t root) {

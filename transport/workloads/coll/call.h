@@ -29,6 +29,12 @@
 
 namespace ferry::coll {
 
+// Bytes a rank sends: [src, src + bytes).
+struct Piece {
+  const void* src = nullptr;
+  uint64_t bytes = 0;
+};
+
 class Call {
  public:
   // `algorithm` is one `collective` supports (checked by the caller, before any tag is
@@ -57,6 +63,17 @@ class Call {
   // Writes [src, src + bytes) into `peer`'s scratch at `scratch_offset`, with the call's
   // notification; an empty write is a bare notification, so that it still counts.
   CompletionPtr write(uint32_t peer, const void* src, uint64_t bytes, uint64_t scratch_offset);
+  // Writes piece(peer) into every peer's scratch at `scratch_offset`; each write's
+  // completion lands in (*sent)[peer] when `sent` is given.
+  template <typename PieceOf>
+  void write_to_peers(uint64_t scratch_offset, PieceOf piece, std::vector<CompletionPtr>* sent = nullptr) {
+    for (uint32_t p = 0; p < size(); ++p) {
+      if (p == rank()) continue;
+      const Piece what = piece(p);
+      CompletionPtr done = write(p, what.src, what.bytes, scratch_offset);
+      if (sent != nullptr) (*sent)[p] = std::move(done);
+    }
+  }
   // A bare notification: "what you sent me is consumed" and the like.
   CompletionPtr signal(uint32_t peer);
 

@@ -6,7 +6,7 @@
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/partition.h"
 #include "transport/workloads/coll/ring.h"
-#include "transport/workloads/coll/scratch_layout.h"
+#include "transport/workloads/coll/rounds.h"
 
 namespace ferry::coll {
 namespace {
@@ -14,28 +14,21 @@ namespace {
 // Every rank writes block j of its input into slot `rank` of rank j; each reduces the n
 // contributions to its block (its own in its rank's place). One latency.
 Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, n, dtype);
-  if (!slots) co_return scratch_too_small(comm, n);
-  const size_t rounds = round_count(count, slots->elements);
-  call.expect_from_every_peer(rounds);
-  call.start();
+  const auto plan = start_rounds(call, n, count, dtype, 1,
+                                 [&](uint64_t rounds) { call.expect_from_every_peer(rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
   std::vector<const void*> sources(n);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slots->elements, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     auto block = [&](uint32_t r) { return send + (r * count + range.first) * esize; };
-    for (uint32_t p = 0; p < n; ++p) {
-      if (p != me) call.write(p, block(p), range.count * esize, slots->offset(half, me));
-    }
+    call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t p) { return Piece{block(p), range.count * esize}; });
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
-    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? block(me) : comm.scratch().local + slots->offset(half, q);
+    for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? block(me) : plan->local(half, q);
     reduce(recv + range.first * esize, sources, range.count, dtype, op);
-  }
-  co_return TransferResult{};
+    co_return r;
+  });
 }
 
 // A partial reduction of each block travels the ring, each rank adding its own
@@ -43,32 +36,26 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
 // so that the last step leaves block `rank` complete. Partials wait in two staging slots
 // of this rank's own scratch (alternating: one may still be on the wire).
 Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t count, DType dtype, ReduceOp op) {
-  Communicator& comm = call.comm();
   const uint32_t n = call.size(), me = call.rank();
-  const auto slots = slots_of(comm, 3, dtype);  // incoming, staging 0, staging 1
-  if (!slots) co_return scratch_too_small(comm, 3);
-  const size_t rounds = round_count(count, slots->elements);
   const uint32_t steps = n - 1;
-  expect_ring_rounds(call, steps, rounds);
-  call.start();
+  // Three slots a round: incoming, staging 0, staging 1.
+  const auto plan = start_rounds(call, 3, count, dtype, 1,
+                                 [&](uint64_t rounds) { expect_ring_rounds(call, steps, rounds); });
+  if (!plan.ok()) co_return plan.error();
   const size_t esize = element_bytes(dtype);
-  for (size_t round = 0; round < rounds; ++round) {
-    const Range range = round_range(count, slots->elements, round);
-    const uint64_t half = comm.begin_round();
+  co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto block = [&](int64_t position) { return send + (ring_index(position, n) * count + range.first) * esize; };
-    auto staging = [&](uint32_t s) { return comm.scratch().local + slots->offset(half, 1 + s % 2); };
+    auto staging = [&](uint32_t s) { return plan->local(half, 1 + s % 2); };
     auto partial = [&](uint32_t s) {
-      return RingSend{s == 0 ? static_cast<const void*>(block(int64_t{me} - 1)) : staging(s - 1), bytes};
+      return Piece{s == 0 ? static_cast<const void*>(block(int64_t{me} - 1)) : staging(s - 1), bytes};
     };
     auto add_own = [&](uint32_t s, const void* incoming) {
       const void* sources[] = {incoming, block(int64_t{me} - s - 2)};
       reduce(s + 1 == steps ? recv + range.first * esize : staging(s), sources, range.count, dtype, op);
     };
-    TransferResult r = co_await ring_round(call, slots->offset(half, 0), steps, partial, add_own);
-    if (!r.ok()) co_return r;
-  }
-  co_return TransferResult{};
+    co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, partial, add_own);
+  });
 }
 
 Task<TransferResult> run(Call& call, Algorithm algorithm, const void* send, void* recv, size_t count, DType dtype,

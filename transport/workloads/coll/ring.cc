@@ -24,7 +24,7 @@ Task<TransferResult> ring_round(Call& call, uint64_t incoming_offset, uint32_t s
       TransferResult freed = co_await call.arrival(next);
       if (!freed.ok()) co_return freed;
     }
-    const RingSend out = send(step);
+    const Piece out = send(step);
     CompletionPtr sent = call.write(next, out.src, out.bytes, incoming_offset);
     TransferResult arrived = co_await call.arrival(previous_rank);
     if (!arrived.ok()) co_return arrived;

@@ -11,12 +11,8 @@
 
 namespace ferry::coll {
 
-struct RingSend {
-  const void* src = nullptr;
-  uint64_t bytes = 0;
-};
 // What this rank sends at step s.
-using RingSendFn = std::function<RingSend(uint32_t step)>;
+using RingSendFn = std::function<Piece(uint32_t step)>;
 // Takes the predecessor's step-s data out of the incoming slot (reduce or copy).
 using RingConsumeFn = std::function<void(uint32_t step, const void* incoming)>;
 
