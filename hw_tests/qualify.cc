@@ -108,6 +108,7 @@ class Suite {
     nodes.kind = kind;
     nodes.timeout_ns = options_.timeout_ns;
     for (const conformance::Check& check : conformance::all_checks()) {
+      if (options_.progress) std::fprintf(stderr, "qualify: running functional/%s%s\n", prefix.c_str(), check.name.c_str());
       const conformance::Outcome outcome = conformance::run(check, nodes);
       if (outcome.verdict == conformance::Verdict::kSkip) {
         report_.add_not_run("functional", prefix + check.name, outcome.detail);

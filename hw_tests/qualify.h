@@ -38,6 +38,8 @@ struct Options {
   bool perf_send = true;
   // Gives up on a completion after this long on the providers' clock.
   uint64_t timeout_ns = 10'000'000'000;
+  // Names each check on stderr as it starts: where a run died shows in its output.
+  bool progress = false;
 };
 
 Report run(Provider& a, Provider& b, const Options& options);

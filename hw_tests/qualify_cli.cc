@@ -31,6 +31,7 @@ two ends of a link and prints a table; exits 0 when every check passed.
   --connect HOST:PORT client: the server's address
   --only GROUPS       run only these groups: functional, performance, robustness,
                       comma-separated or repeated (default all)
+  --progress          name each functional check on stderr as it starts
   --min-bytes N       smallest message of the bandwidth sweep (default 4096)
   --max-bytes N       largest message of the bandwidth sweep (default 67108864);
                       sizes grow by 4 from the smallest
@@ -90,6 +91,10 @@ int run_cli(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
     if (arg == "--help" || arg == "-h") {
       std::fputs(kCliUsage, out);
       return 0;
+    }
+    if (arg == "--progress") {
+      options.progress = true;
+      continue;
     }
     std::string v;
     if (const size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {

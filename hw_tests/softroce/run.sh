@@ -117,7 +117,7 @@ G=1
 up() { echo "FERRY-TIME \$1 \$(cut -d' ' -f1 /proc/uptime)"; }
 echo "FERRY-MARK rxe-ready"; up rxe-ready
 Q="/ferry/qualify --provider verbs --thresholds /ferry/thresholds-softroce.conf --only functional,robustness"
-\$Q --timeout-s 60 --json /tmp/q.json > /tmp/q.txt 2>&1
+\$Q --timeout-s 60 --progress --json /tmp/q.json > /tmp/q.txt 2>&1
 echo "FERRY-RESULT qualify rc=\$?"; up one-process
 cat /tmp/q.txt
 # Two processes: the server is the target of every check and is killed (SIGKILL, by
@@ -230,10 +230,17 @@ log = open(sys.argv[1]).read()
 q = re.search(r"FERRY-RESULT qualify rc=(\d+)", log)
 print("== ferry qualification suite on verbs over rxe0 (functional, robustness)")
 section = log.split("FERRY-RESULT qualify", 1)[1].split("FERRY-RESULT peer", 1)[0] if q else ""
+shown = 0
 for line in section.splitlines():
     if re.match(r"^(functional|robustness)/|passed,", line):
         print("  " + line)
+        shown += 1
 ok = q is not None and q.group(1) == "0"
+if not ok or shown == 0:
+    # Say why: what qualify printed, as it printed it.
+    print("  qualify exited %s; its output:" % (q.group(1) if q else "?"))
+    for line in section.splitlines()[-40:]:
+        print("    " + line)
 p = re.search(r"FERRY-RESULT peer rc=(\d+) server=(\d+)", log)
 print("== the same groups as two processes (server killed mid-transfer at the end)")
 section = log.split("FERRY-RESULT peer", 1)[1].split("FERRY-RESULT workloads", 1)[0] if p else ""

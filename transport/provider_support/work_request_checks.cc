@@ -20,6 +20,15 @@ std::optional<Error> check_send_request(const WorkRequest& wr, const DeviceAttri
   return std::nullopt;
 }
 
+std::optional<Error> check_recv_request(const RecvRequest& rr, const DeviceAttributes& attr) {
+  if (rr.num_sge > attr.max_sge || (rr.num_sge > 0 && rr.sg_list == nullptr)) {
+    return make_error(ErrorCode::kInvalidArgument, std::to_string(rr.num_sge) +
+                                                       " scatter-gather entries, the device takes at most " +
+                                                       std::to_string(attr.max_sge));
+  }
+  return std::nullopt;
+}
+
 CompletionKind local_kind(Opcode op) {
   switch (op) {
     case Opcode::kWrite:

@@ -10,11 +10,13 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "transport/gpu/runtime.h"
+#include "transport/provider_support/work_request_checks.h"
 
 namespace ferry::verbs {
 namespace {
@@ -354,7 +356,14 @@ class VerbsEndpointBase : public Endpoint {
     }
     ibv_recv_wr wrs[kPostChunk];
     for (size_t base = 0; base < requests.size(); base += kPostChunk) {
-      const size_t n = std::min(kPostChunk, requests.size() - base);
+      size_t n = std::min(kPostChunk, requests.size() - base);
+      std::optional<Error> malformed;
+      for (size_t i = 0; i < n && !malformed; ++i) {
+        if ((malformed = check_recv_request(requests[base + i], device_.attributes()))) {
+          malformed->message = "recv request " + std::to_string(base + i) + ": " + malformed->message;
+          n = i;
+        }
+      }
       for (size_t i = 0; i < n; ++i) {
         const RecvRequest& r = requests[base + i];
         wrs[i] = ibv_recv_wr{};
@@ -364,9 +373,13 @@ class VerbsEndpointBase : public Endpoint {
         wrs[i].next = i + 1 < n ? &wrs[i + 1] : nullptr;
       }
       ibv_recv_wr* bad = nullptr;
-      if (int err = ibv_post_recv(qp_, wrs, &bad)) {
+      if (int err = n > 0 ? ibv_post_recv(qp_, wrs, &bad) : 0) {
         if (bad_index) *bad_index = base + static_cast<size_t>(bad - wrs);
         return errno_error(ErrorCode::kInvalidArgument, "ibv_post_recv", err);
+      }
+      if (malformed) {
+        if (bad_index) *bad_index = base + n;
+        return *malformed;
       }
     }
     return {};
@@ -470,7 +483,16 @@ class RcEndpoint final : public VerbsEndpointBase {
     }
     ibv_send_wr wrs[kPostChunk];
     for (size_t base = 0; base < requests.size(); base += kPostChunk) {
-      const size_t n = std::min(kPostChunk, requests.size() - base);
+      size_t n = std::min(kPostChunk, requests.size() - base);
+      // The checks every provider makes, before the list is read: a malformed request and
+      // those after it are not posted, those before it are.
+      std::optional<Error> malformed;
+      for (size_t i = 0; i < n && !malformed; ++i) {
+        if ((malformed = check_send_request(requests[base + i], device_.attributes(), 0, SIZE_MAX))) {
+          malformed->message = "work request " + std::to_string(base + i) + ": " + malformed->message;
+          n = i;
+        }
+      }
       for (size_t i = 0; i < n; ++i) {
         const WorkRequest& r = requests[base + i];
         ibv_send_wr& w = wrs[i];
@@ -498,9 +520,13 @@ class RcEndpoint final : public VerbsEndpointBase {
         w.wr.rdma.rkey = r.rkey;
       }
       ibv_send_wr* bad = nullptr;
-      if (int err = ibv_post_send(qp_, wrs, &bad)) {
+      if (int err = n > 0 ? ibv_post_send(qp_, wrs, &bad) : 0) {
         if (bad_index) *bad_index = base + static_cast<size_t>(bad - wrs);
         return errno_error(ErrorCode::kInvalidArgument, "ibv_post_send", err);
+      }
+      if (malformed) {
+        if (bad_index) *bad_index = base + n;
+        return *malformed;
       }
     }
     return {};
@@ -552,6 +578,11 @@ class SrdEndpoint final : public VerbsEndpointBase {
     ibv_wr_start(qpx_);
     for (size_t i = 0; i < requests.size(); ++i) {
       const WorkRequest& r = requests[i];
+      if (auto malformed = check_send_request(r, attr, 0, SIZE_MAX)) {
+        ibv_wr_abort(qpx_);
+        if (bad_index) *bad_index = i;
+        return make_error(malformed->code, "work request " + std::to_string(i) + ": " + malformed->message);
+      }
       if ((r.opcode == Opcode::kRead && !attr.supports_rdma_read) ||
           (r.opcode != Opcode::kRead && r.opcode != Opcode::kSend && !attr.supports_write_with_imm)) {
         ibv_wr_abort(qpx_);
