@@ -330,7 +330,18 @@ class VerbsEndpointBase : public Endpoint {
   ~VerbsEndpointBase() override { ibv_destroy_qp(qp_); }
 
   EndpointKind kind() const override { return config_.kind; }
-  EndpointState state() const override { return state_; }
+  // A QP that completed a request in error moves itself to the error state (as the NIC
+  // sees it, not as this object last set it): ask the QP while it should be ready.
+  EndpointState state() const override {
+    if (state_ == EndpointState::kReady) {
+      ibv_qp_attr attr{};
+      ibv_qp_init_attr init{};
+      if (ibv_query_qp(qp_, &attr, IBV_QP_STATE, &init) == 0 && attr.qp_state == IBV_QPS_ERR) {
+        state_ = EndpointState::kError;
+      }
+    }
+    return state_;
+  }
   uint32_t id() const override { return qp_->qp_num; }
 
   std::vector<uint8_t> address() const override {
@@ -420,7 +431,7 @@ class VerbsEndpointBase : public Endpoint {
   EndpointConfig config_;
   ibv_qp* qp_;
   uint32_t psn_;
-  EndpointState state_ = EndpointState::kInit;
+  mutable EndpointState state_ = EndpointState::kInit;  // state() learns of errors from the QP
 };
 
 class RcEndpoint final : public VerbsEndpointBase {
