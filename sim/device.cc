@@ -6,7 +6,6 @@
 #include "sim/endpoint.h"
 #include "sim/rc_endpoint.h"
 #include "sim/srd_endpoint.h"
-#include "transport/provider_support/dma_copy.h"
 
 namespace ferry::sim {
 

@@ -262,35 +262,27 @@ void flush_on_error(Env& env) {
 // completed before (its bytes whole) or fails with the status of the side that lost
 // it, nothing written; a request posted afterwards fails.
 void deregister_in_flight(Env& env) {
-  Pair p = env.pair();
+  // One write whose source or target region (`doomed`) is destroyed while it is in flight.
+  const auto race = [&env](uint64_t cookie, Buffer& from, Buffer& to, Buffer& doomed, Status lost) {
+    Pair p = env.pair();
+    post_ok(p.a, {write_op(cookie, {from.sge(0, 1000)}, to, 0)});
+    doomed.deregister();
+    const Completion c = env.wait_send(p.a)[0];
+    env.settle();
+    if (c.status == Status::kSuccess) {
+      expect_completion(c, p.a, cookie, CompletionKind::kWrite);
+      to.expect_holds(0, from, 0, 1000);
+    } else {
+      expect_status(c, p.a, cookie, lost);
+      to.expect_untouched();
+    }
+  };
   Buffer& src = env.source(0, 4096);
   Buffer& doomed_dst = env.buffer(1, 4096);
-  post_ok(p.a, {write_op(1, {src.sge(0, 1000)}, doomed_dst, 0)});
-  doomed_dst.deregister();
-  const Completion c = env.wait_send(p.a)[0];
-  env.settle();
-  if (c.status == Status::kSuccess) {
-    expect_completion(c, p.a, 1, CompletionKind::kWrite);
-    doomed_dst.expect_holds(0, src, 0, 1000);
-  } else {
-    expect_status(c, p.a, 1, Status::kRemoteAccessError);
-    doomed_dst.expect_untouched();
-  }
-
-  Pair q = env.pair();
+  race(1, src, doomed_dst, doomed_dst, Status::kRemoteAccessError);
   Buffer& doomed_src = env.source(0, 4096);
   Buffer& dst = env.buffer(1, 4096);
-  post_ok(q.a, {write_op(2, {doomed_src.sge(0, 1000)}, dst, 0)});
-  doomed_src.deregister();
-  const Completion d = env.wait_send(q.a)[0];
-  env.settle();
-  if (d.status == Status::kSuccess) {
-    expect_completion(d, q.a, 2, CompletionKind::kWrite);
-    dst.expect_holds(0, doomed_src, 0, 1000);
-  } else {
-    expect_status(d, q.a, 2, Status::kLocalProtectionError);
-    dst.expect_untouched();
-  }
+  race(2, doomed_src, dst, doomed_src, Status::kLocalProtectionError);
 
   // Afterwards the keys are dead at once.
   Pair r = env.pair();

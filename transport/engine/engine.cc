@@ -36,7 +36,8 @@ size_t Engine::rail_count() const { return impl_->rails.size(); }
 Result<const Registration*> Engine::register_memory(void* addr, size_t length, uint32_t access,
                                                     std::optional<MemoryKind> kind) {
   if (!impl_->registry) return not_open();
-  return impl_->registry->register_memory(addr, length, access, kind.value_or(gpu::query_pointer(addr).kind));
+  // Ask the CUDA runtime only when the caller did not say.
+  return impl_->registry->register_memory(addr, length, access, kind ? *kind : gpu::query_pointer(addr).kind);
 }
 
 VoidResult Engine::deregister_memory(void* addr) {

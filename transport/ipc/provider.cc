@@ -12,7 +12,6 @@
 
 #include "transport/ipc/internal.h"
 #include "transport/gpu/runtime.h"
-#include "transport/provider_support/dma_copy.h"
 #include "transport/random.h"
 
 namespace ferry::ipc {

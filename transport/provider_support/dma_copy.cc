@@ -6,10 +6,6 @@
 
 namespace ferry {
 
-VoidResult check_memory_kind(const void* addr, size_t length, MemoryKind kind) {
-  return gpu::check_memory_kind(addr, length, kind);
-}
-
 bool dma_copy(void* dst, const void* src, size_t n, bool gpu) {
   if (n == 0) return true;
   if (!gpu) {

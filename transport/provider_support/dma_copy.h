@@ -6,15 +6,7 @@
 
 #include <cstddef>
 
-#include "transport/provider.h"
-#include "transport/result.h"
-
 namespace ferry {
-
-// Whether `kind` may be registered at [addr, addr + length): GPU memory must be one live
-// cudaMalloc allocation, host memory must not be GPU memory. The error names the
-// mismatch (a GPU pointer registered as host memory, memory already freed, no GPU).
-VoidResult check_memory_kind(const void* addr, size_t length, MemoryKind kind);
 
 // Copies n bytes; `gpu` says the fabric has GPU memory registered. False when the CUDA
 // copy failed (GPU memory freed while still registered): the caller reports an error

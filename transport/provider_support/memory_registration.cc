@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "transport/provider_support/dma_copy.h"
+#include "transport/gpu/runtime.h"
 
 namespace ferry {
 
@@ -12,7 +12,7 @@ VoidResult check_registration(const void* addr, size_t length, uint32_t access, 
     return make_error(ErrorCode::kInvalidArgument, "register_memory needs a non-null, non-empty range");
   }
   // GPU memory moves with the CUDA copy engines; the kind must be what the memory is.
-  if (auto kind_ok = check_memory_kind(addr, length, kind); !kind_ok.ok()) {
+  if (auto kind_ok = gpu::check_memory_kind(addr, length, kind); !kind_ok.ok()) {
     return make_error(kind_ok.error().code, std::string(provider) + ": " + kind_ok.error().message);
   }
   if (access & ~(kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead)) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "transport/gpu/runtime.h"
+#include "transport/provider_support/memory_registration.h"
 #include "transport/provider_support/work_request_checks.h"
 
 namespace ferry::verbs {
@@ -633,10 +634,7 @@ class VerbsProtectionDomain final : public ProtectionDomain {
 
   Result<std::unique_ptr<MemoryRegion>> register_memory(void* addr, size_t length, uint32_t access,
                                                         MemoryKind kind) override {
-    if ((access & kAccessRemoteWrite) && !(access & kAccessLocalWrite)) {
-      return make_error(ErrorCode::kInvalidArgument, "remote write access requires local write access");
-    }
-    if (auto kind_ok = gpu::check_memory_kind(addr, length, kind); !kind_ok.ok()) return kind_ok.error();
+    if (auto valid = check_registration(addr, length, access, kind, "verbs"); !valid.ok()) return valid.error();
     const int flags = static_cast<int>(ibv_access(access));
     if (kind == MemoryKind::kDevice) {
       auto mr = register_gpu_memory(pd_, device_.attributes().name, addr, length, flags);
