@@ -193,6 +193,12 @@ VoidResult copy(void* dst, const void* src, size_t n) {
   return {};
 }
 
+VoidResult copy(void* dst, const void* src, size_t n, MemoryKind kind) {
+  if (kind == MemoryKind::kDevice) return copy(dst, src, n);
+  if (n > 0) std::memmove(dst, src, n);
+  return {};
+}
+
 VoidResult synchronize() {
   const cudaError_t e = cudaDeviceSynchronize();
   if (e != cudaSuccess) return cuda_error("cudaDeviceSynchronize", e);

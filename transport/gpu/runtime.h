@@ -60,6 +60,10 @@ void close_ipc_handle(void* base);
 // Copies n bytes between any of host and GPU memory with the copy engines, and waits for
 // the copy (cudaMemcpy with the kind inferred from the pointers).
 VoidResult copy(void* dst, const void* src, size_t n);
+// The same from host code that touches memory which may be GPU memory (a header in a
+// receive slot, a payload to hash): `kind` is the kind of the memory that is not plain
+// host memory. kHost is a memcpy and needs no GPU; kDevice uses the copy engines.
+VoidResult copy(void* dst, const void* src, size_t n, MemoryKind kind);
 
 // Waits for all work on the current device.
 VoidResult synchronize();

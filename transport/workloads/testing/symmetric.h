@@ -4,10 +4,12 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
 #include "transport/engine/engine_cluster.h"
+#include "transport/gpu/runtime.h"
 #include "transport/workloads/group.h"
 
 namespace ferry::testing {
@@ -23,20 +25,22 @@ inline std::vector<Group> make_groups(EngineCluster& cluster) {
   return groups;
 }
 
-// Owns one buffer per rank and returns, per rank, its view of all of them.
+// Owns one buffer per rank, in host memory or (kDevice) GPU memory, and returns, per
+// rank, its view of all of them.
 class SymmetricAllocation {
  public:
-  SymmetricAllocation(EngineCluster& cluster, uint64_t bytes) : storage_(cluster.size()) {
+  SymmetricAllocation(EngineCluster& cluster, uint64_t bytes, MemoryKind kind = MemoryKind::kHost)
+      : kind_(kind), bytes_(bytes), host_(cluster.size()), device_(cluster.size()) {
     std::vector<std::vector<uint8_t>> descriptors;
     for (size_t r = 0; r < cluster.size(); ++r) {
-      storage_[r].assign(bytes, 0);
-      auto reg = cluster.engine(r).register_memory(storage_[r].data(), bytes);
+      uint8_t* memory = allocate(r);
+      auto reg = cluster.engine(r).register_memory(memory, bytes, kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead, kind);
       if (!reg.ok()) throw std::runtime_error(reg.error().to_string());
       descriptors.push_back((*reg)->descriptor().serialize());
     }
     for (size_t r = 0; r < cluster.size(); ++r) {
       SymmetricRegion view;
-      view.local = storage_[r].data();
+      view.local = data(r);
       view.bytes = bytes;
       view.remote.resize(cluster.size());
       for (size_t peer = 0; peer < cluster.size(); ++peer) {
@@ -50,10 +54,46 @@ class SymmetricAllocation {
   }
 
   const SymmetricRegion& view(size_t rank) const { return views_.at(rank); }
-  std::vector<uint8_t>& bytes(size_t rank) { return storage_.at(rank); }
+  MemoryKind kind() const { return kind_; }
+  uint8_t* data(size_t rank) {
+    return kind_ == MemoryKind::kDevice ? device_.at(rank).as<uint8_t>() : host_.at(rank).data();
+  }
+  // Host memory only: the buffer itself.
+  std::vector<uint8_t>& bytes(size_t rank) {
+    if (kind_ != MemoryKind::kHost) throw std::logic_error("bytes(): the buffers are GPU memory; use read()");
+    return host_.at(rank);
+  }
+  // A copy of rank's buffer from `offset`, and writing into it, for either kind.
+  std::vector<uint8_t> read(size_t rank, uint64_t offset, uint64_t length) {
+    std::vector<uint8_t> out(length);
+    check(gpu::copy(out.data(), data(rank) + offset, length, kind_));
+    return out;
+  }
+  void write(size_t rank, uint64_t offset, std::span<const uint8_t> in) {
+    check(gpu::copy(data(rank) + offset, in.data(), in.size(), kind_));
+  }
 
  private:
-  std::vector<std::vector<uint8_t>> storage_;
+  uint8_t* allocate(size_t rank) {
+    if (kind_ == MemoryKind::kHost) {
+      host_[rank].assign(bytes_, 0);
+      return host_[rank].data();
+    }
+    auto buffer = gpu::DeviceBuffer::allocate(bytes_);
+    if (!buffer.ok()) throw std::runtime_error(buffer.error().to_string());
+    device_[rank] = std::move(buffer).value();
+    const std::vector<uint8_t> zeros(bytes_, 0);
+    check(gpu::copy(device_[rank].data(), zeros.data(), bytes_));
+    return device_[rank].as<uint8_t>();
+  }
+  static void check(const VoidResult& r) {
+    if (!r.ok()) throw std::runtime_error(r.error().to_string());
+  }
+
+  MemoryKind kind_;
+  uint64_t bytes_;
+  std::vector<std::vector<uint8_t>> host_;
+  std::vector<gpu::DeviceBuffer> device_;
   std::vector<SymmetricRegion> views_;
 };
 
