@@ -67,7 +67,7 @@ def ferry_workload_testing(name, lib, hdrs = [], srcs = []):
         ],
     )
 
-def ferry_workload(name, hdrs = None, exclude = []):
+def ferry_workload(name, hdrs = None, exclude = [], deps = []):
     """A workload library over the engine and the groups every workload shares: every
     source and header of its folder but the tests (subfolders hold other targets).
 
@@ -76,6 +76,7 @@ def ferry_workload(name, hdrs = None, exclude = []):
       hdrs: its public headers; the folder's other headers are private. Every header
         when left out.
       exclude: files of the folder that belong to another target.
+      deps: what it needs besides the engine and the groups.
     """
     headers = native.glob(["*.h"], exclude = exclude)
     public = hdrs if hdrs != None else headers
@@ -86,5 +87,5 @@ def ferry_workload(name, hdrs = None, exclude = []):
         deps = [
             "//transport/engine",
             "//transport/workloads:group",
-        ],
+        ] + deps,
     )

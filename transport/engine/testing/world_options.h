@@ -22,6 +22,7 @@ struct WorldOptions {
   size_t ranks = 2;
   std::vector<double> rail_gbps = {100};
   uint64_t bytes = 1 << 20;  // per rank buffer
+  MemoryKind memory = MemoryKind::kHost;  // where workload harnesses put their buffers
   uint64_t seed = 1;
   double loss = 0;
   std::optional<uint64_t> srd_reorder_window_ns;  // emu only; unset: emu's default

@@ -1,12 +1,18 @@
 #include "transport/workloads/pp/stage_receiver.h"
 
-#include <cstring>
+#include "transport/gpu/runtime.h"
+
 #include <utility>
 
 namespace ferry::pp {
 
 StageReceiver::StageReceiver(Engine& engine, std::string sender, const StageLink& link, uint8_t* slots)
-    : engine_(engine), sender_(sender), link_(link), slots_(slots), credits_(engine, std::move(sender)) {}
+    : engine_(engine),
+      sender_(sender),
+      link_(link),
+      slots_(slots),
+      slots_memory_(gpu::query_pointer(slots).kind),
+      credits_(engine, std::move(sender)) {}
 
 Task<Result<Message>> StageReceiver::recv() {
   if (broken_) co_return *broken_;
@@ -31,7 +37,9 @@ Task<Result<Message>> StageReceiver::receive_next() {
 
   const uint8_t* slot = slots_ + link_.slot_offset(sequence);
   SlotHeader header;
-  std::memcpy(&header, slot, sizeof header);
+  if (auto read = gpu::copy(&header, slot, sizeof header, slots_memory_); !read.ok()) {
+    co_return broken(link_failure(read, doing("reading its slot's header")));
+  }
   if (header.sequence != sequence || header.bytes > link_.max_message_bytes) {
     co_return broken(link_failure(ErrorCode::kInternal, doing("reading its slot"),
                                   "the header names micro-batch " + std::to_string(header.sequence) + " of " +

@@ -4,7 +4,7 @@
 //
 //   StageReceiver rx(engine, "stage1", link, slots);
 //   Result<Message> m = co_await rx.recv();
-//   use(m->bytes);      // a view into the slot, no copy
+//   use(m->bytes);      // a view into the slot, no copy (GPU memory if the slots are)
 //   rx.release();       // the slot goes back to the sender (or: the next recv() does it)
 //
 // The view stays valid until release() or the next recv(), whichever comes first: after
@@ -55,6 +55,7 @@ class StageReceiver {
   std::string sender_;
   StageLink link_;
   uint8_t* slots_;
+  MemoryKind slots_memory_;  // GPU memory: headers are read through a copy
   CreditReturn credits_;
   uint64_t next_sequence_ = 0;
   uint64_t released_ = 0;

@@ -1,6 +1,7 @@
 #include "transport/workloads/pp/stage_sender.h"
 
-#include <cstring>
+#include "transport/gpu/runtime.h"
+
 #include <utility>
 
 namespace ferry::pp {
@@ -12,7 +13,8 @@ StageSender::StageSender(Engine& engine, std::string receiver, const StageLink& 
       link_(link),
       slots_(slots),
       slots_offset_(slots_offset),
-      scratch_(scratch) {}
+      scratch_(scratch),
+      scratch_memory_(gpu::query_pointer(scratch).kind) {}
 
 Task<TransferResult> StageSender::send(const void* data, uint64_t bytes) {
   if (broken_) co_return *broken_;
@@ -59,7 +61,9 @@ Task<TransferResult> StageSender::send_next(const void* data, uint64_t bytes) {
   // The payload's write completed, so it is in place: the header's notification can
   // announce both, whatever order the fabric delivers in.
   const SlotHeader header{sequence, bytes};
-  std::memcpy(scratch_, &header, sizeof header);
+  if (auto put = gpu::copy(scratch_, &header, sizeof header, scratch_memory_); !put.ok()) {
+    co_return link_failure(put, doing("writing the header"));
+  }
   TransferResult announced = co_await transfer([&](TransferDone done) {
     return engine_.write(receiver_, scratch_, sizeof header, slots_, slot,
                          Notify{link_.data_tag(sequence), 0}, std::move(done));

@@ -28,7 +28,8 @@ class StageSender {
   StageSender(Engine& engine, std::string receiver, const StageLink& link, RemoteRegion slots,
               uint64_t slots_offset, uint8_t* scratch);
 
-  // `data` lies in memory registered with this engine; bytes <= link.max_message_bytes.
+  // `data` lies in memory registered with this engine, host or GPU memory;
+  // bytes <= link.max_message_bytes.
   Task<TransferResult> send(const void* data, uint64_t bytes);
 
   // Micro-batches whose send completed.
@@ -45,6 +46,7 @@ class StageSender {
   RemoteRegion slots_;
   uint64_t slots_offset_;
   uint8_t* scratch_;
+  MemoryKind scratch_memory_;  // GPU memory: the header is put there through a copy
   uint64_t next_sequence_ = 0;
   bool sending_ = false;
   std::optional<TransferResult> broken_;

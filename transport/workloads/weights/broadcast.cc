@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "transport/gpu/runtime.h"
 #include "transport/workloads/weights/broadcast_tree.h"
 #include "transport/workloads/weights/checksum.h"
 #include "transport/workloads/weights/transfer_window.h"
@@ -50,6 +51,9 @@ struct RankPart {
   std::optional<std::string> parent;
   std::vector<Child> children;
   uint8_t* local = nullptr;
+  // GPU memory is hashed, and the checksum written and read, through host copies.
+  MemoryKind memory = MemoryKind::kHost;
+  std::vector<uint8_t> staging;  // one chunk, for hashing GPU memory
   ChunkPlan plan{0, 0, 1};
   std::vector<uint16_t> chunk_tags;  // one per chunk, the checksum's last
   uint16_t ack_tag = 0;              // child to parent: my subtree holds and verified everything
@@ -70,6 +74,18 @@ std::string chunk_name(const RankPart& part, uint32_t c) {
   return c == part.plan.checksum_chunk() ? std::string("the checksum") : "chunk " + std::to_string(c);
 }
 
+// Adds a chunk to the checksum; GPU memory is copied to the host first.
+VoidResult hash_chunk(RankPart& part, const uint8_t* chunk, uint64_t length, Checksum& sum) {
+  if (part.memory == MemoryKind::kHost) {
+    sum.update({chunk, length});
+    return {};
+  }
+  part.staging.resize(length);
+  if (auto copied = gpu::copy(part.staging.data(), chunk, length); !copied.ok()) return copied;
+  sum.update(part.staging);
+  return {};
+}
+
 // Receives every chunk from the parent and forwards each to the children as soon as it
 // is in place; the root only forwards. Returns the first failure.
 Task<std::optional<TransferResult>> flow_down(RankPart& part, Checksum& sum) {
@@ -88,7 +104,10 @@ Task<std::optional<TransferResult>> flow_down(RankPart& part, Checksum& sum) {
       }
     } else if (c == part.plan.checksum_chunk()) {
       const uint64_t value = sum.value();
-      std::memcpy(chunk, &value, kChecksumBytes);
+      if (auto put = gpu::copy(chunk, &value, kChecksumBytes, part.memory); !put.ok()) {
+        failed = failure(part.context, put, "writing the checksum");
+        break;
+      }
     }
     for (const Child& child : part.children) {
       co_await window.room();
@@ -99,7 +118,11 @@ Task<std::optional<TransferResult>> flow_down(RankPart& part, Checksum& sum) {
       });
     }
     // Hashed after forwarding, so that the children's writes are already on the wire.
-    if (c < part.plan.checksum_chunk()) sum.update({chunk, length});
+    if (c < part.plan.checksum_chunk()) {
+      if (auto hashed = hash_chunk(part, chunk, length, sum); !hashed.ok()) {
+        failed = failure(part.context, hashed, "hashing " + chunk_name(part, c));
+      }
+    }
     if (window.failure()) failed = failure(part.context, *window.failure());
   }
   co_await window.drained();  // every write settled: the memory is ours again
@@ -138,7 +161,10 @@ Task<std::optional<TransferResult>> agree_on_completion(RankPart& part) {
 
 std::optional<TransferResult> verify(const RankPart& part, const Checksum& sum) {
   uint64_t sent = 0;
-  std::memcpy(&sent, part.local + part.plan.offset(part.plan.checksum_chunk()), kChecksumBytes);
+  const uint8_t* checksum = part.local + part.plan.offset(part.plan.checksum_chunk());
+  if (auto read = gpu::copy(&sent, checksum, kChecksumBytes, part.memory); !read.ok()) {
+    return failure(part.context, read, "reading the checksum");
+  }
   if (sent == sum.value()) return std::nullopt;
   return failure(part.context, ErrorCode::kInternal,
                  "checksum mismatch: the bytes here hash to " + std::to_string(sum.value()) +
@@ -210,6 +236,7 @@ Task<TransferResult> broadcast(Group& group, uint32_t root, const SymmetricRegio
     part.children.push_back({group.name(child), region.remote[child]});
   }
   part.local = region.local;
+  part.memory = gpu::query_pointer(region.local).kind;
   part.plan = ChunkPlan(options.offset, bytes, options.chunk_bytes);
   part.window = options.chunks_in_flight;
   // Allocated now, in call order, so that every rank agrees on them (the SPMD rule).

@@ -56,7 +56,7 @@ class Pipeline {
   explicit Pipeline(const PipelineOptions& o)
       : options(o),
         cluster(fabric(o), ferry::testing::engine_config(o.world)),
-        memory(cluster, link(0).receive_area_bytes() + kScratchSpan + o.max_message_bytes),
+        memory(cluster, link(0).receive_area_bytes() + kScratchSpan + o.max_message_bytes, o.world.memory),
         finished_ns(stages(), 0) {
     const uint64_t scratch = link(0).receive_area_bytes();
     receivers.resize(stages());
@@ -138,20 +138,22 @@ class Pipeline {
   Task<TransferResult> stage_loop(size_t s) {
     for (uint64_t m = 0; m < options.micro_batches; ++m) {
       const uint64_t bytes = message_bytes(options, m);
-      const uint8_t* in = nullptr;
+      std::vector<uint8_t> in;  // a host copy of what arrived: the slots may be GPU memory
       if (s > 0) {
         Result<Message> got = co_await receivers[s]->recv();
         if (!got.ok()) co_return got.error();
-        check(s, m, *got);
-        in = got->bytes.data();
+        in.resize(got->bytes.size());
+        if (!to_host(in.data(), got->bytes.data(), in.size())) co_return make_error(ErrorCode::kInternal, mismatches.back());
+        check(s, m, got->sequence, in);
       }
       if (s == last()) continue;  // the next recv releases it
-      uint8_t* out = output(s);
+      std::vector<uint8_t> out(bytes);
       for (uint64_t i = 0; i < bytes; ++i) {
         out[i] = s == 0 ? ferry::testing::pattern_byte(0, m, i) : transform(s, i, in[i]);
       }
+      memory.write(s, link(0).receive_area_bytes() + kScratchSpan, out);
       if (s > 0) receivers[s]->release();
-      TransferResult sent = co_await senders[s]->send(out, bytes);
+      TransferResult sent = co_await senders[s]->send(output(s), bytes);
       if (!sent.ok()) co_return sent;
       // Back-pressure: the k-th send completes only once the receiver released k - credits.
       if (receivers[s + 1]->released() + options.credits < senders[s]->sent()) ++credit_violations;
@@ -160,15 +162,21 @@ class Pipeline {
     co_return TransferResult{};
   }
 
-  void check(size_t s, uint64_t m, const Message& got) {
+  bool to_host(uint8_t* dst, const uint8_t* src, uint64_t n) {
+    auto copied = gpu::copy(dst, src, n, memory.kind());
+    if (!copied.ok()) mismatches.push_back("reading a slot: " + copied.error().message);
+    return copied.ok();
+  }
+
+  void check(size_t s, uint64_t m, uint64_t sequence, const std::vector<uint8_t>& got) {
     const std::string where = "stage " + std::to_string(s) + " micro-batch " + std::to_string(m) + ": ";
-    if (got.sequence != m) mismatches.push_back(where + "came as sequence " + std::to_string(got.sequence));
-    if (got.bytes.size() != message_bytes(options, m)) {
-      mismatches.push_back(where + std::to_string(got.bytes.size()) + " bytes");
+    if (sequence != m) mismatches.push_back(where + "came as sequence " + std::to_string(sequence));
+    if (got.size() != message_bytes(options, m)) {
+      mismatches.push_back(where + std::to_string(got.size()) + " bytes");
       return;
     }
-    for (uint64_t i = 0; i < got.bytes.size(); ++i) {
-      if (got.bytes[i] != expected_byte(s, m, i)) {
+    for (uint64_t i = 0; i < got.size(); ++i) {
+      if (got[i] != expected_byte(s, m, i)) {
         mismatches.push_back(where + "byte " + std::to_string(i) + " differs");
         return;
       }

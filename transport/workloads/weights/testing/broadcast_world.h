@@ -23,16 +23,16 @@ class BroadcastWorld {
   explicit BroadcastWorld(const ferry::testing::WorldOptions& o)
       : options(o),
         cluster(ferry::testing::make_fabric(o), ferry::testing::engine_config(o)),
-        memory(cluster, o.bytes),
+        memory(cluster, o.bytes, o.memory),
         groups(ferry::testing::make_groups(cluster)) {
     EXPECT_TRUE(cluster.opened().ok()) << cluster.opened().error().to_string();
   }
 
   // The root's payload for broadcast number `round`.
   void fill(uint32_t root, uint64_t bytes, uint64_t round, uint64_t offset = 0) {
-    for (uint64_t i = 0; i < bytes; ++i) {
-      memory.bytes(root)[offset + i] = ferry::testing::pattern_byte(root, round, i);
-    }
+    std::vector<uint8_t> payload(bytes);
+    for (uint64_t i = 0; i < bytes; ++i) payload[i] = ferry::testing::pattern_byte(root, round, i);
+    memory.write(root, offset, payload);
   }
 
   // Every rank calls broadcast() (in rank order: the calls allocate tags, not the starts).
@@ -64,15 +64,15 @@ class BroadcastWorld {
   // Rank `rank` holds the root's payload of `round`, and the checksum after it.
   ::testing::AssertionResult holds(uint32_t rank, uint32_t root, uint64_t bytes, uint64_t round,
                                    uint64_t offset = 0) {
-    const std::vector<uint8_t>& b = memory.bytes(rank);
+    const std::vector<uint8_t> b = memory.read(rank, offset, bytes + kChecksumBytes);
     for (uint64_t i = 0; i < bytes; ++i) {
-      if (b[offset + i] != ferry::testing::pattern_byte(root, round, i)) {
+      if (b[i] != ferry::testing::pattern_byte(root, round, i)) {
         return ::testing::AssertionFailure() << "rank " << rank << " byte " << i << " differs";
       }
     }
     uint64_t checksum = 0;
-    std::memcpy(&checksum, b.data() + offset + bytes, kChecksumBytes);
-    if (checksum != Checksum::of({b.data() + offset, bytes})) {
+    std::memcpy(&checksum, b.data() + bytes, kChecksumBytes);
+    if (checksum != Checksum::of({b.data(), bytes})) {
       return ::testing::AssertionFailure() << "rank " << rank << " holds a wrong checksum";
     }
     return ::testing::AssertionSuccess();
