@@ -33,6 +33,7 @@ struct KvClusterOptions {
   uint64_t seed = 1;
   double link_gbps = 100;
   EngineConfig engine;
+  MemoryKind memory = MemoryKind::kHost;  // where the pools live
 };
 
 // A model small enough for quick tests, with 4-byte elements for kv_element().
@@ -124,7 +125,7 @@ class KvCluster {
   explicit KvCluster(const KvClusterOptions& o)
       : options_(o),
         cluster_(make_fabric(world_options(o)), engine_config(world_options(o))),
-        pools_(cluster_, std::max(o.prefill.pool_bytes(), o.decode.pool_bytes())) {
+        pools_(cluster_, std::max(o.prefill.pool_bytes(), o.decode.pool_bytes()), o.memory) {
     EXPECT_TRUE(cluster_.opened().ok()) << cluster_.opened().error().to_string();
     EXPECT_EQ(o.prefill.dtype_bytes, 4u) << "kv_element() fills 4-byte elements";
     std::vector<std::string> prefill_names;
@@ -153,8 +154,11 @@ class KvCluster {
   size_t decode_node(uint32_t d, uint32_t group = 0) const { return options_.prefill.tp + group * options_.decode.tp + d; }
   KvSender& sender(uint32_t p, uint32_t group = 0) { return *senders_.at(group * options_.prefill.tp + p); }
   KvReceiver& receiver(uint32_t d, uint32_t group = 0) { return *receivers_.at(group * options_.decode.tp + d); }
-  uint8_t* prefill_pool(uint32_t p) { return pools_.bytes(p).data(); }
-  uint8_t* decode_pool(uint32_t d, uint32_t group = 0) { return pools_.bytes(decode_node(d, group)).data(); }
+  // Host copies of the pools (host or GPU memory alike).
+  std::vector<uint8_t> prefill_pool(uint32_t p) { return pools_.read(p, 0, options_.prefill.pool_bytes()); }
+  std::vector<uint8_t> decode_pool(uint32_t d, uint32_t group = 0) {
+    return pools_.read(decode_node(d, group), 0, options_.decode.pool_bytes());
+  }
 
   // The decode side begins first (it owns the blocks), then every prefill rank.
   ::testing::AssertionResult begin(const KvRequest& request, uint32_t group = 0) {
@@ -188,10 +192,12 @@ class KvCluster {
   void fill(const KvRequest& request, uint32_t content) {
     const PagedKvLayout& l = options_.prefill;
     for (uint32_t p = 0; p < l.tp; ++p) {
+      std::vector<uint8_t> pool = prefill_pool(p);
       for_each_element(l, request.prefill_blocks, p, [&](uint64_t offset, uint32_t value_without_content) {
         const uint32_t value = content << 28 | value_without_content;
-        std::memcpy(prefill_pool(p) + offset, &value, 4);
+        std::memcpy(pool.data() + offset, &value, 4);
       });
+      pools_.write(p, 0, pool);
     }
   }
 
@@ -203,9 +209,10 @@ class KvCluster {
     for (uint32_t d = 0; d < l.tp; ++d) {
       if (only_rank && d != *only_rank) continue;
       ::testing::AssertionResult result = ::testing::AssertionSuccess();
+      const std::vector<uint8_t> pool = decode_pool(d, group);
       for_each_element(l, request.decode_blocks, d, [&](uint64_t offset, uint32_t value_without_content) {
         uint32_t have = 0;
-        std::memcpy(&have, decode_pool(d, group) + offset, 4);
+        std::memcpy(&have, pool.data() + offset, 4);
         const uint32_t want = content << 28 | value_without_content;
         if (have != want && result) {
           result = ::testing::AssertionFailure()
@@ -221,9 +228,7 @@ class KvCluster {
   // A copy of a decode group's pools, to check later what changed.
   std::vector<std::vector<uint8_t>> snapshot(uint32_t group = 0) {
     std::vector<std::vector<uint8_t>> copy;
-    for (uint32_t d = 0; d < options_.decode.tp; ++d) {
-      copy.emplace_back(decode_pool(d, group), decode_pool(d, group) + options_.decode.pool_bytes());
-    }
+    for (uint32_t d = 0; d < options_.decode.tp; ++d) copy.push_back(decode_pool(d, group));
     return copy;
   }
 
@@ -232,12 +237,13 @@ class KvCluster {
                                               const KvBlockTable& touched, uint32_t group = 0) {
     const PagedKvLayout& l = options_.decode;
     for (uint32_t d = 0; d < l.tp; ++d) {
+      const std::vector<uint8_t> pool = decode_pool(d, group);
       for (uint32_t block = 0; block < l.num_blocks; ++block) {
         if (std::find(touched.begin(), touched.end(), block) != touched.end()) continue;
         for (uint32_t layer = 0; layer < l.layers; ++layer) {
           for (uint32_t part = 0; part < kKvParts; ++part) {
             const uint64_t offset = l.offset(layer, static_cast<KvPart>(part), block);
-            if (std::memcmp(decode_pool(d, group) + offset, before[d].data() + offset, l.block_bytes()) != 0) {
+            if (std::memcmp(pool.data() + offset, before[d].data() + offset, l.block_bytes()) != 0) {
               return ::testing::AssertionFailure() << "decode rank " << d << " block " << block << " layer " << layer
                                                    << " part " << part << " changed";
             }
