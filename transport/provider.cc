@@ -55,4 +55,6 @@ const char* to_string(EndpointState state) {
   return "?";
 }
 
+const char* to_string(MemoryKind kind) { return kind == MemoryKind::kDevice ? "GPU" : "host"; }
+
 }  // namespace ferry

@@ -69,6 +69,7 @@ const char* to_string(Opcode op);
 const char* to_string(CompletionKind kind);
 const char* to_string(Status status);
 const char* to_string(EndpointState state);
+const char* to_string(MemoryKind kind);  // "host", "GPU"
 
 // ---------------------------------------------------------------------------------
 // Descriptions

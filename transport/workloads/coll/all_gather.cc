@@ -27,7 +27,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(block(q), plan->local(half, q), mine.bytes);
+      if (q != me) call.copy(block(q), plan->local(half, q), mine.bytes);
     }
     co_return r;
   });
@@ -48,7 +48,7 @@ Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t
     auto block = [&](int64_t position) { return recv + (ring_index(position, n) * count + range.first) * esize; };
     std::memmove(block(me), send + range.first * esize, bytes);
     auto forward = [&](uint32_t s) { return Piece{block(int64_t{me} - s), bytes}; };
-    auto consume = [&](uint32_t s, const void* incoming) { std::memcpy(block(int64_t{me} - s - 1), incoming, bytes); };
+    auto consume = [&](uint32_t s, const void* incoming) { call.copy(block(int64_t{me} - s - 1), incoming, bytes); };
     co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, forward, consume);
   });
 }

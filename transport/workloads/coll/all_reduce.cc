@@ -31,7 +31,7 @@ Task<TransferResult> one_shot(Call& call, uint8_t* data, size_t count, DType dty
     r = co_await all_settled(sent);  // the reduction overwrites what they send
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? mine : plan->local(half, q);
-    reduce(mine, sources, range.count, dtype, op);
+    call.reduce(mine, sources, range.count, dtype, op);
     co_return r;
   });
 }
@@ -56,7 +56,7 @@ Task<TransferResult> two_shot(Call& call, uint8_t* data, size_t count, DType dty
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? at(me) : plan->local(half, q);
-    reduce(at(me), sources, chunk(me).count, dtype, op);
+    call.reduce(at(me), sources, chunk(me).count, dtype, op);
     call.write_to_peers(plan->slots.offset(half, n + me),
                         [&](uint32_t) { return Piece{at(me), chunk(me).count * esize}; });
     r = co_await call.arrivals_from_all();
@@ -64,7 +64,7 @@ Task<TransferResult> two_shot(Call& call, uint8_t* data, size_t count, DType dty
     r = co_await all_settled(scattered);  // the copies below overwrite what they sent
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(at(q), plan->local(half, n + q), chunk(q).count * esize);
+      if (q != me) call.copy(at(q), plan->local(half, n + q), chunk(q).count * esize);
     }
     co_return r;
   });
@@ -93,10 +93,10 @@ Task<TransferResult> ring(Call& call, uint8_t* data, size_t count, DType dtype, 
       if (s < n - 1) {
         const Range c = chunk(int64_t{me} - s - 2);
         const void* sources[] = {incoming, at(c)};
-        reduce(at(c), sources, c.count, dtype, op);
+        call.reduce(at(c), sources, c.count, dtype, op);
       } else {
         const Range c = chunk(int64_t{me} - (s - (n - 1)) - 1);
-        std::memcpy(at(c), incoming, c.count * esize);
+        call.copy(at(c), incoming, c.count * esize);
       }
     };
     co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, send, consume);

@@ -31,7 +31,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
     if (!r.ok()) co_return r;
     std::memmove(recv + offset(me), send + offset(me), bytes);
     for (uint32_t q = 0; q < n; ++q) {
-      if (q != me) std::memcpy(recv + offset(q), plan->local(half, q), bytes);
+      if (q != me) call.copy(recv + offset(q), plan->local(half, q), bytes);
     }
     co_return r;
   });

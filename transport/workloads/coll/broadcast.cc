@@ -36,7 +36,7 @@ Task<TransferResult> direct(Call& call, uint8_t* data, size_t count, DType dtype
     }
     TransferResult r = co_await call.arrival(root);
     if (!r.ok()) co_return r;
-    std::memcpy(at, plan->local(half, 0), range.count * esize);
+    call.copy(at, plan->local(half, 0), range.count * esize);
     call.signal(root);
     co_return r;
   });
@@ -69,7 +69,7 @@ Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count,
     }
     TransferResult r = co_await call.arrival(root);
     if (!r.ok()) co_return r;
-    std::memcpy(at(me), plan->local(half, me), chunk(me).count * esize);
+    call.copy(at(me), plan->local(half, me), chunk(me).count * esize);
     for (uint32_t p = 0; p < n; ++p) {
       if (p != me && p != root) call.write(p, at(me), chunk(me).count * esize, plan->slots.offset(half, me));
     }
@@ -77,7 +77,7 @@ Task<TransferResult> scatter_all_gather(Call& call, uint8_t* data, size_t count,
       if (q == me || q == root) continue;
       r = co_await call.arrival(q);
       if (!r.ok()) co_return r;
-      std::memcpy(at(q), plan->local(half, q), chunk(q).count * esize);
+      call.copy(at(q), plan->local(half, q), chunk(q).count * esize);
     }
     call.signal(root);
     co_return r;

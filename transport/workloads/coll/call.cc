@@ -1,5 +1,7 @@
 #include "transport/workloads/coll/call.h"
 
+#include "transport/workloads/coll/local_steps.h"
+
 namespace ferry::coll {
 
 std::string rank_label(uint32_t rank) { return "rank " + std::to_string(rank); }
@@ -28,6 +30,12 @@ TransferResult Call::prepare(const std::vector<std::pair<const void*, uint64_t>>
     auto registered = comm_->engine().register_memory(const_cast<void*>(buffer), bytes, kAccessLocalWrite);
     if (!registered.ok()) {
       return make_error(registered.error().code, "registering a buffer: " + registered.error().message);
+    }
+    if ((*registered)->kind() != comm_->memory()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string("a buffer in ") + to_string((*registered)->kind()) +
+                            " memory, the communicator's scratch in " + to_string(comm_->memory()) +
+                            " memory: a call's buffers live where its scratch does");
     }
   }
   return {};
@@ -94,10 +102,23 @@ Task<TransferResult> all_settled(std::vector<CompletionPtr> sends) {
   co_return first;
 }
 
+void Call::copy(void* dst, const void* src, uint64_t bytes) {
+  if (auto done = local_copy(comm_->memory(), dst, src, bytes); !done.ok() && local_failure_.ok()) {
+    local_failure_ = make_error(done.error().code, "a local copy: " + done.error().message);
+  }
+}
+
+void Call::reduce(void* dst, std::span<const void* const> sources, size_t count, DType dtype, ReduceOp op) {
+  if (auto done = local_reduce(comm_->memory(), dst, sources, count, dtype, op); !done.ok() && local_failure_.ok()) {
+    local_failure_ = make_error(done.error().code, "a local reduction: " + done.error().message);
+  }
+}
+
 Task<TransferResult> Call::finish(TransferResult result) {
   TransferResult settled = co_await all_settled(std::move(sends_));
   sends_.clear();
   if (result.ok() && !settled.ok()) result = settled;
+  if (result.ok() && !local_failure_.ok()) result = local_failure_;
   for (Inbox& inbox : inboxes_) {
     if (result.ok() && !inbox.drained()) {
       result = make_error(ErrorCode::kInternal, "a peer's messages were left untaken (a protocol bug)");

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,8 +25,10 @@
 #include "transport/workloads/coll/algorithm.h"
 #include "transport/workloads/coll/communicator.h"
 #include "transport/workloads/coll/completion.h"
+#include "transport/workloads/coll/dtype.h"
 #include "transport/workloads/coll/inbox.h"
 #include "transport/workloads/coll/outbox.h"
+#include "transport/workloads/coll/reduction.h"
 
 namespace ferry::coll {
 
@@ -74,6 +77,11 @@ class Call {
       if (sent != nullptr) (*sent)[p] = std::move(done);
     }
   }
+  // The call's local steps, where the communicator's memory is (local_steps.h). The first
+  // failure ends the call with an error at finish().
+  void copy(void* dst, const void* src, uint64_t bytes);
+  void reduce(void* dst, std::span<const void* const> sources, size_t count, DType dtype, ReduceOp op);
+
   // A bare notification: "what you sent me is consumed" and the like.
   CompletionPtr signal(uint32_t peer);
 
@@ -101,6 +109,7 @@ class Call {
   std::vector<Inbox> inboxes_;      // by rank, from start(); this rank's own stays empty
   std::vector<Outbox> outboxes_;   // by rank
   std::vector<uint64_t> indices_;  // next notification index, by rank
+  TransferResult local_failure_;   // the first local step that failed
   std::vector<CompletionPtr> sends_;
 };
 

@@ -2,10 +2,15 @@
 
 #include <utility>
 
+#include "transport/gpu/runtime.h"
+
 namespace ferry::coll {
 
 Communicator::Communicator(Group& group, SymmetricRegion scratch)
-    : group_(&group), scratch_(std::move(scratch)), round_bytes_(scratch_.bytes / 2 / 64 * 64) {}
+    : group_(&group),
+      scratch_(std::move(scratch)),
+      memory_(gpu::query_pointer(scratch_.local).kind),
+      round_bytes_(scratch_.bytes / 2 / 64 * 64) {}
 
 Algorithm Communicator::resolve(Collective collective, Algorithm requested, uint64_t bytes) const {
   if (requested != Algorithm::kAuto) return requested;

@@ -20,7 +20,8 @@ constexpr uint64_t kDefaultScratchBytes = 64ull << 20;
 class Communicator {
  public:
   // `scratch`: the same number of bytes on every rank, registered on each, with every
-  // peer's region imported (testing::SymmetricAllocation builds one in process).
+  // peer's region imported (testing::SymmetricAllocation builds one in process); host
+  // or GPU memory.
   Communicator(Group& group, SymmetricRegion scratch);
 
   Group& group() const { return *group_; }
@@ -28,6 +29,8 @@ class Communicator {
   uint32_t rank() const { return group_->rank(); }
   uint32_t size() const { return group_->size(); }
   const SymmetricRegion& scratch() const { return scratch_; }
+  // Where the scratch lives; the buffers of every call must live there too.
+  MemoryKind memory() const { return memory_; }
 
   // Bytes of scratch one round may use: half of it, 64-byte aligned.
   uint64_t round_bytes() const { return round_bytes_; }
@@ -50,6 +53,7 @@ class Communicator {
  private:
   Group* group_;
   SymmetricRegion scratch_;
+  MemoryKind memory_;
   uint64_t round_bytes_;
   uint64_t rounds_ = 0;
   TransferResult failure_;

@@ -26,7 +26,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) sources[q] = q == me ? block(me) : plan->local(half, q);
-    reduce(recv + range.first * esize, sources, range.count, dtype, op);
+    call.reduce(recv + range.first * esize, sources, range.count, dtype, op);
     co_return r;
   });
 }
@@ -52,7 +52,7 @@ Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t
     };
     auto add_own = [&](uint32_t s, const void* incoming) {
       const void* sources[] = {incoming, block(int64_t{me} - s - 2)};
-      reduce(s + 1 == steps ? recv + range.first * esize : staging(s), sources, range.count, dtype, op);
+      call.reduce(s + 1 == steps ? recv + range.first * esize : staging(s), sources, range.count, dtype, op);
     };
     co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, partial, add_own);
   });

@@ -18,11 +18,12 @@ using ferry::testing::WorldOptions;
 
 class CollWorld {
  public:
-  // options.bytes is unused: each rank gets `scratch_bytes` of symmetric scratch.
+  // options.bytes is unused: each rank gets `scratch_bytes` of symmetric scratch, in
+  // options.memory.
   CollWorld(const WorldOptions& options, uint64_t scratch_bytes)
       : cluster(ferry::testing::make_fabric(options), ferry::testing::engine_config(options)),
         groups(ferry::testing::make_groups(cluster)),
-        scratch(checked(cluster), scratch_bytes) {
+        scratch(checked(cluster), scratch_bytes, options.memory) {
     for (size_t r = 0; r < cluster.size(); ++r) {
       comms.push_back(std::make_unique<Communicator>(groups[r], scratch.view(r)));
     }
