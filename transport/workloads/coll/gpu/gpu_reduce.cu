@@ -46,22 +46,25 @@ __device__ float combine(float acc, float v) {
   }
 }
 
-// Each thread reduces one 16-byte vector of every source per step; the source loads of a
-// step are independent, so a thread has all of them in flight at once.
-template <DType D, ReduceOp Op>
+// Each thread reduces one 16-byte vector of every source per step. The number of sources
+// is a template argument so that all N loads of a step are issued before the first is
+// used: with a run-time count the loop waits on each source in turn.
+template <DType D, ReduceOp Op, int N>
 __global__ void reduce_vector_kernel(void* dst, Sources s, size_t vectors) {
   using E = Element<D>;
   using T = typename E::T;
   constexpr int kPer = 16 / sizeof(T);
   for (size_t v = blockIdx.x * size_t{kThreads} + threadIdx.x; v < vectors; v += size_t{gridDim.x} * kThreads) {
+    uint4 in[N];
+#pragma unroll
+    for (int j = 0; j < N; ++j) in[j] = __ldcs(static_cast<const uint4*>(s.p[j]) + v);
     float acc[kPer];
-    uint4 first = static_cast<const uint4*>(s.p[0])[v];
-    const T* f = reinterpret_cast<const T*>(&first);
+    const T* f = reinterpret_cast<const T*>(&in[0]);
 #pragma unroll
     for (int k = 0; k < kPer; ++k) acc[k] = E::load(f[k]);
-    for (int j = 1; j < s.n; ++j) {
-      uint4 next = static_cast<const uint4*>(s.p[j])[v];
-      const T* x = reinterpret_cast<const T*>(&next);
+#pragma unroll
+    for (int j = 1; j < N; ++j) {
+      const T* x = reinterpret_cast<const T*>(&in[j]);
 #pragma unroll
       for (int k = 0; k < kPer; ++k) acc[k] = combine<Op>(acc[k], E::load(x[k]));
     }
@@ -69,8 +72,16 @@ __global__ void reduce_vector_kernel(void* dst, Sources s, size_t vectors) {
     T* o = reinterpret_cast<T*>(&out);
 #pragma unroll
     for (int k = 0; k < kPer; ++k) o[k] = E::store(acc[k]);
-    static_cast<uint4*>(dst)[v] = out;
+    __stcs(static_cast<uint4*>(dst) + v, out);
   }
+}
+
+template <DType D, ReduceOp Op, int N = 1>
+void launch_vectors(void* dst, const Sources& s, size_t vectors, unsigned blocks, cudaStream_t stream) {
+  if constexpr (N < kMaxReduceSources) {
+    if (s.n != N) return launch_vectors<D, Op, N + 1>(dst, s, vectors, blocks, stream);
+  }
+  reduce_vector_kernel<D, Op, N><<<blocks, kThreads, 0, stream>>>(dst, s, vectors);
 }
 
 // Elements the vector kernel does not cover (unaligned buffers, or a tail).
@@ -94,7 +105,7 @@ template <DType D, ReduceOp Op>
 void launch(void* dst, const Sources& s, size_t count, bool aligned, cudaStream_t stream) {
   constexpr size_t kPer = 16 / sizeof(typename Element<D>::T);
   const size_t vectors = aligned ? count / kPer : 0;
-  if (vectors > 0) reduce_vector_kernel<D, Op><<<blocks_for(vectors), kThreads, 0, stream>>>(dst, s, vectors);
+  if (vectors > 0) launch_vectors<D, Op>(dst, s, vectors, blocks_for(vectors), stream);
   const size_t first = vectors * kPer;
   if (first < count) {
     reduce_scalar_kernel<D, Op><<<blocks_for(count - first), kThreads, 0, stream>>>(dst, s, first, count);
