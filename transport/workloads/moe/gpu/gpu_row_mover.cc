@@ -54,10 +54,14 @@ VoidResult GpuRowMover::reserve_worst_case() {
 
 VoidResult GpuRowMover::check_input(const void* data, uint64_t bytes, const char* what) const {
   if (bytes == 0) return {};
-  VoidResult kind = ferry::gpu::check_memory_kind(data, bytes, MemoryKind::kDevice);
-  if (kind.ok()) return kind;
-  return make_error(kind.error().code, std::string(what) + " must be GPU memory (MoeConfig::memory): " +
-                                           kind.error().message);
+  // A host pointer would reach a kernel, which fails the whole CUDA context.
+  if (ferry::gpu::query_pointer(data).kind != MemoryKind::kDevice) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(what) + " is host memory, but the exchange is in GPU memory (MoeConfig::memory)");
+  }
+  VoidResult range = ferry::gpu::check_memory_kind(data, bytes, MemoryKind::kDevice);
+  if (range.ok()) return range;
+  return make_error(range.error().code, std::string(what) + ": " + range.error().message);
 }
 
 uint8_t* GpuRowMover::header(uint8_t* dst, uint64_t bytes) {

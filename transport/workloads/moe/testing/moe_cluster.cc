@@ -70,17 +70,17 @@ std::vector<RankInputs> MoeCluster::make_inputs(Routing routing, uint32_t tokens
 std::vector<uint8_t> MoeCluster::received_rows(uint32_t r) const {
   const std::span<const uint8_t> rows = ranks_.at(r)->received().all_tokens();
   std::vector<uint8_t> out(rows.size());
-  check(gpu::copy(out.data(), rows.data(), rows.size(), memory()));
+  check(::ferry::gpu::copy(out.data(), rows.data(), rows.size(), memory()));
   return out;
 }
 
 template <typename T>
-std::span<const T> MoeCluster::placed(std::span<const T> values, gpu::DeviceBuffer& copy) const {
+std::span<const T> MoeCluster::placed(std::span<const T> values, ::ferry::gpu::DeviceBuffer& copy) const {
   if (memory() == MemoryKind::kHost) return values;
-  auto buffer = gpu::DeviceBuffer::allocate(values.size_bytes());
+  auto buffer = ::ferry::gpu::DeviceBuffer::allocate(values.size_bytes());
   if (!buffer.ok()) throw std::runtime_error(buffer.error().to_string());
   copy = std::move(buffer).value();
-  check(gpu::copy(copy.data(), values.data(), values.size_bytes()));
+  check(::ferry::gpu::copy(copy.data(), values.data(), values.size_bytes()));
   return {copy.as<const T>(), values.size()};
 }
 
@@ -116,7 +116,7 @@ void MoeCluster::fetch_combined(std::vector<std::vector<uint16_t>>* combined) co
   for (uint32_t r = 0; r < size(); ++r) {
     std::vector<uint16_t>& out = (*combined)[r];
     if (combined_[r].size() != out.size() * sizeof(uint16_t)) throw std::logic_error("no combine of this size ran");
-    check(gpu::copy(out.data(), combined_[r].data(), combined_[r].size()));
+    check(::ferry::gpu::copy(out.data(), combined_[r].data(), combined_[r].size()));
   }
 }
 

@@ -84,14 +84,14 @@ class MoeCluster {
   MemoryKind memory() const { return geometry().config().memory; }
   // `values` where the exchange is: themselves in host memory, else a GPU copy in `copy`.
   template <typename T>
-  std::span<const T> placed(std::span<const T> values, gpu::DeviceBuffer& copy) const;
+  std::span<const T> placed(std::span<const T> values, ::ferry::gpu::DeviceBuffer& copy) const;
 
   EngineCluster cluster_;
   std::vector<Group> groups_;
   ::ferry::testing::SymmetricAllocation region_;
   std::vector<std::unique_ptr<ExpertParallel>> ranks_;
   // GPU memory: per rank, the copies the calls in flight use.
-  std::vector<gpu::DeviceBuffer> hidden_, outputs_, combined_;
+  std::vector<::ferry::gpu::DeviceBuffer> hidden_, outputs_, combined_;
 };
 
 }  // namespace ferry::moe::testing
