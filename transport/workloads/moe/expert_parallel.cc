@@ -317,8 +317,8 @@ VoidResult ExpertParallel::reduce_combine(std::span<const float> topk_weights, s
     const auto routes = plan_.routes_to(r);
     auto header = mover_->read(reply, kCombinePreambleBytes);
     if (!header.ok()) return header.error();
-    auto rows = parse_combine(*header, sequence_, r, static_cast<uint32_t>(routes.size()));
-    if (!rows.ok()) return rows.error();
+    auto checked = parse_combine(*header, sequence_, r, static_cast<uint32_t>(routes.size()));
+    if (!checked.ok()) return checked.error();
     runs_[r] = RowRun{reply + kCombinePreambleBytes, static_cast<uint32_t>(routes.size())};
     const auto tokens = plan_.tokens_to(r);
     for (uint32_t i = 0; i < routes.size(); ++i) {

@@ -42,7 +42,7 @@ VoidResult GpuRowMover::reserve_worst_case() {
   const uint64_t preamble = dispatch_preamble_bytes(g.experts_per_rank(), g.max_tokens(),
                                                     static_cast<uint32_t>(g.max_rows_from_source()));
   headers_.reserve(ranks * preamble);
-  copies_.reserve(ranks + 1);
+  copies_.reserve(ranks);
   pending_headers_.reserve(ranks);
   reads_.resize(2 * ranks);  // dispatch: each source's header, then its preamble
   for (auto& read : reads_) read.reserve(preamble);
