@@ -43,7 +43,8 @@ std::string difference(const std::vector<T>& got, const std::vector<T>& want) {
 
 // The same calls on a cluster in GPU memory and on its twin in host memory: both pass
 // the reference's checks, and every byte the exchange left behind is the same.
-void expect_same_as_host(const MoeClusterOptions& gpu_options, const std::vector<std::tuple<Routing, uint32_t>>& calls) {
+void expect_same_as_host(const MoeClusterOptions& gpu_options,
+                         const std::vector<std::tuple<Routing, uint32_t>>& calls) {
   MoeClusterOptions host_options = gpu_options;
   host_options.moe.memory = MemoryKind::kHost;
   MoeCluster gpu(gpu_options);

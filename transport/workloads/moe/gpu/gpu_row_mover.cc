@@ -98,8 +98,9 @@ void GpuRowMover::copy(const RowCopy& c) {
 }
 
 VoidResult GpuRowMover::launch_pending() {
-  VoidResult result = grow(device_indices_, indices_.size() * sizeof(uint32_t));
-  if (result.ok()) result = ferry::gpu::copy(device_indices_.data(), indices_.data(), indices_.size() * sizeof(uint32_t));
+  const uint64_t index_bytes = indices_.size() * sizeof(uint32_t);
+  VoidResult result = grow(device_indices_, index_bytes);
+  if (result.ok()) result = ferry::gpu::copy(device_indices_.data(), indices_.data(), index_bytes);
   const auto* device_indices = reinterpret_cast<const uint32_t*>(device_indices_.data());
   for (PendingCopy& p : copies_) {
     if (!result.ok()) break;
