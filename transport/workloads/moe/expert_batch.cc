@@ -1,33 +1,40 @@
 #include "transport/workloads/moe/expert_batch.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace ferry::moe {
 
 ExpertBatch::ExpertBatch(const MoeGeometry& geometry)
-    : token_bytes_(geometry.token_bytes()),
+    : memory_(geometry.config().memory),
+      token_bytes_(geometry.token_bytes()),
       counts_(geometry.experts_per_rank(), 0),
       first_row_(geometry.experts_per_rank(), 0),
       cursor_(geometry.experts_per_rank(), 0),
       route_start_(geometry.ranks() + 1, 0),
       max_rows_(geometry.max_received_rows()) {}
 
-void ExpertBatch::reserve_worst_case() {
-  reserve_rows(max_rows_);
+VoidResult ExpertBatch::reserve_worst_case() {
   origins_.reserve(max_rows_);
   route_rows_.reserve(max_rows_);
+  route_tokens_.reserve(max_rows_);
+  return reserve_rows(max_rows_);
 }
 
-void ExpertBatch::reserve_rows(uint64_t rows) {
-  if (rows <= rows_capacity_) return;
+VoidResult ExpertBatch::reserve_rows(uint64_t rows) {
+  if (rows <= rows_capacity_) return {};
   rows = std::min(std::max(rows, rows_capacity_ + rows_capacity_ / 2), std::max(rows, max_rows_));
-  // Default-initialised on purpose: the worst case is large and mostly never touched.
-  rows_storage_.reset(new uint8_t[rows * token_bytes_]);
+  rows_storage_ = MemoryBlock();
+  rows_capacity_ = 0;
+  // Uninitialised on purpose: the worst case is large and mostly never touched.
+  auto storage = MemoryBlock::allocate(rows * token_bytes_, memory_);
+  if (!storage.ok()) return storage.error();
+  rows_storage_ = std::move(storage).value();
   rows_capacity_ = rows;
+  return {};
 }
 
-void ExpertBatch::unpack(std::span<const DispatchView> messages) {
+VoidResult ExpertBatch::unpack(std::span<const DispatchView> messages, std::span<const uint8_t* const> message_bytes,
+                               RowMover& mover) {
   // Counts first, so each expert's rows can be placed contiguously.
   std::fill(counts_.begin(), counts_.end(), 0);
   for (const DispatchView& m : messages) {
@@ -38,10 +45,13 @@ void ExpertBatch::unpack(std::span<const DispatchView> messages) {
     first_row_[e] = cursor_[e] = next;
     next += counts_[e];
   }
+  rows_ = 0;
+  VoidResult room = reserve_rows(std::max<uint32_t>(next, 1));
+  if (!room.ok()) return room;
   rows_ = next;
-  reserve_rows(std::max<uint64_t>(rows_, 1));
   origins_.resize(rows_);
   route_rows_.resize(rows_);
+  route_tokens_.resize(rows_);
 
   uint32_t route = 0;
   for (uint32_t s = 0; s < messages.size(); ++s) {
@@ -50,16 +60,22 @@ void ExpertBatch::unpack(std::span<const DispatchView> messages) {
     for (uint32_t i = 0; i < m.header().rows; ++i) {
       const RowRoute r = m.route(i);
       const uint32_t row = cursor_[r.local_expert]++;
-      std::memcpy(rows_storage_.get() + row * token_bytes_, m.vector(r.token), token_bytes_);
       origins_[row] = TokenOrigin{s, m.token_index(r.token), r.k_slot};
+      route_tokens_[route] = r.token;
       route_rows_[route++] = row;
     }
+    // The source's vectors, each to the rows of its routes.
+    const uint32_t start = route_start_[s];
+    mover.copy(RowCopy{rows_storage_.data(), message_bytes[s] + m.preamble_bytes(),
+                       std::span(route_rows_).subspan(start, route - start),
+                       std::span(route_tokens_).subspan(start, route - start), route - start, token_bytes_});
   }
   route_start_[messages.size()] = route;
+  return {};
 }
 
 std::span<const uint8_t> ExpertBatch::tokens(uint32_t local_expert) const {
-  return {rows_storage_.get() + first_row(local_expert) * token_bytes_, count(local_expert) * token_bytes_};
+  return {rows_storage_.data() + first_row(local_expert) * token_bytes_, count(local_expert) * token_bytes_};
 }
 
 std::span<const TokenOrigin> ExpertBatch::origins(uint32_t local_expert) const {

@@ -2,16 +2,18 @@
 // its rows packed one after another ([count, hidden], the expert's GEMM input) and the
 // origin of each row; rows of one expert are ordered by source rank, then token.
 // Duplicated tokens are copied here: a token travels once to a rank and becomes one row
-// per local expert it chose.
+// per local expert it chose. The rows are in the exchange's memory (MoeConfig::memory:
+// host or GPU); counts and origins are host memory.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <vector>
 
 #include "transport/result.h"
 #include "transport/workloads/moe/geometry.h"
+#include "transport/workloads/moe/memory_block.h"
+#include "transport/workloads/moe/row_mover.h"
 #include "transport/workloads/moe/wire_format.h"
 
 namespace ferry::moe {
@@ -28,10 +30,13 @@ class ExpertBatch {
   explicit ExpertBatch(const MoeGeometry& geometry);
 
   // Sizes every buffer for the worst case (uninitialised: untouched pages cost nothing).
-  void reserve_worst_case();
+  VoidResult reserve_worst_case();
 
-  // Unpacks every source's checked message (messages[s] from rank s).
-  void unpack(std::span<const DispatchView> messages);
+  // Unpacks every source's checked message: messages[s] from rank s, read on the host,
+  // whose bytes start at message_bytes[s] in the exchange's memory. The rows move with
+  // `mover`, in place once its finish() returned.
+  VoidResult unpack(std::span<const DispatchView> messages, std::span<const uint8_t* const> message_bytes,
+                    RowMover& mover);
 
   uint32_t local_experts() const { return static_cast<uint32_t>(counts_.size()); }
   uint32_t rows() const { return rows_; }
@@ -39,7 +44,7 @@ class ExpertBatch {
   uint32_t first_row(uint32_t local_expert) const { return first_row_.at(local_expert); }
   // [count, hidden × element_bytes] of one expert, or of all of them from row 0.
   std::span<const uint8_t> tokens(uint32_t local_expert) const;
-  std::span<const uint8_t> all_tokens() const { return {rows_storage_.get(), rows_ * token_bytes_}; }
+  std::span<const uint8_t> all_tokens() const { return {rows_storage_.data(), rows_ * token_bytes_}; }
   std::span<const TokenOrigin> origins(uint32_t local_expert) const;
   std::span<const TokenOrigin> all_origins() const { return {origins_.data(), rows_}; }
 
@@ -49,18 +54,20 @@ class ExpertBatch {
   uint64_t capacity_bytes() const { return rows_capacity_ * token_bytes_; }
 
  private:
-  void reserve_rows(uint64_t rows);
+  VoidResult reserve_rows(uint64_t rows);
 
+  MemoryKind memory_;
   uint64_t token_bytes_;
   uint32_t rows_ = 0;
   std::vector<uint32_t> counts_;     // per local expert
   std::vector<uint32_t> first_row_;  // per local expert
   std::vector<uint32_t> cursor_;     // per local expert, while unpacking
-  std::unique_ptr<uint8_t[]> rows_storage_;
+  MemoryBlock rows_storage_;
   uint64_t rows_capacity_ = 0;
   std::vector<TokenOrigin> origins_;
   std::vector<uint32_t> route_start_;  // per source, into route_rows_ (ranks + 1)
   std::vector<uint32_t> route_rows_;
+  std::vector<uint32_t> route_tokens_;  // per route, the ordinal of its vector in its message
   uint64_t max_rows_ = 0;  // the worst case: the most rows a dispatch can bring
 };
 

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "transport/workloads/moe/transfer_batch.h"
-#include "transport/workloads/moe/weighted_sum.h"
 
 namespace ferry::moe {
 
@@ -18,6 +17,8 @@ Result<std::unique_ptr<ExpertParallel>> ExpertParallel::create(Group& group, con
                                                                const SymmetricRegion& region) {
   auto geometry = MoeGeometry::make(config, group.size());
   if (!geometry.ok()) return geometry.error();
+  auto mover = RowMover::make(*geometry);
+  if (!mover.ok()) return mover.error();
   if (region.local == nullptr || region.bytes < geometry->region_bytes() || region.remote.size() != group.size()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "moe: the receive region must hold " + std::to_string(geometry->region_bytes()) +
@@ -25,7 +26,9 @@ Result<std::unique_ptr<ExpertParallel>> ExpertParallel::create(Group& group, con
                           std::to_string(region.bytes) + " bytes and " + std::to_string(region.remote.size()) +
                           " ranks");
   }
-  std::unique_ptr<ExpertParallel> ep(new ExpertParallel(group, *geometry, region));
+  VoidResult in_place = (*mover)->check_input(region.local, region.bytes, "moe: the receive region");
+  if (!in_place.ok()) return in_place.error();
+  std::unique_ptr<ExpertParallel> ep(new ExpertParallel(group, *geometry, region, std::move(mover).value()));
   if (config.mode == MoeMode::kLowLatency) {
     VoidResult reserved = ep->reserve_worst_case();
     if (!reserved.ok()) return reserved.error();
@@ -33,14 +36,16 @@ Result<std::unique_ptr<ExpertParallel>> ExpertParallel::create(Group& group, con
   return ep;
 }
 
-ExpertParallel::ExpertParallel(Group& group, const MoeGeometry& geometry, const SymmetricRegion& region)
+ExpertParallel::ExpertParallel(Group& group, const MoeGeometry& geometry, const SymmetricRegion& region,
+                               std::unique_ptr<RowMover> mover)
     : group_(&group),
       geometry_(geometry),
       region_(region),
+      mover_(std::move(mover)),
       plan_(geometry),
       batch_(geometry),
-      dispatch_staging_(group.engine()),
-      combine_staging_(group.engine()),
+      dispatch_staging_(group.engine(), geometry.config().memory),
+      combine_staging_(group.engine(), geometry.config().memory),
       dispatch_at_(geometry.ranks()),
       dispatch_bytes_(geometry.ranks()),
       dispatch_lands_(geometry.ranks(), geometry.dispatch_slot_offset(group.rank())),
@@ -49,7 +54,8 @@ ExpertParallel::ExpertParallel(Group& group, const MoeGeometry& geometry, const 
       combine_at_(geometry.ranks()),
       combine_bytes_(geometry.ranks()),
       views_(geometry.ranks()),
-      accumulator_(geometry.hidden()) {}
+      messages_(geometry.ranks()),
+      runs_(geometry.ranks()) {}
 
 VoidResult ExpertParallel::reserve_worst_case() {
   VoidResult dispatch = dispatch_staging_.reserve(geometry_.max_dispatch_staging_bytes(), /*exact=*/true);
@@ -57,9 +63,10 @@ VoidResult ExpertParallel::reserve_worst_case() {
   VoidResult combine = combine_staging_.reserve(geometry_.max_combine_staging_bytes(), /*exact=*/true);
   if (!combine.ok()) return combine;
   plan_.reserve_worst_case();
-  batch_.reserve_worst_case();
-  slot_rows_.reserve(uint64_t{geometry_.max_tokens()} * geometry_.top_k());
-  return {};
+  VoidResult rows = batch_.reserve_worst_case();
+  if (!rows.ok()) return rows;
+  slots_.reserve(uint64_t{geometry_.max_tokens()} * geometry_.top_k());
+  return mover_->reserve_worst_case();
 }
 
 MoeMemory ExpertParallel::memory() const {
@@ -132,6 +139,9 @@ Task<VoidResult> ExpertParallel::combine(std::span<const uint16_t> expert_output
                                              std::to_string(topk_weights.size()) + " and " +
                                              std::to_string(combined.size()) + " elements"));
   }
+  VoidResult in_place = mover_->check_input(expert_outputs.data(), expert_outputs.size_bytes(), "expert_outputs");
+  if (in_place.ok()) in_place = mover_->check_input(combined.data(), combined.size_bytes(), "combined");
+  if (!in_place.ok()) co_return fail("combine", in_place.error());
   VoidResult staged = stage_combine(expert_outputs);
   if (!staged.ok()) co_return fail("combine", staged.error());
   const TransferResult moved = co_await exchange(tag, combine_staging_, combine_at_, combine_bytes_, reply_to_);
@@ -179,6 +189,8 @@ VoidResult ExpertParallel::stage_dispatch(std::span<const int32_t> topk_idx, std
                       "hidden holds " + std::to_string(hidden.size()) + " bytes, not " +
                           std::to_string(plan_.tokens()) + " tokens of " + std::to_string(token_bytes));
   }
+  VoidResult in_place = mover_->check_input(hidden.data(), hidden.size(), "hidden");
+  if (!in_place.ok()) return in_place;
   const uint32_t self = group_->rank();
   const uint32_t local_experts = geometry_.experts_per_rank();
 
@@ -214,15 +226,24 @@ VoidResult ExpertParallel::stage_dispatch(std::span<const int32_t> topk_idx, std
     header.rows = static_cast<uint32_t>(routes.size());
     header.local_experts = local_experts;
     header.combine_offset = reply_from_[r];
-    DispatchWriter writer(dispatch_staging_.data() + dispatch_at_[r], header, token_bytes);
+    // The preamble is written on the host; the vectors move in the exchange's memory.
+    uint8_t* message = dispatch_staging_.data() + dispatch_at_[r];
+    const uint64_t preamble = dispatch_preamble_bytes(local_experts, header.tokens, header.rows);
+    DispatchWriter writer(mover_->header(message, preamble), header, token_bytes);
     for (uint32_t e = 0; e < local_experts; ++e) writer.count(e, counts[e]);
-    for (uint32_t i = 0; i < tokens.size(); ++i) {
-      writer.token_index(i, tokens[i]);
-      std::memcpy(writer.vector(i), hidden.data() + tokens[i] * token_bytes, token_bytes);
-    }
+    for (uint32_t i = 0; i < tokens.size(); ++i) writer.token_index(i, tokens[i]);
     for (uint32_t i = 0; i < routes.size(); ++i) writer.route(i, routes[i]);
+    mover_->copy(RowCopy{message + preamble, hidden.data(), {}, tokens, header.tokens, token_bytes});
   }
-  return {};
+  return mover_->finish();
+}
+
+Result<const uint8_t*> ExpertParallel::read_preamble(const uint8_t* message, uint64_t capacity) {
+  auto header = mover_->read(message, std::min<uint64_t>(sizeof(DispatchHeader), capacity));
+  if (!header.ok() || capacity < sizeof(DispatchHeader)) return header;  // the parser names a short slot
+  DispatchHeader h;
+  std::memcpy(&h, *header, sizeof(h));
+  return mover_->read(message, std::min(capacity, dispatch_preamble_bytes(h.local_experts, h.tokens, h.rows)));
 }
 
 VoidResult ExpertParallel::unpack_dispatch() {
@@ -241,13 +262,17 @@ VoidResult ExpertParallel::unpack_dispatch() {
                                        : region_.local + geometry_.dispatch_slot_offset(s);
     expect.source = s;
     expect.capacity = s == self ? dispatch_bytes_[s] : geometry_.dispatch_slot_bytes();
-    auto view = DispatchView::parse(message, expect);
+    auto preamble = read_preamble(message, expect.capacity);
+    if (!preamble.ok()) return preamble.error();
+    auto view = DispatchView::parse(*preamble, expect);
     if (!view.ok()) return view.error();
     views_[s] = *view;
+    messages_[s] = message;
     reply_to_[s] = geometry_.combine_area_offset() + view->header().combine_offset;
   }
-  batch_.unpack(views_);
-  return {};
+  VoidResult unpacked = batch_.unpack(views_, messages_, *mover_);
+  if (!unpacked.ok()) return unpacked;
+  return mover_->finish();
 }
 
 VoidResult ExpertParallel::stage_combine(std::span<const uint16_t> expert_outputs) {
@@ -272,38 +297,36 @@ VoidResult ExpertParallel::stage_combine(std::span<const uint16_t> expert_output
   const auto* outputs = reinterpret_cast<const uint8_t*>(expert_outputs.data());
   for (uint32_t s = 0; s < geometry_.ranks(); ++s) {
     const auto rows = batch_.rows_for(s);
-    uint8_t* out = write_combine_header(
-        combine_staging_.data() + combine_at_[s],
-        CombineHeader{kCombineMagic, sequence_, self, static_cast<uint32_t>(rows.size())});
-    for (uint32_t i = 0; i < rows.size(); ++i) {
-      std::memcpy(out + i * row_bytes, outputs + rows[i] * row_bytes, row_bytes);
-    }
+    uint8_t* message = combine_staging_.data() + combine_at_[s];
+    const CombineHeader header{kCombineMagic, sequence_, self, static_cast<uint32_t>(rows.size())};
+    write_combine_header(mover_->header(message, kCombinePreambleBytes), header);
+    mover_->copy(RowCopy{message + kCombinePreambleBytes, outputs, {}, rows, header.rows, row_bytes});
   }
-  return {};
+  return mover_->finish();
 }
 
 VoidResult ExpertParallel::reduce_combine(std::span<const float> topk_weights, std::span<uint16_t> combined) {
   const uint32_t self = group_->rank();
   const uint32_t k = geometry_.top_k();
-  const uint64_t hidden = geometry_.hidden();
-  const uint64_t row_bytes = geometry_.output_row_bytes();
-  slot_rows_.assign(uint64_t{plan_.tokens()} * k, nullptr);
+  // Every reply's rows numbered one after another; each slot names its row, or -1.
+  slots_.assign(uint64_t{plan_.tokens()} * k, -1);
+  int32_t first = 0;
   for (uint32_t r = 0; r < geometry_.ranks(); ++r) {
     const uint8_t* reply = r == self ? combine_staging_.data() + combine_at_[r]
                                      : region_.local + geometry_.combine_area_offset() + reply_from_[r];
     const auto routes = plan_.routes_to(r);
-    auto rows = parse_combine(reply, sequence_, r, static_cast<uint32_t>(routes.size()));
-    if (!rows.ok()) return rows.error();
+    auto header = mover_->read(reply, kCombinePreambleBytes);
+    if (!header.ok()) return header.error();
+    auto checked = parse_combine(*header, sequence_, r, static_cast<uint32_t>(routes.size()));
+    if (!checked.ok()) return checked.error();
+    runs_[r] = RowRun{reply + kCombinePreambleBytes, static_cast<uint32_t>(routes.size())};
     const auto tokens = plan_.tokens_to(r);
     for (uint32_t i = 0; i < routes.size(); ++i) {
-      slot_rows_[uint64_t{tokens[routes[i].token]} * k + routes[i].k_slot] = *rows + i * row_bytes;
+      slots_[uint64_t{tokens[routes[i].token]} * k + routes[i].k_slot] = first + static_cast<int32_t>(i);
     }
+    first += static_cast<int32_t>(routes.size());
   }
-  for (uint64_t t = 0; t < plan_.tokens(); ++t) {
-    weighted_sum(std::span(slot_rows_).subspan(t * k, k), topk_weights.subspan(t * k, k), accumulator_,
-                 combined.subspan(t * hidden, hidden));
-  }
-  return {};
+  return mover_->weighted_combine(runs_, slots_, topk_weights, combined);
 }
 
 }  // namespace ferry::moe

@@ -33,6 +33,7 @@
 #include "transport/workloads/moe/geometry.h"
 #include "transport/workloads/moe/registered_buffer.h"
 #include "transport/workloads/moe/routing_plan.h"
+#include "transport/workloads/moe/row_mover.h"
 #include "transport/workloads/moe/wire_format.h"
 
 namespace ferry::moe {
@@ -58,13 +59,16 @@ struct MoeMemory {
 class ExpertParallel {
  public:
   // Checks the config and the region (region_bytes() on every rank, every peer's
-  // imported); in low-latency mode allocates and registers everything.
+  // imported; GPU memory when config.memory is kDevice, which needs a GPU: without one,
+  // an error says why); in low-latency mode allocates and registers everything.
   static Result<std::unique_ptr<ExpertParallel>> create(Group& group, const MoeConfig& config,
                                                         const SymmetricRegion& region);
   // The receive region each rank must provide for `config` over `ranks` ranks.
   static Result<uint64_t> region_bytes(const MoeConfig& config, uint32_t ranks);
 
   // topk_idx [tokens, top_k] (-1: no expert), hidden [tokens, hidden × element_bytes].
+  // With config.memory kDevice, hidden, the rows received(), expert_outputs and combined
+  // are GPU memory; topk_idx and topk_weights are host memory in both modes.
   Task<VoidResult> dispatch(std::span<const int32_t> topk_idx, std::span<const uint8_t> hidden);
   Task<VoidResult> dispatch(std::span<const int32_t> topk_idx, std::span<const uint16_t> hidden_bf16);
   // What this rank's experts received; valid from a dispatch until the next one.
@@ -84,13 +88,16 @@ class ExpertParallel {
  private:
   enum class Phase { kReady, kDispatching, kDispatched, kCombining, kFailed };
 
-  ExpertParallel(Group& group, const MoeGeometry& geometry, const SymmetricRegion& region);
+  ExpertParallel(Group& group, const MoeGeometry& geometry, const SymmetricRegion& region,
+                 std::unique_ptr<RowMover> mover);
   VoidResult reserve_worst_case();
   VoidResult begin(Phase expected, Phase next, const char* call);
   // Marks the exchange broken and names the call and rank in the error.
   Error fail(const char* call, const Error& error);
 
   VoidResult stage_dispatch(std::span<const int32_t> topk_idx, std::span<const uint8_t> hidden);
+  // The preamble of a dispatch message, readable on the host; its header gives its size.
+  Result<const uint8_t*> read_preamble(const uint8_t* message, uint64_t capacity);
   VoidResult unpack_dispatch();
   VoidResult stage_combine(std::span<const uint16_t> expert_outputs);
   VoidResult reduce_combine(std::span<const float> topk_weights, std::span<uint16_t> combined);
@@ -103,6 +110,7 @@ class ExpertParallel {
   Group* group_;
   MoeGeometry geometry_;
   SymmetricRegion region_;
+  std::unique_ptr<RowMover> mover_;  // host or GPU memory
   Phase phase_ = Phase::kReady;
   uint32_t sequence_ = 0;  // calls of this exchange: a dispatch and its combine share one
 
@@ -118,9 +126,10 @@ class ExpertParallel {
   std::vector<uint64_t> reply_to_;        // where our reply lands in r's region (r told us)
   std::vector<uint64_t> combine_at_;      // our reply to r in combine staging
   std::vector<uint64_t> combine_bytes_;
-  std::vector<DispatchView> views_;       // the checked message from each source
-  std::vector<const uint8_t*> slot_rows_;  // [tokens, top_k]: the returned row of each slot
-  std::vector<float> accumulator_;         // [hidden]
+  std::vector<DispatchView> views_;        // the checked message from each source
+  std::vector<const uint8_t*> messages_;  // ... and where its bytes are
+  std::vector<RowRun> runs_;              // the rows of each rank's combine reply
+  std::vector<int32_t> slots_;            // [tokens, top_k]: the returned row of each slot, or -1
   MoeCallStats dispatch_stats_;
   MoeCallStats combine_stats_;
 };

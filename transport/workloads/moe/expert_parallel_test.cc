@@ -97,6 +97,21 @@ TEST(ExpertParallelSetup, RefusesWhatCannotBeLaidOut) {
   EXPECT_NE(refused.error().message.find("receive region must hold"), std::string::npos);
 }
 
+// Without a GPU (here: skipped where there is one; expert_parallel_gpu_test covers GPU
+// memory), an exchange in GPU memory is refused at setup with the reason.
+TEST(ExpertParallelSetup, GpuMemoryWithoutAGpuIsRefusedSayingWhy) {
+  const VoidResult gpu_here = ::ferry::gpu::available();
+  if (gpu_here.ok()) GTEST_SKIP() << "this machine has a GPU";
+  MoeCluster moe(options(MoeMode::kLowLatency, 2));
+  MoeConfig config = options(MoeMode::kLowLatency, 2).moe;
+  config.memory = MemoryKind::kDevice;
+  auto refused = ExpertParallel::create(moe.group(0), config, moe.region().view(0));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message.find("in GPU memory"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find(gpu_here.error().message), std::string::npos) << refused.error().message;
+}
+
 TEST(ExpertParallelCalls, EachCallTakesOneMoeTag) {
   MoeCluster moe(options(MoeMode::kLowLatency, 2));
   ASSERT_EQ(moe.cycle(moe.make_inputs(Routing::kUniform, 16, 1)), "");

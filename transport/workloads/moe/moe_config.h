@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "transport/provider.h"
+
 namespace ferry::moe {
 
 // kNormal grows its staging buffers to what each call needs (a registration only when one
@@ -23,6 +25,11 @@ struct MoeConfig {
   uint32_t element_bytes = 2;
   uint32_t max_tokens = 0;  // per rank and call
   MoeMode mode = MoeMode::kNormal;
+  // Where the exchange's bytes live: the receive region, the staging, the hidden states,
+  // the expert rows and outputs and the combined tokens are all host memory, or all GPU
+  // memory (kDevice: packing, unpacking and the weighted sum run as kernels). topk_idx
+  // and topk_weights are host memory either way.
+  MemoryKind memory = MemoryKind::kHost;
 };
 
 }  // namespace ferry::moe

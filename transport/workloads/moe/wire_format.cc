@@ -92,6 +92,10 @@ Result<DispatchView> DispatchView::parse(const uint8_t* message, const DispatchE
   return view;
 }
 
+uint64_t DispatchView::preamble_bytes() const {
+  return dispatch_preamble_bytes(header_.local_experts, header_.tokens, header_.rows);
+}
+
 uint64_t DispatchView::bytes() const {
   return dispatch_message_bytes(header_.local_experts, header_.tokens, header_.rows, token_bytes_);
 }

@@ -123,6 +123,9 @@ class DispatchView {
   uint32_t token_index(uint32_t ordinal) const { return load<uint32_t>(tokens_ + 4ull * ordinal); }
   RowRoute route(uint32_t row) const { return load<RowRoute>(routes_ + sizeof(RowRoute) * row); }
   const uint8_t* vector(uint32_t ordinal) const { return vectors_ + ordinal * token_bytes_; }
+  // Where the hidden vectors start, counted from the message's first byte: for a view
+  // parsed from a host copy of the preamble while the vectors stay in GPU memory.
+  uint64_t preamble_bytes() const;
   uint64_t bytes() const;
 
  private:

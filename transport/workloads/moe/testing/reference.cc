@@ -36,9 +36,14 @@ Reference::Reference(const MoeGeometry& geometry, const std::vector<RankInputs>&
   }
 }
 
-std::string Reference::check_dispatch(uint32_t rank, const ExpertBatch& received) const {
+std::string Reference::check_dispatch(uint32_t rank, const ExpertBatch& received,
+                                      std::span<const uint8_t> rows) const {
   const uint32_t per_rank = geometry_.experts_per_rank();
   if (received.local_experts() != per_rank) return "rank " + std::to_string(rank) + ": wrong number of experts";
+  if (rows.size() != received.rows() * geometry_.token_bytes()) {
+    return "rank " + std::to_string(rank) + ": " + std::to_string(rows.size()) + " bytes of rows for " +
+           std::to_string(received.rows()) + " rows";
+  }
   for (uint32_t l = 0; l < per_rank; ++l) {
     const std::vector<TokenOrigin>& want = rows_of(rank * per_rank + l);
     if (received.count(l) != want.size()) {
@@ -46,7 +51,7 @@ std::string Reference::check_dispatch(uint32_t rank, const ExpertBatch& received
              std::to_string(want.size());
     }
     const auto origins = received.origins(l);
-    const auto tokens = received.tokens(l);
+    const auto tokens = rows.subspan(received.first_row(l) * geometry_.token_bytes());
     for (uint32_t i = 0; i < want.size(); ++i) {
       const TokenOrigin& o = origins[i];
       if (!(o == want[i])) {
@@ -68,12 +73,13 @@ std::string Reference::check_dispatch(uint32_t rank, const ExpertBatch& received
   return {};
 }
 
-void Reference::run_experts(uint32_t rank, const ExpertBatch& received, std::vector<uint16_t>* outputs) const {
+void Reference::run_experts(uint32_t rank, const ExpertBatch& received, std::span<const uint8_t> rows,
+                            std::vector<uint16_t>* outputs) const {
   const uint64_t hidden = geometry_.hidden();
   outputs->resize(received.rows() * hidden);
   for (uint32_t l = 0; l < received.local_experts(); ++l) {
     const uint32_t expert = rank * geometry_.experts_per_rank() + l;
-    const auto tokens = received.tokens(l);
+    const auto tokens = rows.subspan(received.first_row(l) * geometry_.token_bytes());
     for (uint32_t i = 0; i < received.count(l); ++i) {
       expert_function(geometry_, expert, tokens.data() + i * geometry_.token_bytes(),
                       outputs->data() + (received.first_row(l) + i) * hidden);

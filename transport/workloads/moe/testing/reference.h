@@ -31,10 +31,18 @@ class Reference {
   // The rows each expert must receive, in dispatch's order: source rank, then token.
   const std::vector<TokenOrigin>& rows_of(uint32_t expert) const { return rows_.at(expert); }
 
-  // Counts and origins of every local expert of `rank`, and every row's bytes.
-  std::string check_dispatch(uint32_t rank, const ExpertBatch& received) const;
+  // Counts and origins of every local expert of `rank`, and every row's bytes. `rows` is
+  // received.all_tokens() in host memory (a copy where the rows are GPU memory).
+  std::string check_dispatch(uint32_t rank, const ExpertBatch& received, std::span<const uint8_t> rows) const;
+  std::string check_dispatch(uint32_t rank, const ExpertBatch& received) const {
+    return check_dispatch(rank, received, received.all_tokens());
+  }
   // The stand-in experts over what `rank` received: [rows, hidden] bf16.
-  void run_experts(uint32_t rank, const ExpertBatch& received, std::vector<uint16_t>* outputs) const;
+  void run_experts(uint32_t rank, const ExpertBatch& received, std::span<const uint8_t> rows,
+                   std::vector<uint16_t>* outputs) const;
+  void run_experts(uint32_t rank, const ExpertBatch& received, std::vector<uint16_t>* outputs) const {
+    run_experts(rank, received, received.all_tokens(), outputs);
+  }
   // `rank`'s combined tokens, bit for bit.
   std::string check_combine(uint32_t rank, std::span<const uint16_t> combined) const;
 
