@@ -249,6 +249,15 @@ TEST(ScenarioErrors, ExpertParallelism) {
                    "bad.yaml:12:9: workloads[0].ep: ep 64 needs 64 GPUs; the cluster has 16 (2 nodes x 8 GPUs)"}));
 }
 
+TEST(ScenarioErrors, Fp8DispatchNeedsWholeScaleGroups) {
+  const std::string custom = replaced(std::string(kValid), "model: llama-3-70b\n",
+                                      "model: {preset: deepseek-v3, hidden_size: 7000}\n");
+  const std::string moe = "  - kind: moe\n    ep: 8\n    tokens_per_rank: 8\n    dispatch_dtype: fp8\n";
+  EXPECT_EQ(errors(replaced(custom, "  - kind: tp_decode\n    tp: 8\n    batch: 4\n    tokens: 16\n", moe)),
+            Lines{"bad.yaml:14:21: workloads[0].dispatch_dtype: fp8 dispatch scales groups of 128 elements, and the "
+                  "hidden size 7000 of deepseek-v3 is not a multiple of it"});
+}
+
 TEST(ScenarioErrors, DisaggregatedPoolsNeedTheirOwnNodes) {
   EXPECT_EQ(errors(with_workload("  - kind: pd_disagg\n    context: 8k\n    prefill: {tp: 8, instances: 2}\n"
                                  "    decode: {tp: 8}\n")),

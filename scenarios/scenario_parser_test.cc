@@ -54,6 +54,7 @@ workloads:
     top_k: 1
     routing_skew: 1.2
     rounds: 3
+    dispatch_dtype: fp8
   - kind: pp
     stages: 4
     tp: 4
@@ -135,6 +136,7 @@ TEST(ScenarioParser, ReadsEveryField) {
   EXPECT_EQ(moe.top_k, 1u);
   EXPECT_EQ(moe.routing_skew, 1.2);
   EXPECT_EQ(moe.rounds, 3u);
+  EXPECT_EQ(moe.dispatch_dtype, DispatchDtype::kFp8);
 
   const auto& pp = std::get<PipelineSpec>(s.workloads[3].params);
   EXPECT_EQ(pp.stages, 4u);
@@ -192,6 +194,7 @@ TEST(ScenarioParser, FillsInDefaults) {
   EXPECT_EQ(moe.top_k, 8u);  // the model's
   EXPECT_EQ(moe.routing_skew, 0);
   EXPECT_EQ(moe.rounds, 1u);
+  EXPECT_EQ(moe.dispatch_dtype, DispatchDtype::kBf16);
 
   const auto& weights = std::get<WeightLoadSpec>(s.workloads[1].params);
   EXPECT_TRUE(weights.bytes_from_model);
@@ -288,7 +291,12 @@ TEST(WorkloadVolume, FiguresFromShapeAndModel) {
   EXPECT_EQ(tp_decode_allreduce_bytes(std::get<TpDecodeSpec>(s.workloads[0].params), m), 16u * 6144 * 2);
   EXPECT_EQ(tp_decode_allreduces_per_token(m), 2u * 56);
   EXPECT_EQ(pd_request_kv_bytes(2048, m), 2048u * 229'376);
-  EXPECT_EQ(moe_dispatch_bytes_per_rank(std::get<MoeSpec>(s.workloads[2].params), m), 32u * 1 * 6144 * 2);
+  // fp8 dispatch: 6144 e4m3 bytes and 48 fp32 scales a row; combine stays bf16.
+  MoeSpec moe = std::get<MoeSpec>(s.workloads[2].params);
+  EXPECT_EQ(moe_dispatch_bytes_per_rank(moe, m), 32u * 1 * (6144 + 48 * 4));
+  EXPECT_EQ(moe_combine_bytes_per_rank(moe, m), 32u * 1 * 6144 * 2);
+  moe.dispatch_dtype = DispatchDtype::kBf16;
+  EXPECT_EQ(moe_dispatch_bytes_per_rank(moe, m), 32u * 1 * 6144 * 2);
   EXPECT_EQ(pipeline_micro_batch_bytes(std::get<PipelineSpec>(s.workloads[3].params), m), 1024u * 6144 * 2);
   EXPECT_EQ(weight_load_chunks(std::get<WeightLoadSpec>(s.workloads[4].params)), 2560u);  // 5 GiB / 2 MiB
 }

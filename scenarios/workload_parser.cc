@@ -135,6 +135,8 @@ MoeSpec parse_moe(MappingReader& reader, const Context& context) {
   const std::optional<uint64_t> top_k = reader.whole("top_k", Presence::kOptional, {1, 4096});
   spec.routing_skew = reader.real("routing_skew", Presence::kOptional, RealRange::closed(0, 8)).value_or(0);
   spec.rounds = static_cast<uint32_t>(reader.whole("rounds", Presence::kOptional, kCountRange).value_or(1));
+  spec.dispatch_dtype =
+      reader.choice("dispatch_dtype", Presence::kOptional, kDispatchDtypeNames).value_or(spec.dispatch_dtype);
   if (ep) {
     spec.ep = static_cast<uint32_t>(*ep);
     check_ranks_fit(reader, "ep", "ep " + std::to_string(*ep), *ep, context.cluster);
@@ -153,6 +155,11 @@ MoeSpec parse_moe(MappingReader& reader, const Context& context) {
   if (ep && model->experts % *ep != 0) {
     reader.error("ep", "ep " + std::to_string(*ep) + " does not divide the " + std::to_string(model->experts) +
                            " experts of " + model->name);
+  }
+  if (spec.dispatch_dtype == DispatchDtype::kFp8 && model->hidden_size % kFp8ScaleGroup != 0) {
+    reader.error("dispatch_dtype", "fp8 dispatch scales groups of " + std::to_string(kFp8ScaleGroup) +
+                                       " elements, and the hidden size " + std::to_string(model->hidden_size) +
+                                       " of " + model->name + " is not a multiple of it");
   }
   return spec;
 }

@@ -73,6 +73,15 @@ struct PdDisaggSpec {
   uint32_t block_size = 16;  // tokens per KV-cache block (page)
 };
 
+// How dispatch moves a token: bf16, or fp8 e4m3 with one fp32 scale per 128 elements.
+// Combine is bf16 either way.
+enum class DispatchDtype { kBf16, kFp8 };
+inline constexpr uint32_t kFp8ScaleGroup = 128;  // elements per fp32 scale
+inline constexpr Named<DispatchDtype> kDispatchDtypeNames[] = {
+    {"bf16", DispatchDtype::kBf16},
+    {"fp8", DispatchDtype::kFp8},
+};
+
 // MoE expert parallelism: dispatch of each token to its top-k experts' ranks, and combine
 // of their outputs back.
 struct MoeSpec {
@@ -83,6 +92,7 @@ struct MoeSpec {
   // tokens on a few hot experts.
   double routing_skew = 0;
   uint32_t rounds = 1;  // dispatch-and-combine exchanges (one per MoE layer per step)
+  DispatchDtype dispatch_dtype = DispatchDtype::kBf16;
 };
 
 // Pipeline parallelism: micro-batches' activations flow through the stages.

@@ -15,7 +15,14 @@ uint64_t pd_request_kv_bytes(uint64_t context_tokens, const ModelSpec& model) {
 }
 
 uint64_t moe_dispatch_bytes_per_rank(const MoeSpec& spec, const ModelSpec& model) {
-  return saturating_product(spec.tokens_per_rank, spec.top_k, model.activation_bytes_per_token());
+  const uint64_t row = spec.dispatch_dtype == DispatchDtype::kFp8
+                           ? model.hidden_size + model.hidden_size / kFp8ScaleGroup * sizeof(float)
+                           : model.activation_bytes_per_token();
+  return saturating_product(spec.tokens_per_rank, spec.top_k, row);
+}
+
+uint64_t moe_combine_bytes_per_rank(const MoeSpec& spec, const ModelSpec& model) {
+  return saturating_product(spec.tokens_per_rank, spec.top_k, uint64_t{model.hidden_size} * 2);
 }
 
 uint64_t pipeline_micro_batch_bytes(const PipelineSpec& spec, const ModelSpec& model) {

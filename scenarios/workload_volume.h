@@ -17,9 +17,11 @@ uint64_t tp_decode_allreduces_per_token(const ModelSpec& model);
 // The KV cache one request of `context_tokens` migrates: every layer, every KV head.
 uint64_t pd_request_kv_bytes(uint64_t context_tokens, const ModelSpec& model);
 
-// What one rank dispatches in one round: tokens_per_rank x top_k x hidden x dtype (and
-// as much comes back in combine).
+// What one rank dispatches in one round: tokens_per_rank x top_k rows of hidden x dtype
+// (bf16), or of hidden bytes and hidden / 128 fp32 scales (fp8).
 uint64_t moe_dispatch_bytes_per_rank(const MoeSpec& spec, const ModelSpec& model);
+// What comes back in combine: tokens_per_rank x top_k rows of hidden bf16 values.
+uint64_t moe_combine_bytes_per_rank(const MoeSpec& spec, const ModelSpec& model);
 
 // One micro-batch's activations crossing one stage boundary.
 uint64_t pipeline_micro_batch_bytes(const PipelineSpec& spec, const ModelSpec& model);

@@ -54,4 +54,31 @@ inline float e4m3_to_float(uint8_t q) {
 // that zeros stay zeros).
 inline float fp8_scale(float amax) { return amax > 0 ? amax / kFp8Max : 1.0f; }
 
+// A token as fp8 dispatch moves it (MoeConfig{.element_bytes = 1, .scale_group =
+// kFp8GroupElements}): `hidden` e4m3 bytes, then hidden / 128 fp32 scales.
+inline uint64_t fp8_row_bytes(uint32_t hidden) {
+  return hidden + uint64_t{hidden / kFp8GroupElements} * sizeof(float);
+}
+
+// bf16 elements -> one fp8 row (hidden a multiple of 128).
+inline void quantize_row_fp8(const uint16_t* bf16, uint32_t hidden, uint8_t* row) {
+  auto value = [&](uint32_t i) { return std::bit_cast<float>(uint32_t{bf16[i]} << 16); };
+  for (uint32_t g = 0; g < hidden / kFp8GroupElements; ++g) {
+    float amax = 0;
+    for (uint32_t i = g * kFp8GroupElements; i < (g + 1) * kFp8GroupElements; ++i) amax = std::fmax(amax, std::fabs(value(i)));
+    const float scale = fp8_scale(amax);
+    for (uint32_t i = g * kFp8GroupElements; i < (g + 1) * kFp8GroupElements; ++i) row[i] = float_to_e4m3(value(i) / scale);
+    const uint32_t scale_bits = std::bit_cast<uint32_t>(scale);
+    for (int b = 0; b < 4; ++b) row[hidden + g * 4 + b] = static_cast<uint8_t>(scale_bits >> (8 * b));
+  }
+}
+
+// One fp8 row -> fp32 values (element × its group's scale).
+inline float fp8_row_value(const uint8_t* row, uint32_t hidden, uint32_t i) {
+  const uint32_t g = i / kFp8GroupElements;
+  uint32_t scale_bits = 0;
+  for (int b = 0; b < 4; ++b) scale_bits |= uint32_t{row[hidden + g * 4 + b]} << (8 * b);
+  return e4m3_to_float(row[i]) * std::bit_cast<float>(scale_bits);
+}
+
 }  // namespace ferry::moe

@@ -17,6 +17,10 @@ Result<MoeGeometry> MoeGeometry::make(const MoeConfig& config, uint32_t ranks) {
   if (config.hidden == 0 || config.element_bytes == 0 || config.max_tokens == 0) {
     return refuse("hidden, element_bytes and max_tokens must be positive");
   }
+  if (config.scale_group != 0 && config.hidden % config.scale_group != 0) {
+    return refuse("scale_group " + std::to_string(config.scale_group) + " does not divide hidden " +
+                  std::to_string(config.hidden));
+  }
   if (uint64_t{config.max_tokens} * config.top_k > UINT32_MAX) {
     return refuse("max_tokens × top_k does not fit the 32-bit row counts");
   }

@@ -27,7 +27,11 @@ class MoeGeometry {
   uint32_t rank_of(uint32_t expert) const { return expert / experts_per_rank(); }
   uint32_t local_expert(uint32_t expert) const { return expert % experts_per_rank(); }
 
-  uint64_t token_bytes() const { return uint64_t{config_.hidden} * config_.element_bytes; }
+  // A dispatched row: its elements, then its scales if any.
+  uint64_t token_bytes() const {
+    const uint64_t scales = config_.scale_group == 0 ? 0 : config_.hidden / config_.scale_group;
+    return uint64_t{config_.hidden} * config_.element_bytes + scales * sizeof(float);
+  }
   uint64_t output_row_bytes() const { return uint64_t{config_.hidden} * 2; }  // bf16
 
   // Worst cases. A token reaches at most min(top_k, ranks) ranks and at most

@@ -23,6 +23,9 @@ struct MoeConfig {
   // Bytes per dispatched element: 2 for bf16 (stored as uint16_t), 1 for fp8, ...
   // Dispatch moves opaque rows of hidden × element_bytes; combine is always bf16.
   uint32_t element_bytes = 2;
+  // Each dispatched row also carries one fp32 scale per this many elements, after its
+  // elements (fp8 dispatch: kFp8GroupElements, fp8.h); 0: none. Must divide hidden.
+  uint32_t scale_group = 0;
   uint32_t max_tokens = 0;  // per rank and call
   MoeMode mode = MoeMode::kNormal;
   // Where the exchange's bytes live: the receive region, the staging, the hidden states,

@@ -1,6 +1,7 @@
 // moe: expert-parallel dispatch of every token to its top-k experts' ranks and combine
 // of their outputs back, over the ep ranks, with Zipf-skewed routing drawn from the seed;
-// the experts are the identity, so every token must come back as itself.
+// the experts are the identity, so every token must come back as itself (within fp8's
+// precision when dispatch is fp8: the experts then see the dequantised token).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "tools/ferry/replay/workload_runner.h"
 #include "transport/engine/task.h"
 #include "transport/workloads/moe/expert_parallel.h"
+#include "transport/workloads/moe/fp8.h"
 
 namespace ferry::replay {
 namespace {
@@ -49,16 +51,24 @@ float float_of(uint16_t b) {
   return f;
 }
 
+static_assert(kFp8ScaleGroup == moe::kFp8GroupElements);
+
 void run_moe(RunContext& c, const MoeSpec& spec) {
   const ModelSpec& model = c.scenario.model;
+  const bool fp8 = spec.dispatch_dtype == DispatchDtype::kFp8;
   moe::MoeConfig config;
   config.experts = model.experts;
   config.top_k = spec.top_k;
   config.hidden = model.hidden_size;
-  config.element_bytes = 2;
+  config.element_bytes = fp8 ? 1 : 2;
+  config.scale_group = fp8 ? moe::kFp8GroupElements : 0;
   config.max_tokens = static_cast<uint32_t>(spec.tokens_per_rank);
   config.mode = moe::MoeMode::kNormal;
   const uint32_t ep = spec.ep, tokens = config.max_tokens, k = config.top_k, hidden = config.hidden;
+  const uint64_t row_bytes = fp8 ? moe::fp8_row_bytes(hidden) : uint64_t{hidden} * 2;
+  // How far a combined element may be from its token: bf16 rounding of the weighted sum
+  // of equal copies; fp8 adds e4m3's 2^-4 relative step on groups whose largest value is 32.
+  const float tolerance = fp8 ? 2.25f : 0.25f;
   c.report.planned = 2ull * spec.rounds;
   const std::vector<uint32_t> ranks = iota_ranks(0, ep);
   std::vector<Group>& groups = c.world.groups(ranks);
@@ -80,6 +90,7 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
   struct Inputs {
     std::vector<int32_t> topk;
     std::vector<uint16_t> hidden;
+    std::vector<uint8_t> rows;  // what dispatch moves: the bf16 tokens, or their fp8 rows
     std::vector<float> weights;
     std::vector<uint16_t> combined;
   };
@@ -99,13 +110,22 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
           in.hidden.push_back(bf16_of(static_cast<float>(static_cast<int>((r * 31 + t * 7 + i + round) % 64) - 32)));
         }
       }
+      if (fp8) {
+        in.rows.resize(uint64_t{tokens} * row_bytes);
+        for (uint32_t t = 0; t < tokens; ++t) {
+          moe::quantize_row_fp8(in.hidden.data() + uint64_t{t} * hidden, hidden, in.rows.data() + t * row_bytes);
+        }
+      } else {
+        in.rows.resize(in.hidden.size() * 2);
+        std::memcpy(in.rows.data(), in.hidden.data(), in.rows.size());
+      }
       in.combined.assign(uint64_t{tokens} * hidden, 0);
     }
     // Dispatch.
     auto tasks = std::make_unique<std::vector<Task<VoidResult>>>();
     for (uint32_t r = 0; r < ep; ++r) {
       tasks->push_back((*eps)[r]->dispatch(std::span<const int32_t>((*inputs)[r].topk),
-                                           std::span<const uint16_t>((*inputs)[r].hidden)));
+                                           std::span<const uint8_t>((*inputs)[r].rows)));
     }
     auto all_done = [&] { return std::all_of(tasks->begin(), tasks->end(), [](auto& t) { return t.done(); }); };
     uint64_t start = c.world.now_ns();
@@ -124,8 +144,8 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
       const auto origins = batch.all_origins();
       for (uint32_t row = 0; row < batch.rows(); ++row) {
         const auto& o = origins[row];
-        if (std::memcmp(rows.data() + uint64_t{row} * hidden * 2,
-                        (*inputs)[o.rank].hidden.data() + uint64_t{o.token} * hidden, hidden * 2) != 0) {
+        if (std::memcmp(rows.data() + row * row_bytes, (*inputs)[o.rank].rows.data() + o.token * row_bytes,
+                        row_bytes) != 0) {
           ok = false;
           ++c.report.verify_failures;
           c.error("dispatch " + std::to_string(round) + ": rank " + std::to_string(r) + " row " +
@@ -144,8 +164,17 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
     tasks->clear();
     for (uint32_t r = 0; r < ep; ++r) {
       const auto rows = (*eps)[r]->received().all_tokens();
-      outputs[r].resize(rows.size() / 2);
-      if (!rows.empty()) std::memcpy(outputs[r].data(), rows.data(), rows.size());  // a rank may get no rows
+      const uint64_t count = rows.size() / row_bytes;
+      outputs[r].resize(count * hidden);
+      for (uint64_t row = 0; row < count; ++row) {  // a rank may get no rows
+        const uint8_t* in = rows.data() + row * row_bytes;
+        uint16_t* out = outputs[r].data() + row * hidden;
+        if (!fp8) {
+          std::memcpy(out, in, row_bytes);
+          continue;
+        }
+        for (uint32_t i = 0; i < hidden; ++i) out[i] = bf16_of(moe::fp8_row_value(in, hidden, i));
+      }
       tasks->push_back((*eps)[r]->combine(outputs[r], (*inputs)[r].weights, (*inputs)[r].combined));
     }
     start = c.world.now_ns();
@@ -163,7 +192,7 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
     for (uint32_t r = 0; r < ep && ok; ++r) {
       const Inputs& in = (*inputs)[r];
       for (uint64_t i = 0; i < in.combined.size(); ++i) {
-        if (std::fabs(float_of(in.combined[i]) - float_of(in.hidden[i])) > 0.25f) {
+        if (std::fabs(float_of(in.combined[i]) - float_of(in.hidden[i])) > tolerance) {
           ok = false;
           ++c.report.verify_failures;
           c.error("combine " + std::to_string(round) + ": rank " + std::to_string(r) + " element " +
@@ -188,13 +217,15 @@ class MoeRunner final : public RunnerFor<MoeSpec> {
     // x NICs endpoints per rank (64 x 63 x 8 for an EP-64 MoE on 8-NIC nodes: many GB):
     // such replays give each rank only its own GPU's NICs, as rail-aligned servers do.
     const bool rail_aligned = uint64_t{spec.ep} * s.cluster.nics_per_node() > kMaxAllToAllRails;
-    return {spec.ep, 2 * moe_dispatch_bytes_per_rank(spec, s.model) * spec.ep * spec.rounds, rail_aligned};
+    const uint64_t per_rank = moe_dispatch_bytes_per_rank(spec, s.model) + moe_combine_bytes_per_rank(spec, s.model);
+    return {spec.ep, per_rank * spec.ep * spec.rounds, rail_aligned};
   }
   std::string describe_spec(const ModelSpec& model, const MoeSpec& s) const override {
     return "ep " + std::to_string(s.ep) + ", " + format_grouped(s.tokens_per_rank) + " tokens per rank, top " +
            std::to_string(s.top_k) + ", routing skew " + format_real(s.routing_skew) + ", " +
-           count_of(s.rounds, "round") + ": " + format_bytes(moe_dispatch_bytes_per_rank(s, model)) +
-           " dispatched and combined per rank per round";
+           count_of(s.rounds, "round") + ", " + std::string(name_of(kDispatchDtypeNames, s.dispatch_dtype)) + " dispatch: " +
+           format_bytes(moe_dispatch_bytes_per_rank(s, model)) + " dispatched and " +
+           format_bytes(moe_combine_bytes_per_rank(s, model)) + " combined per rank per round";
   }
   void run_spec(RunContext& c, const MoeSpec& spec) const override {
     MoeSpec capped = spec;
