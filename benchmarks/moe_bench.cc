@@ -52,7 +52,8 @@ arguments.
 struct Options {
   std::vector<uint32_t> ep = {8, 16, 32};
   uint32_t tokens = 128;
-  MoeConfig moe{256, 8, 7168, 2, 128, MoeMode::kLowLatency};
+  MoeConfig moe{.experts = 256, .top_k = 8, .hidden = 7168, .element_bytes = 2, .max_tokens = 128,
+                .mode = MoeMode::kLowLatency};
   bool moe_mode_given = false;
   Routing routing = Routing::kUniform;
   std::string provider = fabrics::kEmu;
