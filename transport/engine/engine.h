@@ -92,6 +92,10 @@ struct TransferCounters {
   uint64_t operations = 0;  // work requests completed successfully
   uint64_t retries = 0;     // pieces resubmitted after a failure
   uint64_t failovers = 0;   // times a rail was declared down for a peer
+  // Per peer only: notifications that landed from it and were counted, and copies of
+  // one already counted that were dropped (resends after ambiguous failures).
+  uint64_t notifications = 0;
+  uint64_t duplicates = 0;
 };
 
 struct EngineStats {

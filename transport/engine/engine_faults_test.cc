@@ -113,8 +113,10 @@ TEST_P(EngineRails, RailKilledMidTransferFailsOverExactlyOnce) {
   const EngineStats stats = w.engine(0).stats();
   EXPECT_GE(stats.rails[1].failovers, 1u);
   EXPECT_GE(stats.peers.at("rank1").retries, 1u);
-  for (int i = 0; i < 2000; ++i) w.cluster.round();
+  w.linger();
+  EXPECT_EQ(out.calls, 1);
   EXPECT_EQ(notified, 1);
+  EXPECT_EQ(w.notifications(1, 0), 1u);
 }
 
 // rank0 writes to rank1 and rank2; rank1 is removed mid-way. rank1's transfer fails at
@@ -236,8 +238,12 @@ uint64_t run_mixed(uint64_t seed, bool* ok) {
   for (size_t src = 0; src < 3; ++src) {
     EXPECT_TRUE(w.holds((src + 1) % 3, 1 << 20, src, 0, 1 << 20, seed)) << "seed " << seed;
   }
-  for (int i = 0; i < 100; ++i) w.cluster.round();
+  w.linger(100);
   EXPECT_EQ(notified, 3) << "seed " << seed;
+  EXPECT_EQ(done, 3) << "seed " << seed;
+  for (size_t src = 0; src < 3; ++src) {
+    EXPECT_EQ(w.notifications((src + 1) % 3, src), 1u) << "seed " << seed;
+  }
   return w.cluster.fabric().trace_hash();
 }
 

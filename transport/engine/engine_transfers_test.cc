@@ -41,6 +41,12 @@ TEST_P(EngineTransfers, WriteLandsAndNotifiesTheTarget) {
   EXPECT_EQ(w.buffers[1][4096 + 300'000], 0) << "a byte after the target range was written";
   EXPECT_EQ(w.engine(0).transfers_in_flight(), 0u);
   EXPECT_EQ(w.engine(0).stats().peers["rank1"].bytes, 300'000u);
+  // Delivered once: one callback each, one notification, every byte on the wire once.
+  w.linger();
+  EXPECT_EQ(out.calls, 1);
+  EXPECT_EQ(notified, 1);
+  EXPECT_EQ(w.notifications(1, 0), 1u);
+  EXPECT_EQ(w.rx_bytes(1), 300'000u);
 }
 
 TEST_P(EngineTransfers, SmallWriteCarriesItsNotificationAsTheImmediate) {
@@ -55,6 +61,11 @@ TEST_P(EngineTransfers, SmallWriteCarriesItsNotificationAsTheImmediate) {
   EXPECT_TRUE(w.holds(1, 0, 0, 0, 64, 2));
   // One work request moved it: no separate notification.
   EXPECT_EQ(w.engine(0).stats().peers["rank1"].operations, 1u);
+  w.linger();
+  EXPECT_EQ(out.calls, 1);
+  EXPECT_EQ(notified, 1);
+  EXPECT_EQ(w.notifications(1, 0), 1u);
+  EXPECT_EQ(w.rx_bytes(1), 64u);
 }
 
 TEST_P(EngineTransfers, PagedWriteFollowsBothBlockTables) {
@@ -86,6 +97,11 @@ TEST_P(EngineTransfers, PagedWriteFollowsBothBlockTables) {
   for (size_t i = 0; i < src.size(); ++i) {
     ASSERT_TRUE(w.holds(1, dst[i] * kPage, 0, src[i] * kPage, kPage, 3)) << "page " << i;
   }
+  w.linger();
+  EXPECT_EQ(out.calls, 1);
+  EXPECT_EQ(notified, 1);
+  EXPECT_EQ(w.notifications(1, 0), 1u);
+  EXPECT_EQ(w.rx_bytes(1), src.size() * kPage);
   // Pages not in the table stay untouched.
   std::vector<bool> used(512, false);
   for (uint32_t d : dst) used[d] = true;
@@ -110,6 +126,13 @@ TEST_P(EngineTransfers, ScatterReachesEveryTarget) {
   ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 3; }));
   ASSERT_TRUE(out.result.ok()) << out.result.error().message;
   for (size_t r = 1; r < 4; ++r) EXPECT_TRUE(w.holds(r, r * 1000, 0, 0, 100'000, 4)) << "rank " << r;
+  w.linger();
+  EXPECT_EQ(out.calls, 1);
+  EXPECT_EQ(notified, 3);
+  for (size_t r = 1; r < 4; ++r) {
+    EXPECT_EQ(w.notifications(r, 0), 1u) << "rank " << r;
+    EXPECT_EQ(w.rx_bytes(r), 100'000u) << "rank " << r;
+  }
 }
 
 TEST_P(EngineTransfers, NotificationsCountDistinctIndicesUnderReordering) {
@@ -127,8 +150,11 @@ TEST_P(EngineTransfers, NotificationsCountDistinctIndicesUnderReordering) {
   ASSERT_TRUE(w.cluster.run_until([&] { return done == kWrites && notified == 1; }));
   EXPECT_TRUE(w.holds(1, 0, 0, 0, kWrites * 512, 5));
   // Nothing fires twice, however long we keep going.
-  for (int i = 0; i < 1000; ++i) w.cluster.round();
+  w.linger();
   EXPECT_EQ(notified, 1);
+  EXPECT_EQ(done, int(kWrites));
+  EXPECT_EQ(w.notifications(1, 0), kWrites);
+  EXPECT_EQ(w.rx_bytes(1), kWrites * 512);
 }
 
 TEST_P(EngineTransfers, BarrierReleasesEveryoneOnceAllArrived) {
@@ -169,6 +195,9 @@ TEST_P(EngineTransfers, MessagesArriveInOrderExactlyOnce) {
   }
   ASSERT_TRUE(w.cluster.run_until([&] { return sent == int(kMessages) && received.size() == kMessages; }));
   for (uint32_t i = 0; i < kMessages; ++i) EXPECT_EQ(received[i], i);
+  w.linger();
+  EXPECT_EQ(received.size(), kMessages);
+  EXPECT_EQ(sent, int(kMessages));
 }
 
 TEST_P(EngineTransfers, ConnectsLazilyFromEitherSideAtOnce) {

@@ -217,7 +217,7 @@ void Engine::Impl::on_recv(uint32_t r, const Completion& c) {
   }
   const uint32_t slot = static_cast<uint32_t>(c.cookie & 0xffffffff);
   if (c.has_imm) {
-    peer.counter.on_immediate(c.imm);
+    ++(peer.counter.on_immediate(c.imm) ? peer.counters.notifications : peer.counters.duplicates);
   } else {
     const std::span<const uint8_t> bytes(pr.recv_memory.data() + uint64_t{slot} * config.control_bytes,
                                          std::min<uint32_t>(c.byte_len, config.control_bytes));

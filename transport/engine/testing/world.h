@@ -36,6 +36,25 @@ class World {
 
   Engine& engine(size_t rank) { return cluster.engine(rank); }
 
+  // Payload bytes that landed on rank's NICs (every copy: a resend counts again).
+  uint64_t rx_bytes(size_t rank) {
+    uint64_t total = 0;
+    for (uint32_t nic = 0; nic < cluster.fabric().nics_per_node(); ++nic) {
+      auto counters = cluster.fabric().nic_counters(static_cast<uint32_t>(rank), nic);
+      EXPECT_TRUE(counters.ok()) << counters.error().to_string();
+      if (counters.ok()) total += counters->rx_bytes;
+    }
+    return total;
+  }
+  // Notifications `to` counted from `from`: each one the application can wait for.
+  uint64_t notifications(size_t to, size_t from) {
+    return engine(to).stats().peers[rank_name(from)].notifications;
+  }
+  // Keeps the fabric going, so that a late second delivery would show.
+  void linger(int rounds = 2000) {
+    for (int i = 0; i < rounds; ++i) cluster.round();
+  }
+
   // Fills [offset, offset+n) of rank's buffer with its pattern for `round`.
   void fill(size_t rank, uint64_t offset, uint64_t n, uint64_t round) {
     for (uint64_t i = 0; i < n; ++i) buffers[rank][offset + i] = pattern_byte(rank, round, offset + i);
