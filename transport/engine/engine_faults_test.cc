@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <string>
 
+#include "emu/fabric.h"
 #include "transport/engine/testing/world.h"
 
 namespace ferry::testing {
@@ -202,6 +204,66 @@ TEST_P(EngineRails, WaitingForAPeerThatNeverSendsEnds) {
   Outcome readded;
   EXPECT_TRUE(w.engine(1).expect("rank0", 9, 1, readded.callback()).ok());
 }
+
+emu::Fabric& emu_of(World& w) { return dynamic_cast<emu::Fabric&>(w.cluster.fabric()); }
+
+// A stream of messages on one tag, as a collective sends them: write k+1 starts once
+// write k completed, and the target waits for message k+1 once message k arrived. The
+// first write lands but its acknowledgement is lost (or, on SRD, it is delivered
+// twice): the sender resends it on the other rail. The target must see every message
+// once, in order, each with its bytes in place when its wait ends.
+void expect_stream_exactly_once(EndpointKind kind, bool lose_ack) {
+  World w(deterministic(kind, {100, 100}));
+  constexpr uint16_t kTag = 7;
+  constexpr uint32_t kMessages = 4;
+  constexpr uint64_t kBytes = 64 << 10;  // one piece each: the notification rides on it
+  w.fill(0, 0, kMessages * kBytes, 9);
+  if (lose_ack) {
+    emu_of(w).lose_acks(0, 0, 1);
+  } else {
+    emu_of(w).duplicate_srd(0, 0, 1);
+  }
+  std::vector<int> received(kMessages, 0);
+  uint32_t next_wait = 0;
+  std::function<void()> wait_next = [&] {
+    const uint32_t k = next_wait++;
+    ASSERT_TRUE(w.engine(1).expect_index("rank0", Notify{kTag, static_cast<uint16_t>(k)}, [&, k](const TransferResult& r) {
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      ++received[k];
+      EXPECT_TRUE(w.holds(1, k * kBytes, 0, k * kBytes, kBytes, 9)) << "message " << k << " woke its wait early";
+      if (k + 1 < kMessages) wait_next();
+    }).ok());
+  };
+  wait_next();
+  std::vector<int> done(kMessages, 0);
+  std::function<void(uint32_t)> send = [&](uint32_t k) {
+    ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data() + k * kBytes, kBytes, w.regions[0][1], k * kBytes,
+                                  Notify{kTag, static_cast<uint16_t>(k)}, [&, k](const TransferResult& r) {
+                                    EXPECT_TRUE(r.ok()) << r.error().message;
+                                    ++done[k];
+                                    if (k + 1 < kMessages) send(k + 1);
+                                  }).ok());
+  };
+  send(0);
+  ASSERT_TRUE(w.cluster.run_until([&] { return done[kMessages - 1] == 1 && received[kMessages - 1] == 1; }));
+  w.linger();
+  w.engine(1).release("rank0", kTag);
+  for (uint32_t k = 0; k < kMessages; ++k) {
+    EXPECT_EQ(done[k], 1) << "write " << k;
+    EXPECT_EQ(received[k], 1) << "message " << k;
+  }
+  EXPECT_TRUE(w.holds(1, 0, 0, 0, kMessages * kBytes, 9));
+  EXPECT_EQ(w.notifications(1, 0), kMessages);
+  EXPECT_EQ(w.engine(1).stats().peers["rank0"].duplicates, 1u) << "the second copy was not recognised";
+  if (lose_ack) {
+    EXPECT_EQ(w.engine(0).stats().rails[0].failovers, 1u);
+    EXPECT_GE(w.engine(0).stats().peers["rank1"].retries, 1u);
+  }
+}
+
+TEST_P(EngineRails, LostAcknowledgementResendIsDeliveredOnce) { expect_stream_exactly_once(GetParam(), true); }
+
+TEST(EngineSrd, DuplicateDeliveryIsDeliveredOnce) { expect_stream_exactly_once(EndpointKind::kSrd, false); }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, EngineRails, ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd),
                          [](const auto& info) { return std::string(to_string(info.param)); });

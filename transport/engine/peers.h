@@ -50,6 +50,7 @@ struct Peer {
     uint32_t transfer;
     uint32_t generation;
     uint16_t tag;
+    bool keep;  // a wait on one index: its end keeps what landed (ImmCounter::expect_index)
   };
   std::vector<Expectation> expectations;  // transfers waiting on this peer's counter
   TransferCounters counters;
