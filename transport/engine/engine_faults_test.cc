@@ -265,6 +265,156 @@ TEST_P(EngineRails, LostAcknowledgementResendIsDeliveredOnce) { expect_stream_ex
 
 TEST(EngineSrd, DuplicateDeliveryIsDeliveredOnce) { expect_stream_exactly_once(EndpointKind::kSrd, false); }
 
+// Many busy peers share a rail: rank 0 keeps every peer's send queue full (more writes
+// than it holds), and the peers notify rank 0 meanwhile. Every peer's work requests and
+// receive buffers have room in a completion queue, so nothing overflows: no rail goes
+// down, every write lands.
+TEST_P(EngineRails, ManyBusyPeersNeverOverflowACompletionQueue) {
+  constexpr size_t kPeers = 40;
+  constexpr uint32_t kWrites = 600;  // per peer, above the 512 a send queue holds
+  constexpr uint64_t kBytes = 64;
+  WorldOptions o = deterministic(GetParam(), {100}, kPeers + 1);
+  o.bytes = kWrites * kBytes;
+  World w(o);
+  w.fill(0, 0, o.bytes, 11);
+  uint32_t done = 0, failed = 0, notified = 0;
+  for (size_t peer = 1; peer <= kPeers; ++peer) {
+    ASSERT_TRUE(w.engine(0).expect(rank_name(peer), 12, 1, [&](const TransferResult& r) { r.ok() ? ++notified : ++failed; }).ok());
+    ASSERT_TRUE(w.engine(peer).notify("rank0", Notify{12, 0}, nullptr).ok());
+    for (uint32_t i = 0; i < kWrites; ++i) {
+      ASSERT_TRUE(w.engine(0).write(rank_name(peer), w.buffers[0].data() + i * kBytes, kBytes, w.regions[0][peer],
+                                    i * kBytes, std::nullopt, [&](const TransferResult& r) {
+                                      EXPECT_TRUE(r.ok()) << r.error().message;
+                                      r.ok() ? ++done : ++failed;
+                                    }).ok());
+    }
+  }
+  // Connected, rank 0 is busy elsewhere for 5 ms: nobody polls while every posted write
+  // completes, so the completions wait in the queues.
+  ASSERT_TRUE(w.cluster.run_until([&] {
+    for (size_t peer = 1; peer <= kPeers; ++peer) {
+      if (!w.engine(0).peer_connected(rank_name(peer))) return false;
+    }
+    return true;
+  }));
+  w.cluster.fabric().run_until(w.cluster.fabric().now_ns() + 5'000'000);
+  ASSERT_TRUE(w.cluster.run_until([&] { return done + failed == kPeers * kWrites && notified + failed >= kPeers; }));
+  EXPECT_EQ(failed, 0u);
+  EXPECT_EQ(notified, kPeers);
+  for (size_t peer = 1; peer <= kPeers; ++peer) EXPECT_TRUE(w.holds(peer, 0, 0, 0, o.bytes, 11)) << "peer " << peer;
+  EXPECT_EQ(w.engine(0).stats().rails[0].failovers, 0u);
+}
+
+// A device whose first completion queue holds fewer entries than asked for, so that it
+// overflows although the engine kept within the room it asked for.
+class ShallowFirstQueue final : public Device {
+ public:
+  explicit ShallowFirstQueue(Device& inner) : inner_(inner) {}
+  const DeviceAttributes& attributes() const override { return inner_.attributes(); }
+  Result<std::unique_ptr<ProtectionDomain>> create_protection_domain() override {
+    return inner_.create_protection_domain();
+  }
+  Result<std::unique_ptr<CompletionQueue>> create_completion_queue(uint32_t depth) override {
+    return inner_.create_completion_queue(created_++ == 0 ? 16 : depth);
+  }
+
+ private:
+  Device& inner_;
+  uint32_t created_ = 0;
+};
+
+// Node 0 of the fabric with rail 0 shown through ShallowFirstQueue.
+class ShallowRailZero final : public Provider {
+ public:
+  explicit ShallowRailZero(Provider& inner) : inner_(inner), rail0_(inner.device(0)) {}
+  const char* name() const override { return inner_.name(); }
+  size_t device_count() const override { return inner_.device_count(); }
+  Device& device(size_t index) override { return index == 0 ? rail0_ : inner_.device(index); }
+  const Clock& clock() const override { return inner_.clock(); }
+  bool progress() override { return inner_.progress(); }
+
+ private:
+  Provider& inner_;
+  ShallowFirstQueue rail0_;
+};
+
+// A completion queue that overflows anyway (a device giving less than asked for): the
+// peer whose endpoint reports to it fails over to the other rail at once, its writes
+// all land, and the peer on another queue of the same rail is untouched.
+TEST_P(EngineRails, OverflowedQueueFailsOverOnlyItsPeers) {
+  emu::FabricConfig fc;
+  fc.mode = emu::Mode::kDeterministic;
+  fc.nodes = 3;
+  fc.nics = {emu::NicConfig{}, emu::NicConfig{}};
+  emu::Fabric fabric(fc);
+  ShallowRailZero node0(fabric.node(0));
+  InProcessExchange exchange;
+  EngineConfig config = engine_config(deterministic(GetParam(), {100, 100}));
+  config.cq_depth = 1;  // one queue per endpoint: each peer has its own
+  std::vector<std::unique_ptr<Engine>> engines;
+  for (size_t r = 0; r < 3; ++r) {
+    exchange.add(rank_name(r));
+    Provider& provider = r == 0 ? static_cast<Provider&>(node0) : fabric.node(r);
+    engines.push_back(std::make_unique<Engine>(rank_name(r), provider, exchange, config));
+    ASSERT_TRUE(engines.back()->open().ok());
+  }
+  constexpr uint32_t kWrites = 200;
+  constexpr uint64_t kBytes = 128;
+  std::vector<std::vector<uint8_t>> memory(3, std::vector<uint8_t>(kWrites * kBytes));
+  std::vector<RemoteRegion> to(3);
+  for (size_t r = 0; r < 3; ++r) {
+    for (size_t i = 0; i < memory[r].size(); ++i) memory[r][i] = r == 0 ? pattern_byte(0, 13, i) : 0;
+    auto reg = engines[r]->register_memory(memory[r].data(), memory[r].size());
+    ASSERT_TRUE(reg.ok());
+    if (r > 0) {
+      auto region = engines[0]->import_region(rank_name(r), (*reg)->descriptor().serialize());
+      ASSERT_TRUE(region.ok());
+      to[r] = *region;
+    }
+  }
+  auto round = [&] {
+    bool any = false;
+    for (auto& e : engines) any |= e->progress();
+    if (!any) fabric.step();
+  };
+  // rank1 connects first and gets the shallow queue.
+  ASSERT_TRUE(engines[0]->notify("rank1", Notify{1, 0}, nullptr).ok());
+  for (int i = 0; i < 100'000 && !engines[0]->peer_connected("rank1"); ++i) round();
+  ASSERT_TRUE(engines[0]->notify("rank2", Notify{1, 0}, nullptr).ok());
+  for (int i = 0; i < 100'000 && !engines[0]->peer_connected("rank2"); ++i) round();
+  ASSERT_TRUE(engines[0]->peer_connected("rank2"));
+
+  std::vector<uint32_t> done(3, 0), failed(3, 0);
+  for (size_t peer = 1; peer <= 2; ++peer) {
+    for (uint32_t i = 0; i < kWrites; ++i) {
+      ASSERT_TRUE(engines[0]->write(rank_name(peer), memory[0].data() + i * kBytes, kBytes, to[peer], i * kBytes,
+                                    std::nullopt, [&, peer](const TransferResult& r) {
+                                      EXPECT_TRUE(r.ok()) << r.error().message;
+                                      ++(r.ok() ? done : failed)[peer];
+                                    }).ok());
+    }
+  }
+  // Nobody polls while the writes complete: the shallow queue overflows.
+  fabric.run_until(fabric.now_ns() + 1'000'000);
+  const uint64_t overflow_seen_at = fabric.now_ns();
+  for (int i = 0; i < 1'000'000 && done[1] + failed[1] + done[2] + failed[2] < 2 * kWrites; ++i) round();
+  EXPECT_EQ(done[1], kWrites);
+  EXPECT_EQ(done[2], kWrites);
+  // At once, not at the transfers' deadline (virtual time).
+  EXPECT_LT(fabric.now_ns() - overflow_seen_at, config.transfer_timeout_ns / 10);
+  for (size_t peer = 1; peer <= 2; ++peer) {
+    for (size_t i = 0; i < memory[peer].size(); ++i) {
+      ASSERT_EQ(memory[peer][i], pattern_byte(0, 13, i)) << "peer " << peer << " byte " << i;
+    }
+  }
+  const EngineStats stats = engines[0]->stats();
+  EXPECT_EQ(stats.peers.at("rank1").failovers, 1u);
+  EXPECT_GE(stats.peers.at("rank1").retries, 1u);
+  EXPECT_EQ(stats.peers.at("rank2").failovers, 0u);
+  EXPECT_EQ(stats.peers.at("rank2").retries, 0u);
+  engines.clear();
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, EngineRails, ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 

@@ -92,6 +92,7 @@ struct Engine::Impl {
   void drop_piece(uint32_t piece, const std::string& why);
   void release_control_slot(const Piece& piece);
   bool poll_rails();
+  void cq_overflowed(uint32_t rail, uint32_t cq, const std::string& why);
   void on_completion(uint32_t rail, const Completion& c);
   void on_recv(uint32_t rail, const Completion& c);
 
