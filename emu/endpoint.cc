@@ -146,6 +146,9 @@ VoidResult EmuEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
     if (auto wrong = check_send_request(wr, attr, send_tail_ - send_head_, send_queue_.size())) {
       return refuse(wrong->code, std::move(wrong->message));
     }
+    if (device.config.efa_constraints && !wr.signaled) {
+      return refuse(ErrorCode::kUnsupported, attr.name + " (EFA) needs every work request signalled");
+    }
     SendOp& op = op_at(send_tail_);
     op.request = wr;
     std::copy_n(wr.sg_list, wr.num_sge, op.sges);

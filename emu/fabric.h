@@ -40,6 +40,10 @@ struct NicConfig {
   // Per-packet loss on this NIC's link (deterministic mode): each lost packet costs a
   // retransmission, go-back-N for RC and selective for SRD.
   double loss_probability = 0;
+  // Behaves as an EFA device does: SRD only, at most 2 entries per scatter-gather list,
+  // and a work request that is not signalled is refused at post (rdma-core's efa
+  // provider refuses it).
+  bool efa_constraints = false;
 };
 
 struct FabricConfig {

@@ -23,6 +23,7 @@
 namespace ferry::emu {
 
 constexpr uint32_t kMaxSge = 32;  // upper bound of NicConfig::max_sge
+constexpr uint32_t kEfaMaxSge = 2;  // NicConfig::efa_constraints: an EFA send queue's
 
 class FabricImpl;
 class EmuEndpoint;

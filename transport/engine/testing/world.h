@@ -13,8 +13,10 @@ namespace ferry::testing {
 
 class World {
  public:
-  explicit World(const WorldOptions& o)
-      : options(o), cluster(make_fabric(o), engine_config(o)), buffers(o.ranks), regions(o.ranks) {
+  explicit World(const WorldOptions& o) : World(o, make_fabric(o)) {}
+  // On a fabric built by the test (one node per rank).
+  World(const WorldOptions& o, std::unique_ptr<Cluster> fabric)
+      : options(o), cluster(std::move(fabric), engine_config(o)), buffers(o.ranks), regions(o.ranks) {
     EXPECT_TRUE(cluster.opened().ok()) << cluster.opened().error().to_string();
     std::vector<std::vector<uint8_t>> descriptors;
     for (size_t r = 0; r < o.ranks; ++r) {
