@@ -187,18 +187,28 @@ TEST_P(Faults, KilledRailLeavesTheOtherRailAlone) {
   EXPECT_TRUE(recv1.untouched());
 }
 
+// A pair whose target has two recvs posted (cookies first_recv and first_recv + 1), for
+// the faults that deliver a write-with-imm once or twice.
+struct ImmTarget {
+  Pair p;
+  Buffer& src;
+  Buffer& dst;
+};
+
+ImmTarget imm_target(World& w, const PairSpec& spec, uint64_t first_recv) {
+  ImmTarget t{w.pair(spec), w.source(0, 4096), w.buffer(1, 4096)};
+  Buffer& parked = w.buffer(1, 64);
+  EXPECT_TRUE(is_ok(post_recv(t.p.b, first_recv, {parked.sge(0, 64)})));
+  EXPECT_TRUE(is_ok(post_recv(t.p.b, first_recv + 1, {parked.sge(0, 64)})));
+  return t;
+}
+
 // An acknowledgement lost after the data landed: the target has the bytes, the
 // immediate and its recv completion; the initiator hears kRetryExceeded, and an RC
 // endpoint goes to the error state. The next operation is untouched by the fault.
 TEST_P(Faults, LostAckReportsFailureForAnOperationThatLanded) {
   World w(config());
-  Pair p = w.pair(few_retries(kind(), 2));
-  Buffer& src = w.source(0, 4096);
-  Buffer& dst = w.buffer(1, 4096);
-  Buffer& parked = w.buffer(1, 64);
-  ASSERT_TRUE(is_ok(post_recv(p.b, 70, {parked.sge(0, 64)})));
-  ASSERT_TRUE(is_ok(post_recv(p.b, 71, {parked.sge(0, 64)})));
-
+  auto [p, src, dst] = imm_target(w, few_retries(kind(), 2), 70);
   w.fabric().lose_acks(0, 0, 1);
   ASSERT_TRUE(is_ok(post(p.a, {write_imm_op(1, {src.sge(0, 1000)}, dst, 0, 0xabcd0001)})));
   auto failed = w.wait_send(p.a, 1);
@@ -232,12 +242,7 @@ class SrdDuplicates : public ::testing::TestWithParam<Mode> {};
 
 TEST_P(SrdDuplicates, TheTargetSeesTheOperationTwice) {
   World w(fabric_config(GetParam()));
-  Pair p = w.pair(EndpointKind::kSrd);
-  Buffer& src = w.source(0, 4096);
-  Buffer& dst = w.buffer(1, 4096);
-  Buffer& parked = w.buffer(1, 64);
-  ASSERT_TRUE(is_ok(post_recv(p.b, 80, {parked.sge(0, 64)})));
-  ASSERT_TRUE(is_ok(post_recv(p.b, 81, {parked.sge(0, 64)})));
+  auto [p, src, dst] = imm_target(w, pair_spec(EndpointKind::kSrd), 80);
   w.fabric().duplicate_srd(0, 0, 1);
   ASSERT_TRUE(is_ok(post(p.a, {write_imm_op(1, {src.sge(0, 700)}, dst, 100, 42)})));
   auto sent = w.wait_send(p.a, 1);

@@ -68,17 +68,27 @@ TEST(TcpExchange, UnknownOrUnreachablePeersAreClearErrors) {
   EXPECT_FALSE(a->send("a", "gone", std::vector<uint8_t>(TcpExchange::kMaxPayload + 1)).ok());
 }
 
+// A plain TCP connection to 127.0.0.1:port, or -1.
+int connect_raw(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A hostile client that sends garbage loses its connection; good peers are unaffected.
 TEST(TcpExchange, HostileBytesCloseOnlyTheirConnection) {
   auto a = listen_local("a");
   auto good = listen_local("good");
   ASSERT_TRUE(good->add_peer("a", "127.0.0.1:" + std::to_string(a->port())).ok());
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(a->port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const int fd = connect_raw(a->port());
+  ASSERT_GE(fd, 0);
   const char garbage[] = "GET / HTTP/1.1\r\n\r\n";
   ASSERT_GT(::send(fd, garbage, sizeof garbage, 0), 0);
   // A frame header claiming a payload beyond the limit, too.
@@ -99,12 +109,8 @@ TEST(TcpExchange, HostileBytesCloseOnlyTheirConnection) {
 // delivers every frame whole and in order.
 TEST(TcpExchange, AFloodingPeerIsBufferedOnlyUpToTheBound) {
   auto a = listen_local("a");
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(a->port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const int fd = connect_raw(a->port());
+  ASSERT_GE(fd, 0);
   constexpr uint32_t kFrames = 256;  // 16 MiB in all, four times the bound
   constexpr size_t kPayload = 64 << 10;
   auto byte_of = [](uint32_t frame, size_t i) { return static_cast<uint8_t>(frame * 7 + i); };
