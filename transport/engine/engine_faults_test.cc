@@ -338,6 +338,63 @@ class ShallowRailZero final : public Provider {
   ShallowFirstQueue rail0_;
 };
 
+// Rank 0 and `peers` other ranks, one engine each over an emu fabric, driven by this
+// thread. Every rank has a buffer of `bytes` (rank 0's holds the pattern) and rank 0 has
+// imported every peer's. With `shallow`, rank 0's rail 0 is seen through
+// ShallowRailZero.
+struct Star {
+  Star(const emu::FabricConfig& fc, const EngineConfig& config, size_t bytes, bool shallow = false)
+      : fabric(fc), node0(fabric.node(0)), memory(fc.nodes, std::vector<uint8_t>(bytes)), to(fc.nodes) {
+    for (size_t r = 0; r < fc.nodes; ++r) {
+      exchange.add(rank_name(r));
+      Provider& provider = r == 0 && shallow ? static_cast<Provider&>(node0) : fabric.node(r);
+      engines.push_back(std::make_unique<Engine>(rank_name(r), provider, exchange, config));
+      EXPECT_TRUE(engines.back()->open().ok());
+      if (r == 0) {
+        for (size_t i = 0; i < bytes; ++i) memory[0][i] = pattern_byte(0, 13, i);
+      }
+      auto reg = engines[r]->register_memory(memory[r].data(), bytes);
+      EXPECT_TRUE(reg.ok());
+      if (r > 0 && reg.ok()) {
+        auto region = engines[0]->import_region(rank_name(r), (*reg)->descriptor().serialize());
+        EXPECT_TRUE(region.ok());
+        if (region.ok()) to[r] = *region;
+      }
+    }
+  }
+  ~Star() { engines.clear(); }  // before the fabric
+
+  bool run_until(const std::function<bool()>& done, size_t max_rounds = 10'000'000) {
+    for (size_t i = 0; i < max_rounds && !done(); ++i) {
+      bool any = false;
+      for (auto& e : engines) any |= e->progress();
+      if (!any && !fabric.step()) return done();
+    }
+    return done();
+  }
+  // Rank 0 connects to every peer, one after another (peer 1 first).
+  bool connect_all() {
+    for (size_t r = 1; r < engines.size(); ++r) {
+      if (!engines[0]->notify(rank_name(r), Notify{1, 0}, nullptr).ok()) return false;
+      if (!run_until([&] { return engines[0]->peer_connected(rank_name(r)); })) return false;
+    }
+    return true;
+  }
+  bool holds_pattern(size_t rank) const {
+    for (size_t i = 0; i < memory[rank].size(); ++i) {
+      if (memory[rank][i] != pattern_byte(0, 13, i)) return false;
+    }
+    return true;
+  }
+
+  emu::Fabric fabric;
+  ShallowRailZero node0;
+  InProcessExchange exchange;
+  std::vector<std::unique_ptr<Engine>> engines;
+  std::vector<std::vector<uint8_t>> memory;
+  std::vector<RemoteRegion> to;
+};
+
 // A completion queue that overflows anyway (a device giving less than asked for): the
 // peer whose endpoint reports to it fails over to the other rail at once, its writes
 // all land, and the peer on another queue of the same rail is untouched.
@@ -346,73 +403,73 @@ TEST_P(EngineRails, OverflowedQueueFailsOverOnlyItsPeers) {
   fc.mode = emu::Mode::kDeterministic;
   fc.nodes = 3;
   fc.nics = {emu::NicConfig{}, emu::NicConfig{}};
-  emu::Fabric fabric(fc);
-  ShallowRailZero node0(fabric.node(0));
-  InProcessExchange exchange;
   EngineConfig config = engine_config(deterministic(GetParam(), {100, 100}));
   config.cq_depth = 1;  // one queue per endpoint: each peer has its own
-  std::vector<std::unique_ptr<Engine>> engines;
-  for (size_t r = 0; r < 3; ++r) {
-    exchange.add(rank_name(r));
-    Provider& provider = r == 0 ? static_cast<Provider&>(node0) : fabric.node(r);
-    engines.push_back(std::make_unique<Engine>(rank_name(r), provider, exchange, config));
-    ASSERT_TRUE(engines.back()->open().ok());
-  }
   constexpr uint32_t kWrites = 200;
   constexpr uint64_t kBytes = 128;
-  std::vector<std::vector<uint8_t>> memory(3, std::vector<uint8_t>(kWrites * kBytes));
-  std::vector<RemoteRegion> to(3);
-  for (size_t r = 0; r < 3; ++r) {
-    for (size_t i = 0; i < memory[r].size(); ++i) memory[r][i] = r == 0 ? pattern_byte(0, 13, i) : 0;
-    auto reg = engines[r]->register_memory(memory[r].data(), memory[r].size());
-    ASSERT_TRUE(reg.ok());
-    if (r > 0) {
-      auto region = engines[0]->import_region(rank_name(r), (*reg)->descriptor().serialize());
-      ASSERT_TRUE(region.ok());
-      to[r] = *region;
-    }
-  }
-  auto round = [&] {
-    bool any = false;
-    for (auto& e : engines) any |= e->progress();
-    if (!any) fabric.step();
-  };
-  // rank1 connects first and gets the shallow queue.
-  ASSERT_TRUE(engines[0]->notify("rank1", Notify{1, 0}, nullptr).ok());
-  for (int i = 0; i < 100'000 && !engines[0]->peer_connected("rank1"); ++i) round();
-  ASSERT_TRUE(engines[0]->notify("rank2", Notify{1, 0}, nullptr).ok());
-  for (int i = 0; i < 100'000 && !engines[0]->peer_connected("rank2"); ++i) round();
-  ASSERT_TRUE(engines[0]->peer_connected("rank2"));
-
+  Star star(fc, config, kWrites * kBytes, true);
+  ASSERT_TRUE(star.connect_all());  // rank1 first: it gets the shallow queue
   std::vector<uint32_t> done(3, 0), failed(3, 0);
   for (size_t peer = 1; peer <= 2; ++peer) {
     for (uint32_t i = 0; i < kWrites; ++i) {
-      ASSERT_TRUE(engines[0]->write(rank_name(peer), memory[0].data() + i * kBytes, kBytes, to[peer], i * kBytes,
-                                    std::nullopt, [&, peer](const TransferResult& r) {
-                                      EXPECT_TRUE(r.ok()) << r.error().message;
-                                      ++(r.ok() ? done : failed)[peer];
-                                    }).ok());
+      ASSERT_TRUE(star.engines[0]->write(rank_name(peer), star.memory[0].data() + i * kBytes, kBytes, star.to[peer],
+                                         i * kBytes, std::nullopt, [&, peer](const TransferResult& r) {
+                                           EXPECT_TRUE(r.ok()) << r.error().message;
+                                           ++(r.ok() ? done : failed)[peer];
+                                         }).ok());
     }
   }
   // Nobody polls while the writes complete: the shallow queue overflows.
-  fabric.run_until(fabric.now_ns() + 1'000'000);
-  const uint64_t overflow_seen_at = fabric.now_ns();
-  for (int i = 0; i < 1'000'000 && done[1] + failed[1] + done[2] + failed[2] < 2 * kWrites; ++i) round();
+  star.fabric.run_until(star.fabric.now_ns() + 1'000'000);
+  const uint64_t overflow_seen_at = star.fabric.now_ns();
+  ASSERT_TRUE(star.run_until([&] { return done[1] + failed[1] + done[2] + failed[2] == 2 * kWrites; }));
   EXPECT_EQ(done[1], kWrites);
   EXPECT_EQ(done[2], kWrites);
   // At once, not at the transfers' deadline (virtual time).
-  EXPECT_LT(fabric.now_ns() - overflow_seen_at, config.transfer_timeout_ns / 10);
-  for (size_t peer = 1; peer <= 2; ++peer) {
-    for (size_t i = 0; i < memory[peer].size(); ++i) {
-      ASSERT_EQ(memory[peer][i], pattern_byte(0, 13, i)) << "peer " << peer << " byte " << i;
-    }
-  }
-  const EngineStats stats = engines[0]->stats();
+  EXPECT_LT(star.fabric.now_ns() - overflow_seen_at, config.transfer_timeout_ns / 10);
+  EXPECT_TRUE(star.holds_pattern(1));
+  EXPECT_TRUE(star.holds_pattern(2));
+  const EngineStats stats = star.engines[0]->stats();
   EXPECT_EQ(stats.peers.at("rank1").failovers, 1u);
   EXPECT_GE(stats.peers.at("rank1").retries, 1u);
   EXPECT_EQ(stats.peers.at("rank2").failovers, 0u);
   EXPECT_EQ(stats.peers.at("rank2").retries, 0u);
-  engines.clear();
+}
+
+// 1,024 peers on one rail, each with writes completing and a notification landing
+// while rank 0 is not polling: more completions at once than one queue of cq_depth
+// holds, and none is lost.
+TEST(EngineCompletionQueues, AThousandPeersNeverOverflowARail) {
+  constexpr uint32_t kPeers = 1024;
+  constexpr uint32_t kWrites = 8;
+  constexpr uint64_t kBytes = 64;
+  emu::FabricConfig fc;
+  fc.mode = emu::Mode::kDeterministic;
+  fc.nodes = kPeers + 1;
+  EngineConfig config = engine_config(deterministic(EndpointKind::kRc, {100}));
+  // Small control buffers keep 1,025 engines' memory small; the queues' room does not
+  // depend on them.
+  config.control_bytes = 64;
+  config.control_slots = 4;
+  Star star(fc, config, kWrites * kBytes);
+  ASSERT_TRUE(star.connect_all());
+  uint32_t done = 0, notified = 0;
+  for (uint32_t peer = 1; peer <= kPeers; ++peer) {
+    ASSERT_TRUE(star.engines[0]->expect(rank_name(peer), 12, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
+    ASSERT_TRUE(star.engines[peer]->notify("rank0", Notify{12, 0}, nullptr).ok());
+    for (uint32_t i = 0; i < kWrites; ++i) {
+      ASSERT_TRUE(star.engines[0]->write(rank_name(peer), star.memory[0].data() + i * kBytes, kBytes, star.to[peer],
+                                         i * kBytes, std::nullopt, [&](const TransferResult& r) {
+                                           EXPECT_TRUE(r.ok()) << r.error().message;
+                                           done += r.ok();
+                                         }).ok());
+    }
+  }
+  star.fabric.run_until(star.fabric.now_ns() + 5'000'000);  // nobody polls meanwhile
+  ASSERT_TRUE(star.run_until([&] { return done == kPeers * kWrites && notified == kPeers; }));
+  for (uint32_t peer = 1; peer <= kPeers; ++peer) ASSERT_TRUE(star.holds_pattern(peer)) << "peer " << peer;
+  EXPECT_EQ(star.engines[0]->stats().rails[0].failovers, 0u);
+  EXPECT_EQ(star.engines[0]->stats().transfers_failed, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, EngineRails, ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd),
