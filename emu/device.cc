@@ -1,4 +1,5 @@
 // Devices, protection domains, memory regions and completion queues of the emulator.
+#include <algorithm>
 #include <string>
 
 #include "emu/internal.h"
@@ -11,8 +12,8 @@ EmuDevice::EmuDevice(FabricImpl& fabric, uint32_t node, uint32_t nic, const NicC
   attributes_.vendor = "ferry-emu";
   attributes_.link_gbps = config.link_gbps;
   attributes_.mtu = config.mtu;
-  attributes_.max_sge = config.max_sge;
-  attributes_.ordered = config.ordered;
+  attributes_.max_sge = config.efa_constraints ? std::min(config.max_sge, kEfaMaxSge) : config.max_sge;
+  attributes_.ordered = config.ordered && !config.efa_constraints;
   attributes_.unordered = config.unordered;
   attributes_.supports_rdma_read = config.supports_rdma_read;
   attributes_.numa_node = 0;

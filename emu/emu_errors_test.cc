@@ -90,6 +90,36 @@ TEST_P(DeviceRefusals, ReadOnANicWithoutReadFailsThePost) {
   EXPECT_TRUE(local.untouched());
 }
 
+// A NIC with EFA's constraints: SRD only, two list entries, every work request signalled.
+// An unsignalled request or a longer list fails the post where it stands; what came
+// before it runs.
+TEST_P(DeviceRefusals, EfaConstraintsRefuseWhatEfaRefuses) {
+  FabricConfig cfg = fabric_config(GetParam());
+  cfg.nics[0].efa_constraints = true;
+  World w(cfg);
+  EXPECT_FALSE(w.device(0).attributes().ordered);
+  EXPECT_EQ(w.device(0).attributes().max_sge, 2u);
+  Pair p = w.pair(EndpointKind::kSrd);
+  Buffer& src = w.source(0, 4096);
+  Buffer& dst = w.buffer(1, 4096);
+  size_t bad_index = 99;
+  const VoidResult unsignalled = post(p.a, {write_op(1, {src.sge(0, 100), src.sge(200, 100)}, dst, 0),
+                                            unsignaled(write_op(2, {src.sge(100, 100)}, dst, 100))},
+                                      &bad_index);
+  ASSERT_FALSE(unsignalled.ok());
+  EXPECT_EQ(unsignalled.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(unsignalled.error().message.find("signalled"), std::string::npos) << unsignalled.error().message;
+  EXPECT_EQ(bad_index, 1u);
+  EXPECT_FALSE(post(p.a, {write_op(3, {src.sge(0, 10), src.sge(10, 10), src.sge(20, 10)}, dst, 0)}).ok());
+  auto cs = w.wait_send(p.a, 1);
+  ASSERT_EQ(cs.size(), 1u);
+  EXPECT_TRUE(is_completion(cs[0], p.a, 1, CompletionKind::kWrite));
+  EXPECT_TRUE(w.no_completions(p.a));
+  EXPECT_TRUE(dst.holds(0, src, 0, 100));
+  EXPECT_TRUE(dst.holds(100, src, 200, 100));
+  EXPECT_TRUE(dst.untouched_outside(0, 200));
+}
+
 INSTANTIATE_TEST_SUITE_P(All, DeviceRefusals,
                          ::testing::Values(Mode::kFast, Mode::kDeterministic), mode_param_name);
 

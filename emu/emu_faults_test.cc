@@ -187,7 +187,81 @@ TEST_P(Faults, KilledRailLeavesTheOtherRailAlone) {
   EXPECT_TRUE(recv1.untouched());
 }
 
+// A pair whose target has two recvs posted (cookies first_recv and first_recv + 1), for
+// the faults that deliver a write-with-imm once or twice.
+struct ImmTarget {
+  Pair p;
+  Buffer& src;
+  Buffer& dst;
+};
+
+ImmTarget imm_target(World& w, const PairSpec& spec, uint64_t first_recv) {
+  ImmTarget t{w.pair(spec), w.source(0, 4096), w.buffer(1, 4096)};
+  Buffer& parked = w.buffer(1, 64);
+  EXPECT_TRUE(is_ok(post_recv(t.p.b, first_recv, {parked.sge(0, 64)})));
+  EXPECT_TRUE(is_ok(post_recv(t.p.b, first_recv + 1, {parked.sge(0, 64)})));
+  return t;
+}
+
+// An acknowledgement lost after the data landed: the target has the bytes, the
+// immediate and its recv completion; the initiator hears kRetryExceeded, and an RC
+// endpoint goes to the error state. The next operation is untouched by the fault.
+TEST_P(Faults, LostAckReportsFailureForAnOperationThatLanded) {
+  World w(config());
+  auto [p, src, dst] = imm_target(w, few_retries(kind(), 2), 70);
+  w.fabric().lose_acks(0, 0, 1);
+  ASSERT_TRUE(is_ok(post(p.a, {write_imm_op(1, {src.sge(0, 1000)}, dst, 0, 0xabcd0001)})));
+  auto failed = w.wait_send(p.a, 1);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_TRUE(has_status(failed[0], p.a, 1, Status::kRetryExceeded));
+  auto landed = w.wait_recv(p.b, 1);
+  ASSERT_EQ(landed.size(), 1u);
+  EXPECT_TRUE(is_completion(landed[0], p.b, 70, CompletionKind::kRecvWriteWithImm));
+  EXPECT_EQ(landed[0].imm, 0xabcd0001u);
+  EXPECT_TRUE(dst.holds(0, src, 0, 1000));
+  EXPECT_TRUE(dst.untouched_outside(0, 1000));
+  if (rc()) {
+    EXPECT_EQ(p.a->state(), EndpointState::kError);
+  } else {
+    // SRD has no connection to break: the next operation lands and succeeds.
+    ASSERT_TRUE(is_ok(post(p.a, {write_op(2, {src.sge(1000, 500)}, dst, 1000)})));
+    auto next = w.wait_send(p.a, 1);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_TRUE(is_completion(next[0], p.a, 2, CompletionKind::kWrite));
+    EXPECT_TRUE(dst.holds(0, src, 0, 1500));
+  }
+  w.settle();
+  EXPECT_TRUE(w.no_completions(p.b));  // the second recv is still posted: nothing landed twice
+}
+
 INSTANTIATE_TEST_SUITE_P(All, Faults, ::testing::ValuesIn(all_mode_kinds()), mode_kind_name);
+
+// SRD duplicate delivery: the target sees the write-with-imm twice (two recv
+// completions, the same bytes), the initiator one completion.
+class SrdDuplicates : public ::testing::TestWithParam<Mode> {};
+
+TEST_P(SrdDuplicates, TheTargetSeesTheOperationTwice) {
+  World w(fabric_config(GetParam()));
+  auto [p, src, dst] = imm_target(w, pair_spec(EndpointKind::kSrd), 80);
+  w.fabric().duplicate_srd(0, 0, 1);
+  ASSERT_TRUE(is_ok(post(p.a, {write_imm_op(1, {src.sge(0, 700)}, dst, 100, 42)})));
+  auto sent = w.wait_send(p.a, 1);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(is_completion(sent[0], p.a, 1, CompletionKind::kWrite));
+  auto got = w.wait_recv(p.b, 2);
+  ASSERT_EQ(got.size(), 2u);
+  for (const Completion& c : got) {
+    EXPECT_EQ(c.kind, CompletionKind::kRecvWriteWithImm);
+    EXPECT_EQ(c.imm, 42u);
+    EXPECT_EQ(c.byte_len, 700u);
+  }
+  EXPECT_TRUE(dst.holds(100, src, 0, 700));
+  EXPECT_TRUE(dst.untouched_outside(100, 700));
+  w.settle();
+  EXPECT_TRUE(w.no_completions(p.a));
+}
+
+INSTANTIATE_TEST_SUITE_P(All, SrdDuplicates, ::testing::Values(Mode::kFast, Mode::kDeterministic), mode_param_name);
 
 TEST(FaultArguments, LossProbabilityOutsideZeroToOneIsRefused) {
   for (Mode mode : {Mode::kFast, Mode::kDeterministic}) {

@@ -146,6 +146,9 @@ VoidResult EmuEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
     if (auto wrong = check_send_request(wr, attr, send_tail_ - send_head_, send_queue_.size())) {
       return refuse(wrong->code, std::move(wrong->message));
     }
+    if (device.config.efa_constraints && !wr.signaled) {
+      return refuse(ErrorCode::kUnsupported, attr.name + " (EFA) needs every work request signalled");
+    }
     SendOp& op = op_at(send_tail_);
     op.request = wr;
     std::copy_n(wr.sg_list, wr.num_sge, op.sges);
@@ -321,7 +324,14 @@ bool EmuEndpoint::run_op_locked(SendOp& op) {
     return false;
   }
   op.state = OpState::kDelivered;
-  if (op.status == Status::kSuccess) count_on_wire_locked(op);
+  if (op.status == Status::kSuccess) {
+    count_on_wire_locked(op);
+    if (op.request.opcode != Opcode::kRead) {
+      if (config_.kind == EndpointKind::kSrd && take_one(device.srd_duplicates)) deliver_again_locked(op);
+      // It landed, but the initiator never hears so: the ambiguous failure.
+      if (take_one(device.acks_to_lose)) op.status = Status::kRetryExceeded;
+    }
+  }
   if (op.status != Status::kSuccess && config_.kind == EndpointKind::kRc) halted_ = true;
   finish_locked(op);
   return true;
@@ -341,6 +351,29 @@ void EmuEndpoint::count_on_wire_locked(const SendOp& op) {
   from.tx_packets.fetch_add(packets, std::memory_order_relaxed);
   to.rx_bytes.fetch_add(op.bytes, std::memory_order_relaxed);
   to.rx_packets.fetch_add(packets, std::memory_order_relaxed);
+}
+
+bool EmuEndpoint::take_one(std::atomic<uint32_t>& budget) {
+  uint32_t left = budget.load();
+  while (left > 0 && !budget.compare_exchange_weak(left, left - 1)) {
+  }
+  return left > 0;
+}
+
+// A second copy of a delivered SRD operation at the target (Fabric::duplicate_srd).
+void EmuEndpoint::deliver_again_locked(const SendOp& op) {
+  EmuEndpoint* peer = fabric_.endpoint(peer_id_);
+  if (peer == nullptr || !peer->peer_reachable()) return;
+  const WorkRequest& wr = op.request;
+  Sge remote{wr.remote_addr, static_cast<uint32_t>(op.bytes), wr.rkey};
+  count_on_wire_locked(op);
+  if (wr.opcode == Opcode::kWrite) {
+    scatter_copy(op.sges, wr.num_sge, &remote, 1, op.bytes, gpu_memory());
+    return;
+  }
+  // With no recv posted the copy is dropped, as a receiver would drop it.
+  peer->take_recv_and_fill(op.sges, wr.num_sge, op.bytes, wr.opcode == Opcode::kWriteWithImm ? &remote : nullptr,
+                           wr.imm);
 }
 
 bool EmuEndpoint::gpu_memory() const { return fabric_.gpu_regions.load(std::memory_order_relaxed) > 0; }

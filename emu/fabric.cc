@@ -16,7 +16,15 @@ bool later(const Event& a, const Event& b) {
 }
 
 // Fault records in the trace use kinds beyond the completion kinds.
-enum FaultKind : uint32_t { kFaultLinkDown = 1, kFaultLinkUp, kFaultNicDeath, kFaultNodeLoss, kFaultLoss };
+enum FaultKind : uint32_t {
+  kFaultLinkDown = 1,
+  kFaultLinkUp,
+  kFaultNicDeath,
+  kFaultNodeLoss,
+  kFaultLoss,
+  kFaultAckLoss,
+  kFaultSrdDuplicate,
+};
 
 }  // namespace
 
@@ -213,6 +221,16 @@ void Fabric::set_loss_probability(uint32_t node, uint32_t nic, double probabilit
   }
   impl_->device(node, nic).loss_probability.store(probability);
   impl_->record_fault(kFaultLoss, node, nic);
+}
+
+void Fabric::lose_acks(uint32_t node, uint32_t nic, uint32_t count) {
+  impl_->device(node, nic).acks_to_lose.store(count);
+  impl_->record_fault(kFaultAckLoss, node, nic);
+}
+
+void Fabric::duplicate_srd(uint32_t node, uint32_t nic, uint32_t count) {
+  impl_->device(node, nic).srd_duplicates.store(count);
+  impl_->record_fault(kFaultSrdDuplicate, node, nic);
 }
 
 void Fabric::kill_nic(uint32_t node, uint32_t nic) {

@@ -40,6 +40,10 @@ struct NicConfig {
   // Per-packet loss on this NIC's link (deterministic mode): each lost packet costs a
   // retransmission, go-back-N for RC and selective for SRD.
   double loss_probability = 0;
+  // Behaves as an EFA device does: SRD only, at most 2 entries per scatter-gather list,
+  // and a work request that is not signalled is refused at post (rdma-core's efa
+  // provider refuses it).
+  bool efa_constraints = false;
 };
 
 struct FabricConfig {
@@ -97,6 +101,14 @@ class Fabric final : public Cluster {
   void kill_nic(uint32_t node, uint32_t nic);  // its endpoints flush; peers time out
   void vanish_node(uint32_t node);             // as if the process died silently
   void set_loss_probability(uint32_t node, uint32_t nic, double probability);
+  // The next `count` operations sent from this NIC land at the target (data, immediate,
+  // recv completion) but their acknowledgement is lost: the initiator gets
+  // kRetryExceeded and an RC endpoint goes to the error state. Reads are not affected.
+  void lose_acks(uint32_t node, uint32_t nic, uint32_t count);
+  // The next `count` SRD operations sent from this NIC are delivered twice at the target
+  // (a write lands twice, a send or write-with-imm takes two recvs); the initiator sees
+  // one completion.
+  void duplicate_srd(uint32_t node, uint32_t nic, uint32_t count);
 
   // Deterministic mode: a hash of every completion (time, place, cookie, status,
   // size, immediate) and fault so far; the records themselves when record_trace.

@@ -23,6 +23,7 @@
 namespace ferry::emu {
 
 constexpr uint32_t kMaxSge = 32;  // upper bound of NicConfig::max_sge
+constexpr uint32_t kEfaMaxSge = 2;  // NicConfig::efa_constraints: an EFA send queue's
 
 class FabricImpl;
 class EmuEndpoint;
@@ -46,6 +47,9 @@ class EmuDevice final : public Device {
   // Wire counters (Cluster::nic_counters): payload delivered through this NIC.
   std::atomic<uint64_t> tx_bytes{0}, rx_bytes{0}, tx_packets{0}, rx_packets{0};
   std::atomic<uint64_t> retransmitted_packets{0};
+  // Faults on operations sent from this NIC (Fabric::lose_acks, Fabric::duplicate_srd).
+  std::atomic<uint32_t> acks_to_lose{0};
+  std::atomic<uint32_t> srd_duplicates{0};
   // Callers hold FabricImpl::tables (shared to look up, exclusive to change). An 8-bit
   // generation: a stale key matches again only after 256 reuses of its slot.
   KeyTable keys{8};
@@ -151,6 +155,8 @@ class EmuEndpoint final : public Endpoint {
   bool run_op_locked(SendOp& op);
   bool gpu_memory() const;
   void count_on_wire_locked(const SendOp& op);
+  void deliver_again_locked(const SendOp& op);
+  static bool take_one(std::atomic<uint32_t>& budget);
   Attempt attempt_locked(SendOp& op, uint64_t* retry_at);
   Status check_local_locked(const SendOp& op) const;
   void finish_locked(SendOp& op);

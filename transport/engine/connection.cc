@@ -2,6 +2,7 @@
 // connection"): endpoints are created on first use or on the peer's hello, and pieces
 // are posted only once both sides said they connected.
 #include <algorithm>
+#include <utility>
 
 #include "transport/engine/engine_impl.h"
 #include "transport/engine/hello.h"
@@ -23,12 +24,19 @@ VoidResult Engine::Impl::create_endpoints(uint32_t index) {
     PeerRail& pr = peer.rails[r];
     EndpointConfig ec = config.endpoint;
     ec.kind = rails.kind();
-    ec.send_cq = rail.cq.get();
-    ec.recv_cq = rail.cq.get();
+    const uint32_t entries = rail.max_send_wr + config.recv_buffers;
+    auto cq = rail.claim_cq(entries);
+    if (!cq.ok()) return cq.error();
+    ec.send_cq = ec.recv_cq = rail.cqs[*cq].get();
     ec.max_send_wr = rail.max_send_wr;
     ec.max_recv_wr = config.recv_buffers;
     auto endpoint = rail.pd->create_endpoint(ec);
-    if (!endpoint.ok()) return endpoint.error();
+    if (!endpoint.ok()) {
+      rail.release_cq(*cq, entries);
+      return endpoint.error();
+    }
+    pr.cq = *cq;
+    pr.cq_entries = entries;
     pr.endpoint = std::move(endpoint).value();
     pr.recv_memory.assign(static_cast<size_t>(config.recv_buffers) * config.control_bytes, 0);
     auto region = rail.pd->register_memory(pr.recv_memory.data(), pr.recv_memory.size(), kAccessLocalWrite,
@@ -163,6 +171,7 @@ void Engine::Impl::reset_peer(uint32_t index, const std::string& why) {
     PeerRail& pr = peer.rails[r];
     if (pr.endpoint) peers.unbind(r, pr.endpoint->id());
     pr.endpoint.reset();  // destroying it drops what it still held
+    if (pr.cq_entries > 0) rails[r].release_cq(pr.cq, std::exchange(pr.cq_entries, 0));
     pr.recv_region.reset();
   }
   peer.state = PeerState::kRemoved;

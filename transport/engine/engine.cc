@@ -102,6 +102,11 @@ Result<TransferId> Engine::expect(const std::string& peer, uint16_t tag, uint32_
   return impl_->expect(peer, tag, count, std::move(done));
 }
 
+Result<TransferId> Engine::expect_index(const std::string& peer, Notify notification, TransferDone done) {
+  if (auto valid = check_peer_name(peer, name_); !valid.ok()) return valid.error();
+  return impl_->expect(peer, notification.tag, 1, std::move(done), notification.index);
+}
+
 void Engine::release(const std::string& peer, uint16_t tag) { impl_->release(peer, tag); }
 
 bool Engine::progress() { return impl_->progress(); }

@@ -92,6 +92,10 @@ struct TransferCounters {
   uint64_t operations = 0;  // work requests completed successfully
   uint64_t retries = 0;     // pieces resubmitted after a failure
   uint64_t failovers = 0;   // times a rail was declared down for a peer
+  // Per peer only: notifications that landed from it and were counted, and copies of
+  // one already counted that were dropped (resends after ambiguous failures).
+  uint64_t notifications = 0;
+  uint64_t duplicates = 0;
 };
 
 struct EngineStats {
@@ -164,6 +168,12 @@ class Engine {
   // ends, the tag is free again.
   Result<TransferId> expect(const std::string& peer, uint16_t tag, uint32_t count,
                             TransferDone done);
+  // A transfer that is done once the notification (tag, index) came from `peer` (before
+  // this call too). Unlike expect(), its end keeps the tag's record: a second copy of a
+  // notification already seen (a resend after an ambiguous failure, a duplicate delivery)
+  // is dropped, never counted for a later wait, until release(peer, tag). A stream of
+  // messages on one tag waits for index 0, 1, 2, ... and releases the tag when done.
+  Result<TransferId> expect_index(const std::string& peer, Notify notification, TransferDone done);
   // Forgets a tag of a peer so that it can be used again; an expectation on it fails.
   void release(const std::string& peer, uint16_t tag);
 

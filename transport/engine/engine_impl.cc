@@ -69,6 +69,8 @@ EngineStats Engine::Impl::stats() const {
     c.operations += peer.counters.operations;
     c.retries += peer.counters.retries;
     c.failovers += peer.counters.failovers;
+    c.notifications += peer.counters.notifications;
+    c.duplicates += peer.counters.duplicates;
   }
   s.transfers_done = transfers_done;
   s.transfers_failed = transfers_failed;

@@ -92,6 +92,7 @@ struct Engine::Impl {
   void drop_piece(uint32_t piece, const std::string& why);
   void release_control_slot(const Piece& piece);
   bool poll_rails();
+  void cq_overflowed(uint32_t rail, uint32_t cq, const std::string& why);
   void on_completion(uint32_t rail, const Completion& c);
   void on_recv(uint32_t rail, const Completion& c);
 
@@ -106,7 +107,9 @@ struct Engine::Impl {
   Result<TransferId> barrier(std::span<const std::string> group, uint16_t tag, TransferDone done);
   Result<TransferId> send_message(const std::string& peer, std::span<const uint8_t> bytes,
                                   TransferDone done);
-  Result<TransferId> expect(const std::string& peer, uint16_t tag, uint32_t count, TransferDone done);
+  // With `index`, a wait on that one notification (Engine::expect_index).
+  Result<TransferId> expect(const std::string& peer, uint16_t tag, uint32_t count, TransferDone done,
+                            std::optional<uint16_t> index = std::nullopt);
   void release(const std::string& peer, uint16_t tag);
 
   Result<Registration*> local_registration(const void* src, uint64_t bytes);
@@ -122,7 +125,8 @@ struct Engine::Impl {
   void finish(uint32_t transfer);
   void settle_deferred();
   void expire_deadlines();
-  void add_expectation(uint32_t transfer, uint32_t peer, uint16_t tag, uint32_t count);
+  void add_expectation(uint32_t transfer, uint32_t peer, uint16_t tag, uint32_t count,
+                       std::optional<uint16_t> index = std::nullopt);
   bool forget_expectation(uint32_t peer, uint32_t transfer, uint32_t generation, uint16_t tag);
   void cancel_expectations(uint32_t transfer);
   void fail_expectations(uint32_t peer, const std::string& why);

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +42,16 @@ class ImmCounter {
   // out of range.
   bool expect(uint16_t tag, uint32_t count, Callback done);
 
+  // Fires `done` once piece `index` of `tag` has landed (at once if it has). Unlike an
+  // expectation, the end of this wait (end_wait) keeps what landed: a later copy of a
+  // piece already seen stays a duplicate until release(tag). A stream of messages on one
+  // tag waits index by index, so neither a resend nor a second delivery of message k can
+  // satisfy the wait for message k+1. The index half the index space behind `index` is
+  // forgotten, so that a stream's indices may wrap. Same refusals as expect().
+  bool expect_index(uint16_t tag, uint16_t index, Callback done);
+  // Ends the wait or expectation on `tag` and keeps the pieces that landed.
+  void end_wait(uint16_t tag);
+
   // Records one landed immediate. Returns false for a duplicate (already counted).
   bool on_immediate(uint32_t imm);
 
@@ -57,10 +68,12 @@ class ImmCounter {
     std::vector<uint64_t> seen;  // one bit per piece index
     uint32_t distinct = 0;
     uint32_t expected = 0;  // 0: no expectation yet
+    std::optional<uint16_t> index;  // expect_index: the piece waited for
     bool fired = false;
     Callback done;
   };
   void maybe_fire(TagState& state);
+  static bool seen(const TagState& state, uint16_t piece);
 
   std::unordered_map<uint16_t, TagState> tags_;
   uint64_t duplicates_ = 0;

@@ -112,5 +112,43 @@ TEST(ImmCounterTest, ExactlyOnceUnderReorderingAndResends) {
   }
 }
 
+// A stream on one tag waited index by index: a late copy of message k is dropped, never
+// taken for message k+1, and a message that came ahead of its wait is taken at once.
+TEST(ImmCounterTest, IndexWaitsKeepWhatLandedSoALateCopyIsADuplicate) {
+  ImmCounter counter;
+  int got0 = 0, got1 = 0, got2 = 0;
+  ASSERT_TRUE(counter.expect_index(4, 0, [&] { ++got0; }));
+  EXPECT_TRUE(counter.on_immediate(Immediate::encode(4, 0)));
+  EXPECT_EQ(got0, 1);
+  counter.end_wait(4);
+  ASSERT_TRUE(counter.expect_index(4, 1, [&] { ++got1; }));
+  EXPECT_FALSE(counter.on_immediate(Immediate::encode(4, 0)));  // the late copy
+  EXPECT_EQ(got1, 0);
+  EXPECT_EQ(counter.duplicates(), 1u);
+  EXPECT_TRUE(counter.on_immediate(Immediate::encode(4, 2)));  // ahead of its wait
+  EXPECT_TRUE(counter.on_immediate(Immediate::encode(4, 1)));
+  EXPECT_EQ(got1, 1);
+  counter.end_wait(4);
+  ASSERT_TRUE(counter.expect_index(4, 2, [&] { ++got2; }));
+  EXPECT_EQ(got2, 1);
+  counter.release(4);
+  EXPECT_EQ(counter.arrived(4), 0u);
+}
+
+// Indices wrap: waiting for index i forgets index i + 32768, so the next lap's messages
+// count again.
+TEST(ImmCounterTest, IndexWaitsWrap) {
+  ImmCounter counter;
+  int fired = 0;
+  for (uint32_t k = 0; k < 2 * Immediate::kMaxPieces + 10; ++k) {
+    const uint16_t index = static_cast<uint16_t>(k);
+    ASSERT_TRUE(counter.expect_index(5, index, [&] { ++fired; }));
+    ASSERT_EQ(fired, static_cast<int>(k)) << "message " << k << " was taken before it landed";
+    ASSERT_TRUE(counter.on_immediate(Immediate::encode(5, index))) << "message " << k;
+    counter.end_wait(5);
+  }
+  EXPECT_EQ(counter.duplicates(), 0u);
+}
+
 }  // namespace
 }  // namespace ferry

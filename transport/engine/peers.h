@@ -26,6 +26,8 @@ struct PeerRail {
   std::unique_ptr<Endpoint> endpoint;
   bool up = false;
   uint32_t posted = 0;
+  uint32_t cq = 0;            // the rail's completion queue it reports to
+  uint32_t cq_entries = 0;    // the room it claimed there; 0 without an endpoint
   uint64_t queued_bytes = 0;
   std::deque<uint32_t> queue;  // pieces waiting for room in the send queue
   std::vector<uint8_t> recv_memory;
@@ -50,6 +52,7 @@ struct Peer {
     uint32_t transfer;
     uint32_t generation;
     uint16_t tag;
+    bool keep;  // a wait on one index: its end keeps what landed (ImmCounter::expect_index)
   };
   std::vector<Expectation> expectations;  // transfers waiting on this peer's counter
   TransferCounters counters;

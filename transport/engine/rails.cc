@@ -13,9 +13,8 @@ VoidResult RailSet::open(Provider& provider, const EngineConfig& config) {
     auto pd = rail.device->create_protection_domain();
     if (!pd.ok()) return make_error(pd.error().code, attr.name + ": " + pd.error().message);
     rail.pd = std::move(pd).value();
-    auto cq = rail.device->create_completion_queue(std::min(config.cq_depth, attr.max_cqe));
-    if (!cq.ok()) return make_error(cq.error().code, attr.name + ": " + cq.error().message);
-    rail.cq = std::move(cq).value();
+    rail.cq_depth = std::min(config.cq_depth, attr.max_cqe);
+    rail.max_cqe = attr.max_cqe;
     rail.gbps = attr.link_gbps > 0 ? attr.link_gbps : 1;
     rail.max_send_wr = std::min(config.max_send_wr, attr.max_send_wr);
     rail.max_sge = attr.max_sge;
@@ -38,6 +37,28 @@ VoidResult RailSet::open(Provider& provider, const EngineConfig& config) {
     return make_error(ErrorCode::kUnsupported, "the rails share no endpoint kind");
   }
   return {};
+}
+
+Result<uint32_t> Rail::claim_cq(uint32_t entries) {
+  for (uint32_t c = 0; c < cqs.size(); ++c) {
+    if (!cq_broken[c] && cq_room[c] >= entries) {
+      cq_room[c] -= entries;
+      return c;
+    }
+  }
+  if (entries > max_cqe) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      device->attributes().name + ": an endpoint needs " + std::to_string(entries) +
+                          " completion entries (send queue and receive buffers), the device allows " +
+                          std::to_string(max_cqe) + " per queue");
+  }
+  const uint32_t depth = std::max(cq_depth, entries);
+  auto cq = device->create_completion_queue(depth);
+  if (!cq.ok()) return make_error(cq.error().code, device->attributes().name + ": " + cq.error().message);
+  cqs.push_back(std::move(cq).value());
+  cq_room.push_back(depth - entries);
+  cq_broken.push_back(false);
+  return static_cast<uint32_t>(cqs.size() - 1);
 }
 
 uint64_t RailSet::max_message() const {

@@ -1,5 +1,7 @@
-// Rails: one per device of the node, each with its protection domain and its one
-// completion queue, shared by every peer's endpoint on that device.
+// Rails: one per device of the node, each with its protection domain and its completion
+// queues, shared by the peers' endpoints on that device. Every endpoint claims room in a
+// queue for all it can have outstanding (its send queue and its receive buffers), and a
+// queue takes endpoints only while they fit, so no number of busy peers overflows one.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +18,20 @@ inline constexpr uint32_t kMaxSgePerRequest = 32;
 struct Rail {
   Device* device = nullptr;
   std::unique_ptr<ProtectionDomain> pd;
-  std::unique_ptr<CompletionQueue> cq;
+  std::vector<std::unique_ptr<CompletionQueue>> cqs;
+  std::vector<uint32_t> cq_room;  // entries not claimed by an endpoint, per queue
+  std::vector<bool> cq_broken;    // overflowed: polled no more, given to no endpoint
+  uint32_t cq_depth = 0;          // of a new queue, unless one endpoint needs more
+  uint32_t max_cqe = 0;
   double gbps = 0;
   uint32_t max_send_wr = 0;
   uint32_t max_sge = 0;
   uint64_t max_message = 0;
   TransferCounters counters;
+
+  // A queue with room for `entries` more completions, created when none has it.
+  Result<uint32_t> claim_cq(uint32_t entries);
+  void release_cq(uint32_t cq, uint32_t entries) { cq_room[cq] += entries; }
 };
 
 class RailSet {

@@ -99,7 +99,11 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
     const VoidResult posted = pr.endpoint->post_send(batch, &bad);
     const size_t accepted = posted.ok() ? batch.size() : bad;
     pr.posted += static_cast<uint32_t>(accepted);
+    for (size_t i = 0; i < accepted; ++i) pool.piece(pr.queue[i]).posted = true;
     pr.queue.erase(pr.queue.begin(), pr.queue.begin() + static_cast<long>(accepted));
+    // A full send queue (an unordered endpoint frees its slots in posting order) is
+    // back-pressure: the rest waits for the next completion.
+    if (!posted.ok() && posted.error().code == ErrorCode::kResourceExhausted && pr.posted > 0) return;
     if (!posted.ok()) {
       peer.last_error = posted.error().to_string();
       rail_down(peer_index, r);
@@ -144,19 +148,44 @@ bool Engine::Impl::poll_rails() {
   bool did = false;
   Completion completions[64];
   for (uint32_t r = 0; r < rails.size(); ++r) {
-    auto polled = rails[r].cq->poll(completions);
-    if (!polled.ok()) {
-      // The queue lost completions: nothing on this rail can be trusted any more.
-      for (uint32_t p = 0; p < peers.size(); ++p) {
-        peers[p].last_error = polled.error().to_string();
-        rail_down(p, r);
+    for (uint32_t c = 0; c < rails[r].cqs.size(); ++c) {
+      if (rails[r].cq_broken[c]) continue;
+      auto polled = rails[r].cqs[c]->poll(completions);
+      if (!polled.ok()) {
+        cq_overflowed(r, c, polled.error().to_string());
+        did = true;
+        continue;
       }
-      continue;
+      for (size_t i = 0; i < *polled; ++i) on_completion(r, completions[i]);
+      did |= *polled > 0;
     }
-    for (size_t i = 0; i < *polled; ++i) on_completion(r, completions[i]);
-    did |= *polled > 0;
   }
   return did;
+}
+
+// The queue lost completions, so the endpoints reporting to it can no longer be
+// trusted: they go to the error state (their peers see their work fail and fail over),
+// the rail goes down for their peers only, and what was posted on them, whose
+// completion may be lost, is resent on the other rails at once rather than waiting
+// for its deadline. Notifications that landed on them and were lost are not recovered.
+void Engine::Impl::cq_overflowed(uint32_t r, uint32_t c, const std::string& why) {
+  rails[r].cq_broken[c] = true;
+  for (uint32_t p = 0; p < peers.size(); ++p) {
+    PeerRail& pr = peers[p].rails[r];
+    if (!pr.endpoint || pr.cq != c || pr.cq_entries == 0) continue;
+    pr.endpoint->set_error();
+    peers[p].last_error = "rail " + std::to_string(r) + ": " + why;
+    rail_down(p, r);
+    pr.posted = 0;
+    for (uint32_t piece = 0; piece < pool.piece_slots(); ++piece) {
+      Piece& lost = pool.piece(piece);
+      if (!lost.live || !lost.posted || lost.peer != p || lost.rail != r) continue;
+      lost.posted = false;
+      ++rails[r].counters.retries;
+      ++peers[p].counters.retries;
+      enqueue(piece);
+    }
+  }
 }
 
 void Engine::Impl::on_completion(uint32_t r, const Completion& c) {
@@ -170,6 +199,8 @@ void Engine::Impl::on_completion(uint32_t r, const Completion& c) {
   Piece& piece = pool.piece(p);
   Peer& peer = peers[piece.peer];
   PeerRail& pr = peer.rails[r];
+  if (!piece.posted) return;  // resent after its queue overflowed
+  piece.posted = false;
   --pr.posted;
   pr.queued_bytes -= std::min<uint64_t>(pr.queued_bytes, piece.length);
   const uint32_t transfer = piece.transfer;
@@ -217,7 +248,7 @@ void Engine::Impl::on_recv(uint32_t r, const Completion& c) {
   }
   const uint32_t slot = static_cast<uint32_t>(c.cookie & 0xffffffff);
   if (c.has_imm) {
-    peer.counter.on_immediate(c.imm);
+    ++(peer.counter.on_immediate(c.imm) ? peer.counters.notifications : peer.counters.duplicates);
   } else {
     const std::span<const uint8_t> bytes(pr.recv_memory.data() + uint64_t{slot} * config.control_bytes,
                                          std::min<uint32_t>(c.byte_len, config.control_bytes));

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -219,14 +220,21 @@ void TcpExchange::read_ready() {
   for (;;) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) break;
-    inbound_.push_back(Inbound{fd, {}});
+    inbound_.push_back(Inbound{fd, next_inbound_id_++, {}});
   }
   for (size_t i = 0; i < inbound_.size();) {
     Inbound& in = inbound_[i];
     bool closed = false;
     uint8_t chunk[16384];
     for (;;) {
-      const ssize_t n = ::recv(in.fd, chunk, sizeof chunk, 0);
+      const size_t held = in.buffer.size() + in.ready_bytes;
+      if (held >= kMaxBufferedPerPeer) {
+        // Read no more until what is held was polled: the sender's TCP window closes.
+        last_error_ = "a peer has " + std::to_string(held) + " bytes waiting to be polled (at most " +
+                      std::to_string(kMaxBufferedPerPeer) + "): reading from it paused";
+        break;
+      }
+      const ssize_t n = ::recv(in.fd, chunk, std::min(sizeof chunk, kMaxBufferedPerPeer - held), 0);
       if (n > 0) {
         in.buffer.insert(in.buffer.end(), chunk, chunk + n);
         continue;
@@ -245,7 +253,8 @@ void TcpExchange::read_ready() {
         break;
       }
       if (!frame->has_value()) break;
-      ready_.push_back(ExchangeMessage{std::move((*frame)->from), std::move((*frame)->payload)});
+      ready_.push_back(Ready{ExchangeMessage{std::move((*frame)->from), std::move((*frame)->payload)}, in.id, consumed});
+      in.ready_bytes += consumed;
       offset += consumed;
     }
     in.buffer.erase(in.buffer.begin(), in.buffer.begin() + static_cast<long>(offset));
@@ -262,9 +271,19 @@ std::optional<ExchangeMessage> TcpExchange::poll(const std::string& me) {
   if (me != name_) return std::nullopt;
   if (ready_.empty()) read_ready();
   if (ready_.empty()) return std::nullopt;
-  ExchangeMessage message = std::move(ready_.front());
+  Ready ready = std::move(ready_.front());
   ready_.pop_front();
-  return message;
+  for (Inbound& in : inbound_) {
+    if (in.id == ready.connection) in.ready_bytes -= ready.bytes;
+  }
+  return std::move(ready.message);
+}
+
+size_t TcpExchange::buffered_bytes() const {
+  size_t total = 0;
+  for (const Ready& ready : ready_) total += ready.bytes;
+  for (const Inbound& in : inbound_) total += in.buffer.size();
+  return total;
 }
 
 }  // namespace ferry

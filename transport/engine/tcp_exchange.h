@@ -10,7 +10,10 @@
 // sender name, payload; little endian. Names are at most 255 bytes, payloads at most
 // kMaxPayload: anything else (a bad magic, another version, an oversized or truncated
 // frame) closes that connection and is recorded in last_error(); it never crashes,
-// allocates without bound or blocks the poller.
+// allocates without bound or blocks the poller. A connection holds at most
+// kMaxBufferedPerPeer bytes received but not yet polled: a peer that sends faster than
+// they are polled is not read from until they are (TCP then slows it down), and
+// last_error() says so; nothing is lost.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +43,8 @@ std::vector<uint8_t> encode_frame(const std::string& from, std::span<const uint8
 class TcpExchange final : public Exchange {
  public:
   static constexpr uint32_t kMaxPayload = 1u << 20;
+  // Per connection: at least one frame of the largest payload fits.
+  static constexpr size_t kMaxBufferedPerPeer = 4u << 20;
 
   // Listens on host:port (port 0: any free port, see port()).
   static Result<std::unique_ptr<TcpExchange>> listen(const std::string& name, const std::string& host,
@@ -53,14 +58,23 @@ class TcpExchange final : public Exchange {
   VoidResult send(const std::string& from, const std::string& to, std::vector<uint8_t> bytes) override;
   std::optional<ExchangeMessage> poll(const std::string& me) override;
 
-  // The last malformed input or connection failure seen, for diagnostics.
+  // The last malformed input, connection failure or paused reader, for diagnostics.
   const std::string& last_error() const { return last_error_; }
+  // Bytes received from peers and not yet polled, over every connection.
+  size_t buffered_bytes() const;
   uint64_t connect_timeout_ms = 2000;
 
  private:
   struct Inbound {
     int fd;
-    std::vector<uint8_t> buffer;
+    uint64_t id;
+    std::vector<uint8_t> buffer;  // bytes not yet a whole frame
+    size_t ready_bytes = 0;       // of its frames waiting in ready_
+  };
+  struct Ready {
+    ExchangeMessage message;
+    uint64_t connection;  // Inbound::id
+    size_t bytes;         // its frame's size
   };
   TcpExchange(std::string name, int listen_fd, uint16_t port)
       : name_(std::move(name)), listen_fd_(listen_fd), port_(port) {}
@@ -73,7 +87,8 @@ class TcpExchange final : public Exchange {
   std::map<std::string, std::string> directory_;  // name -> host:port
   std::map<std::string, int> outbound_;           // name -> connected socket
   std::vector<Inbound> inbound_;
-  std::deque<ExchangeMessage> ready_;
+  uint64_t next_inbound_id_ = 0;
+  std::deque<Ready> ready_;
   std::string last_error_;
 };
 

@@ -68,17 +68,27 @@ TEST(TcpExchange, UnknownOrUnreachablePeersAreClearErrors) {
   EXPECT_FALSE(a->send("a", "gone", std::vector<uint8_t>(TcpExchange::kMaxPayload + 1)).ok());
 }
 
+// A plain TCP connection to 127.0.0.1:port, or -1.
+int connect_raw(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A hostile client that sends garbage loses its connection; good peers are unaffected.
 TEST(TcpExchange, HostileBytesCloseOnlyTheirConnection) {
   auto a = listen_local("a");
   auto good = listen_local("good");
   ASSERT_TRUE(good->add_peer("a", "127.0.0.1:" + std::to_string(a->port())).ok());
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(a->port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const int fd = connect_raw(a->port());
+  ASSERT_GE(fd, 0);
   const char garbage[] = "GET / HTTP/1.1\r\n\r\n";
   ASSERT_GT(::send(fd, garbage, sizeof garbage, 0), 0);
   // A frame header claiming a payload beyond the limit, too.
@@ -91,6 +101,50 @@ TEST(TcpExchange, HostileBytesCloseOnlyTheirConnection) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_NE(a->last_error().find("bad magic"), std::string::npos) << a->last_error();
+  ::close(fd);
+}
+
+// A client that floods valid frames as fast as its socket takes them: the exchange
+// holds at most its bound from it however far its poller falls behind, and still
+// delivers every frame whole and in order.
+TEST(TcpExchange, AFloodingPeerIsBufferedOnlyUpToTheBound) {
+  auto a = listen_local("a");
+  const int fd = connect_raw(a->port());
+  ASSERT_GE(fd, 0);
+  constexpr uint32_t kFrames = 256;  // 16 MiB in all, four times the bound
+  constexpr size_t kPayload = 64 << 10;
+  auto byte_of = [](uint32_t frame, size_t i) { return static_cast<uint8_t>(frame * 7 + i); };
+  std::thread flood([&] {
+    for (uint32_t f = 0; f < kFrames; ++f) {
+      std::vector<uint8_t> payload(kPayload);
+      for (size_t i = 0; i < kPayload; ++i) payload[i] = byte_of(f, i);
+      const std::vector<uint8_t> frame = encode_frame("flood", payload);
+      size_t off = 0;
+      while (off < frame.size()) {
+        const ssize_t n = ::send(fd, frame.data() + off, frame.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) return;
+        off += static_cast<size_t>(n);
+      }
+    }
+  });
+  uint32_t received = 0;
+  size_t most_held = 0;
+  for (uint64_t spin = 0; spin < 100'000'000 && received < kFrames; ++spin) {
+    auto m = a->poll("a");
+    most_held = std::max(most_held, a->buffered_bytes());
+    if (!m.has_value()) {
+      std::this_thread::yield();
+      continue;
+    }
+    bool whole = m->from == "flood" && m->bytes.size() == kPayload;
+    for (size_t i = 0; whole && i < kPayload; ++i) whole = m->bytes[i] == byte_of(received, i);
+    if (!whole) break;  // the check below names the frame
+    ++received;
+  }
+  ::shutdown(fd, SHUT_RDWR);  // ends the flood if the exchange stopped taking it
+  flood.join();
+  EXPECT_EQ(received, kFrames) << "frame " << received << " was not delivered whole and in order";
+  EXPECT_LE(most_held, TcpExchange::kMaxBufferedPerPeer);
   ::close(fd);
 }
 

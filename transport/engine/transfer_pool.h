@@ -25,6 +25,7 @@ struct Piece {
   uint32_t transfer = 0;
   uint32_t peer = 0;
   uint32_t rail = 0;
+  bool posted = false;  // on `rail`'s send queue, its completion not yet seen
   uint32_t first_sge = 0;  // into the transfer's sges
   uint32_t num_sge = 0;
   uint64_t remote_addr = 0;

@@ -241,17 +241,18 @@ Result<TransferId> Engine::Impl::send_message(const std::string& peer, std::span
   return launch(t);
 }
 
-Result<TransferId> Engine::Impl::expect(const std::string& peer, uint16_t tag, uint32_t count, TransferDone done) {
+Result<TransferId> Engine::Impl::expect(const std::string& peer, uint16_t tag, uint32_t count, TransferDone done,
+                                        std::optional<uint16_t> index) {
   // A peer never seen is added (a wait may start before the peer connects); a removed
   // one stays removed: waiting for it could only end at the deadline.
   auto known = peers.entry(peer);
   if (known && peers[*known].state == PeerState::kRemoved) {
     return make_error(ErrorCode::kUnavailable, "peer '" + peer + "' was removed (add_peer to use it again)");
   }
-  const uint32_t index = add_peer(peer);
+  const uint32_t peer_index = add_peer(peer);
   const uint32_t t = start_transfer(nullptr, std::move(done), std::nullopt);
   pool.transfer(t).target = peer;
-  add_expectation(t, index, tag, count);
+  add_expectation(t, peer_index, tag, count, index);
   return launch(t);
 }
 
@@ -338,17 +339,20 @@ void Engine::Impl::expire_deadlines() {
 // ---- expectations: transfers that wait for notifications from a peer ----
 
 // Adds to transfer t the wait for `count` notifications with `tag` from `peer`.
-void Engine::Impl::add_expectation(uint32_t t, uint32_t peer_index, uint16_t tag, uint32_t count) {
+void Engine::Impl::add_expectation(uint32_t t, uint32_t peer_index, uint16_t tag, uint32_t count,
+                                   std::optional<uint16_t> index) {
   Peer& peer = peers[peer_index];
   const uint32_t generation = pool.transfer(t).generation;
   // Recorded first: the counter calls back at once when everything already arrived.
   ++pool.transfer(t).outstanding;
-  peer.expectations.push_back({t, generation, tag});
-  const bool accepted = peer.counter.expect(tag, count, [this, t, generation, peer_index, tag] {
+  peer.expectations.push_back({t, generation, tag, index.has_value()});
+  auto arrived = [this, t, generation, peer_index, tag] {
     // Runs inside on_recv, or inside expect() when everything had already arrived:
     // the transfer settles from progress() either way.
     if (forget_expectation(peer_index, t, generation, tag)) deferred_settles.push_back(t);
-  });
+  };
+  const bool accepted = index ? peer.counter.expect_index(tag, *index, std::move(arrived))
+                              : peer.counter.expect(tag, count, std::move(arrived));
   if (!accepted) {
     peer.expectations.pop_back();
     --pool.transfer(t).outstanding;
@@ -359,13 +363,19 @@ void Engine::Impl::add_expectation(uint32_t t, uint32_t peer_index, uint16_t tag
   }
 }
 
-// Drops the record of one expectation and frees its tag; false if it was not there.
+// Drops the record of one expectation and frees its tag (a wait on one index keeps what
+// landed); false if it was not there.
 bool Engine::Impl::forget_expectation(uint32_t peer_index, uint32_t t, uint32_t generation, uint16_t tag) {
   auto& list = peers[peer_index].expectations;
   for (size_t i = 0; i < list.size(); ++i) {
     if (list[i].transfer == t && list[i].generation == generation && list[i].tag == tag) {
+      const bool keep = list[i].keep;
       list.erase(list.begin() + static_cast<long>(i));
-      peers[peer_index].counter.release(tag);
+      if (keep) {
+        peers[peer_index].counter.end_wait(tag);
+      } else {
+        peers[peer_index].counter.release(tag);
+      }
       return true;
     }
   }

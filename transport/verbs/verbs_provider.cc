@@ -237,6 +237,7 @@ class VerbsDevice final : public Device {
   const ibv_gid& gid() const { return gid_; }
   const VerbsOptions& options() const { return options_; }
   uint32_t max_rd_atomic() const { return max_rd_atomic_; }
+  uint32_t max_inline() const { return max_inline_; }
 
  private:
   ibv_context* context_;
@@ -245,6 +246,7 @@ class VerbsDevice final : public Device {
   VerbsOptions options_;
   DeviceAttributes attributes_;
   bool efa_ = false;
+  uint32_t max_inline_ = 0;
   ibv_mtu active_mtu_ = IBV_MTU_1024;
   uint16_t lid_ = 0;
   int gid_index_ = 0;
@@ -279,6 +281,7 @@ VoidResult VerbsDevice::init() {
   const char* name = ibv_get_device_name(context_->device);
   efadv_device_attr efa{};
   efa_ = efadv_query_device(context_, &efa, sizeof(efa)) == 0;
+  max_inline_ = efa_ ? std::min<uint32_t>(options_.max_inline, efa.inline_buf_size) : options_.max_inline;
 
   active_mtu_ = port.active_mtu;
   lid_ = port.lid;
@@ -525,7 +528,7 @@ class RcEndpoint final : public VerbsEndpointBase {
           case Opcode::kRead: w.opcode = IBV_WR_RDMA_READ; break;
           case Opcode::kSend: w.opcode = IBV_WR_SEND; break;
         }
-        if (r.opcode != Opcode::kRead && bytes > 0 && bytes <= device_.options().max_inline) {
+        if (r.opcode != Opcode::kRead && bytes > 0 && bytes <= device_.max_inline()) {
           w.send_flags |= IBV_SEND_INLINE;
         }
         w.wr.rdma.remote_addr = r.remote_addr;
@@ -602,8 +605,15 @@ class SrdEndpoint final : public VerbsEndpointBase {
         return make_error(ErrorCode::kUnsupported,
                           attr.name + " does not support " + to_string(r.opcode) + " on SRD");
       }
+      if (!r.signaled) {
+        // rdma-core's efa provider refuses an unsignalled work request.
+        ibv_wr_abort(qpx_);
+        if (bad_index) *bad_index = i;
+        return make_error(ErrorCode::kUnsupported, "work request " + std::to_string(i) + ": " + attr.name +
+                                                       " (EFA) needs every work request signalled");
+      }
       qpx_->wr_id = r.cookie;
-      qpx_->wr_flags = r.signaled ? IBV_SEND_SIGNALED : 0;
+      qpx_->wr_flags = IBV_SEND_SIGNALED;
       switch (r.opcode) {
         case Opcode::kWrite: ibv_wr_rdma_write(qpx_, r.rkey, r.remote_addr); break;
         case Opcode::kWriteWithImm: ibv_wr_rdma_write_imm(qpx_, r.rkey, r.remote_addr, htonl(r.imm)); break;
@@ -660,7 +670,7 @@ class VerbsProtectionDomain final : public ProtectionDomain {
     cap.max_recv_wr = config.max_recv_wr;
     cap.max_send_sge = attr.max_sge;
     cap.max_recv_sge = attr.max_sge;
-    cap.max_inline_data = device_.options().max_inline;
+    cap.max_inline_data = device_.max_inline();
     if (config.kind == EndpointKind::kRc) {
       if (!attr.ordered) return make_error(ErrorCode::kUnsupported, attr.name + " offers no RC endpoints");
       ibv_qp_init_attr init{};

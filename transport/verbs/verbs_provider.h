@@ -23,7 +23,9 @@ struct VerbsOptions {
   // GID index for RoCE; -1 chooses a RoCE v2 GID with an IPv4 address if there is one,
   // else any RoCE v2 GID, else index 0.
   int gid_index = -1;
-  // Payloads up to this many bytes are posted inline (copied into the work request).
+  // Payloads up to this many bytes are posted inline (copied into the work request),
+  // and endpoints ask for this much inline room; an EFA device gets at most its own
+  // limit (efadv inline_buf_size, commonly 32), above which it refuses the queue pair.
   uint32_t max_inline = 64;
 };
 

@@ -13,8 +13,10 @@ namespace ferry::testing {
 
 class World {
  public:
-  explicit World(const WorldOptions& o)
-      : options(o), cluster(make_fabric(o), engine_config(o)), buffers(o.ranks), regions(o.ranks) {
+  explicit World(const WorldOptions& o) : World(o, make_fabric(o)) {}
+  // On a fabric built by the test (one node per rank).
+  World(const WorldOptions& o, std::unique_ptr<Cluster> fabric)
+      : options(o), cluster(std::move(fabric), engine_config(o)), buffers(o.ranks), regions(o.ranks) {
     EXPECT_TRUE(cluster.opened().ok()) << cluster.opened().error().to_string();
     std::vector<std::vector<uint8_t>> descriptors;
     for (size_t r = 0; r < o.ranks; ++r) {
@@ -35,6 +37,25 @@ class World {
   }
 
   Engine& engine(size_t rank) { return cluster.engine(rank); }
+
+  // Payload bytes that landed on rank's NICs (every copy: a resend counts again).
+  uint64_t rx_bytes(size_t rank) {
+    uint64_t total = 0;
+    for (uint32_t nic = 0; nic < cluster.fabric().nics_per_node(); ++nic) {
+      auto counters = cluster.fabric().nic_counters(static_cast<uint32_t>(rank), nic);
+      EXPECT_TRUE(counters.ok()) << counters.error().to_string();
+      if (counters.ok()) total += counters->rx_bytes;
+    }
+    return total;
+  }
+  // Notifications `to` counted from `from`: each one the application can wait for.
+  uint64_t notifications(size_t to, size_t from) {
+    return engine(to).stats().peers[rank_name(from)].notifications;
+  }
+  // Keeps the fabric going, so that a late second delivery would show.
+  void linger(int rounds = 2000) {
+    for (int i = 0; i < rounds; ++i) cluster.round();
+  }
 
   // Fills [offset, offset+n) of rank's buffer with its pattern for `round`.
   void fill(size_t rank, uint64_t offset, uint64_t n, uint64_t round) {

@@ -9,7 +9,8 @@ void arm(const std::shared_ptr<InboxState>& s) {
   if (s->remaining == 0 || s->failure || s->closed) return;
   --s->remaining;
   s->armed = true;
-  auto started = s->engine->expect(s->peer, s->tag, 1, [s](const TransferResult& r) {
+  const Notify message{s->tag, s->next_index++};  // wraps with the sender's numbering
+  auto started = s->engine->expect_index(s->peer, message, [s](const TransferResult& r) {
     s->armed = false;
     if (s->closed) return;
     if (r.ok()) {
@@ -40,11 +41,10 @@ Inbox::Inbox(Engine& engine, std::string peer, std::string who, uint16_t tag, ui
 void Inbox::open() { arm(state_); }
 
 void Inbox::close() {
+  if (state_->closed) return;
   state_->closed = true;
-  if (state_->armed) {
-    state_->armed = false;
-    state_->engine->release(state_->peer, state_->tag);  // its callback finds the inbox closed
-  }
+  state_->armed = false;
+  state_->engine->release(state_->peer, state_->tag);  // a wait's callback finds the inbox closed
 }
 
 // Not armed with nothing arrived: no message can come (a protocol bug), so do not wait.

@@ -1,14 +1,14 @@
 // Inbox: the messages one peer sends this rank during one call, taken in the order the
-// peer sends them. Each message is one notification, counted by the engine
-// (Engine::expect with a count of 1) and never inferred from arrival order.
+// peer sends them. Message k is the notification (tag, k) (Call numbers them), waited
+// for with Engine::expect_index and never inferred from arrival order.
 //
-// The engine forgets a tag's count when an expectation on it ends, and allows one
-// expectation per (peer, tag) at a time. So the expectation for the next message is
-// registered from the engine callback that ends the previous one, before this rank's
-// coroutine runs on. With the protocols' rule that a peer's message k+1 needs something
-// this rank did after observing message k-1, at most one notification is ever counted
-// ahead of the expectation that takes it, so none is lost when the engine forgets the
-// tag (docs/collectives.md, "Counting messages").
+// The engine allows one wait per (peer, tag) at a time, so the wait for the next message
+// is registered from the engine callback that ends the previous one, before this rank's
+// coroutine runs on. A wait on one index keeps what landed until the tag is released,
+// so a message that came ahead of its wait is taken at once, and a late second copy of
+// message k (a resend after an ambiguous failure, a duplicate delivery) is dropped
+// instead of being taken for message k+1. close() releases the tag
+// (docs/collectives.md, "Counting messages").
 #pragma once
 
 #include <coroutine>
@@ -25,6 +25,7 @@ struct InboxState {
   std::string peer;
   std::string who;
   uint16_t tag = 0;
+  uint16_t next_index = 0;  // the index of the next message to wait for
   uint64_t remaining = 0;  // messages not yet expected
   uint64_t arrived = 0;    // observed, not yet taken
   bool armed = false;      // an expectation is registered
@@ -40,7 +41,7 @@ class Inbox {
 
   // Registers the expectation of the first message; before this rank sends anything.
   void open();
-  // Gives up: an expectation still registered is released (after a failure).
+  // Ends the inbox: the tag is released (a wait still registered fails quietly).
   void close();
   // Every message was taken.
   bool drained() const { return state_->remaining == 0 && state_->arrived == 0 && !state_->armed; }

@@ -230,5 +230,62 @@ TEST(KvRequests, RefusesWhatCannotBeServed) {
   EXPECT_TRUE(kv.begin(clash));
 }
 
+// Two live requests whose ids are equal modulo the tag slots: each gets its own slot
+// from the allocator, so both migrate at once, every element checked.
+TEST(KvRequests, IdsThatShareASlotRunTogetherOnAllocatedSlots) {
+  KvCluster kv(options({2, 2}, fabrics::kEmu, EndpointKind::kRc));
+  const uint32_t layers = kv.options().prefill.layers;
+  KvTagSlots slots(layers);
+  const KvRequest a = request(kv, 5, 0, 3);
+  const KvRequest b = request(kv, 5 + KvRequestTags::slots(layers), 3, 3);
+  auto slot_a = slots.allocate();
+  auto slot_b = slots.allocate();
+  ASSERT_TRUE(slot_a.ok() && slot_b.ok());
+  EXPECT_NE(*slot_a, *slot_b);
+  kv.fill(a, 1);
+  kv.fill(b, 2);
+  ASSERT_TRUE(kv.begin(a, 0, *slot_a));
+  ASSERT_TRUE(kv.begin(b, 0, *slot_b));
+  KvRequestTasks ta = kv.watch(a.id), tb = kv.watch(b.id);
+  for (uint32_t l = 0; l < layers; ++l) {
+    ASSERT_TRUE(kv.layer_ready(b.id, l));
+    ASSERT_TRUE(kv.layer_ready(a.id, l));
+  }
+  ASSERT_TRUE(kv.run_until([&] { return ta.done() && tb.done(); }));
+  expect_completed(ta);
+  expect_completed(tb);
+  EXPECT_TRUE(kv.holds(a, 1));
+  EXPECT_TRUE(kv.holds(b, 2));
+}
+
+// Every slot in use: the next allocation is refused, saying so; a released slot is
+// handed out again. A slot outside the tag space is refused by begin().
+TEST(KvRequests, TagSlotsRefuseClearlyWhenExhausted) {
+  constexpr uint32_t kLayers = 80;
+  KvTagSlots slots(kLayers);
+  const uint32_t total = KvRequestTags::slots(kLayers);
+  for (uint32_t i = 0; i < total; ++i) {
+    auto slot = slots.allocate();
+    ASSERT_TRUE(slot.ok());
+    EXPECT_EQ(*slot, i);
+  }
+  auto none = slots.allocate();
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(none.error().message.find(std::to_string(total)), std::string::npos) << none.error().message;
+  slots.release(42);
+  auto again = slots.allocate();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 42u);
+
+  KvCluster kv(options({1, 1}, fabrics::kEmu, EndpointKind::kRc));
+  const KvRequest outside = request(kv, 9, 0, 2);
+  const uint32_t past_the_end = KvRequestTags::slots(kv.options().prefill.layers);
+  auto refused = kv.sender(0).begin(outside, past_the_end);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kOutOfRange);
+  EXPECT_EQ(kv.receiver(0).begin(outside, past_the_end).error().code, ErrorCode::kOutOfRange);
+}
+
 }  // namespace
 }  // namespace ferry::testing

@@ -66,7 +66,8 @@ class KvReceiver {
 
   // Starts following a request. Must come before any prefill rank sends it: beginning
   // forgets whatever notifications the request's tags still held from their last use.
-  VoidResult begin(const KvRequest& request);
+  // `slot`: the request's tag slot (KvTagSlots), the one its prefill ranks are given.
+  VoidResult begin(const KvRequest& request, KvTagSlot slot = std::nullopt);
   // Resumes once `layer` landed from every source, or with why it never will.
   Task<TransferResult> layer(uint64_t request, uint32_t layer);
   // Resumes once every layer landed, or with why the request ended early.

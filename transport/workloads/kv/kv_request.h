@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "transport/result.h"
 #include "transport/workloads/kv/kv_request_tags.h"
@@ -16,9 +17,17 @@ struct KvRequest {
   KvBlockTable decode_blocks;   // in every decode rank's pool; same length
 };
 
+// A request's tag slot: from KvTagSlots, the same on both sides; unset, id % slots.
+using KvTagSlot = std::optional<uint32_t>;
+
+// The request's notification tags.
+inline KvRequestTags request_tags(const KvRequest& request, KvTagSlot slot, uint32_t layers) {
+  return slot ? KvRequestTags::for_slot(*slot, layers) : KvRequestTags::for_request(request.id, layers);
+}
+
 // Both tables valid for their layouts and of one length; the model small enough for a
 // tag slot.
 VoidResult validate_request(const KvRequest& request, const PagedKvLayout& prefill,
-                            const PagedKvLayout& decode);
+                            const PagedKvLayout& decode, KvTagSlot slot = std::nullopt);
 
 }  // namespace ferry

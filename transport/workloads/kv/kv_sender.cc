@@ -56,12 +56,12 @@ KvSender::~KvSender() {
   }
 }
 
-VoidResult KvSender::begin(const KvRequest& request) {
-  if (auto valid = validate_request(request, config_.prefill, config_.decode); !valid.ok()) return valid;
+VoidResult KvSender::begin(const KvRequest& request, KvTagSlot slot) {
+  if (auto valid = validate_request(request, config_.prefill, config_.decode, slot); !valid.ok()) return valid;
   if (requests_.count(request.id)) {
     return make_error(ErrorCode::kFailedPrecondition, "request " + std::to_string(request.id) + " was already begun");
   }
-  const KvRequestTags tags = KvRequestTags::for_request(request.id, config_.prefill.layers);
+  const KvRequestTags tags = request_tags(request, slot, config_.prefill.layers);
   for (const auto& [id, other] : requests_) {
     if (other->phase != Request::Phase::kEnded && other->tags.first == tags.first) {
       return make_error(ErrorCode::kResourceExhausted,

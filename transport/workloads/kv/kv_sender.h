@@ -74,7 +74,8 @@ class KvSender {
   KvSender& operator=(const KvSender&) = delete;
 
   // Starts a request. The decode side must have begun it first (docs/kv-migration.md).
-  VoidResult begin(const KvRequest& request);
+  // `slot`: the request's tag slot (KvTagSlots), the one its decode ranks are given.
+  VoidResult begin(const KvRequest& request, KvTagSlot slot = std::nullopt);
   // Starts the writes of `layer`. Refused once the request stopped, with the reason.
   VoidResult layer_ready(uint64_t request, uint32_t layer);
   // Stops the request; finished() resumes once its writes in flight settled.

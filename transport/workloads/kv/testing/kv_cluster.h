@@ -161,12 +161,12 @@ class KvCluster {
   }
 
   // The decode side begins first (it owns the blocks), then every prefill rank.
-  ::testing::AssertionResult begin(const KvRequest& request, uint32_t group = 0) {
+  ::testing::AssertionResult begin(const KvRequest& request, uint32_t group = 0, KvTagSlot slot = std::nullopt) {
     for (uint32_t d = 0; d < options_.decode.tp; ++d) {
-      if (auto r = receiver(d, group).begin(request); !r.ok()) return failed("decode rank", d, r);
+      if (auto r = receiver(d, group).begin(request, slot); !r.ok()) return failed("decode rank", d, r);
     }
     for (uint32_t p = 0; p < options_.prefill.tp; ++p) {
-      if (auto r = sender(p, group).begin(request); !r.ok()) return failed("prefill rank", p, r);
+      if (auto r = sender(p, group).begin(request, slot); !r.ok()) return failed("prefill rank", p, r);
     }
     return ::testing::AssertionSuccess();
   }
