@@ -107,6 +107,11 @@ ALLOWED = {
     ("sim/sim_workloads_test.cc", "transport/workloads/moe/expert_parallel.h"),
     ("sim/sim_workloads_test.cc", "transport/workloads/moe/testing/reference.h"),
     ("sim/sim_workloads_test.cc", "transport/workloads/testing/symmetric.h"),
+    # The engine's fault tests build emu fabrics with knobs the Cluster seam does not
+    # carry yet: lost acknowledgements, SRD duplicates, EFA's constraints, a completion
+    # queue smaller than asked.
+    ("transport/engine/engine_faults_test.cc", "emu/fabric.h"),
+    ("transport/engine/engine_transfers_test.cc", "emu/fabric.h"),
 }
 
 SOURCE_DIRS = ["transport", "emu", "sim", "fabrics", "scenarios", "hw_tests",
