@@ -1,0 +1,281 @@
+// ferry.Communicator: the tensor-parallel collectives (transport/workloads/coll) over
+// every rank of a cluster. One call starts the collective on the ranks given (all by
+// default), each with its own array; its Future is done when every one of them is.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "python/ferry/_native/bindings.h"
+#include "python/ferry/_native/errors.h"
+#include "python/ferry/_native/future.h"
+#include "python/ferry/_native/handles.h"
+#include "transport/workloads/coll/collectives.h"
+#include "transport/workloads/testing/symmetric.h"
+
+namespace ferry::python {
+namespace {
+
+using coll::DType;
+
+// Every rank's communicator and the scratch they write into; the cluster owns it.
+struct CollState {
+  std::vector<Group> groups;
+  std::unique_ptr<testing::SymmetricAllocation> scratch;
+  std::vector<std::unique_ptr<coll::Communicator>> comms;
+};
+
+struct CommHandle {
+  std::shared_ptr<Core> core;
+  CollState* state = nullptr;
+};
+
+CommHandle make_comm(const std::shared_ptr<Core>& core, uint64_t scratch_bytes) {
+  if (scratch_bytes < 4096) fail(ErrorCode::kInvalidArgument, "scratch_bytes must be at least 4096");
+  CommHandle h{core, nullptr};
+  locked(*core, [&] {
+    auto state = std::make_shared<CollState>();
+    state->groups = testing::make_groups(core->cluster());
+    try {
+      state->scratch = std::make_unique<testing::SymmetricAllocation>(core->cluster(), scratch_bytes);
+    } catch (const std::runtime_error& e) {
+      fail(ErrorCode::kResourceExhausted, std::string("scratch: ") + e.what());
+    }
+    for (size_t r = 0; r < core->size(); ++r) {
+      state->comms.push_back(std::make_unique<coll::Communicator>(state->groups[r], state->scratch->view(r)));
+    }
+    h.state = state.get();
+    core->own(std::move(state));
+    return 0;
+  });
+  return h;
+}
+
+// The element type of an array: float32 and float16 from numpy; bfloat16 by name (an
+// ml_dtypes array) or by `dtype="bfloat16"` over 2-byte elements.
+DType dtype_of(py::handle array, const std::optional<std::string>& requested) {
+  std::string name = requested.value_or("");
+  if (name.empty()) {
+    if (!py::hasattr(array, "dtype")) fail(ErrorCode::kInvalidArgument, "an array without a dtype: pass dtype=");
+    name = py::str(array.attr("dtype")).cast<std::string>();
+  }
+  if (name == "float32" || name == "float") return DType::kFloat32;
+  if (name == "float16" || name == "half") return DType::kFloat16;
+  if (name == "bfloat16") return DType::kBFloat16;
+  fail(ErrorCode::kInvalidArgument, "collectives take float32, float16 or bfloat16 arrays, not " + name);
+}
+
+// One rank's buffer of a call: its memory and element count.
+struct Operand {
+  Memory mem;
+  size_t count = 0;
+};
+
+Operand operand(py::handle array, DType dtype, bool writable, const char* what) {
+  Operand o{memory_of(array, writable, what), 0};
+  const size_t item = coll::element_bytes(dtype);
+  if (o.mem.bytes % item != 0) fail(ErrorCode::kInvalidArgument, std::string(what) + ": its bytes are not whole elements");
+  o.count = o.mem.bytes / item;
+  return o;
+}
+
+std::vector<size_t> ranks_of(const CommHandle& h, py::handle ranks_obj, size_t arrays) {
+  std::vector<size_t> ranks;
+  if (ranks_obj.is_none()) {
+    for (size_t r = 0; r < h.core->size(); ++r) ranks.push_back(r);
+  } else {
+    for (auto r : ranks_obj.cast<py::sequence>()) {
+      const long long rank = r.cast<long long>();
+      if (rank < 0 || static_cast<size_t>(rank) >= h.core->size()) fail(ErrorCode::kOutOfRange, "rank " + std::to_string(rank) + " is not in the communicator");
+      for (size_t seen : ranks) {
+        if (seen == static_cast<size_t>(rank)) fail(ErrorCode::kInvalidArgument, "rank " + std::to_string(rank) + " is given twice");
+      }
+      ranks.push_back(static_cast<size_t>(rank));
+    }
+  }
+  if (ranks.size() != arrays) {
+    fail(ErrorCode::kInvalidArgument, std::to_string(arrays) + " arrays for " + std::to_string(ranks.size()) + " ranks: one array per rank");
+  }
+  return ranks;
+}
+
+using Make = std::function<Task<TransferResult>(coll::Communicator&, size_t i)>;
+
+// Starts make(comm of ranks[i], i) on every rank, with every buffer registered until it
+// is done.
+Future launch(CommHandle& h, const std::string& what, const std::vector<size_t>& ranks,
+              const std::vector<std::vector<Operand>>& buffers, const Make& make, py::object keep) {
+  auto all = locked(*h.core, [&] {
+    std::vector<std::shared_ptr<PyPending>> parts;
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      auto task = std::make_shared<TaskState<TransferResult>>(make(*h.state->comms[ranks[i]], i), [](const TransferResult& r) {
+        if (!r.ok()) fail(r.error());
+        return py::none();
+      });
+      for (const Operand& o : buffers[i]) {
+        const Registration* reg = h.core->acquire(ranks[i], o.mem.addr, o.mem.bytes, o.mem.kind);
+        task->held.emplace_back(ranks[i], reg->addr());
+      }
+      h.core->keep(task);
+      task->start();
+      parts.push_back(std::move(task));
+    }
+    auto group = std::make_shared<AllState>(std::move(parts));
+    h.core->keep(group);
+    return group;
+  });
+  return Future(h.core, all, what, std::move(keep));
+}
+
+coll::ReduceOp op_of(const std::string& op) {
+  auto parsed = coll::reduce_op_from_string(op);
+  if (!parsed) fail(ErrorCode::kInvalidArgument, "op must be 'sum' or 'max', not '" + op + "'");
+  return *parsed;
+}
+
+coll::Algorithm algorithm_of(const std::string& name) {
+  auto parsed = coll::algorithm_from_string(name);
+  if (!parsed) fail(ErrorCode::kInvalidArgument, "algorithm must be auto, ring, one_shot or two_shot, not '" + name + "'");
+  return *parsed;
+}
+
+// Arrays as operands of one dtype and one element count.
+std::vector<Operand> operands(py::sequence arrays, std::optional<std::string> dtype_name, bool writable, const char* what,
+                              DType& dtype, size_t expect_count) {
+  std::vector<Operand> out;
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    const DType d = dtype_of(arrays[i], dtype_name);
+    if (i == 0 && !dtype_name) dtype = d;
+    if (d != dtype) fail(ErrorCode::kInvalidArgument, std::string(what) + ": every rank's array must have one dtype");
+    out.push_back(operand(arrays[i], dtype, writable, what));
+    if (expect_count != 0 && out.back().count != expect_count) {
+      fail(ErrorCode::kInvalidArgument, std::string(what) + "[" + std::to_string(i) + "] has " + std::to_string(out.back().count) +
+                                            " elements, " + std::to_string(expect_count) + " expected");
+    }
+    if (out.back().count == 0) fail(ErrorCode::kInvalidArgument, std::string(what) + ": an empty array");
+  }
+  return out;
+}
+
+DType first_dtype(py::sequence arrays, const std::optional<std::string>& name) {
+  if (arrays.size() == 0) fail(ErrorCode::kInvalidArgument, "no arrays");
+  return dtype_of(arrays[0], name);
+}
+
+Future all_reduce(CommHandle& h, py::sequence arrays, const std::string& op, py::handle ranks_obj,
+                  const std::string& algorithm, std::optional<std::string> dtype_name) {
+  const auto ranks = ranks_of(h, ranks_obj, arrays.size());
+  DType dtype = first_dtype(arrays, dtype_name);
+  auto data = operands(arrays, dtype_name, true, "arrays", dtype, 0);
+  const size_t count = data[0].count;
+  operands(arrays, dtype_name, true, "arrays", dtype, count);
+  const auto reduce = op_of(op);
+  const auto alg = algorithm_of(algorithm);
+  std::vector<std::vector<Operand>> buffers;
+  for (auto& d : data) buffers.push_back({d});
+  return launch(h, "all_reduce", ranks, buffers, [&](coll::Communicator& c, size_t i) {
+    return coll::all_reduce(c, data[i].mem.addr, count, dtype, reduce, alg);
+  }, arrays);
+}
+
+Future all_gather(CommHandle& h, py::sequence sends, py::sequence recvs, py::handle ranks_obj, const std::string& algorithm,
+                  std::optional<std::string> dtype_name) {
+  const auto ranks = ranks_of(h, ranks_obj, sends.size());
+  if (recvs.size() != sends.size()) fail(ErrorCode::kInvalidArgument, "one recv array per send array");
+  DType dtype = first_dtype(sends, dtype_name);
+  auto send = operands(sends, dtype_name, false, "sends", dtype, 0);
+  const size_t count = send[0].count;
+  send = operands(sends, dtype_name, false, "sends", dtype, count);
+  auto recv = operands(recvs, dtype_name, true, "recvs", dtype, count * h.core->size());
+  const auto alg = algorithm_of(algorithm);
+  std::vector<std::vector<Operand>> buffers;
+  for (size_t i = 0; i < send.size(); ++i) buffers.push_back({send[i], recv[i]});
+  return launch(h, "all_gather", ranks, buffers, [&](coll::Communicator& c, size_t i) {
+    return coll::all_gather(c, send[i].mem.addr, recv[i].mem.addr, count, dtype, alg);
+  }, py::make_tuple(sends, recvs));
+}
+
+Future reduce_scatter(CommHandle& h, py::sequence sends, py::sequence recvs, const std::string& op, py::handle ranks_obj,
+                      const std::string& algorithm, std::optional<std::string> dtype_name) {
+  const auto ranks = ranks_of(h, ranks_obj, sends.size());
+  if (recvs.size() != sends.size()) fail(ErrorCode::kInvalidArgument, "one recv array per send array");
+  DType dtype = first_dtype(recvs, dtype_name);
+  auto recv = operands(recvs, dtype_name, true, "recvs", dtype, 0);
+  const size_t count = recv[0].count;
+  recv = operands(recvs, dtype_name, true, "recvs", dtype, count);
+  auto send = operands(sends, dtype_name, false, "sends", dtype, count * h.core->size());
+  const auto reduce = op_of(op);
+  const auto alg = algorithm_of(algorithm);
+  std::vector<std::vector<Operand>> buffers;
+  for (size_t i = 0; i < send.size(); ++i) buffers.push_back({send[i], recv[i]});
+  return launch(h, "reduce_scatter", ranks, buffers, [&](coll::Communicator& c, size_t i) {
+    return coll::reduce_scatter(c, send[i].mem.addr, recv[i].mem.addr, count, dtype, reduce, alg);
+  }, py::make_tuple(sends, recvs));
+}
+
+Future broadcast(CommHandle& h, py::sequence arrays, long long root, py::handle ranks_obj, const std::string& algorithm,
+                 std::optional<std::string> dtype_name) {
+  const auto ranks = ranks_of(h, ranks_obj, arrays.size());
+  if (root < 0 || static_cast<size_t>(root) >= h.core->size()) fail(ErrorCode::kOutOfRange, "root " + std::to_string(root) + " is not in the communicator");
+  DType dtype = first_dtype(arrays, dtype_name);
+  auto data = operands(arrays, dtype_name, true, "arrays", dtype, 0);
+  const size_t count = data[0].count;
+  operands(arrays, dtype_name, true, "arrays", dtype, count);
+  const auto alg = algorithm_of(algorithm);
+  std::vector<std::vector<Operand>> buffers;
+  for (auto& d : data) buffers.push_back({d});
+  return launch(h, "broadcast", ranks, buffers, [&](coll::Communicator& c, size_t i) {
+    return coll::broadcast(c, data[i].mem.addr, count, dtype, static_cast<uint32_t>(root), alg);
+  }, arrays);
+}
+
+Future all_to_all(CommHandle& h, py::sequence sends, py::sequence recvs, py::handle ranks_obj, std::optional<std::string> dtype_name) {
+  const auto ranks = ranks_of(h, ranks_obj, sends.size());
+  if (recvs.size() != sends.size()) fail(ErrorCode::kInvalidArgument, "one recv array per send array");
+  DType dtype = first_dtype(sends, dtype_name);
+  auto send = operands(sends, dtype_name, false, "sends", dtype, 0);
+  const size_t total = send[0].count;
+  if (total % h.core->size() != 0) fail(ErrorCode::kInvalidArgument, "sends: the element count must divide by the ranks");
+  send = operands(sends, dtype_name, false, "sends", dtype, total);
+  auto recv = operands(recvs, dtype_name, true, "recvs", dtype, total);
+  const size_t count = total / h.core->size();
+  std::vector<std::vector<Operand>> buffers;
+  for (size_t i = 0; i < send.size(); ++i) buffers.push_back({send[i], recv[i]});
+  return launch(h, "all_to_all", ranks, buffers, [&](coll::Communicator& c, size_t i) {
+    return coll::all_to_all(c, send[i].mem.addr, recv[i].mem.addr, count, dtype);
+  }, py::make_tuple(sends, recvs));
+}
+
+}  // namespace
+
+void bind_collectives(py::module_& m) {
+  py::class_<CommHandle>(m, "Communicator", R"doc(
+Tensor-parallel collectives over every rank of a cluster, with ``scratch_bytes`` of
+scratch per rank that peers write into. Each call takes one array per rank (``ranks``:
+which ranks, all by default, so a rank can also start its own part alone) and returns
+a Future done when every one of them finished. Every rank makes the same calls in the
+same order with the same counts; one collective at a time. Arrays are float32,
+float16, or bfloat16 (``dtype="bfloat16"`` over 2-byte elements); reductions run in
+fp32 on the CPU. Arrays are registered for the call and released after it.
+)doc")
+      .def(py::init(&make_comm), py::arg("cluster"), py::arg("scratch_bytes") = 8 << 20)
+      .def("all_reduce", &all_reduce, py::arg("arrays"), py::arg("op") = "sum", py::arg("ranks") = py::none(),
+           py::arg("algorithm") = "auto", py::arg("dtype") = py::none(), "arrays[i] = op over every rank's array, in place.")
+      .def("all_gather", &all_gather, py::arg("sends"), py::arg("recvs"), py::arg("ranks") = py::none(),
+           py::arg("algorithm") = "auto", py::arg("dtype") = py::none(),
+           "recvs[i] (size * count elements) gets every rank's send, in rank order.")
+      .def("reduce_scatter", &reduce_scatter, py::arg("sends"), py::arg("recvs"), py::arg("op") = "sum",
+           py::arg("ranks") = py::none(), py::arg("algorithm") = "auto", py::arg("dtype") = py::none(),
+           "recvs[i] (count elements) gets op over block `rank` of every rank's send (size * count).")
+      .def("broadcast", &broadcast, py::arg("arrays"), py::arg("root") = 0, py::arg("ranks") = py::none(),
+           py::arg("algorithm") = "auto", py::arg("dtype") = py::none(), "Every rank's array becomes root's.")
+      .def("all_to_all", &all_to_all, py::arg("sends"), py::arg("recvs"), py::arg("ranks") = py::none(),
+           py::arg("dtype") = py::none(), "Block j of rank i's send lands as block i of rank j's recv.")
+      .def_property_readonly("size", [](const CommHandle& h) { return h.core->size(); }, "The ranks.");
+}
+
+}  // namespace ferry::python
