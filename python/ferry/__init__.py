@@ -9,7 +9,9 @@ code, ``await fut`` from asyncio. Over virtual time (emu, sim) waiting is what d
 the fabric.
 
 Workloads: ``KvSender``/``KvReceiver`` (prefill -> decode KV-cache migration, layer by
-layer) and ``Communicator`` (all_reduce, all_gather, reduce_scatter, broadcast).
+layer), ``Communicator`` (all_reduce, all_gather, reduce_scatter, broadcast,
+all_to_all), ``ExpertParallel`` (MoE dispatch/combine), ``PipelineLink`` (pipeline
+stages) and ``WeightBroadcast`` (weight loading).
 
     import numpy as np, ferry
     with ferry.Cluster("emu", nodes=2) as c:
@@ -34,12 +36,15 @@ from ._ferry import (  # noqa: E402,F401
     Cluster,
     Communicator,
     Engine,
+    ExpertParallel,
     Future,
     KvLayout,
     KvReceiver,
     KvSender,
     Memory,
+    PipelineLink,
     RemoteRegion,
+    WeightBroadcast,
     providers,
 )
 from .errors import (  # noqa: E402,F401
@@ -57,8 +62,8 @@ from .errors import (  # noqa: E402,F401
 from ._futures import wait_all  # noqa: E402,F401
 
 __all__ = [
-    "Cluster", "Communicator", "Engine", "Future", "KvLayout", "KvReceiver", "KvSender",
-    "Memory", "RemoteRegion", "providers", "wait_all",
+    "Cluster", "Communicator", "Engine", "ExpertParallel", "Future", "KvLayout", "KvReceiver",
+    "KvSender", "Memory", "PipelineLink", "RemoteRegion", "WeightBroadcast", "providers", "wait_all",
     "FerryError", "InvalidArgument", "OutOfRange", "ResourceExhausted", "NotFound",
     "FailedPrecondition", "Unavailable", "DeadlineExceeded", "Unsupported", "Internal",
 ]

@@ -233,3 +233,35 @@ def test_virtual_time_advances_only_when_driven(cluster):
     assert cluster.now_ns - before >= 80_000
     np.testing.assert_array_equal(dst, src)
     assert keep.registered
+
+
+def test_threads_wait_and_post_at_once(provider):
+    """A thread waiting (and so driving the cluster) lets others post and wait: the GIL
+    and the cluster's lock are released around every wait."""
+    import threading
+
+    # Deadlines far away: the waiter must end by the notification, never by its deadline.
+    with ferry.Cluster(provider, nodes=3, transfer_timeout=1e6) as c:
+        a, b, z = c.engines
+        src, dst = pattern(1 << 16, 12), np.zeros(1 << 16, np.uint8)
+        keep = a.register_memory(src)
+        dst_mem = b.register_memory(dst)
+        results = {}
+
+        def waiter(name, engine, peer, tag):
+            try:
+                results[name] = engine.expect(peer, tag=tag, count=1).wait(TIMEOUT)
+            except Exception as e:  # reported below, in the main thread
+                results[name] = e
+
+        threads = [threading.Thread(target=waiter, args=("b", b, 0, 1)),
+                   threading.Thread(target=waiter, args=("z", z, 0, 2))]
+        for t in threads:
+            t.start()
+        a.write_with_imm(1, src, dst_mem, tag=1).wait(TIMEOUT)
+        a.notify(2, 2).wait(TIMEOUT)
+        for t in threads:
+            t.join(TIMEOUT)
+        assert results == {"b": None, "z": None}
+        np.testing.assert_array_equal(dst, src)
+        assert keep.registered

@@ -12,5 +12,8 @@ void bind_memory(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);
 void bind_collectives(pybind11::module_& m);
 void bind_kv(pybind11::module_& m);
+void bind_weights(pybind11::module_& m);
+void bind_pipeline(pybind11::module_& m);
+void bind_moe(pybind11::module_& m);
 
 }  // namespace ferry::python

@@ -105,28 +105,18 @@ std::vector<size_t> ranks_of(const CommHandle& h, py::handle ranks_obj, size_t a
 
 using Make = std::function<Task<TransferResult>(coll::Communicator&, size_t i)>;
 
-// Starts make(comm of ranks[i], i) on every rank, with every buffer registered until it
-// is done.
+// Starts make(comm of ranks[i], i) on every rank, with every buffer registered until
+// all are done.
 Future launch(CommHandle& h, const std::string& what, const std::vector<size_t>& ranks,
               const std::vector<std::vector<Operand>>& buffers, const Make& make, py::object keep) {
   auto all = locked(*h.core, [&] {
+    std::vector<std::pair<size_t, uint64_t>> held;
     std::vector<std::shared_ptr<PyPending>> parts;
     for (size_t i = 0; i < ranks.size(); ++i) {
-      auto task = std::make_shared<TaskState<TransferResult>>(make(*h.state->comms[ranks[i]], i), [](const TransferResult& r) {
-        if (!r.ok()) fail(r.error());
-        return py::none();
-      });
-      for (const Operand& o : buffers[i]) {
-        const Registration* reg = h.core->acquire(ranks[i], o.mem.addr, o.mem.bytes, o.mem.kind);
-        task->held.emplace_back(ranks[i], reg->addr());
-      }
-      h.core->keep(task);
-      task->start();
-      parts.push_back(std::move(task));
+      for (const Operand& o : buffers[i]) held.emplace_back(ranks[i], h.core->acquire(ranks[i], o.mem.addr, o.mem.bytes, o.mem.kind)->addr());
+      parts.push_back(std::make_shared<TaskState<TransferResult>>(make(*h.state->comms[ranks[i]], i), none_or_raise));
     }
-    auto group = std::make_shared<AllState>(std::move(parts));
-    h.core->keep(group);
-    return group;
+    return start_all(*h.core, std::move(parts), std::move(held));
   });
   return Future(h.core, all, what, std::move(keep));
 }
@@ -143,77 +133,87 @@ coll::Algorithm algorithm_of(const std::string& name) {
   return *parsed;
 }
 
-// Arrays as operands of one dtype and one element count.
-std::vector<Operand> operands(py::sequence arrays, std::optional<std::string> dtype_name, bool writable, const char* what,
-                              DType& dtype, size_t expect_count) {
-  std::vector<Operand> out;
-  for (size_t i = 0; i < arrays.size(); ++i) {
-    const DType d = dtype_of(arrays[i], dtype_name);
-    if (i == 0 && !dtype_name) dtype = d;
-    if (d != dtype) fail(ErrorCode::kInvalidArgument, std::string(what) + ": every rank's array must have one dtype");
-    out.push_back(operand(arrays[i], dtype, writable, what));
-    if (expect_count != 0 && out.back().count != expect_count) {
-      fail(ErrorCode::kInvalidArgument, std::string(what) + "[" + std::to_string(i) + "] has " + std::to_string(out.back().count) +
-                                            " elements, " + std::to_string(expect_count) + " expected");
+// One call's buffers, one or two arrays per rank: `first`'s arrays all hold `count`
+// elements, `second`'s (when given) `scale` times as many; one dtype throughout.
+struct Buffers {
+  DType dtype = DType::kFloat32;
+  size_t count = 0;
+  std::vector<Operand> first, second;
+
+  // Per rank, what the call registers.
+  std::vector<std::vector<Operand>> by_rank() const {
+    std::vector<std::vector<Operand>> out;
+    for (size_t i = 0; i < first.size(); ++i) {
+      out.push_back({first[i]});
+      if (!second.empty()) out.back().push_back(second[i]);
     }
-    if (out.back().count == 0) fail(ErrorCode::kInvalidArgument, std::string(what) + ": an empty array");
+    return out;
   }
-  return out;
+};
+
+void add_operands(std::vector<Operand>& out, py::sequence arrays, const std::optional<std::string>& dtype_name,
+                  DType dtype, bool writable, const char* what, size_t count) {
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    if (dtype_of(arrays[i], dtype_name) != dtype) fail(ErrorCode::kInvalidArgument, std::string(what) + ": every rank's array must have one dtype");
+    out.push_back(operand(arrays[i], dtype, writable, what));
+    if (out.back().count != count) {
+      fail(ErrorCode::kInvalidArgument, std::string(what) + "[" + std::to_string(i) + "] has " + std::to_string(out.back().count) +
+                                            " elements, " + std::to_string(count) + " expected");
+    }
+  }
 }
 
-DType first_dtype(py::sequence arrays, const std::optional<std::string>& name) {
-  if (arrays.size() == 0) fail(ErrorCode::kInvalidArgument, "no arrays");
-  return dtype_of(arrays[0], name);
+struct Side {
+  py::sequence arrays;
+  bool writable;
+  const char* name;
+};
+
+Buffers buffers_of(const std::optional<std::string>& dtype_name, Side first, std::optional<Side> second = std::nullopt,
+                   size_t scale = 1) {
+  if (first.arrays.size() == 0) fail(ErrorCode::kInvalidArgument, std::string(first.name) + ": no arrays");
+  if (second && second->arrays.size() != first.arrays.size()) {
+    fail(ErrorCode::kInvalidArgument, std::string("one ") + second->name + " array per " + first.name + " array");
+  }
+  Buffers b;
+  b.dtype = dtype_of(first.arrays[0], dtype_name);
+  b.count = operand(first.arrays[0], b.dtype, first.writable, first.name).count;
+  if (b.count == 0) fail(ErrorCode::kInvalidArgument, std::string(first.name) + ": an empty array");
+  add_operands(b.first, first.arrays, dtype_name, b.dtype, first.writable, first.name, b.count);
+  if (second) add_operands(b.second, second->arrays, dtype_name, b.dtype, second->writable, second->name, b.count * scale);
+  return b;
 }
 
 Future all_reduce(CommHandle& h, py::sequence arrays, const std::string& op, py::handle ranks_obj,
                   const std::string& algorithm, std::optional<std::string> dtype_name) {
   const auto ranks = ranks_of(h, ranks_obj, arrays.size());
-  DType dtype = first_dtype(arrays, dtype_name);
-  auto data = operands(arrays, dtype_name, true, "arrays", dtype, 0);
-  const size_t count = data[0].count;
-  operands(arrays, dtype_name, true, "arrays", dtype, count);
+  const Buffers b = buffers_of(dtype_name, {arrays, true, "arrays"});
   const auto reduce = op_of(op);
   const auto alg = algorithm_of(algorithm);
-  std::vector<std::vector<Operand>> buffers;
-  for (auto& d : data) buffers.push_back({d});
-  return launch(h, "all_reduce", ranks, buffers, [&](coll::Communicator& c, size_t i) {
-    return coll::all_reduce(c, data[i].mem.addr, count, dtype, reduce, alg);
+  return launch(h, "all_reduce", ranks, b.by_rank(), [&](coll::Communicator& c, size_t i) {
+    return coll::all_reduce(c, b.first[i].mem.addr, b.count, b.dtype, reduce, alg);
   }, arrays);
 }
 
 Future all_gather(CommHandle& h, py::sequence sends, py::sequence recvs, py::handle ranks_obj, const std::string& algorithm,
                   std::optional<std::string> dtype_name) {
   const auto ranks = ranks_of(h, ranks_obj, sends.size());
-  if (recvs.size() != sends.size()) fail(ErrorCode::kInvalidArgument, "one recv array per send array");
-  DType dtype = first_dtype(sends, dtype_name);
-  auto send = operands(sends, dtype_name, false, "sends", dtype, 0);
-  const size_t count = send[0].count;
-  send = operands(sends, dtype_name, false, "sends", dtype, count);
-  auto recv = operands(recvs, dtype_name, true, "recvs", dtype, count * h.core->size());
+  const Buffers b = buffers_of(dtype_name, {sends, false, "sends"}, Side{recvs, true, "recvs"}, h.core->size());
   const auto alg = algorithm_of(algorithm);
-  std::vector<std::vector<Operand>> buffers;
-  for (size_t i = 0; i < send.size(); ++i) buffers.push_back({send[i], recv[i]});
-  return launch(h, "all_gather", ranks, buffers, [&](coll::Communicator& c, size_t i) {
-    return coll::all_gather(c, send[i].mem.addr, recv[i].mem.addr, count, dtype, alg);
+  return launch(h, "all_gather", ranks, b.by_rank(), [&](coll::Communicator& c, size_t i) {
+    return coll::all_gather(c, b.first[i].mem.addr, b.second[i].mem.addr, b.count, b.dtype, alg);
   }, py::make_tuple(sends, recvs));
 }
 
 Future reduce_scatter(CommHandle& h, py::sequence sends, py::sequence recvs, const std::string& op, py::handle ranks_obj,
                       const std::string& algorithm, std::optional<std::string> dtype_name) {
   const auto ranks = ranks_of(h, ranks_obj, sends.size());
-  if (recvs.size() != sends.size()) fail(ErrorCode::kInvalidArgument, "one recv array per send array");
-  DType dtype = first_dtype(recvs, dtype_name);
-  auto recv = operands(recvs, dtype_name, true, "recvs", dtype, 0);
-  const size_t count = recv[0].count;
-  recv = operands(recvs, dtype_name, true, "recvs", dtype, count);
-  auto send = operands(sends, dtype_name, false, "sends", dtype, count * h.core->size());
+  // The recvs set the count: each send holds size() blocks of it.
+  const Buffers b = buffers_of(dtype_name, {recvs, true, "recvs"}, Side{sends, false, "sends"}, h.core->size());
   const auto reduce = op_of(op);
   const auto alg = algorithm_of(algorithm);
-  std::vector<std::vector<Operand>> buffers;
-  for (size_t i = 0; i < send.size(); ++i) buffers.push_back({send[i], recv[i]});
-  return launch(h, "reduce_scatter", ranks, buffers, [&](coll::Communicator& c, size_t i) {
-    return coll::reduce_scatter(c, send[i].mem.addr, recv[i].mem.addr, count, dtype, reduce, alg);
+  return launch(h, "reduce_scatter", ranks, b.by_rank(), [&](coll::Communicator& c, size_t i) {
+    return coll::reduce_scatter(c, b.second[i].mem.addr, b.first[i].mem.addr, b.count, b.dtype, reduce, alg);
   }, py::make_tuple(sends, recvs));
 }
 
@@ -221,32 +221,20 @@ Future broadcast(CommHandle& h, py::sequence arrays, long long root, py::handle 
                  std::optional<std::string> dtype_name) {
   const auto ranks = ranks_of(h, ranks_obj, arrays.size());
   if (root < 0 || static_cast<size_t>(root) >= h.core->size()) fail(ErrorCode::kOutOfRange, "root " + std::to_string(root) + " is not in the communicator");
-  DType dtype = first_dtype(arrays, dtype_name);
-  auto data = operands(arrays, dtype_name, true, "arrays", dtype, 0);
-  const size_t count = data[0].count;
-  operands(arrays, dtype_name, true, "arrays", dtype, count);
+  const Buffers b = buffers_of(dtype_name, {arrays, true, "arrays"});
   const auto alg = algorithm_of(algorithm);
-  std::vector<std::vector<Operand>> buffers;
-  for (auto& d : data) buffers.push_back({d});
-  return launch(h, "broadcast", ranks, buffers, [&](coll::Communicator& c, size_t i) {
-    return coll::broadcast(c, data[i].mem.addr, count, dtype, static_cast<uint32_t>(root), alg);
+  return launch(h, "broadcast", ranks, b.by_rank(), [&](coll::Communicator& c, size_t i) {
+    return coll::broadcast(c, b.first[i].mem.addr, b.count, b.dtype, static_cast<uint32_t>(root), alg);
   }, arrays);
 }
 
 Future all_to_all(CommHandle& h, py::sequence sends, py::sequence recvs, py::handle ranks_obj, std::optional<std::string> dtype_name) {
   const auto ranks = ranks_of(h, ranks_obj, sends.size());
-  if (recvs.size() != sends.size()) fail(ErrorCode::kInvalidArgument, "one recv array per send array");
-  DType dtype = first_dtype(sends, dtype_name);
-  auto send = operands(sends, dtype_name, false, "sends", dtype, 0);
-  const size_t total = send[0].count;
-  if (total % h.core->size() != 0) fail(ErrorCode::kInvalidArgument, "sends: the element count must divide by the ranks");
-  send = operands(sends, dtype_name, false, "sends", dtype, total);
-  auto recv = operands(recvs, dtype_name, true, "recvs", dtype, total);
-  const size_t count = total / h.core->size();
-  std::vector<std::vector<Operand>> buffers;
-  for (size_t i = 0; i < send.size(); ++i) buffers.push_back({send[i], recv[i]});
-  return launch(h, "all_to_all", ranks, buffers, [&](coll::Communicator& c, size_t i) {
-    return coll::all_to_all(c, send[i].mem.addr, recv[i].mem.addr, count, dtype);
+  const Buffers b = buffers_of(dtype_name, {sends, false, "sends"}, Side{recvs, true, "recvs"});
+  if (b.count % h.core->size() != 0) fail(ErrorCode::kInvalidArgument, "sends: the element count must divide by the ranks");
+  const size_t block = b.count / h.core->size();
+  return launch(h, "all_to_all", ranks, b.by_rank(), [&](coll::Communicator& c, size_t i) {
+    return coll::all_to_all(c, b.first[i].mem.addr, b.second[i].mem.addr, block, b.dtype);
   }, py::make_tuple(sends, recvs));
 }
 

@@ -22,6 +22,8 @@ namespace py = pybind11;
 // A Pending whose value Python can read once it is done.
 class PyPending : public Pending {
  public:
+  // Lock held: begins the operation, if it has not begun by itself.
+  virtual void start() {}
   // Lock held, once done: takes the result out of whatever produced it.
   virtual void collect() {}
   // GIL held, after collect(): the value, or throws Failure.
@@ -55,8 +57,7 @@ class TaskState : public PyPending {
  public:
   using Convert = std::function<py::object(const T&)>;
   TaskState(Task<T> task, Convert convert) : task_(std::move(task)), convert_(std::move(convert)) {}
-  // Lock held.
-  void start() { task_->start(); }
+  void start() override { task_->start(); }
   bool done() const override { return !task_ || task_->done(); }
   void collect() override {
     if (!result_ && task_ && task_->done()) result_ = task_->result();
@@ -97,6 +98,26 @@ class AllState : public PyPending {
  private:
   std::vector<std::shared_ptr<PyPending>> parts_;
 };
+
+// Lock held: starts every part, each kept until done, and returns them as one pending
+// that gives back `held` once all are done.
+inline std::shared_ptr<AllState> start_all(Core& core, std::vector<std::shared_ptr<PyPending>> parts,
+                                           std::vector<std::pair<size_t, uint64_t>> held) {
+  for (const auto& p : parts) {
+    core.keep(p);
+    p->start();
+  }
+  auto all = std::make_shared<AllState>(std::move(parts));
+  all->held = std::move(held);
+  core.keep(all);
+  return all;
+}
+
+// A TransferResult as Python's value: None, or the error raised.
+inline py::object none_or_raise(const TransferResult& result) {
+  if (!result.ok()) fail(result.error());
+  return py::none();
+}
 
 class Future {
  public:

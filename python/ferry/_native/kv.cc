@@ -76,11 +76,6 @@ py::object receive_report(const KvReceiveReport& r) {
   return d;
 }
 
-py::object result_value(const TransferResult& r) {
-  if (!r.ok()) fail(r.error());
-  return py::none();
-}
-
 // Lock held: starts `task`, kept until done, as a Future.
 template <typename T>
 std::shared_ptr<TaskState<T>> start(Core& core, Task<T> task, typename TaskState<T>::Convert convert) {
@@ -217,11 +212,11 @@ then ``layer(l)`` or ``all()`` to wait for data, ``finished()`` for the report, 
         locked(*h.core, [&] { check(h.side->begin(r)); return 0; });
       }, py::arg("request"), py::arg("prefill_blocks"), py::arg("decode_blocks"), "Starts following a request.")
       .def("layer", [](ReceiverHandle& h, uint64_t request, uint32_t layer) {
-        auto state = locked(*h.core, [&] { return start<TransferResult>(*h.core, h.side->layer(request, layer), result_value); });
+        auto state = locked(*h.core, [&] { return start<TransferResult>(*h.core, h.side->layer(request, layer), none_or_raise); });
         return Future(h.core, state, request_name(("layer " + std::to_string(layer)).c_str(), request), py::none());
       }, py::arg("request"), py::arg("layer"), "A Future done once the layer landed from every source (or raising why not).")
       .def("all", [](ReceiverHandle& h, uint64_t request) {
-        auto state = locked(*h.core, [&] { return start<TransferResult>(*h.core, h.side->all(request), result_value); });
+        auto state = locked(*h.core, [&] { return start<TransferResult>(*h.core, h.side->all(request), none_or_raise); });
         return Future(h.core, state, request_name("all layers", request), py::none());
       }, py::arg("request"), "A Future done once every layer landed.")
       .def("cancel", [](ReceiverHandle& h, uint64_t request) {

@@ -13,4 +13,7 @@ PYBIND11_MODULE(_ferry, m) {
   ferry::python::bind_cluster(m);
   ferry::python::bind_collectives(m);
   ferry::python::bind_kv(m);
+  ferry::python::bind_weights(m);
+  ferry::python::bind_pipeline(m);
+  ferry::python::bind_moe(m);
 }
