@@ -3,6 +3,7 @@
 // part; between dispatch and combine, received(rank) is what that rank's experts got.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <memory>
 #include <span>

@@ -1,6 +1,7 @@
 // ferry.WeightBroadcast: one root's buffer to every rank, in chunks down a chain or a
 // k-ary tree, checksummed (transport/workloads/weights).
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <memory>
 #include <optional>
