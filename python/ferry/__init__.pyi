@@ -1,4 +1,6 @@
 from ._ferry import (Cluster as Cluster, Communicator as Communicator, Engine as Engine, Future as Future,
+                     ExpertParallel as ExpertParallel, PipelineLink as PipelineLink,
+                     WeightBroadcast as WeightBroadcast,
                      KvLayout as KvLayout, KvReceiver as KvReceiver, KvSender as KvSender, Memory as Memory,
                      RemoteRegion as RemoteRegion, providers as providers)
 from .errors import (DeadlineExceeded as DeadlineExceeded, FailedPrecondition as FailedPrecondition,
