@@ -2,6 +2,7 @@
 byte for byte on each provider."""
 
 import numpy as np
+import pytest
 
 import ferry
 from conftest import pattern
@@ -75,24 +76,17 @@ def test_notify_and_expect_count_distinct_indices(cluster):
 def test_expect_without_notifications_fails_at_the_deadline(provider):
     with ferry.Cluster(provider, nodes=2, transfer_timeout=0.01) as c:
         fut = c.engine(1).expect(0, tag=1, count=1)
-        try:
+        with pytest.raises(ferry.DeadlineExceeded) as failure:
             fut.wait(TIMEOUT)
-        except ferry.DeadlineExceeded as e:
-            assert e.status == "DEADLINE_EXCEEDED"
-        else:
-            raise AssertionError("expect succeeded without a notification")
+        assert failure.value.status == "DEADLINE_EXCEEDED"
 
 
 def test_release_fails_a_pending_expect(cluster):
     b = cluster.engine(1)
     fut = b.expect(0, tag=2, count=1)
     b.release(0, 2)
-    try:
+    with pytest.raises(ferry.FerryError):
         fut.wait(TIMEOUT)
-    except ferry.FerryError:
-        pass
-    else:
-        raise AssertionError("a released tag's expect succeeded")
 
 
 def test_read_pulls_the_peers_bytes(cluster):
@@ -168,12 +162,8 @@ def test_deregister_then_write_is_refused(cluster):
     dst_mem = b.register_memory(dst)
     src_mem.deregister()
     assert not src_mem.registered
-    try:
+    with pytest.raises(ferry.InvalidArgument, match="registered"):
         a.write(1, src, dst_mem)
-    except ferry.InvalidArgument as e:
-        assert "registered" in e.message
-    else:
-        raise AssertionError("a write from deregistered memory was accepted")
     assert not dst.any()
 
 
@@ -212,12 +202,8 @@ def test_async_failure_raises_ferry_error(provider):
         async def main():
             await c.engine(0).expect(1, tag=4, count=1)
 
-        try:
+        with pytest.raises(ferry.DeadlineExceeded):
             asyncio.run(main())
-        except ferry.DeadlineExceeded:
-            pass
-        else:
-            raise AssertionError("an expectation with no notification succeeded")
 
 
 def test_virtual_time_advances_only_when_driven(cluster):
