@@ -297,9 +297,9 @@ bytes: the engine has no one-sided read, so this needs the peer in this process.
       .def("write_paged", &write_paged, py::arg("peer"), py::arg("src"), py::arg("src_blocks"), py::arg("dst_blocks"),
            py::arg("block_bytes"), py::arg("remote"), py::arg("dst_offset") = 0, py::arg("src_stride") = 0,
            py::arg("dst_stride") = 0, py::arg("notify") = py::none(), R"doc(
-Writes blocks by index: block ``src_blocks[i]`` of ``src`` (at ``i * src_stride``) to
-block ``dst_blocks[i]`` of ``remote`` (at ``dst_offset + i * dst_stride``), ``block_bytes``
-each; strides default to ``block_bytes``. The block tables are 1-D integer arrays of one
+Writes blocks by index: block ``src_blocks[i]`` of ``src`` to block ``dst_blocks[i]`` of
+``remote``, ``block_bytes`` each. Block b starts at ``b * src_stride`` in ``src`` and at
+``dst_offset + b * dst_stride`` in ``remote``; strides default to ``block_bytes``. The block tables are 1-D integer arrays of one
 length, thousands of blocks in one call; every index is checked against its side's
 memory first (``OutOfRange``). Contiguous runs merge into single writes.)doc")
       .def("notify", &notify, py::arg("peer"), py::arg("tag"), py::arg("index") = 0,
