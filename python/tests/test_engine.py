@@ -251,3 +251,29 @@ def test_threads_wait_and_post_at_once(provider):
         assert results == {"b": None, "z": None}
         np.testing.assert_array_equal(dst, src)
         assert keep.registered
+
+
+def test_registrations_sharing_memory_are_counted(cluster):
+    """A view registered inside a registration, and a collective over registered arrays,
+    give back only their own use: the outer registration stays until it goes itself."""
+    a, b = cluster.engine(0), cluster.engine(1)
+    src, dst = pattern(8192, 13), np.zeros(8192, np.uint8)
+    whole = a.register_memory(src)
+    part = a.register_memory(src[4096:])
+    dst_mem = b.register_memory(dst)
+    assert part.address == whole.address + 4096
+    part.deregister()
+    a.write(1, src, dst_mem).wait(TIMEOUT)  # still registered through `whole`
+    np.testing.assert_array_equal(dst, src)
+
+    comm = ferry.Communicator(cluster)
+    floats = [src.view(np.float32)[:16].copy(), np.zeros(16, np.float32)]
+    mine = a.register_memory(floats[0])
+    comm.broadcast(floats, root=0).wait(TIMEOUT)
+    np.testing.assert_array_equal(floats[1], floats[0])
+    a.write(1, floats[0], dst_mem).wait(TIMEOUT)  # the collective left `mine` registered
+    np.testing.assert_array_equal(dst[:64], floats[0].view(np.uint8))
+    mine.deregister()
+    whole.deregister()
+    with pytest.raises(ferry.InvalidArgument, match="registered"):
+        a.write(1, src, dst_mem)

@@ -110,10 +110,13 @@ using Make = std::function<Task<TransferResult>(coll::Communicator&, size_t i)>;
 Future launch(CommHandle& h, const std::string& what, const std::vector<size_t>& ranks,
               const std::vector<std::vector<Operand>>& buffers, const Make& make, py::object keep) {
   auto all = locked(*h.core, [&] {
-    std::vector<std::pair<size_t, uint64_t>> held;
+    std::vector<Hold> held;
     std::vector<std::shared_ptr<PyPending>> parts;
     for (size_t i = 0; i < ranks.size(); ++i) {
-      for (const Operand& o : buffers[i]) held.emplace_back(ranks[i], h.core->acquire(ranks[i], o.mem.addr, o.mem.bytes, o.mem.kind)->addr());
+      for (const Operand& o : buffers[i]) {
+        h.core->acquire(ranks[i], o.mem.addr, o.mem.bytes, o.mem.kind);
+        held.push_back({ranks[i], reinterpret_cast<uint64_t>(o.mem.addr), o.mem.bytes});
+      }
       parts.push_back(std::make_shared<TaskState<TransferResult>>(make(*h.state->comms[ranks[i]], i), none_or_raise));
     }
     return start_all(*h.core, std::move(parts), std::move(held));

@@ -1,5 +1,6 @@
 #include "python/ferry/_native/core.h"
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 
@@ -8,7 +9,7 @@
 namespace ferry::python {
 
 void Pending::settle(Core& core) {
-  for (auto& [rank, registration] : held) (void)core.release(rank, registration);
+  for (const Hold& h : held) (void)core.release(h);
   held.clear();
 }
 
@@ -76,33 +77,36 @@ void Core::settle_done() {
 
 const Registration* Core::acquire(size_t rank, void* addr, uint64_t bytes, std::optional<MemoryKind> kind) {
   const Registration* reg = take(engine(rank).register_memory(addr, bytes, kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead, kind));
-  Users& users = registered_[rank][reg->addr()];
-  ++users.count;
-  users.ranges.push_back({reinterpret_cast<uint64_t>(addr), bytes, reg->addr()});
+  registered_[rank][reg->addr()].push_back({reinterpret_cast<uint64_t>(addr), bytes});
   return reg;
 }
 
-VoidResult Core::release(size_t rank, uint64_t registration) {
-  auto it = registered_[rank].find(registration);
-  if (it == registered_[rank].end()) return make_error(ErrorCode::kNotFound, "memory is not registered");
-  if (it->second.count == 1) {
-    if (auto r = engine(rank).deregister_memory(reinterpret_cast<void*>(registration)); !r.ok()) return r;
-    registered_[rank].erase(it);
+VoidResult Core::release(const Hold& hold) {
+  for (auto it = registered_[hold.rank].begin(); it != registered_[hold.rank].end(); ++it) {
+    auto& ranges = it->second;
+    auto range = std::find_if(ranges.begin(), ranges.end(), [&](const RegisteredRange& r) {
+      return r.addr == hold.addr && r.bytes == hold.bytes;
+    });
+    if (range == ranges.end()) continue;
+    if (ranges.size() == 1) {
+      if (auto r = engine(hold.rank).deregister_memory(reinterpret_cast<void*>(it->first)); !r.ok()) return r;
+      registered_[hold.rank].erase(it);
+    } else {
+      ranges.erase(range);
+    }
     return {};
   }
-  --it->second.count;
-  it->second.ranges.pop_back();  // any one: only their union matters for find()
-  return {};
+  return make_error(ErrorCode::kNotFound, "memory is not registered");
 }
 
-const RegisteredRange* Core::find(size_t rank, uint64_t addr, uint64_t bytes) const {
-  if (rank >= registered_.size()) return nullptr;
-  for (const auto& [start, users] : registered_[rank]) {
-    for (const RegisteredRange& r : users.ranges) {
-      if (addr >= r.addr && bytes <= r.bytes && addr - r.addr <= r.bytes - bytes) return &r;
+bool Core::holds(size_t rank, uint64_t addr, uint64_t bytes) const {
+  if (rank >= registered_.size()) return false;
+  for (const auto& [start, ranges] : registered_[rank]) {
+    for (const RegisteredRange& r : ranges) {
+      if (addr >= r.addr && bytes <= r.bytes && addr - r.addr <= r.bytes - bytes) return true;
     }
   }
-  return nullptr;
+  return false;
 }
 
 RemoteRegion Core::import(size_t to, size_t from, const std::vector<uint8_t>& descriptor) {

@@ -27,6 +27,13 @@ namespace ferry::python {
 
 class Core;
 
+// One use of registered memory taken with Core::acquire: rank and range.
+struct Hold {
+  size_t rank = 0;
+  uint64_t addr = 0;
+  uint64_t bytes = 0;
+};
+
 // An operation in flight: a transfer, or a workload coroutine. Core keeps it until it
 // is done (a coroutine's frame must outlive the callbacks that resume it).
 class Pending {
@@ -41,15 +48,14 @@ class Pending {
   bool abandoned = false;
 
   // Registrations the operation took (Core::acquire) and gives back when it settles.
-  std::vector<std::pair<size_t, uint64_t>> held;
+  std::vector<Hold> held;
 };
 
-// A registration made from Python, counted so that several Memory objects (or a
-// collective's buffers) sharing one engine registration release it only once.
+// A range registered from Python. Several Memory objects (or a collective's buffers)
+// may share one engine registration: it is deregistered when the last range goes.
 struct RegisteredRange {
   uint64_t addr = 0;
   uint64_t bytes = 0;
-  uint64_t registration = 0;  // start of the engine's registration covering it
 };
 
 class Core {
@@ -82,11 +88,11 @@ class Core {
   // Lock held: registers [addr, addr+bytes) on `rank`'s engine, or counts one more user
   // of the registration already covering it. Returns the engine's registration.
   const Registration* acquire(size_t rank, void* addr, uint64_t bytes, std::optional<MemoryKind> kind);
-  // Lock held: one user fewer; the engine deregisters when none is left. Refused (and
-  // nothing changes) while transfers use it.
-  VoidResult release(size_t rank, uint64_t registration);
-  // Lock held: the Python registration of `rank` holding [addr, addr+bytes), or null.
-  const RegisteredRange* find(size_t rank, uint64_t addr, uint64_t bytes) const;
+  // Lock held: gives back one acquire() of that range; the engine deregisters when no
+  // user is left. Refused (and nothing changes) while transfers use it.
+  VoidResult release(const Hold& hold);
+  // Lock held: whether a range acquired on `rank` holds [addr, addr+bytes).
+  bool holds(size_t rank, uint64_t addr, uint64_t bytes) const;
 
   // Lock held: rank `to`'s import of a region of `from` (cached by descriptor bytes).
   RemoteRegion import(size_t to, size_t from, const std::vector<uint8_t>& descriptor);
@@ -101,12 +107,9 @@ class Core {
   std::unique_ptr<EngineCluster> cluster_;
   std::vector<std::shared_ptr<void>> workloads_;
   std::vector<std::shared_ptr<Pending>> pending_;
-  // Per rank: (count, range) of each Python registration, keyed by engine registration.
-  struct Users {
-    int count = 0;
-    std::vector<RegisteredRange> ranges;
-  };
-  std::vector<std::map<uint64_t, Users>> registered_;
+  // Per rank, by the engine registration's start: the ranges acquired in it, one entry
+  // per use.
+  std::vector<std::map<uint64_t, std::vector<RegisteredRange>>> registered_;
   std::map<std::tuple<size_t, size_t, std::vector<uint8_t>>, RemoteRegion> imports_;
 };
 

@@ -128,8 +128,7 @@ Future read(EngineHandle& e, py::handle peer_obj, py::handle dst, py::handle rem
     const RemoteHandle remote = resolve(e, peer, target);
     check_target(remote, offset, bytes);
     const uint64_t addr = reinterpret_cast<uint64_t>(mem.addr);
-    const RegisteredRange* local = e.core->find(e.rank, addr, bytes);
-    if (local == nullptr) fail(ErrorCode::kFailedPrecondition, "dst: the memory is not registered with " + e.name());
+    if (!e.core->holds(e.rank, addr, bytes)) fail(ErrorCode::kFailedPrecondition, "dst: the memory is not registered with " + e.name());
     // The peer's view of dst: the registration's keys, dst's own range.
     const Registration* reg = take(e.core->engine(e.rank).register_memory(mem.addr, bytes));
     RegionDescriptor d = reg->descriptor();
@@ -211,7 +210,6 @@ std::shared_ptr<RegisteredMemory> register_memory(EngineHandle& e, py::handle ob
     RegionDescriptor d = reg->descriptor();
     d.addr = r->addr;
     d.length = r->bytes;
-    r->registration = reg->addr();
     r->kind = reg->kind();
     r->descriptor = d.serialize();
     return 0;

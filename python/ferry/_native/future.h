@@ -102,7 +102,7 @@ class AllState : public PyPending {
 // Lock held: starts every part, each kept until done, and returns them as one pending
 // that gives back `held` once all are done.
 inline std::shared_ptr<AllState> start_all(Core& core, std::vector<std::shared_ptr<PyPending>> parts,
-                                           std::vector<std::pair<size_t, uint64_t>> held) {
+                                           std::vector<Hold> held) {
   for (const auto& p : parts) {
     core.keep(p);
     p->start();

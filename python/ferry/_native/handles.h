@@ -29,7 +29,6 @@ struct RegisteredMemory {
   size_t rank = 0;
   uint64_t addr = 0;
   uint64_t bytes = 0;
-  uint64_t registration = 0;  // the engine's registration covering it
   MemoryKind kind = MemoryKind::kHost;
   std::vector<uint8_t> descriptor;
   py::object owner;  // keeps the memory alive while registered

@@ -16,7 +16,7 @@ RegisteredMemory::~RegisteredMemory() {
   {
     py::gil_scoped_release unlocked;
     auto l = core->lock_any();
-    released = core->closed() || core->release(rank, registration).ok();
+    released = core->closed() || core->release({rank, addr, bytes}).ok();
   }
   if (!released) owner.release();
 }
@@ -26,7 +26,7 @@ void RegisteredMemory::deregister() {
   {
     py::gil_scoped_release unlocked;
     auto l = core->lock();
-    check(core->release(rank, registration));
+    check(core->release({rank, addr, bytes}));
   }
   registered = false;
   owner = py::none();

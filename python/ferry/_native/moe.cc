@@ -47,7 +47,7 @@ MoeHandle make_moe(const std::shared_ptr<Core>& core, uint32_t experts, uint32_t
       state->regions.emplace_back(bytes, 0);
       buffers.push_back(Memory{state->regions.back().data(), bytes, false, MemoryKind::kHost, py::object()});
     }
-    std::vector<std::pair<size_t, uint64_t>> kept;  // for the cluster's life
+    std::vector<Hold> kept;  // for the cluster's life
     const std::vector<SymmetricRegion> regions = symmetric_regions(*core, buffers, kept);
     for (size_t r = 0; r < core->size(); ++r) {
       state->ranks.push_back(take(moe::ExpertParallel::create(state->groups[r], config, regions[r])));

@@ -75,9 +75,9 @@ LinkHandle make_link(const std::shared_ptr<Core>& core, size_t sender, size_t re
 Future send(LinkHandle& h, py::handle data) {
   const Memory mem = memory_of(data, false, "data");
   auto state = locked(*h.core, [&] {
-    const size_t reg = h.core->acquire(h.sender, mem.addr, mem.bytes, mem.kind)->addr();
+    h.core->acquire(h.sender, mem.addr, mem.bytes, mem.kind);
     auto task = std::make_shared<TaskState<TransferResult>>(h.state->sender->send(mem.addr, mem.bytes), none_or_raise);
-    task->held.emplace_back(h.sender, reg);
+    task->held.push_back({h.sender, reinterpret_cast<uint64_t>(mem.addr), mem.bytes});
     h.core->keep(task);
     task->start();
     return task;

@@ -8,7 +8,7 @@
 namespace ferry::python {
 
 std::vector<SymmetricRegion> symmetric_regions(Core& core, const std::vector<Memory>& buffers,
-                                               std::vector<std::pair<size_t, uint64_t>>& held) {
+                                               std::vector<Hold>& held) {
   if (buffers.size() != core.size()) {
     fail(ErrorCode::kInvalidArgument, std::to_string(buffers.size()) + " buffers for " + std::to_string(core.size()) + " ranks: one per rank");
   }
@@ -16,7 +16,7 @@ std::vector<SymmetricRegion> symmetric_regions(Core& core, const std::vector<Mem
   for (size_t r = 0; r < buffers.size(); ++r) {
     if (buffers[r].bytes != buffers[0].bytes) fail(ErrorCode::kInvalidArgument, "every rank's buffer must have the same size");
     const Registration* reg = core.acquire(r, buffers[r].addr, buffers[r].bytes, buffers[r].kind);
-    held.emplace_back(r, reg->addr());
+    held.push_back({r, reinterpret_cast<uint64_t>(buffers[r].addr), buffers[r].bytes});
     RegionDescriptor d = reg->descriptor();
     d.addr = reinterpret_cast<uint64_t>(buffers[r].addr);
     d.length = buffers[r].bytes;

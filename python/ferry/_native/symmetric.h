@@ -16,7 +16,7 @@ namespace ferry::python {
 // Lock held. `buffers[r]` is rank r's; all of one size. The registrations taken are
 // added to `held`, for the operation to give back when it settles.
 std::vector<SymmetricRegion> symmetric_regions(Core& core, const std::vector<Memory>& buffers,
-                                               std::vector<std::pair<size_t, uint64_t>>& held);
+                                               std::vector<Hold>& held);
 
 // One group per rank over every rank of the cluster (their tag counters advance with
 // the calls made on them).

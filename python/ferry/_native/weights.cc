@@ -47,7 +47,7 @@ Future broadcast(WeightsHandle& h, py::sequence arrays, long long root, std::opt
   }
   const weights::BroadcastOptions options{fanout, chunk_bytes, chunks_in_flight, 0};
   auto all = locked(*h.core, [&] {
-    std::vector<std::pair<size_t, uint64_t>> held;
+    std::vector<Hold> held;
     const std::vector<SymmetricRegion> regions = symmetric_regions(*h.core, buffers, held);
     std::vector<std::shared_ptr<PyPending>> parts;
     // Every rank calls in rank order: the calls allocate the tags.
