@@ -127,6 +127,8 @@ def test_bad_peers_tags_and_regions(pair):
         a.write_with_imm(1, src, dst_mem, tag=1, index=70000)
     with pytest.raises(ferry.InvalidArgument, match="count"):
         b.expect(0, 1, 0)
+    with pytest.raises(ferry.InvalidArgument, match="tag, index"):
+        a.write(1, src, dst_mem, notify="soon")
     with pytest.raises(ferry.FerryError):
         a.write(1, src, b"not a descriptor")
     with pytest.raises(ferry.InvalidArgument, match="registered with rank0"):

@@ -165,6 +165,9 @@ def test_bad_kv_arguments(provider):
         with pytest.raises(ferry.InvalidArgument, match="pool"):
             ferry.KvSender(cluster.engine(0), prefill=m.prefill, rank=0, pool=small_mem, decode=m.decode,
                            decode_ranks=[(1, m.decode_mems[0].descriptor)])
+        with pytest.raises(ferry.InvalidArgument, match="decode_ranks"):
+            ferry.KvSender(cluster.engine(0), prefill=m.prefill, rank=0, pool=m.mems[0], decode=m.decode,
+                           decode_ranks=[1])
         # Still works after the refusals.
         m.begin(2, [4], [8])
         for layer in range(m.prefill.layers):

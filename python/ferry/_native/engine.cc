@@ -30,7 +30,12 @@ uint16_t notify_index(long long index) {
 
 std::optional<Notify> notify_of(py::handle notify) {
   if (notify.is_none()) return std::nullopt;
-  auto pair = notify.cast<std::pair<long long, long long>>();
+  std::pair<long long, long long> pair;
+  try {
+    pair = notify.cast<std::pair<long long, long long>>();
+  } catch (const py::cast_error&) {
+    fail(ErrorCode::kInvalidArgument, "notify is a (tag, index) pair of integers");
+  }
   return Notify{user_tag(pair.first), notify_index(pair.second)};
 }
 

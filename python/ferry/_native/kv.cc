@@ -96,8 +96,11 @@ SenderHandle make_sender(EngineHandle& e, const PagedKvLayout& prefill, uint32_t
   std::vector<std::pair<size_t, Target>> targets;
   std::vector<uint64_t> offsets;
   for (auto item : decode_ranks) {
+    if (!py::isinstance<py::tuple>(item) || py::len(item) < 2 || py::len(item) > 3 ||
+        (py::len(item) == 3 && !py::isinstance<py::int_>(item.cast<py::tuple>()[2]))) {
+      fail(ErrorCode::kInvalidArgument, "decode_ranks: each is a tuple (peer, pool region[, pool offset])");
+    }
     auto t = item.cast<py::tuple>();
-    if (t.size() < 2 || t.size() > 3) fail(ErrorCode::kInvalidArgument, "decode_ranks: each is (peer, pool region[, pool offset])");
     const size_t peer = peer_of(*e.core, e.rank, t[0]);
     targets.emplace_back(peer, target_of(e, peer, t[1]));
     offsets.push_back(t.size() == 3 ? t[2].cast<uint64_t>() : 0);
