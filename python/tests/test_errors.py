@@ -200,3 +200,19 @@ def test_timeout_of_wait_is_deadline_exceeded(provider):
         assert not fut.done()
         c.engine(0).notify(1, 1).wait(TIMEOUT)
         assert fut.wait(TIMEOUT) is None
+
+
+def test_bad_clusters():
+    with pytest.raises(ferry.FerryError, match="provider|unknown"):
+        ferry.Cluster("carrier-pigeon")
+    with pytest.raises(ferry.InvalidArgument, match="kind"):
+        ferry.Cluster("emu", kind="ud")
+    with pytest.raises(ferry.InvalidArgument, match="transfer_timeout"):
+        ferry.Cluster("emu", transfer_timeout=0)
+    with pytest.raises(ferry.FerryError):
+        ferry.Cluster("emu", nodes=0)
+    with ferry.Cluster("sim", nodes=2):
+        with pytest.raises(ferry.FerryError, match="one Simulation"):
+            ferry.Cluster("sim", nodes=2)  # one simulation per process
+    with ferry.Cluster("sim", nodes=2) as again:  # the first one closed: a new one may start
+        assert len(again) == 2
