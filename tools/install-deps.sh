@@ -25,6 +25,10 @@ PACKAGES=(
   clang               # builds the scenario parser's libFuzzer target (tools/fuzz.sh)
   libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes
   chromium            # renders report.html headless in its test
+  python3-dev         # Python 3.11 headers for the ferry extension module (python/)
+  pybind11-dev        # C++ bindings of the ferry Python package
+  python3-numpy       # arrays the Python package registers, and its tests
+  python3-pytest      # runs the Python package's tests (//python:python_test)
 )
 
 if [ "${1:-}" = "softroce" ]; then

@@ -19,6 +19,8 @@ import tempfile
 # "tests" layer: the same rules, plus it may reach fabrics through fabrics/.
 LAYERS = [
     ("tools", "tools/"),
+    # The Python package's C++ bindings: above the fabrics, beside the tools.
+    ("python", "python/"),
     ("benchmarks", "benchmarks/"),
     ("hw_tests", "hw_tests/"),
     ("scenarios", "scenarios/"),
@@ -44,7 +46,7 @@ LAYERS = [
 ]
 
 PROVIDERS = {"emu", "sim", "verbs", "tcp", "ipc"}
-ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools"}
+ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools", "python"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
@@ -62,10 +64,12 @@ FORBIDDEN = {
     "engine": PROVIDERS | {"workloads", "fabrics"} | ABOVE_FABRICS,
     "workloads": PROVIDERS | {"fabrics"} | ABOVE_FABRICS,
     "fabrics": ABOVE_FABRICS,
-    "scenarios": {"hw_tests", "benchmarks", "tools"},
-    "hw_tests": {"benchmarks", "tools"},
-    "benchmarks": {"hw_tests", "tools"},
+    "scenarios": {"hw_tests", "benchmarks", "tools", "python"},
+    "hw_tests": {"benchmarks", "tools", "python"},
+    "benchmarks": {"hw_tests", "tools", "python"},
     "tools": set(),
+    # Python sees the engine, the workloads and the fabrics, never the commands.
+    "python": {"hw_tests", "benchmarks", "tools"},
 }
 
 # Tests of these layers may use a fabric, but only through the factory.
@@ -115,7 +119,7 @@ ALLOWED = {
 }
 
 SOURCE_DIRS = ["transport", "emu", "sim", "fabrics", "scenarios", "hw_tests",
-               "benchmarks", "tools"]
+               "benchmarks", "tools", "python"]
 SOURCE_SUFFIXES = (".h", ".hpp", ".cc", ".cpp", ".cu")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
@@ -221,6 +225,8 @@ FIXTURE = {
     "scenarios/scenario.h": "#include \"tools/ferry/options.h\"\n",
     "tools/ferry/options.h": "#include \"emu/fabric.h\"\n#include \"scenarios/scenario.h\"\n",
     "tools/ferry/replay.cc": "#include \"emu/internal.h\"\n",
+    "python/ferry/_native/module.cc": "#include \"fabrics/cluster_factory.h\"\n#include \"tools/ferry/options.h\"\n",
+    "transport/workloads/kv/kv_py.h": "#include \"python/ferry/_native/module.cc\"\n",
 }
 
 FIXTURE_ALLOWED = {
@@ -229,6 +235,7 @@ FIXTURE_ALLOWED = {
 }
 
 EXPECTED = """\
+python/ferry/_native/module.cc:2: includes tools/ferry/options.h (layer python may not include layer tools)
 scenarios/scenario.h:1: includes tools/ferry/options.h (layer scenarios may not include layer tools)
 sim/sim_cluster.h:1: includes transport/engine/engine.h (layer sim may not include layer engine); known, to be removed
 tools/ferry/replay.cc:1: includes emu/internal.h (layer tools may not include emu's private headers)
@@ -237,6 +244,7 @@ transport/bad_interface.h:2: includes emu/fabric.h (layer interface may not incl
 transport/engine/engine.cc:2: includes emu/fabric.h (layer engine may not include layer emu)
 transport/engine/engine_other_test.cc:1: includes emu/fabric.h (layer engine may not include layer emu)
 transport/workloads/kv/kv.h:1: includes fabrics/cluster_factory.h (layer workloads may not include layer fabrics)
+transport/workloads/kv/kv_py.h:1: includes python/ferry/_native/module.cc (layer workloads may not include layer python)
 allow-list entry transport/engine/engine_gone_test.cc -> emu/rng.h no longer matches a violation: remove it from tools/layering/layering.py
 """
 
@@ -262,7 +270,8 @@ def self_test():
         # Without the stale entry and the violations, the same checker passes.
         for path in ("transport/bad_interface.h", "transport/engine/engine.cc",
                      "transport/engine/engine_other_test.cc", "transport/workloads/kv/kv.h",
-                     "scenarios/scenario.h", "tools/ferry/replay.cc"):
+                     "scenarios/scenario.h", "tools/ferry/replay.cc",
+                     "python/ferry/_native/module.cc", "transport/workloads/kv/kv_py.h"):
             os.remove(os.path.join(root, path))
         out = Lines()
         allowed = {("sim/sim_cluster.h", "transport/engine/engine.h")}

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Runs the ferry package's pytest suite against the extension Bazel built.
+# Debian's /usr/bin/python3 (3.11) is the interpreter the extension is built for; numpy
+# and pytest come from Debian packages (tools/install-deps.sh). A missing one fails the
+# test, never skips it.
+set -euo pipefail
+
+# $1, $2: the extension and a test file, as runfiles paths (python/ferry/..., python/tests/...).
+package="$(cd "$(dirname "$1")" && pwd)"
+tests="$(cd "$(dirname "$2")" && pwd)"
+
+python=/usr/bin/python3
+if ! "$python" -c 'import numpy, pytest' 2>/dev/null; then
+  echo "run_pytest: $python lacks numpy or pytest: run tools/install-deps.sh" >&2
+  exit 1
+fi
+
+# The runfiles tree holds the extension and the package's sources side by side (its
+# links are not followed: the extension's target lies elsewhere).
+export PYTHONPATH="$(dirname "$package")"
+export PYTHONDONTWRITEBYTECODE=1
+
+# Built with --config=asan, the extension needs the sanitizer runtimes loaded before
+# anything else: preload the ones it was linked against. The interpreter's own
+# allocations live until exit, so leak checking is off here (the C++ tests keep it).
+sanitizers="$(ldd "$1" | awk '/lib(asan|ubsan)\.so/ {print $3}' | paste -sd: -)"
+if [ -n "$sanitizers" ]; then
+  export LD_PRELOAD="$sanitizers${LD_PRELOAD:+:$LD_PRELOAD}"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+fi
+cd "$tests"
+# Skips fail the run too: every case here runs on every machine.
+exec "$python" -m pytest -q -p no:cacheprovider -rs \
+  ${XML_OUTPUT_FILE:+--junitxml="$XML_OUTPUT_FILE"} \
+  -W error::pytest.PytestUnraisableExceptionWarning \
+  "$tests"
