@@ -35,8 +35,12 @@ struct MoeHandle {
 MoeHandle make_moe(const std::shared_ptr<Core>& core, uint32_t experts, uint32_t top_k, uint32_t hidden,
                    uint32_t max_tokens, uint32_t element_bytes, const std::string& mode) {
   if (mode != "normal" && mode != "low_latency") fail(ErrorCode::kInvalidArgument, "mode is 'normal' or 'low_latency', not '" + mode + "'");
-  const moe::MoeConfig config{experts, top_k, hidden, element_bytes, max_tokens,
-                              mode == "normal" ? moe::MoeMode::kNormal : moe::MoeMode::kLowLatency};
+  const moe::MoeConfig config{.experts = experts,
+                              .top_k = top_k,
+                              .hidden = hidden,
+                              .element_bytes = element_bytes,
+                              .max_tokens = max_tokens,
+                              .mode = mode == "normal" ? moe::MoeMode::kNormal : moe::MoeMode::kLowLatency};
   MoeHandle h{core, config, nullptr};
   locked(*core, [&] {
     const uint64_t bytes = take(moe::ExpertParallel::region_bytes(config, static_cast<uint32_t>(core->size())));
