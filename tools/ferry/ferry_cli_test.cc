@@ -55,6 +55,12 @@ Outcome ferry(const std::vector<std::string>& args) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// The summary without its wrapping, to look for phrases that the wrapping may split.
+std::string unwrapped(std::string text) {
+  for (size_t at; (at = text.find("\n  ")) != std::string::npos;) text.replace(at, 3, " ");
+  return text;
+}
+
 const std::string kDefault = "scenarios/default.yaml";  // relative to the runfiles tree, the test's directory
 
 TEST(FerryCli, HelpExitsZero) {
@@ -77,8 +83,7 @@ TEST(FerryCli, ValidatePrintsOkAndASummary) {
   const Outcome run = ferry({"validate", kDefault});
   EXPECT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(run.out.rfind(kDefault + ": ok\n  default: ", 0), 0u) << run.out;
-  std::string paragraph = run.out;  // unwrapped, to look for phrases that the wrapping may split
-  for (size_t at; (at = paragraph.find("\n  ")) != std::string::npos;) paragraph.replace(at, 3, " ");
+  const std::string paragraph = unwrapped(run.out);
   for (const char* part :
        {"2 nodes x 4 GPUs", "on emu (deterministic, seed 1)", "Model mixtral-8x22b", "KV cache 229,376 B per token",
         "tp_decode", "pd_disagg", "moe", "pp", "weight_load", "No faults."}) {
@@ -94,7 +99,7 @@ TEST(FerryCli, ValidateQuietAndScale) {
   const Outcome scaled = ferry({"validate", "--scale=0.5", kDefault});
   EXPECT_EQ(scaled.status, 0);
   EXPECT_TRUE(contains(scaled.out, "scaled by 0.5")) << scaled.out;
-  EXPECT_TRUE(contains(scaled.out, "32 MiB to each of 8 GPUs")) << scaled.out;
+  EXPECT_TRUE(contains(unwrapped(scaled.out), "32 MiB to each of 8 GPUs")) << scaled.out;
 }
 
 TEST(FerryCli, InvalidScenarioExitsOneWithEveryError) {
