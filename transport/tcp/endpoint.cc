@@ -351,23 +351,29 @@ void TcpEndpoint::on_response_locked(const Frame& frame) {
     return;
   }
   if (frame.type != static_cast<uint8_t>(FrameType::kAck)) return;
+  if (frame.status == static_cast<uint8_t>(Status::kSuccess)) {
+    // Every request up to frame.ssn succeeded; a read also waits for its bytes.
+    for (size_t i = 0; i < unstarted_ && i < ops_.size(); ++i) {
+      SendOp& op = ops_[i];
+      if (op.ssn > frame.ssn) break;
+      if (op.done) continue;
+      op.acked = true;
+      if (op.request.opcode == Opcode::kRead && op.read_done < op.bytes) continue;
+      op.done = true;
+      op.status = Status::kSuccess;
+      op.pins.reset();
+    }
+    complete_locked();
+    return;
+  }
   SendOp* op = find_op_locked(frame.ssn);
   if (op == nullptr) return;
-  Status status = static_cast<Status>(frame.status);
-  if (frame.status == kNotExecuted) {
-    // The target did not take it: as a peer that does not answer, unless this endpoint
-    // already failed and flushes.
-    status = state() == EndpointState::kError ? Status::kFlushed : Status::kRetryExceeded;
-  }
-  if (op->request.opcode == Opcode::kRead && status == Status::kSuccess) {
-    op->acked = true;
-    if (op->read_done < op->bytes) return;
-  }
-  if (status == Status::kSuccess) {
-    finish_locked(*op, status);
-  } else {
-    fail_locked(*op, status);
-  }
+  // Not executed: the target did not take it; as a peer that does not answer, unless
+  // this endpoint already failed and flushes.
+  const Status status = frame.status != kNotExecuted        ? static_cast<Status>(frame.status)
+                        : state() == EndpointState::kError ? Status::kFlushed
+                                                            : Status::kRetryExceeded;
+  fail_locked(*op, status);
 }
 
 const std::vector<Piece>* TcpEndpoint::read_sink_locked(const Frame& frame) {

@@ -211,6 +211,8 @@ class TcpEndpoint final : public Endpoint {
   // An incoming connection broke: the request under way is dropped.
   void incoming_lost_locked();
   uint64_t expected_ssn() const { return expected_ssn_; }
+  // Sends the ack of every request done since the last one: one frame for many.
+  void flush_ack_locked();
   void forget_lane_locked(Lane* lane);
 
  private:
@@ -257,6 +259,8 @@ class TcpEndpoint final : public Endpoint {
   std::deque<PostedRecv> recvs_;
   uint64_t posted_ = 0;
   uint64_t expected_ssn_ = 0;
+  uint64_t succeeded_through_ = 0;  // requests [0, this) succeeded ...
+  bool ack_due_ = false;            // ... and the initiator was not told yet
   TargetOp target_;
 
   friend class TcpProvider;

@@ -282,18 +282,16 @@ void TcpProvider::lane_failed_locked(Lane* lane) {
 
 void TcpProvider::read_locked(Lane* lane) {
   TcpEndpoint* endpoint = lane->endpoint;
-  if (endpoint == nullptr || lane->outgoing) {
-    read_lane_locked(lane);
-    return;
-  }
-  // A request's turn may free another connection's request that waits for it.
-  bool any = true;
-  while (any) {
-    any = false;
+  read_lane_locked(lane);
+  if (endpoint == nullptr || lane->outgoing) return;
+  // A request done may give the turn to one that waits on another connection.
+  for (bool again = true; again;) {
+    again = false;
     for (Lane* in : std::vector<Lane*>(endpoint->in_lanes_)) {
-      if (in->fd >= 0) any = read_lane_locked(in) || any;
+      if (in->fd >= 0 && in->paused && in->in.ssn == endpoint->expected_ssn()) again = read_lane_locked(in) || again;
     }
   }
+  endpoint->flush_ack_locked();
 }
 
 }  // namespace ferry::tcp

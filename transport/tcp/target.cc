@@ -15,6 +15,8 @@ void TcpEndpoint::attach_incoming_locked(Lane* lane, const Hello& hello) {
     in_peer_nonce_ = hello.initiator_nonce;
     in_peer_id_ = hello.initiator_endpoint;
     expected_ssn_ = 0;
+    succeeded_through_ = 0;
+    ack_due_ = false;
     target_ = TargetOp{};
   }
   in_lanes_.push_back(lane);
@@ -43,6 +45,12 @@ void TcpEndpoint::send_credit_locked() {
   frame.header.type = static_cast<uint8_t>(FrameType::kCredit);
   frame.header.ssn = posted_;
   provider_.send_frame_locked(in_lanes_.front(), std::move(frame));
+}
+
+void TcpEndpoint::flush_ack_locked() {
+  if (!ack_due_) return;
+  ack_due_ = false;
+  ack_locked(succeeded_through_ - 1, static_cast<uint8_t>(Status::kSuccess));
 }
 
 void TcpEndpoint::ack_locked(uint64_t ssn, uint8_t status) {
@@ -193,19 +201,19 @@ void TcpEndpoint::finish_target_op_locked() {
     }
     push_recv_completion_locked(c);
   }
-  ack_locked(ssn, op.status);
+  if (ok) {
+    succeeded_through_ = ssn + 1;
+    ack_due_ = true;  // sent once the requests that arrived together are done
+  } else {
+    flush_ack_locked();
+    ack_locked(ssn, op.status);
+  }
   // RC: a request this side refused puts it in error too.
   if (!ok && op.status != kNotExecuted && op.status != static_cast<uint8_t>(Status::kRnrRetryExceeded) &&
       state() != EndpointState::kError) {
     enter_error_locked();
   }
-  // Requests waiting on other connections for their turn go on (provider.cc reads them).
-  for (Lane* lane : in_lanes_) {
-    if (lane->paused) {
-      lane->paused = false;
-      provider_.flush_locked(lane);  // updates what epoll watches
-    }
-  }
+  // Requests waiting on other connections for their turn go on: read_locked reads them.
 }
 
 }  // namespace ferry::tcp

@@ -50,7 +50,7 @@ enum class FrameType : uint8_t {
   kWriteWithImm = 2,  // a chunk of a write-with-imm
   kSend = 3,          // a chunk of a send
   kRead = 4,          // a read request: no bytes follow
-  kAck = 16,          // the target's answer to request `ssn`: status
+  kAck = 16,          // kSuccess: every request up to `ssn` succeeded; else request `ssn` failed
   kReadData = 17,     // a chunk of a read's bytes: chunk_len bytes follow
   kCredit = 18,       // `ssn` holds how many recvs the target posted in all
 };

@@ -1,0 +1,220 @@
+// The tcp provider's write throughput against a plain TCP stream on the same path, in
+// one run, batch by batch.
+//
+//   bazel run --config=opt //benchmarks:tcp_bench
+//
+// BM_TcpWrite/<message bytes>/<connections>: each iteration moves the same bytes twice,
+//   timed apart: once as ferry tcp writes between two providers (a window of 16
+//   outstanding, each completion meaning the bytes are in the target's memory), once as
+//   a plain blocking send() stream into a reader thread (until it read them all).
+//   Counters: tcp_GBps, plain_GBps and vs_plain = tcp / plain (goal >= 0.9).
+//
+// --host=IP: both providers and the plain stream's reader listen on that address.
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "transport/tcp/tcp_provider.h"
+
+namespace {
+
+using namespace ferry;
+
+std::string g_host = "127.0.0.1";
+
+template <typename T>
+T must(Result<T> r) {
+  if (!r.ok()) throw std::runtime_error(r.error().to_string());
+  return std::move(r).value();
+}
+
+void must(VoidResult r) {
+  if (!r.ok()) throw std::runtime_error(r.error().to_string());
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+constexpr uint64_t kBatchBytes = 64 << 20;
+constexpr size_t kWindow = 16;
+
+// A plain stream: one connection, a thread reading everything into one buffer.
+class PlainStream {
+ public:
+  explicit PlainStream(size_t message) : buffer_(message) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, g_host.c_str(), &a.sin_addr);
+    socklen_t len = sizeof a;
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listen_fd_, 1) != 0 ||
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("plain stream: cannot listen on " + g_host);
+    }
+    send_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(send_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("plain stream: connect");
+    recv_fd_ = accept(listen_fd_, nullptr, nullptr);
+    const int one = 1;
+    setsockopt(send_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    reader_ = std::thread([this] {
+      for (;;) {
+        const ssize_t r = recv(recv_fd_, buffer_.data(), buffer_.size(), 0);
+        if (r <= 0) return;
+        received_.fetch_add(static_cast<uint64_t>(r), std::memory_order_release);
+      }
+    });
+  }
+  ~PlainStream() {
+    shutdown(send_fd_, SHUT_WR);
+    reader_.join();
+    close(send_fd_);
+    close(recv_fd_);
+    close(listen_fd_);
+  }
+  // Sends `bytes` in messages from `src`, and waits until the reader has them all.
+  void move(const std::vector<uint8_t>& src, uint64_t bytes) {
+    const uint64_t target = sent_ + bytes;
+    while (sent_ < target) {
+      const ssize_t w = send(send_fd_, src.data(), std::min<uint64_t>(src.size(), target - sent_), MSG_NOSIGNAL);
+      if (w <= 0) throw std::runtime_error("plain stream: send failed");
+      sent_ += static_cast<uint64_t>(w);
+    }
+    while (received_.load(std::memory_order_acquire) < target) std::this_thread::yield();
+  }
+
+ private:
+  int listen_fd_ = -1, send_fd_ = -1, recv_fd_ = -1;
+  std::vector<uint8_t> buffer_;
+  uint64_t sent_ = 0;
+  std::atomic<uint64_t> received_{0};
+  std::thread reader_;
+};
+
+// Two tcp providers with an RC endpoint pair and a window of message slots each side.
+struct TcpPair {
+  TcpPair(size_t message, uint32_t connections) : message(message) {
+    tcp::TcpOptions o;
+    o.host = g_host;
+    o.connections = connections;
+    cluster = must(tcp::open_cluster(2, o));
+    for (int side = 0; side < 2; ++side) {
+      Device& device = cluster->node(side).device(0);
+      pd[side] = must(device.create_protection_domain());
+      cq[side] = must(device.create_completion_queue(1024));
+      memory[side].assign(message * kWindow, static_cast<uint8_t>(side + 1));
+      mr[side] = must(pd[side]->register_memory(memory[side].data(), memory[side].size(),
+                                                kAccessLocalWrite | kAccessRemoteWrite, MemoryKind::kHost));
+      EndpointConfig config;
+      config.send_cq = config.recv_cq = cq[side].get();
+      ep[side] = must(pd[side]->create_endpoint(config));
+    }
+    must(ep[0]->connect(ep[1]->address()));
+    must(ep[1]->connect(ep[0]->address()));
+  }
+  ~TcpPair() {
+    for (auto& e : ep) e.reset();
+    for (auto& m : mr) m.reset();
+  }
+
+  // `bytes` as writes of `message`, kWindow outstanding; every completion checked.
+  void move(uint64_t bytes) {
+    const uint64_t count = bytes / message;
+    uint64_t posted = 0, done = 0;
+    Completion batch[32];
+    while (done < count) {
+      while (posted < count && posted - done < kWindow) {
+        const size_t slot = posted % kWindow;
+        Sge sge{reinterpret_cast<uint64_t>(memory[0].data() + slot * message), static_cast<uint32_t>(message),
+                mr[0]->lkey()};
+        WorkRequest wr;
+        wr.cookie = posted;
+        wr.sg_list = &sge;
+        wr.num_sge = 1;
+        wr.remote_addr = reinterpret_cast<uint64_t>(memory[1].data() + slot * message);
+        wr.rkey = mr[1]->rkey();
+        must(ep[0]->post_send({&wr, 1}));
+        ++posted;
+      }
+      const size_t n = must(cq[0]->poll(batch));
+      for (size_t i = 0; i < n; ++i) {
+        if (batch[i].status != Status::kSuccess) throw std::runtime_error("tcp write failed");
+      }
+      done += n;
+      if (n == 0) std::this_thread::yield();  // the providers' threads need the cores
+    }
+  }
+
+  size_t message;
+  std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<ProtectionDomain> pd[2];
+  std::unique_ptr<CompletionQueue> cq[2];
+  std::vector<uint8_t> memory[2];
+  std::unique_ptr<MemoryRegion> mr[2];
+  std::unique_ptr<Endpoint> ep[2];
+};
+
+void BM_TcpWrite(benchmark::State& state) {
+  const size_t message = static_cast<size_t>(state.range(0));
+  const auto connections = static_cast<uint32_t>(state.range(1));
+  TcpPair ferry_pair(message, connections);
+  PlainStream plain(message);
+  const std::vector<uint8_t> src(message, 7);
+  double tcp_s = 0, plain_s = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    ferry_pair.move(kBatchBytes);
+    const double t = seconds_since(t0);
+    tcp_s += t;
+    t0 = std::chrono::steady_clock::now();
+    plain.move(src, kBatchBytes);
+    plain_s += seconds_since(t0);
+    state.SetIterationTime(t);
+  }
+  const double bytes = static_cast<double>(kBatchBytes) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["tcp_GBps"] = bytes / tcp_s / 1e9;
+  state.counters["plain_GBps"] = bytes / plain_s / 1e9;
+  state.counters["vs_plain"] = plain_s / tcp_s;
+}
+
+BENCHMARK(BM_TcpWrite)
+    ->ArgNames({"bytes", "connections"})
+    ->Args({1 << 20, 1})
+    ->Args({1 << 20, 4})
+    ->Args({64 << 10, 1})
+    ->Args({64 << 10, 4})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Our own flags first; the rest are Google Benchmark's.
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--host=", 0) == 0) {
+      g_host = arg.substr(7);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  int n = static_cast<int>(rest.size());
+  benchmark::Initialize(&n, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
