@@ -159,7 +159,7 @@ void TcpEndpoint::respond_read_locked(const Frame& frame) {
     const uint64_t stripe = std::max<uint32_t>(provider_.options().stripe_bytes, 4096);
     uint64_t offset = 0;
     size_t c = 0;
-    while (offset < frame.total_len) {
+    while (offset < frame.total_len && !in_lanes_.empty()) {  // a write may fail and close them
       const uint64_t n = std::min(stripe, frame.total_len - offset);
       OutFrame out;
       out.header.type = static_cast<uint8_t>(FrameType::kReadData);
