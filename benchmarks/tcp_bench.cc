@@ -9,9 +9,13 @@
 //   a plain blocking send() stream into a reader thread (until it read them all).
 //   Counters: tcp_GBps, plain_GBps and vs_plain = tcp / plain (goal >= 0.9).
 //
-// --host=IP: both providers and the plain stream's reader listen on that address.
+// Between two network namespaces joined by a veth pair (benchmarks/tcp_netns.sh makes
+// them): --netns_a=NAME --host_a=IP for the writing side, --netns_b=NAME --host_b=IP for
+// the target and the plain stream's reader. Without them both sides are on 127.0.0.1.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -31,7 +35,22 @@ namespace {
 
 using namespace ferry;
 
-std::string g_host = "127.0.0.1";
+// Where each side lives: a network namespace ("" for this process's own) and the
+// address it listens on.
+struct Place {
+  std::string netns;
+  std::string host = "127.0.0.1";
+};
+Place g_side[2];
+
+// Moves the calling thread into `side`'s namespace: sockets made now belong to it.
+void enter(int side) {
+  static const int home = open("/proc/self/ns/net", O_RDONLY);
+  const std::string& ns = g_side[side].netns;
+  const int fd = ns.empty() ? home : open(("/var/run/netns/" + ns).c_str(), O_RDONLY);
+  if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) throw std::runtime_error("cannot enter network namespace " + ns);
+  if (fd != home) close(fd);
+}
 
 template <typename T>
 T must(Result<T> r) {
@@ -54,15 +73,17 @@ constexpr size_t kWindow = 16;
 class PlainStream {
  public:
   explicit PlainStream(size_t message) : buffer_(message) {
+    enter(1);
     listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    inet_pton(AF_INET, g_host.c_str(), &a.sin_addr);
+    inet_pton(AF_INET, g_side[1].host.c_str(), &a.sin_addr);
     socklen_t len = sizeof a;
     if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listen_fd_, 1) != 0 ||
         getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      throw std::runtime_error("plain stream: cannot listen on " + g_host);
+      throw std::runtime_error("plain stream: cannot listen on " + g_side[1].host);
     }
+    enter(0);
     send_fd_ = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(send_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("plain stream: connect");
     recv_fd_ = accept(listen_fd_, nullptr, nullptr);
@@ -105,12 +126,13 @@ class PlainStream {
 // Two tcp providers with an RC endpoint pair and a window of message slots each side.
 struct TcpPair {
   TcpPair(size_t message, uint32_t connections) : message(message) {
-    tcp::TcpOptions o;
-    o.host = g_host;
-    o.connections = connections;
-    cluster = must(tcp::open_cluster(2, o));
     for (int side = 0; side < 2; ++side) {
-      Device& device = cluster->node(side).device(0);
+      tcp::TcpOptions o;
+      o.host = g_side[side].host;
+      o.connections = connections;
+      enter(side);
+      provider[side] = must(tcp::open_provider(o));
+      Device& device = provider[side]->device(0);
       pd[side] = must(device.create_protection_domain());
       cq[side] = must(device.create_completion_queue(1024));
       memory[side].assign(message * kWindow, static_cast<uint8_t>(side + 1));
@@ -120,12 +142,18 @@ struct TcpPair {
       config.send_cq = config.recv_cq = cq[side].get();
       ep[side] = must(pd[side]->create_endpoint(config));
     }
+    // Each side's connections are made from its own namespace.
+    enter(0);
     must(ep[0]->connect(ep[1]->address()));
+    enter(1);
     must(ep[1]->connect(ep[0]->address()));
+    enter(0);
   }
   ~TcpPair() {
     for (auto& e : ep) e.reset();
     for (auto& m : mr) m.reset();
+    for (auto& c : cq) c.reset();
+    for (auto& d : pd) d.reset();
   }
 
   // `bytes` as writes of `message`, kWindow outstanding; every completion checked.
@@ -157,7 +185,7 @@ struct TcpPair {
   }
 
   size_t message;
-  std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<Provider> provider[2];
   std::unique_ptr<ProtectionDomain> pd[2];
   std::unique_ptr<CompletionQueue> cq[2];
   std::vector<uint8_t> memory[2];
@@ -206,8 +234,15 @@ int main(int argc, char** argv) {
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.rfind("--host=", 0) == 0) {
-      g_host = arg.substr(7);
+    const auto value = [&arg](const char* flag) { return arg.substr(std::strlen(flag)); };
+    if (arg.rfind("--netns_a=", 0) == 0) {
+      g_side[0].netns = value("--netns_a=");
+    } else if (arg.rfind("--netns_b=", 0) == 0) {
+      g_side[1].netns = value("--netns_b=");
+    } else if (arg.rfind("--host_a=", 0) == 0) {
+      g_side[0].host = value("--host_a=");
+    } else if (arg.rfind("--host_b=", 0) == 0) {
+      g_side[1].host = value("--host_b=");
     } else {
       rest.push_back(argv[i]);
     }

@@ -28,6 +28,12 @@ FrameType frame_type(Opcode op) {
   return FrameType::kWrite;
 }
 
+// A post refused at request `i`.
+Error refused(size_t* bad_index, size_t i, ErrorCode code, const std::string& message) {
+  if (bad_index) *bad_index = i;
+  return make_error(code, message);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------
@@ -156,15 +162,13 @@ VoidResult TcpEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
   const DeviceAttributes& attr = pd_.device.attributes();
   std::lock_guard lock(provider_.mutex);
   if (state() == EndpointState::kInit) {
-    if (bad_index) *bad_index = 0;
-    return make_error(ErrorCode::kFailedPrecondition, "post_send before connect()");
+    return refused(bad_index, 0, ErrorCode::kFailedPrecondition, "post_send before connect()");
   }
   VoidResult result;
   for (size_t i = 0; i < requests.size(); ++i) {
     const WorkRequest& wr = requests[i];
     if (auto wrong = check_send_request(wr, attr, ops_.size(), config_.max_send_wr)) {
-      if (bad_index) *bad_index = i;
-      result = make_error(wrong->code, "work request " + std::to_string(i) + ": " + wrong->message);
+      result = refused(bad_index, i, wrong->code, "work request " + std::to_string(i) + ": " + wrong->message);
       break;
     }
     SendOp& op = ops_.emplace_back();
@@ -181,21 +185,18 @@ VoidResult TcpEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
 VoidResult TcpEndpoint::post_recv(std::span<const RecvRequest> requests, size_t* bad_index) {
   std::lock_guard lock(provider_.mutex);
   if (state() == EndpointState::kInit) {
-    if (bad_index) *bad_index = 0;
-    return make_error(ErrorCode::kFailedPrecondition, "post_recv before connect()");
+    return refused(bad_index, 0, ErrorCode::kFailedPrecondition, "post_recv before connect()");
   }
   VoidResult result;
   for (size_t i = 0; i < requests.size(); ++i) {
     const RecvRequest& rr = requests[i];
     if (auto wrong = check_recv_request(rr, pd_.device.attributes())) {
-      if (bad_index) *bad_index = i;
-      result = make_error(wrong->code, "recv request " + std::to_string(i) + ": " + wrong->message);
+      result = refused(bad_index, i, wrong->code, "recv request " + std::to_string(i) + ": " + wrong->message);
       break;
     }
     if (recvs_.size() >= config_.max_recv_wr) {
-      if (bad_index) *bad_index = i;
-      result = make_error(ErrorCode::kResourceExhausted,
-                          "recv queue full (" + std::to_string(config_.max_recv_wr) + " posted)");
+      result = refused(bad_index, i, ErrorCode::kResourceExhausted,
+                       "recv queue full (" + std::to_string(config_.max_recv_wr) + " posted)");
       break;
     }
     PostedRecv& recv = recvs_.emplace_back();

@@ -34,6 +34,9 @@ int iovecs(const std::vector<Piece>& pieces, uint64_t offset, uint64_t length, i
   return n;
 }
 
+// Whether a recv's result ends the connection: closed by the peer, or an error.
+bool ended(ssize_t r) { return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR); }
+
 }  // namespace
 
 void TcpProvider::send_frame_locked(Lane* lane, OutFrame frame) {
@@ -75,7 +78,7 @@ void TcpProvider::flush_locked(Lane* lane) {
 bool TcpProvider::read_hello_locked(Lane* lane) {
   auto* into = reinterpret_cast<uint8_t*>(&lane->hello);
   const ssize_t r = recv(lane->fd, into + lane->hello_have, sizeof(Hello) - lane->hello_have, MSG_DONTWAIT);
-  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+  if (ended(r)) {
     close_lane_locked(lane);
     return false;
   }
@@ -116,7 +119,7 @@ bool TcpProvider::read_lane_locked(Lane* lane) {
     if (lane->in_have < sizeof(Frame)) {
       auto* into = reinterpret_cast<uint8_t*>(&lane->in);
       const ssize_t r = recv(lane->fd, into + lane->in_have, sizeof(Frame) - lane->in_have, MSG_DONTWAIT);
-      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+      if (ended(r)) {
         lane_failed_locked(lane);
         return true;
       }
@@ -187,7 +190,7 @@ bool TcpProvider::read_lane_locked(Lane* lane) {
       msg.msg_iov = iov;
       msg.msg_iovlen = static_cast<size_t>(n);
       const ssize_t r = recvmsg(lane->fd, &msg, MSG_DONTWAIT);
-      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+      if (ended(r)) {
         lane_failed_locked(lane);
         return true;
       }

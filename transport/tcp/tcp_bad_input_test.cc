@@ -17,26 +17,24 @@ namespace {
 using namespace testing;
 
 TEST(TcpBadInput, OptionsOutOfRangeAreRefused) {
-  TcpOptions o;
-  o.connections = 0;
-  auto p = open_provider(o);
-  ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.error().code, ErrorCode::kOutOfRange);
-  EXPECT_NE(p.error().message.find("connections"), std::string::npos) << p.error().message;
-  o = TcpOptions{};
-  o.stripe_bytes = 100;
-  p = open_provider(o);
-  ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.error().message.find("stripe_bytes"), std::string::npos) << p.error().message;
-  o = TcpOptions{};
-  o.host = "not-an-address";
-  p = open_provider(o);
-  ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.error().message.find("not-an-address"), std::string::npos) << p.error().message;
-  o.host = "0.0.0.0";
-  p = open_provider(o);
-  ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.error().message.find("0.0.0.0"), std::string::npos) << p.error().message;
+  struct Case {
+    TcpOptions options;
+    const char* named;  // what the message must name
+  };
+  std::vector<Case> cases(4, Case{{}, ""});
+  cases[0].options.connections = 0;
+  cases[0].named = "connections";
+  cases[1].options.stripe_bytes = 100;
+  cases[1].named = "stripe_bytes";
+  cases[2].options.host = "not-an-address";
+  cases[2].named = "not-an-address";
+  cases[3].options.host = "0.0.0.0";
+  cases[3].named = "0.0.0.0";
+  for (const Case& c : cases) {
+    auto p = open_provider(c.options);
+    ASSERT_FALSE(p.ok()) << c.named;
+    EXPECT_NE(p.error().message.find(c.named), std::string::npos) << p.error().message;
+  }
 }
 
 TEST(TcpBadInput, PortInUseIsRefused) {
@@ -90,6 +88,8 @@ TEST(TcpBadInput, UnreachableAddressIsAnError) {
 // Garbage instead of a hello, and a hello followed by garbage instead of frames: the
 // provider drops those connections and goes on serving its endpoints.
 TEST(TcpBadInput, BytesThatAreNotFramesCloseTheirConnection) {
+  auto src = patterned(8, 5000);
+  std::vector<uint8_t> dst(5000, 0);
   Side a, b;
   ASSERT_TRUE(open_side(a));
   ASSERT_TRUE(open_side(b));
@@ -126,8 +126,6 @@ TEST(TcpBadInput, BytesThatAreNotFramesCloseTheirConnection) {
   // b still works.
   ASSERT_TRUE(a.ep->connect(b.ep->address()).ok());
   ASSERT_TRUE(b.ep->connect(a.ep->address()).ok());
-  auto src = patterned(8, 5000);
-  std::vector<uint8_t> dst(5000, 0);
   const std::vector<Sge> list = {sge(src.data(), src.size(), a.add(src.data(), src.size()))};
   const WorkRequest wr = request(Opcode::kWrite, 1, list, reinterpret_cast<uint64_t>(dst.data()), b.add(dst.data(), dst.size()));
   ASSERT_TRUE(a.ep->post_send({&wr, 1}).ok());
@@ -140,14 +138,14 @@ TEST(TcpBadInput, BytesThatAreNotFramesCloseTheirConnection) {
 // A request larger than the stripe, to a peer endpoint destroyed while it moves: it
 // completes whole or ends with retry exceeded, and nothing waits forever.
 TEST(TcpBadInput, PeerDestroyedMidTransferEndsTheRequest) {
+  constexpr size_t kBytes = 32 << 20;
+  auto src = patterned(9, kBytes);
+  std::vector<uint8_t> dst(kBytes, 0);
   Side a, b;
   ASSERT_TRUE(open_side(a));
   ASSERT_TRUE(open_side(b));
   ASSERT_TRUE(a.ep->connect(b.ep->address()).ok());
   ASSERT_TRUE(b.ep->connect(a.ep->address()).ok());
-  constexpr size_t kBytes = 32 << 20;
-  auto src = patterned(9, kBytes);
-  std::vector<uint8_t> dst(kBytes, 0);
   const std::vector<Sge> list = {sge(src.data(), kBytes, a.add(src.data(), kBytes))};
   const WorkRequest wr = request(Opcode::kWrite, 1, list, reinterpret_cast<uint64_t>(dst.data()), b.add(dst.data(), kBytes));
   ASSERT_TRUE(a.ep->post_send({&wr, 1}).ok());
@@ -163,9 +161,9 @@ TEST(TcpBadInput, PeerDestroyedMidTransferEndsTheRequest) {
 }
 
 TEST(TcpBadInput, GpuMemoryWithoutGpuIsRefusedWithAReason) {
+  std::vector<uint8_t> host(256);
   Side s;
   ASSERT_TRUE(open_side(s));
-  std::vector<uint8_t> host(256);
   auto mr = s.pd->register_memory(host.data(), host.size(), kAllAccess, MemoryKind::kDevice);
   ASSERT_FALSE(mr.ok());
   EXPECT_NE(mr.error().message.find("tcp"), std::string::npos) << mr.error().message;

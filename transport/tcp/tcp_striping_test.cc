@@ -29,10 +29,10 @@ struct Pair {
 constexpr size_t kBig = (1 << 20) + 7;
 
 TEST(TcpStriping, GatheredWriteLandsEveryByte) {
-  Pair p;
-  ASSERT_TRUE(p.open());
   auto src = patterned(1, kBig);
   std::vector<uint8_t> dst(kBig + 2, 0xee);  // a canary byte each side
+  Pair p;  // after the memory: its regions go first
+  ASSERT_TRUE(p.open());
   const uint32_t lkey = p.a.add(src.data(), src.size());
   const uint32_t rkey = p.b.add(dst.data() + 1, kBig);
   // Three entries, the middle one across many chunk boundaries.
@@ -49,11 +49,11 @@ TEST(TcpStriping, GatheredWriteLandsEveryByte) {
 }
 
 TEST(TcpStriping, ReadAndSendScatterEveryByte) {
-  Pair p;
-  ASSERT_TRUE(p.open());
   auto remote = patterned(2, kBig);
   auto src = patterned(3, kBig);
   std::vector<uint8_t> back(kBig, 0), recv(kBig + 100, 0);
+  Pair p;
+  ASSERT_TRUE(p.open());
   const uint32_t remote_key = p.b.add(remote.data(), remote.size());
   const uint32_t recv_key = p.b.add(recv.data(), recv.size());
   const uint32_t back_key = p.a.add(back.data(), back.size());
@@ -87,12 +87,12 @@ TEST(TcpStriping, ReadAndSendScatterEveryByte) {
 // Large writes then small ones to the same bytes, and a write-with-imm last: the later
 // request's bytes win everywhere, and the immediate comes after all of them.
 TEST(TcpStriping, LaterRequestsWinAcrossConnections) {
-  Pair p;
-  ASSERT_TRUE(p.open());
   constexpr size_t kRounds = 8;
   std::vector<std::vector<uint8_t>> sources;
   for (uint32_t r = 0; r < kRounds; ++r) sources.push_back(patterned(10 + r, kBig));
   std::vector<uint8_t> dst(kBig, 0);
+  Pair p;
+  ASSERT_TRUE(p.open());
   const uint32_t rkey = p.b.add(dst.data(), dst.size());
   std::vector<std::vector<Sge>> lists;
   for (auto& s : sources) lists.push_back({sge(s.data(), s.size(), p.a.add(s.data(), s.size()))});

@@ -70,9 +70,9 @@ int wait_child(pid_t pid) {
 // into the parent's recv, then a write-with-imm of nothing says it is done; it serves
 // the parent's read of its memory until the parent says goodbye.
 int child_moves_bytes(int to_parent, int from_parent) {
+  auto src = patterned(1, kBytes);  // outlives its registration in s
   Side s;
   if (!open_side(s)) return 2;
-  auto src = patterned(1, kBytes);
   const uint32_t key = s.add(src.data(), src.size());
   if (key == 0) return 3;
   Card parent;
@@ -97,9 +97,9 @@ int child_moves_bytes(int to_parent, int from_parent) {
 TEST(TcpTwoProcess, ChildWritesSendsAndIsReadEveryByte) {
   const Child child = fork_child(child_moves_bytes);
   ASSERT_GE(child.pid, 0);
+  std::vector<uint8_t> dst(kBytes + 2, 0xee), recv(1 << 20, 0), back(kBytes, 0);
   Side s;
   ASSERT_TRUE(open_side(s));
-  std::vector<uint8_t> dst(kBytes + 2, 0xee), recv(1 << 20, 0), back(kBytes, 0);
   const uint32_t dst_key = s.add(dst.data() + 1, kBytes);
   const uint32_t recv_key = s.add(recv.data(), recv.size());
   const uint32_t back_key = s.add(back.data(), back.size());
@@ -137,9 +137,9 @@ TEST(TcpTwoProcess, ChildWritesSendsAndIsReadEveryByte) {
 
 // The child publishes a region of kBytes, connects, and waits to be stopped or killed.
 int child_waits(int to_parent, int from_parent) {
+  std::vector<uint8_t> memory(kBytes);
   Side s;
   if (!open_side(s)) return 2;
-  std::vector<uint8_t> memory(kBytes);
   const uint32_t key = s.add(memory.data(), memory.size());
   Card parent;
   if (!put(to_parent, card_of(s, memory.data(), key)) || !get(from_parent, &parent)) return 4;
@@ -149,14 +149,20 @@ int child_waits(int to_parent, int from_parent) {
   return 0;
 }
 
-// Connects to a child_waits child; the child's card.
-Card meet(const Child& child, Side& s) {
+// Connects to a child_waits child, stops it (it takes no more bytes) and posts a write
+// of `src` (kBytes) into its region, cookie 1; the write's request, to post again.
+WorkRequest write_to_stopped_child(const Child& child, Side& s, const std::vector<uint8_t>& src,
+                                   std::vector<Sge>& list) {
   Card theirs, connected;
   EXPECT_TRUE(get(child.from_child, &theirs));
   EXPECT_TRUE(s.ep->connect({theirs.address, sizeof theirs.address}).ok());
   EXPECT_TRUE(put(child.to_child, card_of(s)));
   EXPECT_TRUE(get(child.from_child, &connected));
-  return theirs;
+  list = {sge(src.data(), kBytes, s.add(const_cast<uint8_t*>(src.data()), src.size()))};
+  EXPECT_EQ(kill(child.pid, SIGSTOP), 0);
+  const WorkRequest wr = request(Opcode::kWrite, 1, list, theirs.addr, theirs.rkey);
+  EXPECT_TRUE(s.ep->post_send({&wr, 1}).ok());
+  return wr;
 }
 
 // Stopped, the child takes no bytes: the write stalls mid-transfer. Killed, its
@@ -164,23 +170,19 @@ Card meet(const Child& child, Side& s) {
 TEST(TcpTwoProcess, PeerKilledMidTransferGivesRetryExceeded) {
   const Child child = fork_child(child_waits);
   ASSERT_GE(child.pid, 0);
+  const auto src = patterned(3, kBytes);
   Side s;
   ASSERT_TRUE(open_side(s));
-  const Card theirs = meet(child, s);
-  auto src = patterned(3, kBytes);
-  const uint32_t key = s.add(src.data(), src.size());
-  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
-  const std::vector<Sge> list = {sge(src.data(), kBytes, key)};
-  const WorkRequest wr = request(Opcode::kWrite, 1, list, theirs.addr, theirs.rkey);
-  ASSERT_TRUE(s.ep->post_send({&wr, 1}).ok());
+  std::vector<Sge> list;
+  WorkRequest wr = write_to_stopped_child(child, s, src, list);
   ASSERT_EQ(kill(child.pid, SIGKILL), 0);
   auto lost = wait(*s.cq);
   ASSERT_EQ(lost.size(), 1u) << "no completion after the peer died mid-transfer";
   EXPECT_EQ(lost[0].cookie, 1u);
   EXPECT_EQ(lost[0].status, Status::kRetryExceeded);
   EXPECT_EQ(s.ep->state(), EndpointState::kError);
-  const WorkRequest after = request(Opcode::kWrite, 2, list, theirs.addr, theirs.rkey);
-  ASSERT_TRUE(s.ep->post_send({&after, 1}).ok());
+  wr.cookie = 2;
+  ASSERT_TRUE(s.ep->post_send({&wr, 1}).ok());
   auto flushed = wait(*s.cq);
   ASSERT_EQ(flushed.size(), 1u);
   EXPECT_EQ(flushed[0].status, Status::kFlushed);
@@ -195,15 +197,11 @@ TEST(TcpTwoProcess, StalledPeerGivesRetryExceeded) {
   EndpointConfig config;
   config.retry_count = 2;
   config.retry_timeout_ns = 20'000'000;
+  const auto src = patterned(4, kBytes);
   Side s;
   ASSERT_TRUE(open_side(s, {}, config));
-  const Card theirs = meet(child, s);
-  auto src = patterned(4, kBytes);
-  const uint32_t key = s.add(src.data(), src.size());
-  ASSERT_EQ(kill(child.pid, SIGSTOP), 0);
-  const std::vector<Sge> list = {sge(src.data(), kBytes, key)};
-  const WorkRequest wr = request(Opcode::kWrite, 1, list, theirs.addr, theirs.rkey);
-  ASSERT_TRUE(s.ep->post_send({&wr, 1}).ok());
+  std::vector<Sge> list;
+  write_to_stopped_child(child, s, src, list);
   auto lost = wait(*s.cq);
   ASSERT_EQ(lost.size(), 1u) << "no completion while the peer was stopped";
   EXPECT_EQ(lost[0].status, Status::kRetryExceeded);

@@ -31,6 +31,7 @@ inline size_t mismatches(const uint8_t* got, uint32_t tag, uint64_t from, size_t
 }
 
 // A provider, a domain, one queue for everything and one endpoint; destroyed in reverse.
+// Declare the memory it registers before it: regions go before their memory.
 struct Side {
   std::unique_ptr<Provider> provider;
   std::unique_ptr<ProtectionDomain> pd;
