@@ -16,6 +16,11 @@
 namespace ferry::tcp {
 namespace {
 
+// A live peer's event loop may not run for a while on a busy host (its thread waits for
+// a core): shorter silences than this are not taken for a dead peer, whatever the
+// retry settings (a NIC's acks do not wait for a scheduler).
+constexpr uint64_t kMinSilenceNs = 1'000'000'000;
+
 bool needs_recv(Opcode op) { return op == Opcode::kSend || op == Opcode::kWriteWithImm; }
 
 FrameType frame_type(Opcode op) {
@@ -226,10 +231,11 @@ bool TcpEndpoint::waits_on_timer() const { return unstarted_ < ops_.size() && st
 bool TcpEndpoint::service_locked(uint64_t now) {
   const size_t before = ops_.size() - unstarted_;
   if (unstarted_ < ops_.size()) start_ops_locked(now);
-  // Requests on the wire with nothing heard for as long as every transport retry takes:
-  // the peer does not answer.
+  // Requests on the wire with nothing heard for as long as every transport retry takes,
+  // and at least kMinSilenceNs: the peer does not answer.
   if (unstarted_ > 0 && !out_lanes_.empty()) {
-    const uint64_t silence = (uint64_t{config_.retry_count} + 1) * config_.retry_timeout_ns;
+    const uint64_t silence =
+        std::max(kMinSilenceNs, (uint64_t{config_.retry_count} + 1) * config_.retry_timeout_ns);
     bool waiting = false;
     for (size_t i = 0; i < unstarted_ && !waiting; ++i) waiting = !ops_[i].done;
     if (waiting && now - last_activity_ns_ > silence) peer_lost_locked();
