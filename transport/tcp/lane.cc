@@ -37,6 +37,15 @@ int iovecs(const std::vector<Piece>& pieces, uint64_t offset, uint64_t length, i
 // Whether a recv's result ends the connection: closed by the peer, or an error.
 bool ended(ssize_t r) { return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR); }
 
+// Reads toward `size` bytes at `into`, `have` of them in already.
+enum class Fill { kEnded, kMore, kFull };
+Fill fill(int fd, void* into, size_t size, size_t& have) {
+  const ssize_t r = recv(fd, static_cast<uint8_t*>(into) + have, size - have, MSG_DONTWAIT);
+  if (ended(r)) return Fill::kEnded;
+  if (r > 0) have += static_cast<size_t>(r);
+  return have == size ? Fill::kFull : Fill::kMore;
+}
+
 }  // namespace
 
 void TcpProvider::send_frame_locked(Lane* lane, OutFrame frame) {
@@ -76,15 +85,12 @@ void TcpProvider::flush_locked(Lane* lane) {
 }
 
 bool TcpProvider::read_hello_locked(Lane* lane) {
-  auto* into = reinterpret_cast<uint8_t*>(&lane->hello);
-  const ssize_t r = recv(lane->fd, into + lane->hello_have, sizeof(Hello) - lane->hello_have, MSG_DONTWAIT);
-  if (ended(r)) {
+  const Fill got = fill(lane->fd, &lane->hello, sizeof(Hello), lane->hello_have);
+  if (got == Fill::kEnded) {
     close_lane_locked(lane);
     return false;
   }
-  if (r < 0) return false;
-  lane->hello_have += static_cast<size_t>(r);
-  if (lane->hello_have < sizeof(Hello)) return true;
+  if (got == Fill::kMore) return false;
   const Hello& h = lane->hello;
   HelloReply reply;
   TcpEndpoint* endpoint = nullptr;
@@ -117,15 +123,14 @@ bool TcpProvider::read_lane_locked(Lane* lane) {
   while (lane->fd >= 0 && budget > 0) {
     // The header.
     if (lane->in_have < sizeof(Frame)) {
-      auto* into = reinterpret_cast<uint8_t*>(&lane->in);
-      const ssize_t r = recv(lane->fd, into + lane->in_have, sizeof(Frame) - lane->in_have, MSG_DONTWAIT);
-      if (ended(r)) {
+      const size_t before = lane->in_have;
+      const Fill got = fill(lane->fd, &lane->in, sizeof(Frame), lane->in_have);
+      if (got == Fill::kEnded) {
         lane_failed_locked(lane);
         return true;
       }
-      if (r < 0) return any;
+      if (lane->in_have == before) return any;
       any = true;
-      lane->in_have += static_cast<size_t>(r);
       if (lane->outgoing) endpoint->last_activity_ns_ = clock_.now_ns();
       continue;
     }

@@ -49,6 +49,16 @@ TEST(TcpBadInput, PortInUseIsRefused) {
   EXPECT_NE(second.error().message.find(std::to_string(o.port)), std::string::npos) << second.error().message;
 }
 
+// connect() to `address` fails as unavailable, naming `named`, and leaves the endpoint
+// in init.
+void expect_unavailable(Side& s, const std::vector<uint8_t>& address, const std::string& named) {
+  auto r = s.ep->connect(address);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(r.error().message.find(named), std::string::npos) << r.error().message;
+  EXPECT_EQ(s.ep->state(), EndpointState::kInit);
+}
+
 // The address of an endpoint whose provider is gone: nobody listens there any more.
 TEST(TcpBadInput, ConnectionRefusedIsAnError) {
   std::vector<uint8_t> address;
@@ -59,11 +69,7 @@ TEST(TcpBadInput, ConnectionRefusedIsAnError) {
   }
   Side s;
   ASSERT_TRUE(open_side(s));
-  auto r = s.ep->connect(address);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
-  EXPECT_NE(r.error().message.find("refused"), std::string::npos) << r.error().message;
-  EXPECT_EQ(s.ep->state(), EndpointState::kInit);
+  expect_unavailable(s, address, "refused");
 }
 
 // An address nobody answers at (TEST-NET-1): connect() gives up after its timeout, or at
@@ -78,11 +84,7 @@ TEST(TcpBadInput, UnreachableAddressIsAnError) {
   a.ipv4 = *parse_ipv4("192.0.2.1");
   std::vector<uint8_t> bytes(sizeof a);
   std::memcpy(bytes.data(), &a, sizeof a);
-  auto r = s.ep->connect(bytes);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
-  EXPECT_NE(r.error().message.find("192.0.2.1"), std::string::npos) << r.error().message;
-  EXPECT_EQ(s.ep->state(), EndpointState::kInit);
+  expect_unavailable(s, bytes, "192.0.2.1");
 }
 
 // Garbage instead of a hello, and a hello followed by garbage instead of frames: the
