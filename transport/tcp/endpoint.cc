@@ -61,10 +61,11 @@ Result<std::unique_ptr<Endpoint>> TcpProtectionDomain::create_endpoint(const End
   }
   TcpProvider& provider = device.provider;
   std::lock_guard lock(provider.mutex);
-  return std::unique_ptr<Endpoint>(std::make_unique<TcpEndpoint>(*this, config, 0));
+  return std::unique_ptr<Endpoint>(std::make_unique<TcpEndpoint>(*this, config));
 }
 
-TcpEndpoint::TcpEndpoint(TcpProtectionDomain& pd, const EndpointConfig& config, uint32_t)
+// Created with the provider's mutex held: it lists itself.
+TcpEndpoint::TcpEndpoint(TcpProtectionDomain& pd, const EndpointConfig& config)
     : provider_(pd.device.provider), pd_(pd), config_(config), id_(provider_.add_endpoint_locked(this)) {}
 
 TcpEndpoint::~TcpEndpoint() {

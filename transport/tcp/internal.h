@@ -178,7 +178,7 @@ struct TargetOp {
 
 class TcpEndpoint final : public Endpoint {
  public:
-  TcpEndpoint(TcpProtectionDomain& pd, const EndpointConfig& config, uint32_t id);
+  TcpEndpoint(TcpProtectionDomain& pd, const EndpointConfig& config);
   ~TcpEndpoint() override;
 
   EndpointKind kind() const override { return config_.kind; }
