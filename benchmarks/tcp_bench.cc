@@ -186,7 +186,9 @@ struct TcpPair {
         if (batch[i].status != Status::kSuccess) throw std::runtime_error("tcp write failed");
       }
       done += n;
-      if (n == 0) std::this_thread::yield();  // the providers' threads need the cores
+      // Nothing yet: sleep a little rather than spin, as a waiting application would;
+      // the providers' event loops need the cores (16 outstanding keep them busy).
+      if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
 
