@@ -56,17 +56,19 @@ void TcpProvider::send_frame_locked(Lane* lane, OutFrame frame) {
 
 void TcpProvider::flush_locked(Lane* lane) {
   while (!lane->out.empty()) {
-    OutFrame& f = lane->out.front();
-    const uint64_t total = sizeof(Frame) + f.header.chunk_len;
+    // As many queued frames as fit in one call: headers and bytes back to back.
     iovec iov[kMaxIov];
     int n = 0;
-    uint64_t data_from = 0;
-    if (f.written < sizeof(Frame)) {
-      iov[n++] = iovec{reinterpret_cast<uint8_t*>(&f.header) + f.written, sizeof(Frame) - f.written};
-    } else {
-      data_from = f.written - sizeof(Frame);
+    for (size_t i = 0; i < lane->out.size() && n < kMaxIov - 1; ++i) {
+      OutFrame& f = lane->out[i];
+      uint64_t data_from = 0;
+      if (f.written < sizeof(Frame)) {
+        iov[n++] = iovec{reinterpret_cast<uint8_t*>(&f.header) + f.written, sizeof(Frame) - f.written};
+      } else {
+        data_from = f.written - sizeof(Frame);
+      }
+      n += iovecs(f.data, data_from, f.header.chunk_len - data_from, iov + n, kMaxIov - n);
     }
-    n += iovecs(f.data, data_from, f.header.chunk_len - data_from, iov + n, kMaxIov - n);
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<size_t>(n);
@@ -77,9 +79,17 @@ void TcpProvider::flush_locked(Lane* lane) {
       lane_failed_locked(lane);
       return;
     }
-    f.written += static_cast<uint64_t>(w);
     if (lane->endpoint != nullptr && lane->outgoing) lane->endpoint->last_activity_ns_ = clock_.now_ns();
-    if (f.written == total) lane->out.pop_front();  // its pins go with it
+    // Frames written whole go, with their pins.
+    auto left = static_cast<uint64_t>(w);
+    while (left > 0) {
+      OutFrame& f = lane->out.front();
+      const uint64_t rest = sizeof(Frame) + f.header.chunk_len - f.written;
+      const uint64_t take = std::min(left, rest);
+      f.written += take;
+      left -= take;
+      if (take == rest) lane->out.pop_front();
+    }
   }
   watch_locked(lane);
 }

@@ -21,7 +21,7 @@ struct TcpOptions {
   // Connections per endpoint pair and direction; a message above stripe_bytes is cut
   // into chunks of stripe_bytes spread over them.
   uint32_t connections = 4;
-  uint32_t stripe_bytes = 256 * 1024;
+  uint32_t stripe_bytes = 1024 * 1024;
   // connect() gives up on a peer that does not accept and answer within this.
   uint64_t connect_timeout_ns = 2'000'000'000;
 };
