@@ -5,7 +5,8 @@
 //
 // BM_TcpWrite/<message bytes>/<connections>: each iteration moves the same bytes twice,
 //   timed apart: once as ferry tcp writes between two providers (a window of 16
-//   outstanding, each completion meaning the bytes are in the target's memory), once as
+//   outstanding, each completion meaning the bytes are in the target's memory; messages
+//   above 1 MiB cut into 1 MiB chunks over the connections), once as
 //   a plain blocking send() stream into a reader thread (until it read them all).
 //   Counters: tcp_GBps, plain_GBps and vs_plain = tcp / plain (goal >= 0.9).
 //
@@ -227,6 +228,8 @@ void BM_TcpWrite(benchmark::State& state) {
 
 BENCHMARK(BM_TcpWrite)
     ->ArgNames({"bytes", "connections"})
+    ->Args({4 << 20, 1})
+    ->Args({4 << 20, 4})  // four 1 MiB chunks, one per connection
     ->Args({1 << 20, 1})
     ->Args({1 << 20, 4})
     ->Args({64 << 10, 1})
