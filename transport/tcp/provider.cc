@@ -209,6 +209,8 @@ void TcpProvider::run() {
         accept_locked();
       } else {
         auto* lane = static_cast<Lane*>(tag);
+        // A paused connection is not read, so its hang-up is taken here, not from a read.
+        if (lane->fd >= 0 && lane->paused && (events[i].events & (EPOLLERR | EPOLLHUP))) lane_failed_locked(lane);
         if (lane->fd >= 0 && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) read_locked(lane);
         if (lane->fd >= 0 && (events[i].events & EPOLLOUT)) flush_locked(lane);
       }
