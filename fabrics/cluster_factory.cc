@@ -5,6 +5,7 @@
 #include "emu/fabric.h"
 #include "sim/simulation.h"
 #include "transport/ipc/ipc_provider.h"
+#include "transport/tcp/tcp_provider.h"
 #include "transport/verbs/verbs_cluster.h"
 
 namespace ferry::fabrics {
@@ -45,7 +46,7 @@ Result<std::unique_ptr<Cluster>> make_sim(const ClusterOptions& o) {
 }  // namespace
 
 const std::vector<std::string>& provider_names() {
-  static const std::vector<std::string> names = {kEmu, kEmuFast, kSim, kVerbs, kIpc};
+  static const std::vector<std::string> names = {kEmu, kEmuFast, kSim, kVerbs, kIpc, kTcp};
   return names;
 }
 
@@ -68,6 +69,10 @@ Result<std::unique_ptr<Cluster>> make_cluster(const ClusterOptions& o) {
   if (o.provider == "ipc") {
     if (o.kind != EndpointKind::kRc) return make_error(ErrorCode::kUnsupported, "ipc: RC endpoints only");
     return ipc::open_cluster(o.nodes);
+  }
+  if (o.provider == "tcp") {
+    if (o.kind != EndpointKind::kRc) return make_error(ErrorCode::kUnsupported, "tcp: RC endpoints only");
+    return tcp::open_cluster(o.nodes);
   }
   std::string known;
   for (const std::string& name : provider_names()) known += (known.empty() ? "" : ", ") + name;

@@ -19,8 +19,9 @@ namespace ferry::fabrics {
 
 struct ClusterOptions {
   // "emu" (deterministic: virtual time, seeded), "emu-fast" (real time, real threads),
-  // "sim" (ns-3, virtual time), "verbs" (this host's RDMA devices, real time) or "ipc"
-  // (providers of this process through shared memory, real time; RC only).
+  // "sim" (ns-3, virtual time), "verbs" (this host's RDMA devices, real time), "ipc"
+  // (providers of this process through shared memory, real time; RC only) or "tcp"
+  // (providers of this process over sockets on 127.0.0.1, real time; RC only).
   std::string provider = "emu";
   // RC: emu offers both kinds; sim simulates RoCE RC. SRD: sim simulates EFA-like SRD.
   EndpointKind kind = EndpointKind::kRc;
@@ -41,6 +42,7 @@ inline constexpr char kEmuFast[] = "emu-fast";
 inline constexpr char kSim[] = "sim";
 inline constexpr char kVerbs[] = "verbs";
 inline constexpr char kIpc[] = "ipc";
+inline constexpr char kTcp[] = "tcp";
 
 // The provider names make_cluster() knows, in a stable order.
 const std::vector<std::string>& provider_names();

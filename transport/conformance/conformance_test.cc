@@ -41,6 +41,7 @@ const Variant kAllVariants[] = {
     {"SimRc", options("sim", EndpointKind::kRc), true},
     {"SimSrd", options("sim", EndpointKind::kSrd), true},
     {"IpcRc", options("ipc", EndpointKind::kRc), true},
+    {"TcpRc", options("tcp", EndpointKind::kRc), true},
 };
 
 #ifdef FERRY_CONFORMANCE_GPU
