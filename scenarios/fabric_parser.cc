@@ -18,7 +18,7 @@ constexpr std::string_view kEmuKeys[] = {"mode", "seed", "reorder_window", "loss
 constexpr std::string_view kSimKeys[] = {"seed",       "transport", "pfc",   "loss",
                                          "retransmit", "ecn",       "dcqcn", "link_delay"};
 constexpr std::string_view kVerbsKeys[] = {"devices"};
-constexpr std::array<std::span<const std::string_view>, 3> kProviderKeys = {kEmuKeys, kSimKeys, kVerbsKeys};
+constexpr std::array<std::span<const std::string_view>, 4> kProviderKeys = {kEmuKeys, kSimKeys, kVerbsKeys, {}};
 
 constexpr WholeRange kDurationRange{0, kMaxDuration};
 constexpr WholeRange kPositiveDuration{1, kMaxDuration};
@@ -154,6 +154,9 @@ std::optional<FabricSpec> parse_fabric(const YamlNode& node, Diagnostics& diagno
       break;
     case ProviderKind::kVerbs:
       fabric.params = parse_verbs(reader);
+      break;
+    case ProviderKind::kTcp:
+      fabric.params = TcpFabric{};
       break;
   }
   forbid_other_providers_keys(reader, *provider);

@@ -14,12 +14,13 @@
 
 namespace ferry::scenarios {
 
-enum class ProviderKind { kEmu, kSim, kVerbs };  // in the order of FabricSpec::params
+enum class ProviderKind { kEmu, kSim, kVerbs, kTcp };  // in the order of FabricSpec::params
 
 inline constexpr Named<ProviderKind> kProviderNames[] = {
     {"emu", ProviderKind::kEmu},
     {"sim", ProviderKind::kSim},
     {"verbs", ProviderKind::kVerbs},
+    {"tcp", ProviderKind::kTcp},
 };
 
 // emu: the in-process emulator (emu/fabric.h).
@@ -97,8 +98,12 @@ struct VerbsFabric {
   std::vector<std::string> devices;
 };
 
+// tcp: the tcp provider over this host's loopback, in wall-clock time (where there is no
+// RDMA). No keys yet.
+struct TcpFabric {};
+
 struct FabricSpec {
-  std::variant<EmuFabric, SimFabric, VerbsFabric> params;
+  std::variant<EmuFabric, SimFabric, VerbsFabric, TcpFabric> params;
 
   ProviderKind provider() const { return static_cast<ProviderKind>(params.index()); }
 };

@@ -57,8 +57,10 @@ std::vector<FaultSpec> parse_faults(const YamlNode& node, const ClusterSpec* clu
   std::vector<FaultSpec> faults;
   if (node.is_null()) return faults;  // "faults:" with nothing after it: none
   if (!expect_list(node, "faults", diagnostics)) return faults;
-  if (fabric != nullptr && fabric->provider() == ProviderKind::kVerbs && !node.items.empty()) {
-    diagnostics.error(node.mark, "faults: the verbs provider cannot inject faults; use provider emu or sim");
+  if (fabric != nullptr && !node.items.empty() &&
+      (fabric->provider() == ProviderKind::kVerbs || fabric->provider() == ProviderKind::kTcp)) {
+    diagnostics.error(node.mark, "faults: the " + std::string(name_of(kProviderNames, fabric->provider())) +
+                                     " provider cannot inject faults; use provider emu or sim");
   }
   for (size_t i = 0; i < node.items.size(); ++i) {
     const std::string field = indexed_field("faults", i);

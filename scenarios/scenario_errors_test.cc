@@ -326,6 +326,9 @@ TEST(ScenarioErrors, FaultsNeedAFabricThatInjectsThem) {
   EXPECT_EQ(
       errors(replaced(std::string(kValid), "  provider: emu\n  mode: deterministic\n", "  provider: verbs\n") + fault),
       Lines{"bad.yaml:15:3: faults: the verbs provider cannot inject faults; use provider emu or sim"});
+  EXPECT_EQ(
+      errors(replaced(std::string(kValid), "  provider: emu\n  mode: deterministic\n", "  provider: tcp\n") + fault),
+      Lines{"bad.yaml:15:3: faults: the tcp provider cannot inject faults; use provider emu or sim"});
   EXPECT_EQ(errors(replaced(std::string(kValid), "  mode: deterministic\n", "  mode: fast\n") + fault),
             Lines{"bad.yaml:16:22: faults[0].kind: loss_rate needs emu mode deterministic (fast mode has no loss "
                   "model)"});

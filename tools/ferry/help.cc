@@ -49,7 +49,8 @@ std::string program_help(std::span<const Command> commands) {
   out += paragraphs(
       "ferry replays the communication of LLM inference (tensor-parallel decode, prefill-to-decode KV-cache "
       "migration, MoE dispatch and combine, pipeline stages, weight loading) from scenario files on an RDMA "
-      "fabric: the emulator (emu), the ns-3 simulation (sim) or real NICs (verbs). Scenario files are YAML; "
+      "fabric: the emulator (emu), the ns-3 simulation (sim), real NICs (verbs) or TCP sockets (tcp). Scenario "
+      "files are YAML; "
       "docs/scenarios.md describes them and scenarios/ holds examples.");
   out += "\nCommands:\n";
   for (const Command& command : commands) {

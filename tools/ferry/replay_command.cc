@@ -1,4 +1,4 @@
-// ferry replay FILE: runs a scenario's workloads on its fabric (emu, sim or verbs).
+// ferry replay FILE: runs a scenario's workloads on its fabric (emu, sim, verbs or tcp).
 #include <unistd.h>
 
 #include <cstdio>
@@ -53,7 +53,7 @@ int run_replay(const ParsedArguments& arguments) {
     for (const auto& known : scenarios::kProviderNames) {
       if (known.name == *name) provider = known.value;
     }
-    if (!provider) return usage_error("replay", "--provider: unknown provider '" + *name + "' (emu, sim or verbs)");
+    if (!provider) return usage_error("replay", "--provider: unknown provider '" + *name + "' (emu, sim, verbs or tcp)");
   }
   const std::string out_dir = arguments.value("--out") ? *arguments.value("--out") : "ferry-out";
   const bool quiet = arguments.has("--quiet");

@@ -52,6 +52,7 @@ struct DescribeFabric {
     for (const std::string& device : verbs.devices) names += (names.empty() ? "" : ", ") + device;
     return "verbs (devices matching " + names + ")";
   }
+  std::string operator()(const TcpFabric&) const { return "tcp (loopback)"; }
 };
 
 std::string describe_model(const ModelSpec& m) {

@@ -14,7 +14,7 @@ OptionSpec scale_option() {
 
 OptionSpec provider_option() {
   return {"--provider", "NAME",
-          "run on emu, sim or verbs instead of the scenario's fabric.provider; that provider's parameters take "
+          "run on emu, sim, verbs or tcp instead of the scenario's fabric.provider; that provider's parameters take "
           "their defaults"};
 }
 

@@ -28,6 +28,8 @@ FabricMapping map_fabric(const Scenario& scenario, ProviderKind provider, std::o
     }
     case ProviderKind::kVerbs:
       return make_verbs_fabric(scenario, ranks, notes);
+    case ProviderKind::kTcp:
+      return make_tcp_fabric(scenario, ranks, notes);
   }
   return {};
 }

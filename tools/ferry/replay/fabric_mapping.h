@@ -41,6 +41,7 @@ FabricMapping make_emu_fabric(const scenarios::Scenario& scenario, uint64_t seed
 FabricMapping make_sim_fabric(const scenarios::Scenario& scenario, uint64_t seed, uint32_t ranks,
                               uint64_t estimated_bytes, std::vector<std::string>& notes);
 FabricMapping make_verbs_fabric(const scenarios::Scenario& scenario, uint32_t ranks, std::vector<std::string>& notes);
+FabricMapping make_tcp_fabric(const scenarios::Scenario& scenario, uint32_t ranks, std::vector<std::string>& notes);
 
 // What every replay's engines share, whichever the provider.
 EngineConfig replay_engine_config();

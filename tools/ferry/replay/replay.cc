@@ -30,7 +30,7 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
   report.seed = mapping.seed;
   report.provider = name_of(kProviderNames, provider);
   if (!mapping.fabric) {
-    report.virtual_time = provider != ProviderKind::kVerbs;
+    report.virtual_time = provider == ProviderKind::kEmu || provider == ProviderKind::kSim;
     report.errors.push_back(mapping.error);
     report.wall_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
     return report;

@@ -3,7 +3,8 @@
 # verifies (exit 0), with report.json (every workload completed and moved bytes, the
 # pd_disagg requests, the NIC timelines), trace.json (valid JSON with a track per rank and
 # per NIC) and report.html; the same seed gives the same report on sim; a lost node fails
-# cleanly on both; verbs without an RDMA device fails fast.
+# cleanly on both; verbs without an RDMA device fails fast; the default scenario runs
+# and verifies over tcp too.
 set -u
 ferry="$1"
 scenarios=scenarios  # the runfiles root (bazel test) or the repository root
@@ -77,6 +78,11 @@ for file in "$scenarios"/*.yaml; do
   done
 done
 [ "$count" -ge 20 ] || fail "only $count replays: scenarios not found"
+
+# Every workload over TCP sockets (loopback, wall-clock time), every byte verified.
+"$ferry" replay "$scenarios/default.yaml" --provider tcp --scale 0.25 --quiet --out "$tmp/default.tcp" \
+  > "$tmp/default.tcp.log" 2>&1 || { cat "$tmp/default.tcp.log"; fail "default on tcp exited $?"; }
+check_outputs "$tmp/default.tcp" tcp
 
 # The same seed gives the same report on sim, bit for bit but the wall-clock figures.
 for run in a b; do
