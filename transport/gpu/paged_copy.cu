@@ -12,8 +12,7 @@ constexpr int kUnroll = 4;  // vectors each thread has in flight per step
 
 // One thread block per page. Loads of a step are all issued before the stores, so each
 // thread keeps kUnroll vectors in flight: that is what reaches the copy engines' rate.
-// Loads and stores are streaming (evict-first): a packed page is read once, by the NIC,
-// and should not push other data out of L2.
+// (Streaming, evict-first loads and stores measured 3-6 % slower on an H100.)
 template <typename Vector>
 __global__ void paged_copy_kernel(PagedCopy c) {
   const uint32_t page = blockIdx.x;
@@ -32,13 +31,13 @@ __global__ void paged_copy_kernel(PagedCopy c) {
       if (i < total) {
         const uint64_t row = c.rows == 1 ? 0 : i / per_row;
         const uint64_t col = (i - row * per_row) * sizeof(Vector);
-        v[u] = __ldcs(reinterpret_cast<const Vector*>(src + row * c.src_row_stride + col));
+        v[u] = *reinterpret_cast<const Vector*>(src + row * c.src_row_stride + col);
         dst_at[u] = row * c.dst_row_stride + col;
       }
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      if (base + uint64_t{u} * kThreads < total) __stcs(reinterpret_cast<Vector*>(dst + dst_at[u]), v[u]);
+      if (base + uint64_t{u} * kThreads < total) *reinterpret_cast<Vector*>(dst + dst_at[u]) = v[u];
     }
   }
 }

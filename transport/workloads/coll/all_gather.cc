@@ -23,7 +23,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
     const Piece mine{send + range.first * esize, range.count * esize};
     auto block = [&](uint32_t r) { return recv + (r * count + range.first) * esize; };
     call.write_to_peers(plan->slots.offset(half, me), [&](uint32_t) { return mine; });
-    std::memmove(block(me), mine.src, mine.bytes);
+    call.copy(block(me), mine.src, mine.bytes);
     TransferResult r = co_await call.arrivals_from_all();
     if (!r.ok()) co_return r;
     for (uint32_t q = 0; q < n; ++q) {
@@ -46,7 +46,7 @@ Task<TransferResult> ring(Call& call, const uint8_t* send, uint8_t* recv, size_t
   co_return co_await for_each_round(call, *plan, [&](Range range, uint64_t half) -> Task<TransferResult> {
     const uint64_t bytes = range.count * esize;
     auto block = [&](int64_t position) { return recv + (ring_index(position, n) * count + range.first) * esize; };
-    std::memmove(block(me), send + range.first * esize, bytes);
+    call.copy(block(me), send + range.first * esize, bytes);
     auto forward = [&](uint32_t s) { return Piece{block(int64_t{me} - s), bytes}; };
     auto consume = [&](uint32_t s, const void* incoming) { call.copy(block(int64_t{me} - s - 1), incoming, bytes); };
     co_return co_await ring_round(call, plan->slots.offset(half, 0), steps, forward, consume);
@@ -57,7 +57,7 @@ Task<TransferResult> run(Call& call, Algorithm algorithm, const void* send, void
   const auto* in = static_cast<const uint8_t*>(send);
   auto* out = static_cast<uint8_t*>(recv);
   if (call.size() == 1) {
-    std::memmove(out, in, count * element_bytes(dtype));
+    call.copy(out, in, count * element_bytes(dtype));
     return completed();
   }
   return algorithm == Algorithm::kRing ? ring(call, in, out, count, dtype) : direct(call, in, out, count, dtype);

@@ -29,7 +29,7 @@ Task<TransferResult> direct(Call& call, const uint8_t* send, uint8_t* recv, size
     if (!r.ok()) co_return r;
     r = co_await all_settled(sent);
     if (!r.ok()) co_return r;
-    std::memmove(recv + offset(me), send + offset(me), bytes);
+    call.copy(recv + offset(me), send + offset(me), bytes);
     for (uint32_t q = 0; q < n; ++q) {
       if (q != me) call.copy(recv + offset(q), plan->local(half, q), bytes);
     }
@@ -41,7 +41,7 @@ Task<TransferResult> run(Call& call, const void* send, void* recv, size_t count,
   const auto* in = static_cast<const uint8_t*>(send);
   auto* out = static_cast<uint8_t*>(recv);
   if (call.size() == 1) {
-    std::memmove(out, in, count * element_bytes(dtype));
+    call.copy(out, in, count * element_bytes(dtype));
     return completed();
   }
   return direct(call, in, out, count, dtype);

@@ -63,7 +63,7 @@ Task<TransferResult> run(Call& call, Algorithm algorithm, const void* send, void
   const auto* in = static_cast<const uint8_t*>(send);
   auto* out = static_cast<uint8_t*>(recv);
   if (call.size() == 1) {
-    std::memmove(out, in, count * element_bytes(dtype));
+    call.copy(out, in, count * element_bytes(dtype));
     return completed();
   }
   return algorithm == Algorithm::kRing ? ring(call, in, out, count, dtype, op) : direct(call, in, out, count, dtype, op);

@@ -57,7 +57,7 @@ __global__ void reduce_vector_kernel(void* dst, Sources s, size_t vectors) {
   for (size_t v = blockIdx.x * size_t{kThreads} + threadIdx.x; v < vectors; v += size_t{gridDim.x} * kThreads) {
     uint4 in[N];
 #pragma unroll
-    for (int j = 0; j < N; ++j) in[j] = __ldcs(static_cast<const uint4*>(s.p[j]) + v);
+    for (int j = 0; j < N; ++j) in[j] = static_cast<const uint4*>(s.p[j])[v];
     float acc[kPer];
     const T* f = reinterpret_cast<const T*>(&in[0]);
 #pragma unroll
@@ -72,7 +72,7 @@ __global__ void reduce_vector_kernel(void* dst, Sources s, size_t vectors) {
     T* o = reinterpret_cast<T*>(&out);
 #pragma unroll
     for (int k = 0; k < kPer; ++k) o[k] = E::store(acc[k]);
-    __stcs(static_cast<uint4*>(dst) + v, out);
+    static_cast<uint4*>(dst)[v] = out;
   }
 }
 
