@@ -34,6 +34,8 @@ build() {
   local name="$1" libs="$2"
   shift 3
   local work="$base/$name" binary="$base/$name/$name"
+  # An earlier layout kept the scenario fuzzer's binary where its folder now goes.
+  if [ -e "$work" ] && [ ! -d "$work" ]; then rm -f "$work"; fi
   mkdir -p "$work/corpus" "$work/crashes"
   local folders
   folders="$(for f in "$@"; do dirname "$f"; done | sort -u)"
