@@ -10,12 +10,12 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kUnroll = 4;  // vectors each thread has in flight per step
 
-// One thread block copies one page at a time. Loads of a step are all issued before the
-// stores, so each thread keeps kUnroll vectors in flight: that is what reaches the copy
-// engines' rate. (Streaming, evict-first loads and stores measured 3-6 % slower on an
-// H100.)
+// One thread block per page. Loads of a step are all issued before the stores, so each
+// thread keeps kUnroll vectors in flight: that is what reaches the copy engines' rate.
+// (Streaming, evict-first loads and stores measured 3-6 % slower on an H100.)
 template <typename Vector>
-__device__ void copy_page(const PagedCopy& c, uint32_t page) {
+__global__ void paged_copy_kernel(PagedCopy c) {
+  const uint32_t page = blockIdx.x;
   const uint64_t dst_page = c.dst_pages != nullptr ? c.dst_pages[page] : page;
   const uint64_t src_page = c.src_pages != nullptr ? c.src_pages[page] : page;
   char* dst = static_cast<char*>(c.dst) + dst_page * c.dst_page_stride;
@@ -42,29 +42,6 @@ __device__ void copy_page(const PagedCopy& c, uint32_t page) {
   }
 }
 
-// A grid of a few blocks per multiprocessor, each copying page after page: thousands of
-// short-lived blocks (one 16 KiB page each) spend a measurable part of their time being
-// scheduled and retired.
-template <typename Vector>
-__global__ void paged_copy_kernel(PagedCopy c) {
-  for (uint32_t page = blockIdx.x; page < c.pages; page += gridDim.x) copy_page<Vector>(c, page);
-}
-
-constexpr uint32_t kBlocksPerMultiprocessor = 8;  // 2048 threads: a full multiprocessor
-
-uint32_t grid_for(uint32_t pages) {
-  static const int multiprocessors = [] {
-    int device = 0, count = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count <= 0) {
-      return 132;
-    }
-    return count;
-  }();
-  const uint64_t resident = uint64_t{static_cast<uint32_t>(multiprocessors)} * kBlocksPerMultiprocessor;
-  return static_cast<uint32_t>(pages < resident ? pages : resident);
-}
-
 // The widest access every address, stride and size is a multiple of.
 int vector_bytes(const PagedCopy& c) {
   uint64_t bits = reinterpret_cast<uintptr_t>(c.dst) | reinterpret_cast<uintptr_t>(c.src) | c.row_bytes;
@@ -85,13 +62,12 @@ VoidResult launch_paged_copy(const PagedCopy& c, void* stream) {
   }
   if (c.pages > 0x7fffffffu) return make_error(ErrorCode::kOutOfRange, "paged copy: more than 2^31 pages");
   auto s = static_cast<cudaStream_t>(stream);
-  const uint32_t grid = grid_for(c.pages);
   switch (vector_bytes(c)) {
-    case 16: paged_copy_kernel<uint4><<<grid, kThreads, 0, s>>>(c); break;
-    case 8: paged_copy_kernel<uint2><<<grid, kThreads, 0, s>>>(c); break;
-    case 4: paged_copy_kernel<uint32_t><<<grid, kThreads, 0, s>>>(c); break;
-    case 2: paged_copy_kernel<uint16_t><<<grid, kThreads, 0, s>>>(c); break;
-    default: paged_copy_kernel<uint8_t><<<grid, kThreads, 0, s>>>(c); break;
+    case 16: paged_copy_kernel<uint4><<<c.pages, kThreads, 0, s>>>(c); break;
+    case 8: paged_copy_kernel<uint2><<<c.pages, kThreads, 0, s>>>(c); break;
+    case 4: paged_copy_kernel<uint32_t><<<c.pages, kThreads, 0, s>>>(c); break;
+    case 2: paged_copy_kernel<uint16_t><<<c.pages, kThreads, 0, s>>>(c); break;
+    default: paged_copy_kernel<uint8_t><<<c.pages, kThreads, 0, s>>>(c); break;
   }
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return make_error(ErrorCode::kUnavailable, std::string("paged copy launch: ") + cudaGetErrorString(e));
