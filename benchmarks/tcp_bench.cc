@@ -53,16 +53,6 @@ void enter(int side) {
   if (fd != home) close(fd);
 }
 
-template <typename T>
-T must(Result<T> r) {
-  if (!r.ok()) throw std::runtime_error(r.error().to_string());
-  return std::move(r).value();
-}
-
-void must(VoidResult r) {
-  if (!r.ok()) throw std::runtime_error(r.error().to_string());
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

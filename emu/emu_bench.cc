@@ -22,16 +22,6 @@ namespace {
 
 using namespace ferry;
 
-template <typename T>
-T must(Result<T> result) {
-  if (!result.ok()) throw std::runtime_error(result.error().to_string());
-  return std::move(result).value();
-}
-
-void must(VoidResult result) {
-  if (!result.ok()) throw std::runtime_error(result.error().to_string());
-}
-
 // Two fast-mode nodes with one RC endpoint each, connected, and a registered buffer on
 // each side.
 struct Pair {

@@ -27,12 +27,6 @@ namespace {
 
 constexpr uint32_t kAllAccess = kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead;
 
-template <typename T>
-T must(Result<T> result) {
-  if (!result.ok()) throw std::runtime_error(result.error().to_string());
-  return std::move(result).value();
-}
-
 // One endpoint with its queue, domain and a registered buffer.
 struct Side {
   std::unique_ptr<ProtectionDomain> pd;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -94,5 +95,16 @@ class [[nodiscard]] Result<void> {
 };
 
 using VoidResult = Result<void>;
+
+// For setup code that cannot go on without the value (benchmarks, tools' set-up): the
+// value, or a std::runtime_error carrying the error's text.
+template <typename T>
+T must(Result<T> result) {
+  if (!result.ok()) throw std::runtime_error(result.error().to_string());
+  return std::move(result).value();
+}
+inline void must(const VoidResult& result) {
+  if (!result.ok()) throw std::runtime_error(result.error().to_string());
+}
 
 }  // namespace ferry
