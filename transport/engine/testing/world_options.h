@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fabrics/cluster_factory.h"
@@ -68,6 +69,19 @@ inline std::string provider_test_name(const std::string& provider) {
 }
 inline std::string provider_kind_name(const std::string& provider, EndpointKind kind) {
   return provider_test_name(provider) + "_" + (kind == EndpointKind::kRc ? "Rc" : "Srd");
+}
+
+// The in-process fabrics a workload's GPU-memory test runs on: emu (RC, SRD), emu's
+// fast mode and sim.
+using FabricCase = std::tuple<std::string, EndpointKind>;
+inline std::vector<FabricCase> gpu_test_fabrics() {
+  return {{fabrics::kEmu, EndpointKind::kRc},
+          {fabrics::kEmu, EndpointKind::kSrd},
+          {fabrics::kEmuFast, EndpointKind::kRc},
+          {fabrics::kSim, EndpointKind::kRc}};
+}
+inline std::string provider_kind_name(const FabricCase& p) {
+  return provider_kind_name(std::get<0>(p), std::get<1>(p));
 }
 
 // Faults in the fabric's own terms. A fabric that cannot apply one throws, which fails

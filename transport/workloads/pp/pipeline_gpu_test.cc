@@ -32,15 +32,8 @@ TEST_P(GpuPipelines, StagesForwardGpuActivationsInOrder) {
   EXPECT_EQ(p.receivers[p.last()]->received(), o.micro_batches);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, GpuPipelines,
-                         ::testing::Values(std::tuple{std::string(fabrics::kEmu), EndpointKind::kRc},
-                                           std::tuple{std::string(fabrics::kEmu), EndpointKind::kSrd},
-                                           std::tuple{std::string(fabrics::kEmuFast), EndpointKind::kRc},
-                                           std::tuple{std::string(fabrics::kSim), EndpointKind::kRc}),
-                         [](const auto& info) {
-                           return ferry::testing::provider_kind_name(std::get<0>(info.param),
-                                                                     std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(All, GpuPipelines, ::testing::ValuesIn(ferry::testing::gpu_test_fabrics()),
+                         [](const auto& info) { return ferry::testing::provider_kind_name(info.param); });
 
 }  // namespace
 }  // namespace ferry::pp::testing

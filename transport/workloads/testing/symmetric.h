@@ -34,9 +34,9 @@ class SymmetricAllocation {
     std::vector<std::vector<uint8_t>> descriptors;
     for (size_t r = 0; r < cluster.size(); ++r) {
       uint8_t* memory = allocate(r);
-      auto reg = cluster.engine(r).register_memory(memory, bytes, kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead, kind);
-      if (!reg.ok()) throw std::runtime_error(reg.error().to_string());
-      descriptors.push_back((*reg)->descriptor().serialize());
+      const Registration* reg = must(cluster.engine(r).register_memory(
+          memory, bytes, kAccessLocalWrite | kAccessRemoteWrite | kAccessRemoteRead, kind));
+      descriptors.push_back(reg->descriptor().serialize());
     }
     for (size_t r = 0; r < cluster.size(); ++r) {
       SymmetricRegion view;
@@ -45,9 +45,7 @@ class SymmetricAllocation {
       view.remote.resize(cluster.size());
       for (size_t peer = 0; peer < cluster.size(); ++peer) {
         if (peer == r) continue;
-        auto region = cluster.engine(r).import_region(rank_name(peer), descriptors[peer]);
-        if (!region.ok()) throw std::runtime_error(region.error().to_string());
-        view.remote[peer] = *region;
+        view.remote[peer] = must(cluster.engine(r).import_region(rank_name(peer), descriptors[peer]));
       }
       views_.push_back(std::move(view));
     }
@@ -66,11 +64,11 @@ class SymmetricAllocation {
   // A copy of rank's buffer from `offset`, and writing into it, for either kind.
   std::vector<uint8_t> read(size_t rank, uint64_t offset, uint64_t length) {
     std::vector<uint8_t> out(length);
-    check(gpu::copy(out.data(), data(rank) + offset, length, kind_));
+    must(gpu::copy(out.data(), data(rank) + offset, length, kind_));
     return out;
   }
   void write(size_t rank, uint64_t offset, std::span<const uint8_t> in) {
-    check(gpu::copy(data(rank) + offset, in.data(), in.size(), kind_));
+    must(gpu::copy(data(rank) + offset, in.data(), in.size(), kind_));
   }
 
  private:
@@ -79,15 +77,10 @@ class SymmetricAllocation {
       host_[rank].assign(bytes_, 0);
       return host_[rank].data();
     }
-    auto buffer = gpu::DeviceBuffer::allocate(bytes_);
-    if (!buffer.ok()) throw std::runtime_error(buffer.error().to_string());
-    device_[rank] = std::move(buffer).value();
+    device_[rank] = must(gpu::DeviceBuffer::allocate(bytes_));
     const std::vector<uint8_t> zeros(bytes_, 0);
-    check(gpu::copy(device_[rank].data(), zeros.data(), bytes_));
+    must(gpu::copy(device_[rank].data(), zeros.data(), bytes_));
     return device_[rank].as<uint8_t>();
-  }
-  static void check(const VoidResult& r) {
-    if (!r.ok()) throw std::runtime_error(r.error().to_string());
   }
 
   MemoryKind kind_;

@@ -65,15 +65,8 @@ TEST_P(GpuBroadcasts, ACorruptedGpuPayloadFailsTheOtherRanks) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, GpuBroadcasts,
-                         ::testing::Values(std::tuple{std::string(fabrics::kEmu), EndpointKind::kRc},
-                                           std::tuple{std::string(fabrics::kEmu), EndpointKind::kSrd},
-                                           std::tuple{std::string(fabrics::kEmuFast), EndpointKind::kRc},
-                                           std::tuple{std::string(fabrics::kSim), EndpointKind::kRc}),
-                         [](const auto& info) {
-                           return ferry::testing::provider_kind_name(std::get<0>(info.param),
-                                                                     std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(All, GpuBroadcasts, ::testing::ValuesIn(ferry::testing::gpu_test_fabrics()),
+                         [](const auto& info) { return ferry::testing::provider_kind_name(info.param); });
 
 }  // namespace
 }  // namespace ferry::weights::testing
