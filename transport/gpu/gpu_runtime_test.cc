@@ -84,12 +84,14 @@ TEST(GpuRuntime, CopiesEveryDirection) {
 // A CPU reference of PagedCopy.
 void paged_copy_on_cpu(uint8_t* dst, const uint8_t* src, const std::vector<uint32_t>& dst_pages,
                        const std::vector<uint32_t>& src_pages, const PagedCopy& c) {
-  for (uint32_t i = 0; i < c.pages; ++i) {
-    const uint64_t dp = dst_pages.empty() ? i : dst_pages[i];
-    const uint64_t sp = src_pages.empty() ? i : src_pages[i];
-    for (uint32_t r = 0; r < c.rows; ++r) {
-      std::copy_n(src + sp * c.src_page_stride + r * c.src_row_stride, c.row_bytes,
-                  dst + dp * c.dst_page_stride + r * c.dst_row_stride);
+  for (uint32_t q = 0; q < c.parts; ++q) {
+    for (uint32_t i = 0; i < c.pages; ++i) {
+      const uint64_t dp = dst_pages.empty() ? i : dst_pages[i];
+      const uint64_t sp = src_pages.empty() ? i : src_pages[i];
+      for (uint32_t r = 0; r < c.rows; ++r) {
+        std::copy_n(src + q * c.src_part_stride + sp * c.src_page_stride + r * c.src_row_stride, c.row_bytes,
+                    dst + q * c.dst_part_stride + dp * c.dst_page_stride + r * c.dst_row_stride);
+      }
     }
   }
 }
@@ -100,15 +102,27 @@ struct PagedCase {
   uint32_t rows;
   uint64_t row_bytes;
   uint64_t src_offset;  // an unaligned start makes the kernel fall back to narrower accesses
+  uint32_t parts = 1;   // the pool holds `parts` arrays of 2 * pages pages, one after another
 };
 
-class PagedCopyTest : public ::testing::TestWithParam<PagedCase> {};
+// Every way the GPU can run the copy: the default, load-store grids and bulk copies.
+const PagedCopyShape kShapes[] = {
+    {},
+    {PagedCopyShape::Method::kLoadStore, 4, 128},
+    {PagedCopyShape::Method::kLoadStore, 0, 1024},
+    {PagedCopyShape::Method::kBulkAsync, 1, 256},
+    {PagedCopyShape::Method::kBulkAsync, 3, 256},
+};
+
+class PagedCopyTest : public ::testing::TestWithParam<std::tuple<PagedCase, PagedCopyShape>> {};
 
 TEST_P(PagedCopyTest, GathersAndScattersAsTheCpuDoes) {
   FERRY_REQUIRE_GPU();
-  const PagedCase p = GetParam();
+  const PagedCase p = std::get<0>(GetParam());
+  const PagedCopyShape shape = std::get<1>(GetParam());
   const uint32_t pool_pages = p.pages * 2;
-  const uint64_t pool_bytes = pool_pages * p.page_bytes + p.src_offset;
+  const uint64_t part_bytes = pool_pages * p.page_bytes;
+  const uint64_t pool_bytes = p.parts * part_bytes + p.src_offset;
   // A shuffled table: every page of the pool at most once.
   std::vector<uint32_t> table(pool_pages);
   std::iota(table.begin(), table.end(), 0);
@@ -123,9 +137,12 @@ TEST_P(PagedCopyTest, GathersAndScattersAsTheCpuDoes) {
   c.row_bytes = p.row_bytes;
   c.src_row_stride = p.rows == 1 ? 0 : p.page_bytes / p.rows;
   c.dst_row_stride = p.row_bytes;
+  c.parts = p.parts;
+  c.src_part_stride = part_bytes;
+  c.dst_part_stride = uint64_t{p.pages} * c.dst_page_stride;
 
   const std::vector<uint8_t> pool = pattern_bytes(2, pool_bytes);
-  const uint64_t packed_bytes = uint64_t{p.pages} * c.dst_page_stride;
+  const uint64_t packed_bytes = uint64_t{p.parts} * c.dst_part_stride;
   std::vector<uint8_t> want(packed_bytes, 0);
   paged_copy_on_cpu(want.data(), pool.data() + p.src_offset, {}, table, c);
 
@@ -136,7 +153,7 @@ TEST_P(PagedCopyTest, GathersAndScattersAsTheCpuDoes) {
   c.src = gpu_pool.as<uint8_t>() + p.src_offset;
   c.dst = packed->data();
   c.src_pages = gpu_table.as<uint32_t>();
-  ASSERT_TRUE(launch_paged_copy(c).ok());
+  ASSERT_TRUE(launch_paged_copy(c, nullptr, shape).ok());
   EXPECT_EQ(download(packed->data(), packed_bytes), want) << "gather";
 
   // And back: scatter into a zeroed pool, which must then hold exactly the gathered rows.
@@ -151,19 +168,38 @@ TEST_P(PagedCopyTest, GathersAndScattersAsTheCpuDoes) {
   s.dst_pages = gpu_table.as<uint32_t>();
   s.dst_page_stride = c.src_page_stride;
   s.dst_row_stride = c.src_row_stride;
-  ASSERT_TRUE(launch_paged_copy(s).ok());
+  s.src_part_stride = c.dst_part_stride;
+  s.dst_part_stride = c.src_part_stride;
+  ASSERT_TRUE(launch_paged_copy(s, nullptr, shape).ok());
   std::vector<uint8_t> scattered(pool_bytes, 0);
   paged_copy_on_cpu(scattered.data() + p.src_offset, want.data(), table, {}, s);
   EXPECT_EQ(download(back.data(), pool_bytes), scattered) << "scatter";
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, PagedCopyTest,
-                         ::testing::Values(PagedCase{64, 16 << 10, 1, 16 << 10, 0},
+                         ::testing::Combine(::testing::Values(PagedCase{64, 16 << 10, 1, 16 << 10, 0},
                                            PagedCase{33, 64 << 10, 1, 64 << 10, 0},
+                                           PagedCase{7, 100 << 10, 1, 100 << 10, 0},  // pieces of 16 KiB and a rest
+                                           PagedCase{40, 16 << 10, 1, 16 << 10, 0, 2},  // K and V: two parts
+                                           PagedCase{13, 4096, 16, 128, 0, 2},
                                            PagedCase{17, 4096, 16, 128, 0},    // head slices of token rows
                                            PagedCase{9, 4096, 16, 96, 0},      // 32-byte aligned rows
                                            PagedCase{11, 1000, 1, 1000, 3},    // unaligned: byte accesses
-                                           PagedCase{5, 4100, 1, 4100, 2}));   // 2-byte aligned
+                                           PagedCase{5, 4100, 1, 4100, 2}),   // 2-byte aligned
+                                           ::testing::ValuesIn(kShapes)));
+
+TEST(PagedCopy, RefusesABlockSizeItHasNoKernelFor) {
+  std::vector<uint8_t> a(16), b(16);
+  PagedCopy c;
+  c.pages = 1;
+  c.row_bytes = 16;
+  c.src = a.data();
+  c.dst = b.data();
+  const VoidResult r = launch_paged_copy(c, nullptr, PagedCopyShape{PagedCopyShape::Method::kLoadStore, 0, 100});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("100 threads"), std::string::npos) << r.error().message;
+}
 
 TEST(PagedCopy, RefusesNullPointers) {
   PagedCopy c;

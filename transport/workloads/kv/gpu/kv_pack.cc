@@ -21,11 +21,20 @@ VoidResult check(const PagedKvLayout& layout, uint32_t layer, HeadSlice heads) {
   return {};
 }
 
-// One part (K or V) of the layer: pool side indexed by the block table, staging side
-// contiguous. A slice of every head is one contiguous block: one row per page.
-ferry::gpu::PagedCopy part_copy(const PagedKvLayout& layout, const uint32_t* table, uint32_t blocks, HeadSlice heads) {
+uint64_t pool_offset(const PagedKvLayout& layout, uint32_t layer, KvPart part, HeadSlice heads) {
+  return layout.offset(layer, part, 0, 0, heads.first);
+}
+
+// Both parts (K and V) of a layer in one copy: pool side indexed by the block table,
+// staging side contiguous, K's blocks then V's. A slice of every head is one contiguous
+// block: one row per page.
+ferry::gpu::PagedCopy layer_copy(const PagedKvLayout& layout, uint32_t layer, const uint32_t* table, uint32_t blocks,
+                                 HeadSlice heads) {
   ferry::gpu::PagedCopy c;
   c.pages = blocks;
+  c.parts = kKvParts;
+  c.src_part_stride = pool_offset(layout, layer, KvPart::kValue, heads) - pool_offset(layout, layer, KvPart::kKey, heads);
+  c.dst_part_stride = packed_bytes(layout, blocks, heads) / kKvParts;
   c.src_pages = table;  // pool side; swapped for unpack
   c.src_page_stride = layout.block_bytes();
   const uint64_t slice_row = uint64_t{heads.count} * layout.head_bytes();
@@ -42,44 +51,34 @@ ferry::gpu::PagedCopy part_copy(const PagedKvLayout& layout, const uint32_t* tab
   return c;
 }
 
-uint64_t pool_offset(const PagedKvLayout& layout, uint32_t layer, KvPart part, HeadSlice heads) {
-  return layout.offset(layer, part, 0, 0, heads.first);
-}
-
 }  // namespace
 
 VoidResult launch_pack(const PagedKvLayout& layout, const void* pool, uint32_t layer, const uint32_t* block_table,
                        uint32_t blocks, HeadSlice heads, void* staging, void* stream) {
   if (auto ok = check(layout, layer, heads); !ok.ok()) return ok;
-  const uint64_t part_staging = packed_bytes(layout, blocks, heads) / kKvParts;
-  for (KvPart part : {KvPart::kKey, KvPart::kValue}) {
-    ferry::gpu::PagedCopy c = part_copy(layout, block_table, blocks, heads);
-    c.src = static_cast<const char*>(pool) + pool_offset(layout, layer, part, heads);
-    c.dst = static_cast<char*>(staging) + static_cast<uint32_t>(part) * part_staging;
-    if (auto ok = ferry::gpu::launch_paged_copy(c, stream); !ok.ok()) return ok;
-  }
-  return {};
+  ferry::gpu::PagedCopy c = layer_copy(layout, layer, block_table, blocks, heads);
+  c.src = static_cast<const char*>(pool) + pool_offset(layout, layer, KvPart::kKey, heads);
+  c.dst = staging;
+  return ferry::gpu::launch_paged_copy(c, stream);
 }
 
 VoidResult launch_unpack(const PagedKvLayout& layout, void* pool, uint32_t layer, const uint32_t* block_table,
                          uint32_t blocks, HeadSlice heads, const void* staging, void* stream) {
   if (auto ok = check(layout, layer, heads); !ok.ok()) return ok;
-  const uint64_t part_staging = packed_bytes(layout, blocks, heads) / kKvParts;
-  for (KvPart part : {KvPart::kKey, KvPart::kValue}) {
-    const ferry::gpu::PagedCopy pack = part_copy(layout, block_table, blocks, heads);
-    // The same copy, the other way round.
-    ferry::gpu::PagedCopy c = pack;
-    c.dst_pages = pack.src_pages;
-    c.src_pages = nullptr;
-    c.dst_page_stride = pack.src_page_stride;
-    c.src_page_stride = pack.dst_page_stride;
-    c.dst_row_stride = pack.src_row_stride;
-    c.src_row_stride = pack.dst_row_stride;
-    c.dst = static_cast<char*>(pool) + pool_offset(layout, layer, part, heads);
-    c.src = static_cast<const char*>(staging) + static_cast<uint32_t>(part) * part_staging;
-    if (auto ok = ferry::gpu::launch_paged_copy(c, stream); !ok.ok()) return ok;
-  }
-  return {};
+  const ferry::gpu::PagedCopy pack = layer_copy(layout, layer, block_table, blocks, heads);
+  // The same copy, the other way round.
+  ferry::gpu::PagedCopy c = pack;
+  c.dst_pages = pack.src_pages;
+  c.src_pages = nullptr;
+  c.dst_page_stride = pack.src_page_stride;
+  c.src_page_stride = pack.dst_page_stride;
+  c.dst_row_stride = pack.src_row_stride;
+  c.src_row_stride = pack.dst_row_stride;
+  c.dst_part_stride = pack.src_part_stride;
+  c.src_part_stride = pack.dst_part_stride;
+  c.dst = static_cast<char*>(pool) + pool_offset(layout, layer, KvPart::kKey, heads);
+  c.src = staging;
+  return ferry::gpu::launch_paged_copy(c, stream);
 }
 
 }  // namespace ferry::kv::gpu
