@@ -29,6 +29,9 @@ PACKAGES=(
   pybind11-dev        # C++ bindings of the ferry Python package
   python3-numpy       # arrays the Python package registers, and its tests
   python3-pytest      # runs the Python package's tests (//python:python_test)
+  etcd-server         # the cluster directory the multi-process tests start (docs/deployment.md)
+  openmpi-bin         # mpirun, to launch ranks as nccl-tests users do
+  iproute2            # ip netns, veth pairs and a bridge: hosts on one machine in tests
 )
 
 if [ "${1:-}" = "softroce" ]; then
