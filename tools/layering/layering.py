@@ -27,6 +27,9 @@ LAYERS = [
     ("fabrics", "fabrics/"),
     ("workloads", "transport/workloads/"),
     ("engine", "transport/engine/"),
+    # Where processes find each other (etcd, a shared folder), and engines' mailboxes
+    # across processes: above the engine's exchange, below the harnesses.
+    ("directory", "transport/directory/"),
     ("engine", "transport/engine_bench.cc"),
     ("emu", "emu/"),
     ("sim", "sim/"),
@@ -50,7 +53,9 @@ ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools", "python"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
-    "interface": PROVIDERS | {"gpu", "provider_support", "conformance", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "interface": PROVIDERS
+    | {"gpu", "provider_support", "conformance", "engine", "directory", "workloads", "fabrics"}
+    | ABOVE_FABRICS,
     "gpu": PROVIDERS | {"provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "provider_support": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "conformance": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
@@ -61,7 +66,8 @@ FORBIDDEN = {
     "tcp": (PROVIDERS - {"tcp"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "ipc": (PROVIDERS - {"ipc"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # The engine never knows the provider it runs on, and never its users.
-    "engine": PROVIDERS | {"workloads", "fabrics"} | ABOVE_FABRICS,
+    "engine": PROVIDERS | {"directory", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "directory": PROVIDERS | {"workloads", "fabrics"} | ABOVE_FABRICS,
     "workloads": PROVIDERS | {"fabrics"} | ABOVE_FABRICS,
     "fabrics": ABOVE_FABRICS,
     "scenarios": {"hw_tests", "benchmarks", "tools", "python"},
