@@ -42,6 +42,12 @@ LAYERS = [
     # The provider contract as checks: written against the interface, run on any
     # provider (its test reaches them through fabrics/).
     ("conformance", "transport/conformance/"),
+    # Blocking sockets with deadlines: beside the interface, below the providers and the
+    # directory that share them.
+    ("net", "transport/net/"),
+    # Where processes of a cluster find each other (etcd, a shared folder): over net,
+    # below the engine and everything that launches processes.
+    ("directory", "transport/directory/"),
     ("interface", "transport/"),
 ]
 
@@ -50,7 +56,12 @@ ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools", "python"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
-    "interface": PROVIDERS | {"gpu", "provider_support", "conformance", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "interface": PROVIDERS | {"gpu", "provider_support", "conformance", "net", "directory", "engine", "workloads",
+                              "fabrics"} | ABOVE_FABRICS,
+    "net": PROVIDERS | {"gpu", "provider_support", "conformance", "directory", "engine", "workloads",
+                        "fabrics"} | ABOVE_FABRICS,
+    "directory": PROVIDERS | {"gpu", "provider_support", "conformance", "engine", "workloads",
+                              "fabrics"} | ABOVE_FABRICS,
     "gpu": PROVIDERS | {"provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "provider_support": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "conformance": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
