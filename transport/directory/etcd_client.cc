@@ -42,7 +42,10 @@ std::string EtcdClient::url() const {
 }
 
 Result<json::JsonValue> EtcdClient::call(const std::string& call, const std::string& request, uint64_t deadline_ns) {
-  deadline_ns = std::min(deadline_ns, now_ns() + request_timeout_ms_ * 1'000'000);
+  const uint64_t start = now_ns();
+  if (request_timeout_ms_ <= (UINT64_MAX - start) / 1'000'000) {
+    deadline_ns = std::min(deadline_ns, start + request_timeout_ms_ * 1'000'000);
+  }
   std::string failures;
   for (size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
     const size_t index = (preferred_ + attempt) % endpoints_.size();

@@ -1,10 +1,14 @@
 // A client of etcd's v3 JSON gateway (POST /v3/<service>/<call>), over http.h: one
-// request, one connection, bounded by a deadline. Endpoints are tried in order while
-// they refuse or do not accept connections; the first that accepts answers the request.
+// request, one connection, bounded by a deadline. Endpoints are tried in order, from the
+// one that answered last, while they refuse or do not accept connections; the first that
+// accepts answers the request. Host names are resolved by the system's resolver, whose
+// wait is not bounded here: give addresses where a slow DNS matters.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "transport/json/json_value.h"

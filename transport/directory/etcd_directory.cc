@@ -86,7 +86,7 @@ class EtcdDirectory final : public Directory {
 
   // Gets the lease every entry of this process hangs on.
   VoidResult grant_lease() {
-    const uint64_t ttl_s = std::max<uint64_t>(1, (options_.ttl_ms + 999) / 1000);
+    const uint64_t ttl_s = std::max<uint64_t>(1, options_.ttl_ms / 1000 + (options_.ttl_ms % 1000 != 0));
     auto answer = client_.call("lease/grant", "{\"TTL\":" + quoted(std::to_string(ttl_s)) + "}");
     if (!answer.ok()) return failed("granting a lease", answer.error());
     auto id = int64_member(*answer, "ID");
@@ -146,7 +146,10 @@ class EtcdDirectory final : public Directory {
 
   Result<std::string> wait_for(const std::string& key, uint64_t timeout_ms) override {
     if (auto bad = check_key(key, "wait_for"); !bad.ok()) return bad.error();
-    const uint64_t deadline = now_ns() + timeout_ms * 1'000'000;
+    // Saturating: a timeout of "forever" must not wrap around to the past.
+    const uint64_t start = now_ns();
+    const uint64_t deadline =
+        timeout_ms > (UINT64_MAX - start) / 1'000'000 ? UINT64_MAX : start + timeout_ms * 1'000'000;
     for (;;) {
       {
         std::lock_guard lock(mutex_);

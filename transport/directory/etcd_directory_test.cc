@@ -210,10 +210,12 @@ TEST_F(EtcdDirectoryTest, AnExpiredLeaseIsReplacedAndTheEntriesPublishedAgain) {
   auto a = open(/*ttl_ms=*/2000);
   ASSERT_NE(a, nullptr);
   ASSERT_TRUE(a->publish("engine/0", "x").ok());
-  // Revoke every lease behind a's back: as if a had been silent past its TTL.
+  // Revoke every lease behind a's back, as if a had been silent past its TTL (the other
+  // tests' clients are closed or gone).
   EtcdClient raw({server_->address()}, 2000);
   auto leases = raw.call("lease/leases", "{}");
   ASSERT_TRUE(leases.ok()) << leases.error().to_string();
+  ASSERT_NE(leases->find("leases"), nullptr);
   for (const json::JsonValue& lease : leases->find("leases")->items) {
     ASSERT_TRUE(raw.call("lease/revoke", "{\"ID\":\"" + lease.find("ID")->text + "\"}").ok());
   }

@@ -173,6 +173,7 @@ Result<HttpResponse> http_post(int fd, const std::string& peer, const std::strin
     auto parsed = parse_http_response(received, *n == 0, max_body_bytes);
     if (!parsed.ok()) return make_error(parsed.error().code, "from " + peer + ": " + parsed.error().message);
     if (parsed->has_value()) return std::move(**parsed);
+    if (*n == 0) return make_error(ErrorCode::kInternal, "from " + peer + ": the HTTP parser wants bytes after the close");
     // parse_http_response refuses anything past its bounds, so `received` stays bounded.
   }
 }
