@@ -9,11 +9,15 @@
 #include "tools/ferry/command.h"
 #include "tools/ferry/exit_codes.h"
 #include "tools/ferry/help.h"
-#include "tools/ferry/json_value.h"
+#include "transport/json/json_value.h"
 #include "transport/result.h"
 
 namespace ferry::cli {
 namespace {
+
+using json::JsonParse;
+using json::JsonValue;
+using json::parse_json;
 
 constexpr size_t kMaxReportBytes = 256u << 20;
 

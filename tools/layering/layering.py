@@ -27,8 +27,8 @@ LAYERS = [
     ("fabrics", "fabrics/"),
     ("workloads", "transport/workloads/"),
     ("engine", "transport/engine/"),
-    # Where processes find each other (etcd, a shared folder), and engines' mailboxes
-    # across processes: above the engine's exchange, below the harnesses.
+    # Where processes of a cluster find each other (etcd, a shared folder), over net, and
+    # engines' mailboxes across processes: above the engine, below the harnesses.
     ("directory", "transport/directory/"),
     ("engine", "transport/engine_bench.cc"),
     ("emu", "emu/"),
@@ -45,6 +45,9 @@ LAYERS = [
     # The provider contract as checks: written against the interface, run on any
     # provider (its test reaches them through fabrics/).
     ("conformance", "transport/conformance/"),
+    # Blocking sockets with deadlines: beside the interface, below the providers and the
+    # directory that share them.
+    ("net", "transport/net/"),
     ("interface", "transport/"),
 ]
 
@@ -53,9 +56,10 @@ ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools", "python"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
-    "interface": PROVIDERS
-    | {"gpu", "provider_support", "conformance", "engine", "directory", "workloads", "fabrics"}
-    | ABOVE_FABRICS,
+    "interface": PROVIDERS | {"gpu", "provider_support", "conformance", "net", "directory", "engine", "workloads",
+                              "fabrics"} | ABOVE_FABRICS,
+    "net": PROVIDERS | {"gpu", "provider_support", "conformance", "directory", "engine", "workloads",
+                        "fabrics"} | ABOVE_FABRICS,
     "gpu": PROVIDERS | {"provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "provider_support": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "conformance": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
@@ -67,7 +71,7 @@ FORBIDDEN = {
     "ipc": (PROVIDERS - {"ipc"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # The engine never knows the provider it runs on, and never its users.
     "engine": PROVIDERS | {"directory", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "directory": PROVIDERS | {"workloads", "fabrics"} | ABOVE_FABRICS,
+    "directory": PROVIDERS | {"gpu", "provider_support", "conformance", "workloads", "fabrics"} | ABOVE_FABRICS,
     "workloads": PROVIDERS | {"fabrics"} | ABOVE_FABRICS,
     "fabrics": ABOVE_FABRICS,
     "scenarios": {"hw_tests", "benchmarks", "tools", "python"},

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "transport/tcp/internal.h"
-#include "transport/tcp/socket.h"
+#include "transport/net/socket.h"
 #include "transport/wall_clock_cluster.h"
 
 namespace ferry::tcp {
@@ -43,15 +43,15 @@ Result<std::unique_ptr<Provider>> open_provider(const TcpOptions& options) {
     return make_error(ErrorCode::kOutOfRange, "tcp: stripe_bytes must be at least 4096, got " +
                                                   std::to_string(options.stripe_bytes));
   }
-  auto ip = parse_ipv4(options.host);
+  auto ip = net::parse_ipv4(options.host);
   if (!ip.ok()) return ip.error();
   if (*ip == 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "tcp: listen on the address peers reach this host at, not 0.0.0.0 (it goes into addresses)");
   }
-  auto fd = listen_on(options.host, options.port);
+  auto fd = net::listen_on(options.host, options.port);
   if (!fd.ok()) return fd.error();
-  auto port = local_port(*fd);
+  auto port = net::local_port(*fd);
   if (!port.ok()) {
     close(*fd);
     return port.error();

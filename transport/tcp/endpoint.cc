@@ -11,7 +11,7 @@
 
 #include "transport/provider_support/work_request_checks.h"
 #include "transport/tcp/internal.h"
-#include "transport/tcp/socket.h"
+#include "transport/net/socket.h"
 
 namespace ferry::tcp {
 namespace {
@@ -112,7 +112,7 @@ VoidResult TcpEndpoint::connect(std::span<const uint8_t> peer_address) {
   // The connections, opened and greeted one by one without the provider's lock: the
   // peer may be this very provider, whose loop must accept them meanwhile.
   const TcpOptions& options = provider_.options();
-  const std::string peer = format_endpoint(a.ipv4, a.port);
+  const std::string peer = net::format_endpoint(a.ipv4, a.port);
   const uint32_t count = std::max<uint32_t>(1, std::min<uint32_t>(options.connections, 64));
   std::vector<int> fds;
   auto give_up = [&fds](Error error) {
@@ -120,7 +120,7 @@ VoidResult TcpEndpoint::connect(std::span<const uint8_t> peer_address) {
     return error;
   };
   for (uint32_t i = 0; i < count; ++i) {
-    auto fd = connect_to(a.ipv4, a.port, options.connect_timeout_ns);
+    auto fd = net::connect_to(a.ipv4, a.port, options.connect_timeout_ns);
     if (!fd.ok()) return give_up(fd.error());
     fds.push_back(*fd);
     Hello hello;
@@ -132,8 +132,8 @@ VoidResult TcpEndpoint::connect(std::span<const uint8_t> peer_address) {
     hello.connections = static_cast<uint16_t>(count);
     const uint64_t deadline = provider_.clock().now_ns() + options.connect_timeout_ns;
     HelloReply reply;
-    auto said = write_all(*fd, &hello, sizeof hello, deadline, peer);
-    if (said.ok()) said = read_all(*fd, &reply, sizeof reply, deadline, peer);
+    auto said = net::write_all(*fd, &hello, sizeof hello, deadline, peer);
+    if (said.ok()) said = net::read_all(*fd, &reply, sizeof reply, deadline, peer);
     if (!said.ok()) return give_up(said.error());
     switch (static_cast<HelloStatus>(reply.status)) {
       case HelloStatus::kAccepted: break;
@@ -150,7 +150,7 @@ VoidResult TcpEndpoint::connect(std::span<const uint8_t> peer_address) {
   std::lock_guard lock(provider_.mutex);
   if (state() != EndpointState::kInit) return give_up(make_error(ErrorCode::kFailedPrecondition, "connected meanwhile"));
   for (int fd : fds) {
-    set_nonblocking(fd);
+    net::set_nonblocking(fd);
     out_lanes_.push_back(provider_.add_lane_locked(fd, this, true));
   }
   peer_id_ = a.endpoint_id;

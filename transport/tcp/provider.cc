@@ -12,7 +12,7 @@
 #include "transport/provider_support/dma_copy.h"
 #include "transport/random.h"
 #include "transport/tcp/internal.h"
-#include "transport/tcp/socket.h"
+#include "transport/net/socket.h"
 
 namespace ferry::tcp {
 namespace {
@@ -146,7 +146,7 @@ TcpProvider::TcpProvider(const TcpOptions& options, int listen_fd, uint32_t ipv4
       nonce_(splitmix64(SteadyClock().now_ns() ^ (uint64_t{static_cast<uint32_t>(getpid())} << 32) ^
                         reinterpret_cast<uintptr_t>(this)) |
              1),
-      device_(std::make_unique<TcpDevice>(*this, "tcp:" + format_endpoint(ipv4, port))),
+      device_(std::make_unique<TcpDevice>(*this, "tcp:" + net::format_endpoint(ipv4, port))),
       discard_(1 << 16) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -230,7 +230,7 @@ void TcpProvider::accept_locked() {
   for (;;) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
-    set_nodelay(fd);
+    net::set_nodelay(fd);
     add_lane_locked(fd, nullptr, false);
   }
 }

@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "transport/tcp/socket.h"
+#include "transport/net/socket.h"
 #include "transport/tcp/testing/tcp_test_util.h"
 #include "transport/tcp/wire.h"
 
@@ -81,7 +81,7 @@ TEST(TcpBadInput, UnreachableAddressIsAnError) {
   ASSERT_TRUE(open_side(s, o));
   WireAddress a;
   std::memcpy(&a, s.ep->address().data(), sizeof a);
-  a.ipv4 = *parse_ipv4("192.0.2.1");
+  a.ipv4 = *net::parse_ipv4("192.0.2.1");
   std::vector<uint8_t> bytes(sizeof a);
   std::memcpy(bytes.data(), &a, sizeof a);
   expect_unavailable(s, bytes, "192.0.2.1");
@@ -101,7 +101,7 @@ TEST(TcpBadInput, BytesThatAreNotFramesCloseTheirConnection) {
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = pattern(7, i);
   const uint64_t deadline = SteadyClock().now_ns() + kTimeoutNs;
   for (bool with_hello : {false, true}) {
-    auto fd = connect_to(to_b.ipv4, to_b.port, 1'000'000'000);
+    auto fd = net::connect_to(to_b.ipv4, to_b.port, 1'000'000'000);
     ASSERT_TRUE(fd.ok()) << fd.error().to_string();
     if (with_hello) {
       Hello hello;
@@ -110,17 +110,17 @@ TEST(TcpBadInput, BytesThatAreNotFramesCloseTheirConnection) {
       hello.initiator_nonce = 12345;
       hello.initiator_endpoint = 1;
       hello.connections = 1;
-      ASSERT_TRUE(write_all(*fd, &hello, sizeof hello, deadline, "b").ok());
+      ASSERT_TRUE(net::write_all(*fd, &hello, sizeof hello, deadline, "b").ok());
       HelloReply reply;
-      ASSERT_TRUE(read_all(*fd, &reply, sizeof reply, deadline, "b").ok());
+      ASSERT_TRUE(net::read_all(*fd, &reply, sizeof reply, deadline, "b").ok());
       EXPECT_EQ(reply.status, static_cast<uint32_t>(HelloStatus::kAccepted));
     }
-    (void)write_all(*fd, garbage.data(), garbage.size(), deadline, "b");
+    (void)net::write_all(*fd, garbage.data(), garbage.size(), deadline, "b");
     // The provider closes the connection (after its refusal of a bad hello): reads end,
     // with EOF or a reset, within the timeout.
     uint8_t byte;
     VoidResult rest;
-    for (int i = 0; i < 100 && rest.ok(); ++i) rest = read_all(*fd, &byte, 1, deadline, "b");
+    for (int i = 0; i < 100 && rest.ok(); ++i) rest = net::read_all(*fd, &byte, 1, deadline, "b");
     ASSERT_FALSE(rest.ok());
     EXPECT_NE(rest.error().code, ErrorCode::kDeadlineExceeded) << "the provider kept a connection of garbage";
     close(*fd);

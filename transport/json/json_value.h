@@ -1,6 +1,6 @@
-// A small, strict JSON reader for the files ferry writes itself (report.json): enough to
-// compare two runs, with errors at line:column and bounds on depth and size, so that a
-// truncated or hostile file is an error message, never a crash.
+// A small, strict JSON reader for the JSON ferry reads (report.json for `ferry diff`,
+// etcd's answers for the directory), with errors at line:column and a bound on depth, so
+// that a truncated or hostile document is an error message, never a crash.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace ferry::cli {
+namespace ferry::json {
 
 struct JsonValue {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
@@ -35,4 +35,4 @@ struct JsonParse {
 // Parses one JSON document (RFC 8259; nesting at most 64 deep).
 JsonParse parse_json(std::string_view text);
 
-}  // namespace ferry::cli
+}  // namespace ferry::json

@@ -1,7 +1,8 @@
-#include "transport/tcp/socket.h"
+#include "transport/net/socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -13,7 +14,7 @@
 
 #include "transport/clock.h"
 
-namespace ferry::tcp {
+namespace ferry::net {
 namespace {
 
 uint64_t now_ns() { return SteadyClock().now_ns(); }
@@ -49,6 +50,34 @@ std::string format_endpoint(uint32_t ipv4, uint16_t port) {
   a.s_addr = ipv4;
   inet_ntop(AF_INET, &a, text, sizeof text);
   return std::string(text) + ":" + std::to_string(port);
+}
+
+Result<std::pair<std::string, uint16_t>> split_host_port(const std::string& host_port) {
+  const size_t colon = host_port.rfind(':');
+  const auto bad = [&] {
+    return make_error(ErrorCode::kInvalidArgument, "tcp: '" + host_port + "' is not host:port");
+  };
+  if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) return bad();
+  const std::string port_text = host_port.substr(colon + 1);
+  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) return bad();
+  const unsigned long port = std::stoul(port_text);
+  if (port == 0 || port > 65535) return bad();
+  return std::make_pair(host_port.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+Result<uint32_t> resolve_ipv4(const std::string& host) {
+  if (auto dotted = parse_ipv4(host); dotted.ok()) return dotted;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int err = getaddrinfo(host.c_str(), nullptr, &hints, &found); err != 0 || found == nullptr) {
+    return make_error(ErrorCode::kUnavailable,
+                      "tcp: cannot resolve '" + host + "': " + (err != 0 ? gai_strerror(err) : "no address"));
+  }
+  const uint32_t ipv4 = reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr.s_addr;
+  freeaddrinfo(found);
+  return ipv4;
 }
 
 void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -148,4 +177,16 @@ VoidResult read_all(int fd, void* data, size_t n, uint64_t deadline_ns, const st
   return {};
 }
 
-}  // namespace ferry::tcp
+Result<size_t> read_some(int fd, void* data, size_t n, uint64_t deadline_ns, const std::string& peer) {
+  for (;;) {
+    if (!wait_ready(fd, POLLIN, deadline_ns)) {
+      return make_error(ErrorCode::kDeadlineExceeded, "tcp: " + peer + " did not answer in time");
+    }
+    const ssize_t r = recv(fd, data, n, MSG_DONTWAIT);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (r < 0) return make_error(ErrorCode::kUnavailable, "tcp: reading from " + peer + ": " + std::strerror(errno));
+    return static_cast<size_t>(r);
+  }
+}
+
+}  // namespace ferry::net

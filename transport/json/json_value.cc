@@ -1,9 +1,9 @@
-#include "tools/ferry/json_value.h"
+#include "transport/json/json_value.h"
 
 #include <cmath>
 #include <cstdlib>
 
-namespace ferry::cli {
+namespace ferry::json {
 namespace {
 
 constexpr int kMaxDepth = 64;
@@ -250,4 +250,4 @@ std::string JsonValue::display() const {
 
 JsonParse parse_json(std::string_view text) { return Reader(text).document(); }
 
-}  // namespace ferry::cli
+}  // namespace ferry::json

@@ -1,0 +1,28 @@
+// The Directory on etcd (v3 API through its JSON gateway; Debian's etcd-server 3.4).
+//
+// Keys live under /ferry/<cluster>/<key>. At open the process gets one lease of
+// options.ttl_ms rounded up to whole seconds; every entry it publishes hangs on that
+// lease. Any call renews the lease once a third of its TTL has passed (keep_alive() does
+// only that), so a process that stops calling, crashes or is destroyed without close()
+// loses its entries when the lease expires; close() revokes the lease, which removes
+// them at once.
+//
+// etcd raises a TTL below its minimum to that minimum: with its default heartbeat
+// (100 ms) and election timeout (1000 ms) the minimum is 2 s (1.5 s rounded up), so a
+// ttl_ms below 2000 gets 2 s. The TTL etcd granted is the one used for renewals.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/directory/directory.h"
+
+namespace ferry::directory {
+
+// endpoints: "host:port" each, tried in order while they do not accept connections.
+// Fails when none answers within options.request_timeout_ms, naming the URL.
+Result<std::unique_ptr<Directory>> open_etcd_directory(const std::vector<std::string>& endpoints,
+                                                       const DirectoryOptions& options);
+
+}  // namespace ferry::directory
