@@ -150,17 +150,13 @@ struct NamedShape {
   const char* name;
   gpu::PagedCopyShape shape;
 };
-constexpr auto kLoadStore = gpu::PagedCopyShape::Method::kLoadStore;
-constexpr auto kBulkAsync = gpu::PagedCopyShape::Method::kBulkAsync;
 const NamedShape kShapes[] = {
     {"default", {}},
-    {"load-store, block per page, 128 threads", {kLoadStore, 0, 128}},
-    {"load-store, block per page, 256 threads", {kLoadStore, 0, 256}},
-    {"load-store, block per page, 512 threads", {kLoadStore, 0, 512}},
-    {"load-store, block per page, 1024 threads", {kLoadStore, 0, 1024}},
-    {"load-store, 8 blocks per SM, 256 threads", {kLoadStore, 8, 256}},
-    {"bulk async, 2 blocks per SM", {kBulkAsync, 2, 256}},
-    {"bulk async, 3 blocks per SM", {kBulkAsync, 3, 256}},
+    {"block per page, 128 threads", {0, 128}},
+    {"block per page, 256 threads", {0, 256}},
+    {"block per page, 512 threads", {0, 512}},
+    {"block per page, 1024 threads", {0, 1024}},
+    {"8 blocks per SM, 256 threads", {8, 256}},
 };
 
 void BM_PagedCopyShape(benchmark::State& state) {

@@ -34,23 +34,14 @@ struct PagedCopy {
   uint64_t src_part_stride = 0;
 };
 
-// How the GPU runs a paged copy. The defaults are what measured fastest on an H100
+// How the GPU runs a paged copy: each thread loads and stores 16 bytes (or the widest
+// access the addresses allow), four in flight. The defaults measured fastest on an H100
 // (docs/PERFORMANCE.md); gpu_bench's BM_PagedCopyShape measures the others.
 struct PagedCopyShape {
-  enum class Method {
-    // Threads load and store 16 bytes (or the widest access the addresses allow) each.
-    kLoadStore,
-    // Hopper's bulk asynchronous copies (TMA): one thread per block moves 16 KiB pieces
-    // through shared memory, several in flight. Needs sm_90 and 16-byte aligned
-    // addresses, strides and rows; a copy that has not those runs as kLoadStore.
-    kBulkAsync,
-  };
-  Method method = Method::kLoadStore;
-  // Thread blocks per multiprocessor, each taking page after page; 0: one block per page
-  // (kLoadStore only; kBulkAsync always runs a fixed grid, 0 meaning 3 per multiprocessor).
+  // Thread blocks per multiprocessor, each taking page after page; 0: one block per page.
   uint32_t blocks_per_multiprocessor = 0;
-  // Threads per block for kLoadStore: 128, 256, 512 or 1024; 0 picks by page size (256
-  // below 32 KiB a page, else 512: a block then moves 16 or 32 KiB a step).
+  // Threads per block: 128, 256, 512 or 1024; 0 picks by page size (256 below 32 KiB a
+  // page, else 512: a block then moves 16 or 32 KiB a step).
   uint32_t threads = 0;
 };
 
