@@ -15,7 +15,7 @@
 #include <span>
 #include <vector>
 
-#include "transport/engine/memory_registry.h"
+#include "transport/engine/region_descriptor.h"
 
 namespace {
 

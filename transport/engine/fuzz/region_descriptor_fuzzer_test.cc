@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "transport/engine/memory_registry.h"
+#include "transport/engine/region_descriptor.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
