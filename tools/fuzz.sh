@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Fuzzes the scenario parser and the TCP exchange's frame parser with libFuzzer, each
-# for a bounded time.
+# Fuzzes every parser of bytes from outside with libFuzzer, within a bounded time: the
+# scenario parser, and each wire format a peer can send ferry:
 #
-# Builds each fuzzer (scenarios/fuzz/scenario_fuzzer.cc with the scenario library,
-# transport/engine/fuzz/exchange_frame_fuzzer.cc with the exchange) with clang
+#   scenario_fuzzer          scenarios/fuzz/               scenario YAML
+#   exchange_frame_fuzzer    transport/engine/fuzz/        TCP exchange frames
+#   handshake_fuzzer         transport/engine/fuzz/        the engine's hello and "connected"
+#   region_descriptor_fuzzer transport/engine/fuzz/        region descriptors
+#   control_message_fuzzer   transport/engine/fuzz/        control channel messages
+#   moe_wire_fuzzer          transport/workloads/moe/fuzz/ MoE dispatch and combine messages
+#   slot_header_fuzzer       transport/workloads/pp/fuzz/  pipeline slot headers
+#   tcp_wire_fuzzer          transport/tcp/fuzz/           the tcp provider's address, hello, frames
+#
+# Builds each fuzzer (its entry point with the sources of the parser it calls) with clang
 # (-fsanitize=fuzzer,address,undefined; Bazel's toolchain here is gcc, which has no
-# libFuzzer), seeds the scenario corpus with the shipped scenarios, and runs each for
-# SECONDS (default 60). Any crash, sanitizer report, leak or broken parser invariant
-# fails the run; the input that caused it is kept and its path printed with the command
-# that replays it.
+# libFuzzer), seeds its corpus with valid inputs (the shipped scenarios, the files under
+# each fuzz/seeds/), and runs them one after another, splitting SECONDS (default 60)
+# evenly among them, at least 5 s each. Any crash, sanitizer report, leak, timeout or
+# broken parser invariant fails the run; the input that caused it is kept and its path
+# printed with the command that replays it.
 #
 # Usage: bash tools/fuzz.sh [SECONDS]
+# Replay: $FERRY_FUZZ_DIR/NAME/NAME FILE  (runs one input, e.g. a kept crash, and exits)
 # Environment: FERRY_FUZZ_DIR  build and corpus folder (default ~/.cache/ferry/fuzz);
 #              the corpora grow from run to run there.
 set -euo pipefail
@@ -52,16 +62,19 @@ build() {
   fi
 }
 
-# run NAME WHAT [libFuzzer flags...]: fuzzes for $seconds; fails the script on a failure.
+# run NAME WHAT SEEDS [libFuzzer flags...]: adds the files SEEDS (a glob) to the corpus
+# and fuzzes for $each seconds; fails the script on a failure.
 run() {
-  local name="$1" what="$2"
-  shift 2
+  local name="$1" what="$2" seeds="$3"
+  shift 3
   local work="$base/$name" binary="$base/$name/$name"
-  echo "fuzz.sh: fuzzing $what for ${seconds}s (corpus $work/corpus)"
+  # shellcheck disable=SC2086  # seeds is a glob
+  cp $seeds "$work/corpus/"
+  echo "fuzz.sh: fuzzing $what for ${each}s (corpus $work/corpus)"
   local rc=0
-  "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 "$@" \
+  "$binary" -max_total_time="$each" -timeout=10 -rss_limit_mb=2048 "$@" \
     -artifact_prefix="$work/crashes/" -print_final_stats=1 \
-    "$work/corpus" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)\|^"' || rc="${PIPESTATUS[0]}"
+    "$work/corpus" 2>&1 | grep -v '^#[0-9]*[[:space:]]*\(NEW\|REDUCE\|pulse\)\|^"\|^[[:space:]]*NEW_FUNC' || rc="${PIPESTATUS[0]}"
   if [ "$rc" -ne 0 ]; then
     echo "fuzz.sh: FAILED on $what (exit $rc); inputs that failed:" >&2
     ls -1 "$work/crashes/" >&2 || true
@@ -70,17 +83,37 @@ run() {
   fi
 }
 
+# Every fuzzer is built first, so that the time split below is all fuzzing.
 # The scenario parser's sources are the scenarios library's: every .cc in scenarios/ but tests.
 scenario_sources=()
 for f in scenarios/*.cc; do
   case "$f" in *_test.cc) ;; *) scenario_sources+=("$f") ;; esac
 done
 build scenario_fuzzer "-lyaml" -- "${scenario_sources[@]}" scenarios/fuzz/scenario_fuzzer.cc
-cp scenarios/*.yaml "$base/scenario_fuzzer/corpus/"
-run scenario_fuzzer "the scenario parser" -max_len=16384 -dict=scenarios/fuzz/scenario.dict
-
 build exchange_frame_fuzzer "" -- transport/engine/fuzz/exchange_frame_fuzzer.cc \
   transport/engine/tcp_exchange.cc transport/engine/exchange.cc transport/result.cc
-run exchange_frame_fuzzer "the exchange frame parser" -max_len=8192
+build handshake_fuzzer "" -- transport/engine/fuzz/handshake_fuzzer.cc transport/engine/hello.cc
+build region_descriptor_fuzzer "" -- transport/engine/fuzz/region_descriptor_fuzzer.cc \
+  transport/engine/region_descriptor.cc transport/result.cc
+build control_message_fuzzer "" -- transport/engine/fuzz/control_message_fuzzer.cc \
+  transport/engine/control_channel.cc
+build moe_wire_fuzzer "" -- transport/workloads/moe/fuzz/moe_wire_fuzzer.cc \
+  transport/workloads/moe/wire_format.cc transport/result.cc
+build slot_header_fuzzer "" -- transport/workloads/pp/fuzz/slot_header_fuzzer.cc \
+  transport/workloads/pp/stage_link.cc transport/result.cc
+build tcp_wire_fuzzer "" -- transport/tcp/fuzz/tcp_wire_fuzzer.cc transport/tcp/wire.cc transport/result.cc
 
-echo "fuzz.sh: ok, no failure in ${seconds}s each"
+fuzzers=8  # the runs below
+each=$(( seconds / fuzzers ))
+if [ "$each" -lt 5 ]; then each=5; fi
+
+run scenario_fuzzer "the scenario parser" "scenarios/*.yaml" -max_len=16384 -dict=scenarios/fuzz/scenario.dict
+run exchange_frame_fuzzer "the exchange frame parser" "transport/engine/fuzz/seeds/exchange_frame/*" -max_len=8192
+run handshake_fuzzer "the handshake parsers" "transport/engine/fuzz/seeds/handshake/*" -max_len=4096
+run region_descriptor_fuzzer "the region descriptor parser" "transport/engine/fuzz/seeds/region_descriptor/*" -max_len=512
+run control_message_fuzzer "the control channel's receive side" "transport/engine/fuzz/seeds/control_message/*" -max_len=8192
+run moe_wire_fuzzer "the MoE dispatch and combine parsers" "transport/workloads/moe/fuzz/seeds/*" -max_len=4096
+run slot_header_fuzzer "the pipeline slot header parser" "transport/workloads/pp/fuzz/seeds/*" -max_len=64
+run tcp_wire_fuzzer "the tcp provider's wire checks" "transport/tcp/fuzz/seeds/*" -max_len=64
+
+echo "fuzz.sh: ok, no failure in ${each}s for each of $fuzzers fuzzers"

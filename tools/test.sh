@@ -7,7 +7,8 @@
 #   tsan     bazel test --keep_going --config=tsan --build_tests_only \
 #                       --test_tag_filters=threads //...
 #   softroce bash hw_tests/softroce/run.sh  (verbs over rxe under QEMU; one test)
-#   fuzz     bash tools/fuzz.sh 60  (libFuzzer on the scenario parser; one test)
+#   fuzz     bash tools/fuzz.sh 160  (libFuzzer on the scenario parser and every wire
+#            format a peer sends, 20 s each; one test)
 #
 # The tsan run only covers tests tagged "threads" (tags = ["threads"] in the
 # BUILD file). If no test carries that tag, Bazel exits 4 ("no test targets");
@@ -102,8 +103,9 @@ if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
     --test_tag_filters=threads //...
   # The verbs provider on a real (software) RDMA device: Debian's kernel under QEMU.
   run_step softroce bash hw_tests/softroce/run.sh
-  # The scenario parser under libFuzzer, for a bounded time.
-  run_step fuzz bash tools/fuzz.sh 60
+  # The scenario parser and the wire formats under libFuzzer: 160 s split among the 8
+  # fuzzers, 20 s each.
+  run_step fuzz bash tools/fuzz.sh 160
 else
   echo
   echo "==> FERRY_TEST_QUICK=1: skipping the asan, tsan, Soft-RoCE and fuzz runs"

@@ -11,9 +11,7 @@ constexpr uint32_t kMessageMagic = 0x47534d46;  // "FMSG"
 
 }  // namespace
 
-uint32_t ControlChannel::write(uint32_t slot, uint32_t slot_bytes, std::span<const uint8_t> payload) {
-  uint8_t* out = memory.data() + uint64_t{slot} * slot_bytes;
-  const uint64_t seq = next_send_seq++;
+uint32_t encode_message(uint8_t* out, uint64_t seq, std::span<const uint8_t> payload) {
   const uint32_t length = static_cast<uint32_t>(payload.size());
   std::memcpy(out, &kMessageMagic, 4);
   std::memcpy(out + 4, &seq, 8);
@@ -22,17 +20,30 @@ uint32_t ControlChannel::write(uint32_t slot, uint32_t slot_bytes, std::span<con
   return static_cast<uint32_t>(kMessageHeader + payload.size());
 }
 
-void ControlChannel::receive(std::span<const uint8_t> bytes,
-                             const std::function<void(std::span<const uint8_t>)>& deliver) {
+std::optional<ControlMessage> decode_message(std::span<const uint8_t> bytes) {
   size_t off = 0;
   uint32_t magic = 0, length = 0;
-  uint64_t seq = 0;
-  if (!take(bytes, &off, &magic) || magic != kMessageMagic || !take(bytes, &off, &seq) ||
+  ControlMessage message;
+  if (!take(bytes, &off, &magic) || magic != kMessageMagic || !take(bytes, &off, &message.seq) ||
       !take(bytes, &off, &length) || bytes.size() - off != length) {
-    return;
+    return std::nullopt;
   }
+  message.payload = bytes.subspan(off);
+  return message;
+}
+
+uint32_t ControlChannel::write(uint32_t slot, uint32_t slot_bytes, std::span<const uint8_t> payload) {
+  return encode_message(memory.data() + uint64_t{slot} * slot_bytes, next_send_seq++, payload);
+}
+
+void ControlChannel::receive(std::span<const uint8_t> bytes,
+                             const std::function<void(std::span<const uint8_t>)>& deliver) {
+  const std::optional<ControlMessage> message = decode_message(bytes);
+  if (!message) return;
+  const uint64_t seq = message->seq;
   if (seq < next_recv_seq || early.count(seq)) return;  // a resend
-  early.emplace(seq, std::vector<uint8_t>(bytes.begin() + static_cast<long>(off), bytes.end()));
+  if (seq - next_recv_seq >= kMaxEarlyMessages) return;  // no sender of ours is that far ahead
+  early.emplace(seq, std::vector<uint8_t>(message->payload.begin(), message->payload.end()));
   // Deliver in sequence order, whatever order the fabric used.
   for (auto it = early.begin(); it != early.end() && it->first == next_recv_seq; it = early.erase(it)) {
     ++next_recv_seq;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -17,6 +18,22 @@
 namespace ferry::engine_internal {
 
 inline constexpr size_t kMessageHeader = 4 + 8 + 4;  // magic, sequence number, payload length
+// How far ahead of the next expected message one may arrive and be kept: a sender has at
+// most its control_slots in flight (the engine keeps that below this), so a message
+// further ahead is not a peer's and is dropped, which bounds what a peer can make us hold.
+inline constexpr uint64_t kMaxEarlyMessages = 4096;
+
+// One message as it travels: its header's sequence number and the payload behind it.
+struct ControlMessage {
+  uint64_t seq = 0;
+  std::span<const uint8_t> payload;  // into the decoded bytes
+};
+
+// Writes `payload` behind a header at `out` (room for kMessageHeader + payload bytes);
+// returns the bytes written.
+uint32_t encode_message(uint8_t* out, uint64_t seq, std::span<const uint8_t> payload);
+// The message in `bytes` (one received buffer); none unless it is exactly one message.
+std::optional<ControlMessage> decode_message(std::span<const uint8_t> bytes);
 
 struct ControlChannel {
   // Send side: `slots` buffers of `slot_bytes` each, registered on every rail.
@@ -34,7 +51,7 @@ struct ControlChannel {
     return reinterpret_cast<uint64_t>(memory.data()) + uint64_t{slot} * slot_bytes;
   }
   // Takes one received message; calls `deliver` for each message now in order (none
-  // for a malformed message or a resend).
+  // for a malformed message, a resend or one too far ahead).
   void receive(std::span<const uint8_t> bytes,
                const std::function<void(std::span<const uint8_t>)>& deliver);
 };

@@ -44,7 +44,7 @@ struct EngineConfig {
   uint32_t max_send_wr = 512;  // per endpoint, capped by the device
   uint32_t recv_buffers = 64;  // per endpoint: control messages and notifications land here
   uint32_t control_bytes = 4096;  // largest control message, header included
-  uint32_t control_slots = 64;    // control messages in flight per peer
+  uint32_t control_slots = 64;    // control messages in flight per peer (at most 4096)
   // Endpoint kind; empty: RC where every rail offers it, else SRD.
   std::optional<EndpointKind> endpoint_kind;
   EndpointConfig endpoint;  // retry settings; queues and CQs are filled in by the engine

@@ -33,6 +33,12 @@ VoidResult Engine::Impl::open() {
                       "control_bytes must exceed the message header; recv_buffers, control_slots "
                       "and piece_bytes must be positive");
   }
+  if (config.control_slots > engine_internal::kMaxEarlyMessages) {
+    // A receiver keeps messages at most this far ahead of the next one it expects.
+    return make_error(ErrorCode::kInvalidArgument, "control_slots " + std::to_string(config.control_slots) +
+                                                       " exceeds " +
+                                                       std::to_string(engine_internal::kMaxEarlyMessages));
+  }
   if (auto opened = rails.open(provider, config); !opened.ok()) return opened;
   registry = std::make_unique<MemoryRegistry>(rails.domains());
   batch.reserve(kPostBatch);

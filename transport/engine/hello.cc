@@ -49,7 +49,8 @@ std::optional<Hello> parse_hello(std::span<const uint8_t> bytes) {
   Hello hello;
   if (!take(bytes, &off, &magic) || magic != kHelloMagic || !take(bytes, &off, &version) ||
       version != kHelloVersion || !take(bytes, &off, &kind) || !take(bytes, &off, &rails) ||
-      !take(bytes, &off, &hello.incarnation) || rails == 0 || rails > kMaxRails) {
+      !take(bytes, &off, &hello.incarnation) || rails == 0 || rails > kMaxRails ||
+      kind > static_cast<uint8_t>(EndpointKind::kSrd)) {
     return std::nullopt;
   }
   hello.kind = static_cast<EndpointKind>(kind);

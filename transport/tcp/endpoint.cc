@@ -96,15 +96,9 @@ VoidResult TcpEndpoint::connect(std::span<const uint8_t> peer_address) {
     return make_error(ErrorCode::kFailedPrecondition, std::string("connect() on an endpoint in state ") +
                                                           to_string(state()));
   }
-  WireAddress a;
-  if (peer_address.size() != sizeof a) {
-    return make_error(ErrorCode::kInvalidArgument, "tcp address must be " + std::to_string(sizeof a) + " bytes, got " +
-                                                       std::to_string(peer_address.size()));
-  }
-  std::memcpy(&a, peer_address.data(), sizeof a);
-  if (a.magic != kAddressMagic || a.version != kWireVersion || a.port == 0 || a.endpoint_id == 0 || a.nonce == 0) {
-    return make_error(ErrorCode::kInvalidArgument, "bad magic, version, port or id: not the address of a tcp endpoint");
-  }
+  const Result<WireAddress> parsed = parse_address(peer_address);
+  if (!parsed.ok()) return parsed.error();
+  const WireAddress& a = *parsed;
   if (a.kind != static_cast<uint8_t>(config_.kind)) {
     return make_error(ErrorCode::kInvalidArgument, std::string("cannot connect a ") + to_string(config_.kind) +
                                                        " endpoint to a peer of another kind");
@@ -386,7 +380,8 @@ void TcpEndpoint::on_response_locked(const Frame& frame) {
 
 const std::vector<Piece>* TcpEndpoint::read_sink_locked(const Frame& frame) {
   SendOp* op = find_op_locked(frame.ssn);
-  if (op == nullptr || op->request.opcode != Opcode::kRead || frame.offset + frame.chunk_len > op->bytes) {
+  if (op == nullptr || op->request.opcode != Opcode::kRead || frame.chunk_len > op->bytes ||
+      frame.offset > op->bytes - frame.chunk_len) {
     return nullptr;
   }
   return &op->local;

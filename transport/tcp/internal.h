@@ -39,6 +39,7 @@ struct Piece {
 
 // The part of `pieces` from `offset` on, `length` bytes of it.
 std::vector<Piece> slice(const std::vector<Piece>& pieces, uint64_t offset, uint64_t length);
+uint64_t bytes_of(const std::vector<Piece>& pieces);
 bool any_device(const std::vector<Piece>& pieces);
 // Copies between a contiguous host buffer and the pieces (GPU pieces with the CUDA copy
 // engines); false when a GPU copy failed.

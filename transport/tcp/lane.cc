@@ -104,7 +104,7 @@ bool TcpProvider::read_hello_locked(Lane* lane) {
   const Hello& h = lane->hello;
   HelloReply reply;
   TcpEndpoint* endpoint = nullptr;
-  if (h.magic != kAddressMagic || h.connections == 0 || h.connection >= h.connections) {
+  if (!well_formed(h)) {
     reply.status = static_cast<uint32_t>(HelloStatus::kMalformed);
   } else if (h.target_nonce != nonce_) {
     reply.status = static_cast<uint32_t>(HelloStatus::kWrongProvider);
@@ -147,20 +147,21 @@ bool TcpProvider::read_lane_locked(Lane* lane) {
     const Frame& f = lane->in;
     if (!lane->in_accepted) {
       const std::vector<Piece>* sink = nullptr;
+      if (!(lane->outgoing ? check_response(f) : check_request(f)).ok()) {
+        lane_failed_locked(lane);  // not a frame of ours: the stream is lost
+        return true;
+      }
       if (lane->outgoing) {
         if (f.type == static_cast<uint8_t>(FrameType::kReadData)) {
           sink = endpoint->read_sink_locked(f);
-        } else if (f.chunk_len == 0) {
+        } else {
           lane->in_have = 0;
           endpoint->on_response_locked(f);
           any = true;
           continue;
-        } else {
-          lane_failed_locked(lane);  // not a frame of ours: the stream is lost
-          return true;
         }
       } else {
-        if (!is_request(f.type) || f.ssn < endpoint->expected_ssn()) {
+        if (f.ssn < endpoint->expected_ssn()) {
           lane_failed_locked(lane);
           return true;
         }
@@ -182,6 +183,12 @@ bool TcpProvider::read_lane_locked(Lane* lane) {
       lane->in_done = 0;
       lane->discard = sink == nullptr;
       lane->sink = sink == nullptr ? std::vector<Piece>{} : slice(*sink, f.offset, f.chunk_len);
+      if (!lane->discard && bytes_of(lane->sink) != f.chunk_len) {
+        // A later chunk reaching past what its request's first chunk named (and was
+        // checked for): never staged or read, so that a peer sizes no buffer of ours.
+        lane_failed_locked(lane);
+        return true;
+      }
       if (any_device(lane->sink)) lane->staging.resize(f.chunk_len);
       any = true;
     }

@@ -46,6 +46,12 @@ std::vector<Piece> slice(const std::vector<Piece>& pieces, uint64_t offset, uint
   return out;
 }
 
+uint64_t bytes_of(const std::vector<Piece>& pieces) {
+  uint64_t bytes = 0;
+  for (const Piece& p : pieces) bytes += p.length;
+  return bytes;
+}
+
 bool any_device(const std::vector<Piece>& pieces) {
   for (const Piece& p : pieces) {
     if (p.device) return true;

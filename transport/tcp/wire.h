@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+
+#include "transport/result.h"
 
 namespace ferry::tcp {
 
@@ -74,5 +77,19 @@ struct Frame {
 static_assert(sizeof(Frame) == 48);
 
 inline bool is_request(uint8_t type) { return type >= 1 && type <= 4; }
+
+// The checks on what a peer sends, before any of it is trusted (wire.cc).
+//
+// A peer's address as Endpoint::address() made it; its kind is the caller's to compare.
+Result<WireAddress> parse_address(std::span<const uint8_t> bytes);
+// A hello that names a connection among at least one; whose endpoint and provider it
+// names is the caller's to look up.
+bool well_formed(const Hello& hello);
+// A frame on a connection a peer opened to us: a request whose chunk lies inside it (a
+// read request brings no bytes).
+VoidResult check_request(const Frame& frame);
+// A frame on a connection we opened: an ack or a credit without bytes, or a chunk of a
+// read's bytes lying inside that read.
+VoidResult check_response(const Frame& frame);
 
 }  // namespace ferry::tcp

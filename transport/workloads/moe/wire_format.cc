@@ -60,8 +60,9 @@ Result<DispatchView> DispatchView::parse(const uint8_t* message, const DispatchE
   if (preamble + h.tokens * expect.token_bytes > expect.capacity) {
     return malformed(what, source, "larger than its slot");
   }
-  if (h.combine_offset + combine_message_bytes(h.rows, expect.output_row_bytes) >
-      expect.combine_area_bytes) {
+  // Compared without the sum, which a hostile offset near 2^64 would wrap into the area.
+  const uint64_t combine_bytes = combine_message_bytes(h.rows, expect.output_row_bytes);
+  if (combine_bytes > expect.combine_area_bytes || h.combine_offset > expect.combine_area_bytes - combine_bytes) {
     return malformed(what, source, "its combine offset lies outside the combine area");
   }
   view.counts_ = message + sizeof(DispatchHeader);

@@ -47,6 +47,7 @@ struct Message {
   }
   void put32(uint64_t offset, uint32_t v) { std::memcpy(bytes.data() + offset, &v, 4); }
   void put16(uint64_t offset, uint16_t v) { std::memcpy(bytes.data() + offset, &v, 2); }
+  void put64(uint64_t offset, uint64_t v) { std::memcpy(bytes.data() + offset, &v, 8); }
   static constexpr uint64_t kCounts = 32, kTokens = 32 + 12, kRoutes = 32 + 12 + 8;
 };
 
@@ -106,6 +107,8 @@ TEST(DispatchMessage, EveryBadFieldIsRefusedWithItsReason) {
       {"too many rows", [](Message& m) { m.put32(16, 7); }, "2 tokens and 7 rows"},
       {"larger than the slot", [](Message& m) { m.expect.capacity = 70; }, "larger than its slot"},
       {"combine reply outside", [](Message& m) { m.expect.combine_area_bytes -= 1; }, "combine offset"},
+      // An offset whose sum with the reply's size wraps past 2^64 used to pass the check.
+      {"combine offset wrapping", [](Message& m) { m.put64(24, ~uint64_t{0} - 63); }, "combine offset"},
       {"counts", [](Message& m) { m.put32(Message::kCounts + 4, 1); }, "do not add up"},
       {"route token", [](Message& m) { m.put32(Message::kRoutes + 8, 2); }, "route 1 points outside"},
       {"route slot", [](Message& m) { m.put16(Message::kRoutes + 6, 4); }, "route 0 points outside"},

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "transport/engine/engine.h"
@@ -33,6 +34,8 @@ struct StageLink {
   static constexpr uint64_t kPayloadOffset = 64;
   // Registered memory the sender writes each header from.
   static constexpr uint64_t kSenderScratchBytes = sizeof(SlotHeader);
+  // The largest message a link may carry: keeps the receive area's size within 64 bits.
+  static constexpr uint64_t kMaxMessageBytes = uint64_t{1} << 40;
 
   // Distinct among the links between the same two engines (either direction).
   uint16_t id = 0;
@@ -47,6 +50,11 @@ struct StageLink {
   uint64_t receive_area_bytes() const { return credits * slot_stride(); }
   uint32_t slot(uint64_t sequence) const { return static_cast<uint32_t>(sequence % credits); }
   uint64_t slot_offset(uint64_t sequence) const { return slot(sequence) * slot_stride(); }
+
+  // The header the sender wrote into micro-batch `sequence`'s slot, read from `bytes` (its
+  // first sizeof(SlotHeader) bytes): refused unless it names that micro-batch and a
+  // payload that fits the slot.
+  Result<SlotHeader> parse_header(std::span<const uint8_t> bytes, uint64_t sequence) const;
 
   // The notification saying that micro-batch `sequence` is in its slot (receiver counts
   // it from the sender), and the one returning its slot (sender counts it from the

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
+#include <vector>
 
 namespace ferry::pp {
 namespace {
@@ -15,6 +17,25 @@ TEST(StageLink, RefusesWhatTheTagRuleCannotCover) {
   EXPECT_EQ((StageLink{0, StageLink::kMaxCredits + 1, 1}.validate().error().code), ErrorCode::kOutOfRange);
   EXPECT_EQ((StageLink{StageLink::kMaxLinks, 4, 1}.validate().error().code), ErrorCode::kOutOfRange);
   EXPECT_EQ((StageLink{0, 4, 0}.validate().error().code), ErrorCode::kInvalidArgument);
+  // So large a message made slot_stride() wrap to a few bytes while a header could still
+  // name that many: a payload far past the receive area.
+  EXPECT_EQ((StageLink{0, 4, ~uint64_t{0}}.validate().error().code), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE((StageLink{0, StageLink::kMaxCredits, StageLink::kMaxMessageBytes}.validate().ok()));
+}
+
+TEST(StageLink, ParsesOnlyTheHeaderOfTheExpectedMicroBatchThatFits) {
+  const StageLink link{0, 4, 100};
+  auto bytes_of = [](SlotHeader h) {
+    std::vector<uint8_t> out(sizeof h);
+    std::memcpy(out.data(), &h, sizeof h);
+    return out;
+  };
+  auto ok = link.parse_header(bytes_of({7, 100}), 7);
+  ASSERT_TRUE(ok.ok()) << ok.error().to_string();
+  EXPECT_EQ(ok->bytes, 100u);
+  EXPECT_NE(link.parse_header(bytes_of({6, 10}), 7).error().message.find("names micro-batch 6"), std::string::npos);
+  EXPECT_NE(link.parse_header(bytes_of({7, 101}), 7).error().message.find("of at most 100"), std::string::npos);
+  EXPECT_NE(link.parse_header(std::vector<uint8_t>(15), 7).error().message.find("15 bytes"), std::string::npos);
 }
 
 TEST(StageLink, SlotsHoldAHeaderAndAnAlignedPayload) {

@@ -2,6 +2,7 @@
 
 #include "transport/gpu/runtime.h"
 
+#include <array>
 #include <utility>
 
 namespace ferry::pp {
@@ -36,18 +37,17 @@ Task<Result<Message>> StageReceiver::receive_next() {
   if (!arrived.ok()) co_return broken(link_failure(arrived, doing("waiting for it")));
 
   const uint8_t* slot = slots_ + link_.slot_offset(sequence);
-  SlotHeader header;
-  if (auto read = gpu::copy(&header, slot, sizeof header, slots_memory_); !read.ok()) {
+  std::array<uint8_t, sizeof(SlotHeader)> raw;
+  if (auto read = gpu::copy(raw.data(), slot, raw.size(), slots_memory_); !read.ok()) {
     co_return broken(link_failure(read, doing("reading its slot's header")));
   }
-  if (header.sequence != sequence || header.bytes > link_.max_message_bytes) {
-    co_return broken(link_failure(ErrorCode::kInternal, doing("reading its slot"),
-                                  "the header names micro-batch " + std::to_string(header.sequence) + " of " +
-                                      std::to_string(header.bytes) + " bytes"));
+  const Result<SlotHeader> header = link_.parse_header(raw, sequence);
+  if (!header.ok()) {
+    co_return broken(link_failure(header.error().code, doing("reading its slot"), header.error().message));
   }
   holding_ = true;
   ++next_sequence_;
-  co_return Message{{slot + StageLink::kPayloadOffset, header.bytes}, sequence};
+  co_return Message{{slot + StageLink::kPayloadOffset, header->bytes}, sequence};
 }
 
 void StageReceiver::release() {
