@@ -243,8 +243,10 @@ int run_replay(const ParsedArguments& arguments) {
   for (const replay::WorkloadReport& w : report.workloads) {
     for (const std::string& e : w.errors) std::fprintf(stderr, "%s: %s\n", w.name.c_str(), e.c_str());
   }
-  for (const std::string& peer : report.peers) std::printf("%s\n", peer.c_str());
-  if (report.spread && report.ok()) {
+  if (!quiet) {
+    for (const std::string& peer : report.peers) std::printf("%s\n", peer.c_str());
+  }
+  if (!quiet && report.spread && report.ok()) {
     std::printf("node %u: every byte its ranks received verified\n", report.node);
   }
   const std::string where = report.spread ? ", node " + std::to_string(report.node) : "";

@@ -104,6 +104,11 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
   auto farewell = [&] {
     if (!link) return;
     const std::string problem = first_problem(report);
+    if (!link->lost().empty()) {
+      // A node is gone: tell the rest, wait for no one (the loss is already reported).
+      (void)link->post(link->others(), NodeLink::kFarewell, 0, NodeLink::farewell(false, problem));
+      return;
+    }
     auto heard = link->gather(link->others(), NodeLink::kFarewell, 0,
                               NodeLink::farewell(report.ok(), problem.empty() ? "ok" : problem), nullptr,
                               "node " + std::to_string(report.node) + " hearing the other nodes' verdicts",
@@ -165,6 +170,7 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
     wr.name = w.name;
     wr.kind = kind_name(w.kind());
     wr.lists_requests = runner.lists_requests();
+    if (!world->lost().empty() && stopped.empty()) stopped = "not run: " + world->lost();
     if (stuck && stopped.empty()) stopped = "not run: an earlier workload left transfers pending";
     if (link && stopped.empty()) {
       // Every node is done with the workload before and still able to go on.
