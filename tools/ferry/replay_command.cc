@@ -197,7 +197,11 @@ int run_replay(const ParsedArguments& arguments) {
     if (peer_timeout) process.peer_timeout_ms = *peer_timeout * 1000;
     process.fingerprint = replay_fingerprint(text, arguments, kind_name);
     process.label = std::filesystem::path(path).filename().string() + " (scenario '" + scenario.name + "' on " +
-                    kind_name + ")";
+                    kind_name;
+    for (const char* option : {"--scale", "--seed", "--max-ops"}) {
+      if (const std::string* value = arguments.value(option)) process.label += ", " + std::string(option) + " " + *value;
+    }
+    process.label += ")";
     replay_options.process = process;
   }
   replay_options.progress = quiet                   ? replay::ProgressStyle::kNone

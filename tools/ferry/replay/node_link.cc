@@ -71,7 +71,10 @@ VoidResult NodeLink::post(const std::vector<uint32_t>& to, const std::string& ki
   for (uint32_t n : to) {
     if (n == options_.node) continue;
     if (auto sent = exchange_->send(name_of(options_.node), name_of(n), message); !sent.ok()) {
-      return make_error(sent.error().code, "to node " + std::to_string(n) + ": " + sent.error().message);
+      // A node that said hello and can no longer be reached is gone.
+      const std::string why = "node " + std::to_string(n) + " unreachable: " + sent.error().message;
+      if (seen_[n] && !released_[n] && lost_.empty()) lost_ = "lost " + why;
+      return make_error(ErrorCode::kUnavailable, lost_.empty() ? why : lost_);
     }
   }
   return {};
@@ -201,6 +204,10 @@ VoidResult NodeLink::hello(const Drive& drive) {
     const uint64_t nodes = r.u64();
     const std::string label = r.text();
     if (r.failed() || fingerprint != options_.fingerprint || nodes != options_.nodes) {
+      // Our hello may still wait for the peer's address: let it go out, so that the peer
+      // refuses us by name too rather than waiting for us.
+      const Clock::time_point until = Clock::now() + std::chrono::milliseconds(300);
+      while (Clock::now() < until) pump(), std::this_thread::yield();
       return make_error(ErrorCode::kFailedPrecondition,
                         "node " + std::to_string(n) + " runs another replay: " + label + " (fingerprint " +
                             hex(fingerprint) + ", " + std::to_string(nodes) + " nodes) where node " +
