@@ -226,9 +226,12 @@ int run_replay(const ParsedArguments& arguments) {
       written = false;
     }
   }
-  if (const std::string* extra = arguments.value("--report")) {
-    if (!write_file(*extra, json)) {
-      std::fprintf(stderr, "ferry replay: cannot write %s\n", extra->c_str());
+  if (const std::string* given = arguments.value("--report")) {
+    // Node processes of one host may share the name: each inserts its node (r.node1.json).
+    std::filesystem::path extra(*given);
+    if (node) extra.replace_filename(extra.stem().string() + ".node" + std::to_string(*node) + extra.extension().string());
+    if (!write_file(extra.string(), json)) {
+      std::fprintf(stderr, "ferry replay: cannot write %s\n", extra.c_str());
       written = false;
     }
   }
@@ -285,7 +288,8 @@ Command replay_command() {
       {"--seed", "N", "use seed N instead of the fabric's seed (emu, sim); the same seed replays the same run"},
       {"--report", "FILE",
        "also write the results to FILE as JSON (per workload: time, bytes, throughput, latency percentiles); "
-       "'ferry diff' compares two such reports"},
+       "'ferry diff' compares two such reports; a node process writes FILE with its node before the extension "
+       "(r.node1.json)"},
       {"--max-ops", "N",
        "replay at most N operations of each workload (requests, micro-batches, all-reduces, MoE dispatches and "
        "combines); the table notes the cap"},

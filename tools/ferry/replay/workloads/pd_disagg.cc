@@ -193,12 +193,15 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
                               &v, 2);
                 }
     }
+    // Every process of the pair has filled its side: the decode side's deadlines start
+    // only now.
+    if (!c.meet(ranks, 2 * id, "request " + std::to_string(id) + "'s prefill side filled")) break;
     bool began = true;
     for (auto& r : pair->receivers) {
       if (auto ok = r->begin(request); !ok.ok()) began = false, c.error(ok.error().to_string());
     }
     // The decode side begins before the prefill side sends (docs/kv-migration.md).
-    if (!began || !c.meet(ranks, id, "request " + std::to_string(id) + "'s decode side beginning")) break;
+    if (!began || !c.meet(ranks, 2 * id + 1, "request " + std::to_string(id) + "'s decode side beginning")) break;
     for (auto& s : pair->senders) {
       if (auto ok = s->begin(request); !ok.ok()) began = false, c.error(ok.error().to_string());
     }
