@@ -134,6 +134,9 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
     return report;
   }
   if (link) {
+    // Node processes share their hosts' cores with each other and start each step at
+    // their own pace: a transfer gets seconds, not the in-process replay's one.
+    mapping.engine.transfer_timeout_ns = std::max<uint64_t>(mapping.engine.transfer_timeout_ns, kSpreadTransferTimeoutNs);
     // The mapping numbered this node's ranks from 0.
     std::vector<uint32_t> rank_nodes(plan.ranks, 0);
     for (uint32_t r = report.first_rank; r < report.end_rank; ++r) rank_nodes[r] = r - report.first_rank;

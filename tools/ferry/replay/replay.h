@@ -153,6 +153,9 @@ constexpr uint64_t kMaxAllReduces = 128;
 // A moe workload with ep x NICs per node above this runs rail-aligned (docs/cli.md).
 constexpr uint64_t kMaxAllToAllRails = 64;
 
+// A transfer's deadline in a replay spread over processes (docs/deployment.md).
+constexpr uint64_t kSpreadTransferTimeoutNs = 10'000'000'000;
+
 // trace.json holds at most this many operation spans (the first ones).
 constexpr size_t kMaxSpans = 20'000;
 
