@@ -1,5 +1,6 @@
 #include "tools/ferry/replay/node_link.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "transport/wire_fields.h"
@@ -49,6 +50,7 @@ Result<std::unique_ptr<NodeLink>> NodeLink::open(const NodeLinkOptions& options)
   link->exchange_ = std::move(exchange).value();
   link->seen_.assign(options.nodes, false);
   link->released_.assign(options.nodes, false);
+  link->steps_.assign(options.nodes, 0);
   return link;
 }
 
@@ -90,6 +92,7 @@ void NodeLink::pump() {
     std::vector<uint8_t> body = r.bytes();
     if (r.failed()) continue;
     if (kind == kFarewell) released_[*from] = true;  // read before its process ends: no loss
+    if (kind == kStep) steps_[*from] = std::max(steps_[*from], seq + 1);
     inbox_[{*from, std::move(kind), seq}] = std::move(body);
   }
   const Clock::time_point now = Clock::now();
@@ -142,6 +145,11 @@ Result<std::map<uint32_t, std::vector<uint8_t>>> NodeLink::await(const std::vect
     for (uint32_t n : from) wanted += n != options_.node;
     if (got.size() == wanted) return got;
     if (!lost_.empty()) return make_error(ErrorCode::kUnavailable, what + ": " + lost_);
+    for (uint32_t n : from) {
+      if (n == options_.node || got.count(n) || kind == kStep || kind == kFarewell || steps_[n] <= step_ + 1) continue;
+      return make_error(ErrorCode::kFailedPrecondition, what + ": node " + std::to_string(n) + " left this step early (its "
+                                                 "errors say why)");
+    }
     for (uint32_t n : from) {
       if (n == options_.node || got.count(n) || kind == kFarewell || !released_[n]) continue;
       auto last = inbox_.find({n, kFarewell, 0});

@@ -83,6 +83,11 @@ class NodeLink {
   const std::string& lost() const { return lost_; }
   // The kind of a node's last message: once it arrived, the node's departure is no loss.
   static constexpr const char* kFarewell = "done";
+  // The kind of the barrier before each step (a workload), its number the sequence: a
+  // node that posted a later step than this one's has left the current step, so a wait
+  // for anything else from it fails at once rather than at the timeout.
+  static constexpr const char* kStep = "step";
+  void at_step(uint64_t step) { step_ = step; }
 
   static std::string name_of(uint32_t node) { return "node" + std::to_string(node); }
 
@@ -97,6 +102,8 @@ class NodeLink {
   std::map<std::tuple<uint32_t, std::string, uint64_t>, std::vector<uint8_t>> inbox_;
   std::vector<bool> seen_;      // [node]: said hello
   std::vector<bool> released_;  // [node]: finished; its departure is no loss
+  std::vector<uint64_t> steps_;  // [node]: 1 + the latest step it posted; 0: none
+  uint64_t step_ = 0;            // this node's current step
   std::string lost_;
   Clock::time_point next_check_{};
   Clock::time_point next_keep_alive_{};

@@ -177,7 +177,7 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
     if (stuck && stopped.empty()) stopped = "not run: an earlier workload left transfers pending";
     if (link && stopped.empty()) {
       // Every node is done with the workload before and still able to go on.
-      auto met = link->gather(link->others(), "workload", i, WireWriter().u64(stuck).data(), [&] { world->drive(); },
+      auto met = link->gather(link->others(), NodeLink::kStep, i, WireWriter().u64(stuck).data(), [&] { world->drive(); },
                               "node " + std::to_string(report.node) + " waiting for the other nodes before " + w.name,
                               wall_deadline);
       if (!met.ok()) {
@@ -194,6 +194,7 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
     }
     progress.started(i, wr.name, wr.kind);
     world->begin_workload(static_cast<uint32_t>(i));
+    if (link) link->at_step(i);
     RunContext c{*world, scenario, report.seed, options.workload_horizon_ns, wall_deadline, wr, report,
                  static_cast<uint32_t>(i), options.max_operations};
     const uint64_t start_ns = world->now_ns();
