@@ -18,6 +18,7 @@
 
 #include "transport/engine/tcp_exchange.h"
 #include "transport/result.h"
+#include "transport/wire_fields.h"
 
 namespace ferry::qualify {
 
@@ -76,33 +77,5 @@ Result<std::unique_ptr<PeerLink>> connect_peer(const std::string& host_port, uin
 
 // "host:port", with an IPv6 host in brackets.
 std::string host_port(const std::string& host, uint64_t port);
-
-// Little-endian fields for link messages.
-class WireWriter {
- public:
-  WireWriter& u64(uint64_t v);
-  WireWriter& bytes(std::span<const uint8_t> b);
-  WireWriter& text(const std::string& s);
-  const std::vector<uint8_t>& data() const { return data_; }
-
- private:
-  std::vector<uint8_t> data_;
-};
-
-// Reads what WireWriter wrote; a short or malformed message sets failed() and yields
-// zeros and empty fields, never reads out of bounds.
-class WireReader {
- public:
-  explicit WireReader(std::span<const uint8_t> data) : data_(data) {}
-  uint64_t u64();
-  std::vector<uint8_t> bytes();
-  std::string text();
-  bool failed() const { return failed_; }
-
- private:
-  std::span<const uint8_t> data_;
-  size_t at_ = 0;
-  bool failed_ = false;
-};
 
 }  // namespace ferry::qualify

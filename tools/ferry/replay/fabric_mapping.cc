@@ -15,7 +15,8 @@ EngineConfig replay_engine_config() {
 }
 
 FabricMapping map_fabric(const Scenario& scenario, ProviderKind provider, std::optional<uint64_t> seed,
-                         uint32_t ranks, uint64_t estimated_bytes, std::vector<std::string>& notes) {
+                         uint32_t ranks, uint64_t estimated_bytes, const FabricChoices& choices,
+                         std::vector<std::string>& notes) {
   switch (provider) {
     case ProviderKind::kEmu: {
       const auto* emu = std::get_if<EmuFabric>(&scenario.fabric.params);
@@ -27,9 +28,9 @@ FabricMapping map_fabric(const Scenario& scenario, ProviderKind provider, std::o
                              notes);
     }
     case ProviderKind::kVerbs:
-      return make_verbs_fabric(scenario, ranks, notes);
+      return make_verbs_fabric(scenario, ranks, choices, notes);
     case ProviderKind::kTcp:
-      return make_tcp_fabric(scenario, ranks, notes);
+      return make_tcp_fabric(scenario, ranks, choices, notes);
   }
   return {};
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "scenarios/scenario.h"
+#include "tools/ferry/replay/replay.h"
 #include "transport/cluster.h"
 #include "transport/engine/engine.h"
 
@@ -30,18 +31,21 @@ struct FabricMapping {
 // The scenario's fabric on `provider` (its fabric parameters when it names that provider,
 // else the provider's defaults) for `ranks` ranks; `seed` overrides the scenario's.
 // `estimated_bytes` is what the workloads move (sim sizes its packets from it). Choices
-// made in the mapping go to `notes`.
+// made in the mapping go to `notes`. tcp and verbs take `choices`; spread over processes,
+// `ranks` is this process's ranks only (a fabric node each).
 FabricMapping map_fabric(const scenarios::Scenario& scenario, scenarios::ProviderKind provider,
                          std::optional<uint64_t> seed, uint32_t ranks, uint64_t estimated_bytes,
-                         std::vector<std::string>& notes);
+                         const FabricChoices& choices, std::vector<std::string>& notes);
 
 // One provider each (emu_fabric.cc, sim_fabric.cc, verbs_fabric.cc).
 FabricMapping make_emu_fabric(const scenarios::Scenario& scenario, uint64_t seed, uint32_t ranks,
                               std::vector<std::string>& notes);
 FabricMapping make_sim_fabric(const scenarios::Scenario& scenario, uint64_t seed, uint32_t ranks,
                               uint64_t estimated_bytes, std::vector<std::string>& notes);
-FabricMapping make_verbs_fabric(const scenarios::Scenario& scenario, uint32_t ranks, std::vector<std::string>& notes);
-FabricMapping make_tcp_fabric(const scenarios::Scenario& scenario, uint32_t ranks, std::vector<std::string>& notes);
+FabricMapping make_verbs_fabric(const scenarios::Scenario& scenario, uint32_t ranks, const FabricChoices& choices,
+                                std::vector<std::string>& notes);
+FabricMapping make_tcp_fabric(const scenarios::Scenario& scenario, uint32_t ranks, const FabricChoices& choices,
+                              std::vector<std::string>& notes);
 
 // What every replay's engines share, whichever the provider.
 EngineConfig replay_engine_config();

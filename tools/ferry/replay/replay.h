@@ -13,6 +13,28 @@
 
 namespace ferry::replay {
 
+// A replay spread over processes, one per cluster node (docs/deployment.md): this
+// process runs node `node`'s ranks and meets the other nodes' processes in `directory`.
+struct NodeProcess {
+  uint32_t node = 0;
+  std::string directory;              // etcd://HOST:PORT or file:///PATH
+  std::string cluster = "replay";     // the run's namespace in the directory
+  uint64_t peer_timeout_ms = 60'000;  // a peer that has not come or answered by then is an error
+  uint64_t fingerprint = 0;           // of the scenario and the options that shape the run
+  std::string label;                  // what the fingerprint stands for ("default.yaml, seed 1, ...")
+};
+
+// How the replay's real fabrics are set up, beside the scenario (the command line).
+struct FabricChoices {
+  // The IPv4 address the tcp providers and the processes' mailboxes listen on and
+  // publish: the address peers reach this host at.
+  std::string host = "127.0.0.1";
+  std::string verbs_device;                    // a device name filter, over the scenario's
+  std::optional<uint8_t> verbs_port;           // default 1
+  std::optional<int> verbs_gid_index;          // default: a RoCE v2 GID with an IPv4 address
+  std::optional<uint32_t> verbs_max_inline;    // default 64
+};
+
 struct ReplayOptions {
   std::optional<uint64_t> seed;  // instead of the fabric's
   // What stderr shows while it runs: nothing, a line per workload, or a bar redrawn in
@@ -25,6 +47,9 @@ struct ReplayOptions {
   // for the whole replay.
   uint64_t workload_horizon_ns = 120'000'000'000;
   double wall_limit_s = 300;
+  // Set: this process runs one node of the cluster (tcp and verbs only).
+  std::optional<NodeProcess> process;
+  FabricChoices fabric;
 };
 
 // pd_disagg: one request's KV-cache migration. The replay runs prefill as already done
@@ -94,6 +119,14 @@ struct ReplayReport {
   std::vector<std::string> notes;  // how the scenario was mapped onto the provider
   std::vector<OperationSpan> spans;  // at most kMaxSpans, in the order they ended
   uint64_t spans_dropped = 0;        // beyond kMaxSpans
+  // Spread over processes: this process's node and its ranks [first_rank, end_rank); the
+  // other nodes' verdicts ("node 1: ok", "node 1: FAILED: ...") as they told them.
+  bool spread = false;
+  uint32_t node = 0;
+  uint32_t nodes = 1;
+  uint32_t first_rank = 0;
+  uint32_t end_rank = 0;
+  std::vector<std::string> peers;
 
   bool ok() const;
 };
@@ -119,6 +152,9 @@ constexpr uint64_t kMaxAllReduces = 128;
 
 // A moe workload with ep x NICs per node above this runs rail-aligned (docs/cli.md).
 constexpr uint64_t kMaxAllToAllRails = 64;
+
+// A transfer's deadline in a replay spread over processes (docs/deployment.md).
+constexpr uint64_t kSpreadTransferTimeoutNs = 10'000'000'000;
 
 // trace.json holds at most this many operation spans (the first ones).
 constexpr size_t kMaxSpans = 20'000;

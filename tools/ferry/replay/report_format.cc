@@ -98,6 +98,14 @@ std::string to_json(const ReplayReport& r, bool with_wall_time) {
   out << "  \"mode\": " << json_string(r.mode) << ",\n";
   out << "  \"seed\": " << r.seed << ",\n";
   out << "  \"ranks\": " << r.ranks << ",\n";
+  if (r.spread) {
+    out << "  \"node\": " << r.node << ",\n";
+    out << "  \"nodes\": " << r.nodes << ",\n";
+    out << "  \"local_ranks\": [" << r.first_rank << ", " << r.end_rank << "],\n";
+    out << "  \"peers\": [";
+    for (size_t i = 0; i < r.peers.size(); ++i) out << (i ? ", " : "") << json_string(r.peers[i]);
+    out << "],\n";
+  }
   out << "  \"ok\": " << (r.ok() ? "true" : "false") << ",\n";
   out << "  \"faults_applied\": " << r.faults_applied << ",\n";
   out << "  \"trace_hash\": \"" << std::hex << r.trace_hash << std::dec << "\",\n";

@@ -1,7 +1,7 @@
 // The scenario on verbs: every rank's engine opens this host's RDMA devices itself (a
-// fabric node per rank), all in this one process, and everything runs in wall-clock
-// time. Ranks that stand for different cluster nodes therefore share this host's NICs,
-// and no fault can be injected into them.
+// fabric node per rank), in wall-clock time. In one process, ranks that stand for
+// different cluster nodes share this host's NICs; spread over processes (one per host),
+// each process's ranks use its host's. No fault can be injected into real NICs.
 #include <memory>
 
 #include "tools/ferry/replay/fabric_mapping.h"
@@ -11,9 +11,16 @@ namespace ferry::replay {
 
 using namespace scenarios;
 
-FabricMapping make_verbs_fabric(const Scenario& scenario, uint32_t ranks, std::vector<std::string>& notes) {
+FabricMapping make_verbs_fabric(const Scenario& scenario, uint32_t ranks, const FabricChoices& choices,
+                                std::vector<std::string>& notes) {
   verbs::VerbsOptions options;
-  if (const auto* v = std::get_if<VerbsFabric>(&scenario.fabric.params); v && !v->devices.empty()) {
+  // The command line's choices win over the scenario's devices.
+  if (choices.verbs_port) options.port = *choices.verbs_port;
+  if (choices.verbs_gid_index) options.gid_index = *choices.verbs_gid_index;
+  if (choices.verbs_max_inline) options.max_inline = *choices.verbs_max_inline;
+  if (!choices.verbs_device.empty()) {
+    options.device_filter = choices.verbs_device;
+  } else if (const auto* v = std::get_if<VerbsFabric>(&scenario.fabric.params); v && !v->devices.empty()) {
     options.device_filter = v->devices.front();
     if (v->devices.size() > 1) {
       notes.push_back("verbs opens only the devices matching the first of the scenario's device names ('" +

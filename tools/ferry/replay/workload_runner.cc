@@ -61,8 +61,26 @@ WorkloadPlan plan_scenario(const Scenario& scenario) {
 bool RunContext::run(const std::function<bool()>& done, uint64_t wake_at_ns) {
   if (world.run_until(done, world.now_ns() + horizon_ns, wall_deadline, wake_at_ns)) return true;
   stuck = true;
+  if (const std::string lost = world.lost(); !lost.empty()) {
+    report.errors.push_back(lost);
+    return false;
+  }
   report.errors.push_back("did not finish within its bounds (virtual time " +
                           std::to_string(horizon_ns / 1'000'000'000) + " s or the wall-clock limit)");
+  return false;
+}
+
+bool RunContext::takes_part(const std::vector<uint32_t>& ranks) {
+  if (world.any_local(ranks)) return true;
+  report.planned = 0;
+  report.note = "no rank of this node takes part";
+  return false;
+}
+
+bool RunContext::meet(const std::vector<uint32_t>& ranks, uint64_t key, const std::string& what) {
+  const VoidResult met = world.meet(ranks, key, what);
+  if (met.ok()) return true;
+  error(met.error().message);
   return false;
 }
 

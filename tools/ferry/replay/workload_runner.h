@@ -49,6 +49,12 @@ struct RunContext {
 
   // Drives the world until done() or the bounds; false (and an error) at the bounds.
   bool run(const std::function<bool()>& done, uint64_t wake_at_ns = UINT64_MAX);
+  // Whether any of `ranks` is this process's; if none is, the workload has nothing to do
+  // here: planned 0 and a note. Call it after every World call whose numbering the
+  // other processes share (pipeline links) and before any other.
+  bool takes_part(const std::vector<uint32_t>& ranks);
+  // World::meet; false (and an error) when a process did not come.
+  bool meet(const std::vector<uint32_t>& ranks, uint64_t key, const std::string& what);
   // Records an error (the first 20).
   void error(const std::string& what);
   // One operation on one rank, for trace.json.

@@ -71,18 +71,26 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
   const float tolerance = fp8 ? 2.25f : 0.25f;
   c.report.planned = 2ull * spec.rounds;
   const std::vector<uint32_t> ranks = iota_ranks(0, ep);
-  std::vector<Group>& groups = c.world.groups(ranks);
+  if (!c.takes_part(ranks)) return;
+  std::vector<std::unique_ptr<Group>>& groups = c.world.groups(ranks);
   auto region_bytes = moe::ExpertParallel::region_bytes(config, ep);
   if (!region_bytes.ok()) return c.error(region_bytes.error().to_string());
   Result<SymmetricRegion*> symmetric = c.world.symmetric(ranks, *region_bytes);
   if (!symmetric.ok()) return c.error(symmetric.error().message);
   SymmetricRegion* regions = *symmetric;
-  auto eps = std::make_unique<std::vector<std::unique_ptr<moe::ExpertParallel>>>();
+  // Every rank's inputs are drawn everywhere (one generator, in rank order), so that a
+  // process checks the rows its ranks got against their origins' tokens; only this
+  // process's ranks dispatch and combine.
+  std::vector<uint32_t> mine;
+  auto eps = std::make_unique<std::vector<std::unique_ptr<moe::ExpertParallel>>>(ep);
   for (uint32_t r = 0; r < ep; ++r) {
-    auto created = moe::ExpertParallel::create(groups[r], config, regions[r]);
+    if (!c.world.local(r)) continue;
+    mine.push_back(r);
+    auto created = moe::ExpertParallel::create(*groups[r], config, regions[r]);
     if (!created.ok()) return c.error(created.error().to_string());
-    eps->push_back(std::move(created).value());
+    (*eps)[r] = std::move(created).value();
   }
+  if (!c.meet(ranks, 0, "moe's regions")) return;
   // Expert popularity: Zipf with the spec's skew, drawn from the seed.
   std::vector<double> weight(config.experts);
   for (uint32_t e = 0; e < config.experts; ++e) weight[e] = 1.0 / std::pow(e + 1.0, spec.routing_skew);
@@ -123,7 +131,7 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
     }
     // Dispatch.
     auto tasks = std::make_unique<std::vector<Task<VoidResult>>>();
-    for (uint32_t r = 0; r < ep; ++r) {
+    for (uint32_t r : mine) {
       tasks->push_back((*eps)[r]->dispatch(std::span<const int32_t>((*inputs)[r].topk),
                                            std::span<const uint8_t>((*inputs)[r].rows)));
     }
@@ -132,13 +140,14 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
     for (auto& t : *tasks) t.start();
     if (!c.run(all_done)) return (void)tasks.release(), (void)inputs.release(), (void)eps.release();
     bool ok = true;
-    for (uint32_t r = 0; r < ep; ++r) {
-      auto& result = (*tasks)[r].result();
+    for (auto& task : *tasks) {
+      auto& result = task.result();
       if (!result.ok()) ok = false, c.error("dispatch " + std::to_string(round) + ": " + result.error().to_string());
     }
     if (!ok) break;
     // Every received row is its origin's token.
-    for (uint32_t r = 0; r < ep && ok; ++r) {
+    for (uint32_t r : mine) {
+      if (!ok) break;
       const moe::ExpertBatch& batch = (*eps)[r]->received();
       const auto rows = batch.all_tokens();
       const auto origins = batch.all_origins();
@@ -157,12 +166,12 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
     }
     c.report.latencies_ns.push_back(c.world.now_ns() - start);
     ++c.report.operations;
-    for (uint32_t r = 0; r < ep; ++r) c.span(r, "dispatch " + std::to_string(round), start, c.world.now_ns());
+    for (uint32_t r : mine) c.span(r, "dispatch " + std::to_string(round), start, c.world.now_ns());
     if (!ok) break;
     // Combine: the experts are the identity, so every token comes back as itself.
     std::vector<std::vector<uint16_t>> outputs(ep);
     tasks->clear();
-    for (uint32_t r = 0; r < ep; ++r) {
+    for (uint32_t r : mine) {
       const auto rows = (*eps)[r]->received().all_tokens();
       const uint64_t count = rows.size() / row_bytes;
       outputs[r].resize(count * hidden);
@@ -184,12 +193,13 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
       new std::vector<std::vector<uint16_t>>(std::move(outputs));
       return;
     }
-    for (uint32_t r = 0; r < ep; ++r) {
-      auto& result = (*tasks)[r].result();
+    for (auto& task : *tasks) {
+      auto& result = task.result();
       if (!result.ok()) ok = false, c.error("combine " + std::to_string(round) + ": " + result.error().to_string());
     }
     if (!ok) break;
-    for (uint32_t r = 0; r < ep && ok; ++r) {
+    for (uint32_t r : mine) {
+      if (!ok) break;
       const Inputs& in = (*inputs)[r];
       for (uint64_t i = 0; i < in.combined.size(); ++i) {
         if (std::fabs(float_of(in.combined[i]) - float_of(in.hidden[i])) > tolerance) {
@@ -205,7 +215,7 @@ void run_moe(RunContext& c, const MoeSpec& spec) {
     }
     c.report.latencies_ns.push_back(c.world.now_ns() - start);
     ++c.report.operations;
-    for (uint32_t r = 0; r < ep; ++r) c.span(r, "combine " + std::to_string(round), start, c.world.now_ns());
+    for (uint32_t r : mine) c.span(r, "combine " + std::to_string(round), start, c.world.now_ns());
     if (!ok) break;
   }
 }

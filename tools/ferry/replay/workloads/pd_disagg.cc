@@ -95,22 +95,36 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
   decode.tp = spec.decode.tp;
   const uint32_t prefill_ranks = static_cast<uint32_t>(spec.prefill.ranks());
   const uint32_t decode_first = c.scenario.cluster.nodes_for(prefill_ranks) * c.scenario.cluster.gpus_per_node;
-  c.report.planned = spec.requests;
   std::string err;
   // Pools and the sender/receiver objects, per instance pair used.
   struct Pair {
     std::vector<std::unique_ptr<KvSender>> senders;
     std::vector<std::unique_ptr<KvReceiver>> receivers;
   };
+  // The ranks of the instance pair a request migrates between.
+  auto pair_ranks = [&](uint32_t pi, uint32_t di) {
+    std::vector<uint32_t> ranks = iota_ranks(pi * spec.prefill.tp, spec.prefill.tp);
+    for (uint32_t d = 0; d < spec.decode.tp; ++d) ranks.push_back(decode_first + di * spec.decode.tp + d);
+    return ranks;
+  };
+  // This process takes part in the requests whose pair has a rank of its.
+  c.report.planned = 0;
+  for (uint32_t i = 0; i < spec.requests; ++i) {
+    c.report.planned += c.world.any_local(pair_ranks(i % spec.prefill.instances, i % spec.decode.instances));
+  }
+  if (c.report.planned == 0) {
+    c.report.note = "no rank of this node takes part";
+    return;
+  }
   auto pairs = std::make_unique<std::map<std::pair<uint32_t, uint32_t>, Pair>>();
-  std::vector<uint8_t*> prefill_pools(prefill_ranks), decode_pools(spec.decode.ranks());
+  std::vector<Buffer> prefill_pools(prefill_ranks), decode_pools(spec.decode.ranks());
   for (uint32_t p = 0; p < prefill_ranks; ++p) {
-    Result<uint8_t*> pool = c.world.registered(p, prefill.pool_bytes());
+    Result<Buffer> pool = c.world.registered(p, prefill.pool_bytes());
     if (!pool.ok()) return c.error(pool.error().message);
     prefill_pools[p] = *pool;
   }
   for (uint32_t d = 0; d < spec.decode.ranks(); ++d) {
-    Result<uint8_t*> pool = c.world.registered(decode_first + d, decode.pool_bytes());
+    Result<Buffer> pool = c.world.registered(decode_first + d, decode.pool_bytes());
     if (!pool.ok()) return c.error(pool.error().message);
     decode_pools[d] = *pool;
   }
@@ -120,21 +134,24 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     Pair pair;
     std::vector<std::string> prefill_names;
     for (uint32_t p = 0; p < spec.prefill.tp; ++p) prefill_names.push_back(rank_name(pi * spec.prefill.tp + p));
+    // Senders on this process's prefill ranks, receivers on its decode ranks.
     for (uint32_t p = 0; p < spec.prefill.tp; ++p) {
       const uint32_t prank = pi * spec.prefill.tp + p;
+      if (!c.world.local(prank)) continue;
       std::vector<KvDecodeRank> targets;
       for (uint32_t d = 0; d < spec.decode.tp; ++d) {
         const uint32_t dlocal = di * spec.decode.tp + d;
-        Result<RemoteRegion> region = c.world.import(prank, decode_first + dlocal, decode_pools[dlocal]);
+        Result<RemoteRegion> region = c.world.import(prank, decode_pools[dlocal]);
         if (!region.ok()) return err = region.error().message, nullptr;
         targets.push_back(KvDecodeRank{rank_name(decode_first + dlocal), *region, 0});
       }
-      auto sender = KvSender::create(c.world.engine(prank), {prefill, p, prefill_pools[prank], decode, targets});
+      auto sender = KvSender::create(c.world.engine(prank), {prefill, p, prefill_pools[prank].data, decode, targets});
       if (!sender.ok()) return err = sender.error().to_string(), nullptr;
       pair.senders.push_back(std::move(sender).value());
     }
     for (uint32_t d = 0; d < spec.decode.tp; ++d) {
       const uint32_t drank = decode_first + di * spec.decode.tp + d;
+      if (!c.world.local(drank)) continue;
       auto receiver = KvReceiver::create(c.world.engine(drank), {prefill, decode, d, prefill_names});
       if (!receiver.ok()) return err = receiver.error().to_string(), nullptr;
       pair.receivers.push_back(std::move(receiver).value());
@@ -150,6 +167,8 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     const uint64_t arrival = workload_start + arrivals[i];
     if (c.world.now_ns() < arrival && !c.run([&] { return c.world.now_ns() >= arrival; }, arrival)) return;
     const uint32_t pi = i % spec.prefill.instances, di = i % spec.decode.instances;
+    const std::vector<uint32_t> ranks = pair_ranks(pi, di);
+    if (!c.world.any_local(ranks)) continue;
     Pair* pair = pair_for(pi, di);
     if (!pair) return c.error(err);
     const uint32_t n = static_cast<uint32_t>((contexts[i] + spec.block_size - 1) / spec.block_size);
@@ -160,7 +179,8 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     }
     // Fill the prefill side: every element names its request, layer, part, token, head, dim.
     for (uint32_t p = 0; p < spec.prefill.tp; ++p) {
-      uint8_t* pool = prefill_pools[pi * spec.prefill.tp + p];
+      uint8_t* pool = prefill_pools[pi * spec.prefill.tp + p].data;
+      if (pool == nullptr) continue;  // another process's rank
       const HeadRange heads = prefill.heads_of(p);
       for (uint32_t l = 0; l < prefill.layers; ++l)
         for (uint32_t part = 0; part < kKvParts; ++part)
@@ -173,10 +193,15 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
                               &v, 2);
                 }
     }
+    // Every process of the pair has filled its side: the decode side's deadlines start
+    // only now.
+    if (!c.meet(ranks, 2 * id, "request " + std::to_string(id) + "'s prefill side filled")) break;
     bool began = true;
     for (auto& r : pair->receivers) {
       if (auto ok = r->begin(request); !ok.ok()) began = false, c.error(ok.error().to_string());
     }
+    // The decode side begins before the prefill side sends (docs/kv-migration.md).
+    if (!began || !c.meet(ranks, 2 * id + 1, "request " + std::to_string(id) + "'s decode side beginning")) break;
     for (auto& s : pair->senders) {
       if (auto ok = s->begin(request); !ok.ok()) began = false, c.error(ok.error().to_string());
     }
@@ -216,7 +241,8 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     // Check every element on every decode rank.
     bool verified = true;
     for (uint32_t d = 0; d < spec.decode.tp && verified; ++d) {
-      const uint8_t* pool = decode_pools[di * spec.decode.tp + d];
+      const uint8_t* pool = decode_pools[di * spec.decode.tp + d].data;
+      if (pool == nullptr) continue;  // another process's rank
       const HeadRange heads = decode.heads_of(d);
       for (uint32_t l = 0; l < decode.layers && verified; ++l)
         for (uint32_t part = 0; part < kKvParts && verified; ++part)
@@ -242,9 +268,8 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     c.report.latencies_ns.push_back(kv_ns);
     c.report.requests.push_back(KvRequestTiming{id, contexts[i], moved, arrival, start, kv_ns});
     const std::string name = "kv request " + std::to_string(id);
-    for (uint32_t p = 0; p < spec.prefill.tp; ++p) c.span(pi * spec.prefill.tp + p, name, start, start + kv_ns);
-    for (uint32_t d = 0; d < spec.decode.tp; ++d) {
-      c.span(decode_first + di * spec.decode.tp + d, name, start, start + kv_ns);
+    for (uint32_t r : ranks) {
+      if (c.world.local(r)) c.span(r, name, start, start + kv_ns);
     }
   }
 }

@@ -35,29 +35,37 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
     std::vector<std::unique_ptr<pp::StageReceiver>> receivers;  // by boundary
     std::vector<uint8_t*> send_buffers;                         // by stage (last unused)
   };
+  if (!c.takes_part(iota_ranks(0, spec.stages * spec.tp))) return;
   auto lanes = std::make_unique<std::vector<Lane>>(spec.tp);
   for (uint32_t j = 0; j < spec.tp; ++j) {
     Lane& lane = (*lanes)[j];
     for (uint32_t s = 0; s < spec.stages; ++s) {
-      Result<uint8_t*> buf = c.world.registered(s * spec.tp + j, lane_bytes);
+      Result<Buffer> buf = c.world.registered(s * spec.tp + j, lane_bytes);
       if (!buf.ok()) return c.error(buf.error().message);
-      lane.send_buffers.push_back(*buf);
+      lane.send_buffers.push_back(buf->data);
     }
+    // Senders where the sending rank is local, receivers where the receiving one is.
     for (uint32_t s = 0; s + 1 < spec.stages; ++s) {
       const uint32_t from = s * spec.tp + j, to = (s + 1) * spec.tp + j;
-      Result<uint8_t*> slots = c.world.registered(to, link.receive_area_bytes());
+      Result<Buffer> slots = c.world.registered(to, link.receive_area_bytes());
       if (!slots.ok()) return c.error(slots.error().message);
-      Result<uint8_t*> scratch = c.world.registered(from, pp::StageLink::kSenderScratchBytes);
+      Result<Buffer> scratch = c.world.registered(from, pp::StageLink::kSenderScratchBytes);
       if (!scratch.ok()) return c.error(scratch.error().message);
-      Result<RemoteRegion> remote = c.world.import(from, to, *slots);
-      if (!remote.ok()) return c.error(remote.error().message);
-      lane.senders.push_back(std::make_unique<pp::StageSender>(c.world.engine(from), rank_name(to), link, *remote, 0, *scratch));
-      lane.receivers.push_back(std::make_unique<pp::StageReceiver>(c.world.engine(to), rank_name(from), link, *slots));
+      lane.senders.emplace_back();
+      lane.receivers.emplace_back();
+      if (c.world.local(from)) {
+        Result<RemoteRegion> remote = c.world.import(from, *slots);
+        if (!remote.ok()) return c.error(remote.error().message);
+        lane.senders.back() =
+            std::make_unique<pp::StageSender>(c.world.engine(from), rank_name(to), link, *remote, 0, scratch->data);
+      }
+      if (c.world.local(to)) {
+        lane.receivers.back() =
+            std::make_unique<pp::StageReceiver>(c.world.engine(to), rank_name(from), link, slots->data);
+      }
     }
   }
-  // Per micro-batch: when stage 0 started sending it, and when the last stage had it.
-  auto started = std::make_shared<std::vector<uint64_t>>(spec.micro_batches, 0);
-  auto arrived = std::make_shared<std::vector<uint64_t>>(spec.micro_batches, 0);
+  if (!c.meet(iota_ranks(0, spec.stages * spec.tp), 0, "pp's stage links")) return;
   auto failures = std::make_shared<std::vector<std::string>>();
   auto bad = std::make_shared<uint64_t>(0);
   // Per lane, stage and micro-batch: when the stage had it, when its send completed.
@@ -67,8 +75,7 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
   const uint32_t stages = spec.stages, micro_batches = spec.micro_batches;
   // One coroutine per rank of each lane.
   auto stage_task = [](World* world, Lane* lane, uint32_t lane_index, uint32_t stage, uint32_t stages,
-                       uint32_t micro_batches, uint64_t bytes, std::shared_ptr<std::vector<uint64_t>> started,
-                       std::shared_ptr<std::vector<uint64_t>> arrived, std::shared_ptr<std::vector<std::string>> failures,
+                       uint32_t micro_batches, uint64_t bytes, std::shared_ptr<std::vector<std::string>> failures,
                        std::shared_ptr<uint64_t> bad,
                        std::shared_ptr<std::vector<std::pair<uint64_t, uint64_t>>> held) -> Task<void> {
     for (uint64_t m = 0; m < micro_batches; ++m) {
@@ -76,7 +83,6 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
       auto& times = (*held)[(uint64_t{lane_index} * stages + stage) * micro_batches + m];
       if (stage == 0) {
         for (uint64_t i = 0; i < bytes; ++i) out[i] = pp_byte(m, lane_index, i);
-        if (lane_index == 0) (*started)[m] = world->now_ns();
         times.first = world->now_ns();
       } else {
         Result<pp::Message> got = co_await lane->receivers[stage - 1]->recv();
@@ -91,7 +97,6 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
         for (uint64_t i = 0; same && i < bytes; ++i) same = data[i] == pp_byte(m, lane_index, i);
         if (!same) ++*bad;
         if (stage + 1 == stages) {
-          (*arrived)[m] = std::max((*arrived)[m], world->now_ns());
           times.second = world->now_ns();
           lane->receivers[stage - 1]->release();
           continue;
@@ -111,33 +116,49 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
   auto tasks = std::make_unique<std::vector<Task<void>>>();
   for (uint32_t j = 0; j < spec.tp; ++j) {
     for (uint32_t s = 0; s < stages; ++s) {
-      tasks->push_back(stage_task(world, &(*lanes)[j], j, s, stages, micro_batches, lane_bytes, started, arrived,
+      if (!c.world.local(s * spec.tp + j)) continue;
+      tasks->push_back(stage_task(world, &(*lanes)[j], j, s, stages, micro_batches, lane_bytes,
                                   failures, bad, held));
     }
   }
-  const uint64_t start = c.world.now_ns();
   for (auto& t : *tasks) t.start();
   if (!c.run([&] { return std::all_of(tasks->begin(), tasks->end(), [](auto& t) { return t.done(); }); })) {
     (void)tasks.release(), (void)lanes.release();
     return;
   }
-  (void)start;
   for (const std::string& f : *failures) c.error(f);
   c.report.verify_failures += *bad;
   if (*bad) c.error(std::to_string(*bad) + " micro-batch lanes arrived with wrong bytes");
   for (uint32_t j = 0; j < spec.tp; ++j) {
     for (uint32_t s = 0; s < stages; ++s) {
+      if (!c.world.local(s * spec.tp + j)) continue;
       for (uint32_t m = 0; m < micro_batches; ++m) {
         const auto& [from, to] = (*held)[(uint64_t{j} * stages + s) * micro_batches + m];
         if (to >= from && to > 0) c.span(s * spec.tp + j, "micro-batch " + std::to_string(m), from, to);
       }
     }
   }
+  // A micro-batch is done here once every local rank's part of it is: from when the first
+  // of them had it to when the last stage had it (or, with no last stage here, when the
+  // last local send of it completed). Bytes: what the local ranks sent.
   for (uint32_t m = 0; m < micro_batches; ++m) {
-    if ((*arrived)[m] == 0) continue;
+    uint64_t first = UINT64_MAX, last = 0, last_arrival = 0, sent = 0;
+    bool done = true, arrives_here = false;
+    for (uint32_t j = 0; j < spec.tp; ++j) {
+      for (uint32_t s = 0; s < stages; ++s) {
+        if (!c.world.local(s * spec.tp + j)) continue;
+        const auto& [had, ended] = (*held)[(uint64_t{j} * stages + s) * micro_batches + m];
+        if (ended == 0 || ended < had) done = false;
+        first = std::min(first, had);
+        last = std::max(last, ended);
+        if (s + 1 == stages) arrives_here = true, last_arrival = std::max(last_arrival, ended);
+        else sent += lane_bytes;
+      }
+    }
+    if (!done) continue;
     ++c.report.operations;
-    c.report.latencies_ns.push_back((*arrived)[m] - (*started)[m]);
-    c.report.bytes += lane_bytes * spec.tp * (stages - 1);
+    c.report.latencies_ns.push_back((arrives_here ? last_arrival : last) - first);
+    c.report.bytes += sent;
   }
 }
 

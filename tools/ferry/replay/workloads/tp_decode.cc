@@ -24,21 +24,31 @@ void run_tp_decode(RunContext& c, const TpDecodeSpec& spec) {
   }
   c.report.planned = ops;
   const std::vector<uint32_t> ranks = iota_ranks(0, spec.tp);
-  std::vector<Group>& groups = c.world.groups(ranks);
+  if (!c.takes_part(ranks)) return;
+  std::vector<std::unique_ptr<Group>>& groups = c.world.groups(ranks);
   const uint64_t scratch = std::max<uint64_t>(8ull << 20, 4 * count * 4 * spec.tp);
   Result<SymmetricRegion*> scratch_region = c.world.symmetric(ranks, scratch);
   if (!scratch_region.ok()) return c.error(scratch_region.error().message);
   SymmetricRegion* scratch_views = *scratch_region;
-  auto comms = std::make_unique<std::vector<coll::Communicator>>();
-  auto data = std::make_unique<std::vector<std::vector<float>>>(spec.tp, std::vector<float>(count));
-  for (uint32_t i = 0; i < spec.tp; ++i) comms->emplace_back(groups[i], scratch_views[i]);
+  // Only this process's ranks have a communicator, data and a task.
+  std::vector<uint32_t> mine;
+  for (uint32_t r = 0; r < spec.tp; ++r) {
+    if (c.world.local(r)) mine.push_back(r);
+  }
+  auto comms = std::make_unique<std::vector<std::unique_ptr<coll::Communicator>>>(spec.tp);
+  auto data = std::make_unique<std::vector<std::vector<float>>>(spec.tp);
+  for (uint32_t r : mine) {
+    (*comms)[r] = std::make_unique<coll::Communicator>(*groups[r], scratch_views[r]);
+    (*data)[r].resize(count);
+  }
+  if (!c.meet(ranks, 0, "tp_decode's communicators")) return;
   for (uint64_t op = 0; op < ops; ++op) {
-    for (uint32_t r = 0; r < spec.tp; ++r) {
+    for (uint32_t r : mine) {
       for (uint64_t i = 0; i < count; ++i) (*data)[r][i] = static_cast<float>((r + 1) * ((i + op) % 13));
     }
     auto tasks = std::make_unique<std::vector<Task<TransferResult>>>();
-    for (uint32_t r = 0; r < spec.tp; ++r) {
-      tasks->push_back(coll::all_reduce((*comms)[r], (*data)[r].data(), count, coll::DType::kFloat32,
+    for (uint32_t r : mine) {
+      tasks->push_back(coll::all_reduce(*(*comms)[r], (*data)[r].data(), count, coll::DType::kFloat32,
                                         coll::ReduceOp::kSum));
     }
     const uint64_t start = c.world.now_ns();
@@ -49,16 +59,17 @@ void run_tp_decode(RunContext& c, const TpDecodeSpec& spec) {
     }
     const uint64_t end = c.world.now_ns();
     bool ok = true;
-    for (uint32_t r = 0; r < spec.tp; ++r) {
-      const TransferResult& result = (*tasks)[r].result();
+    for (size_t k = 0; k < mine.size(); ++k) {
+      const TransferResult& result = (*tasks)[k].result();
       if (!result.ok()) {
         ok = false;
-        c.error("all-reduce " + std::to_string(op) + ", rank " + std::to_string(r) + ": " + result.error().message);
+        c.error("all-reduce " + std::to_string(op) + ", rank " + std::to_string(mine[k]) + ": " +
+                result.error().message);
       }
     }
     if (!ok) break;  // a broken communicator fails every later call
     const float sum_of_ranks = static_cast<float>(spec.tp * (spec.tp + 1) / 2);
-    for (uint32_t r = 0; r < spec.tp; ++r) {
+    for (uint32_t r : mine) {
       for (uint64_t i = 0; i < count; ++i) {
         if ((*data)[r][i] != sum_of_ranks * static_cast<float>((i + op) % 13)) {
           ++c.report.verify_failures;
@@ -71,8 +82,8 @@ void run_tp_decode(RunContext& c, const TpDecodeSpec& spec) {
     }
     ++c.report.operations;
     c.report.latencies_ns.push_back(end - start);
-    c.report.bytes += count * 4 * spec.tp;  // every rank contributes its buffer
-    for (uint32_t r = 0; r < spec.tp; ++r) c.span(r, "all_reduce " + std::to_string(op), start, end);
+    c.report.bytes += count * 4 * mine.size();  // every rank contributes its buffer
+    for (uint32_t r : mine) c.span(r, "all_reduce " + std::to_string(op), start, end);
   }
 }
 

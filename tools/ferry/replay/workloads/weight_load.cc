@@ -23,25 +23,35 @@ void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
     ranks.push_back(spec.placement == WeightPlacement::kPerNode ? i * cluster.gpus_per_node : i);
   }
   c.report.planned = 1;
+  if (!c.takes_part(ranks)) return;
   Result<SymmetricRegion*> symmetric = c.world.symmetric(ranks, spec.bytes + weights::kChecksumBytes);
   if (!symmetric.ok()) return c.error(symmetric.error().message);
   SymmetricRegion* regions = *symmetric;
-  for (uint64_t i = 0; i < spec.bytes; ++i) regions[0].local[i] = static_cast<uint8_t>(mix(i >> 3) >> ((i & 7) * 8));
-  std::vector<Group>& groups = c.world.groups(ranks);
+  // The root's weights; every receiver compares its copy with the same bytes, computed
+  // where it runs.
+  auto weight_byte = [](uint64_t i) { return static_cast<uint8_t>(mix(i >> 3) >> ((i & 7) * 8)); };
+  if (c.world.local(ranks[0])) {
+    for (uint64_t i = 0; i < spec.bytes; ++i) regions[0].local[i] = weight_byte(i);
+  }
+  std::vector<std::unique_ptr<Group>>& groups = c.world.groups(ranks);
   weights::BroadcastOptions options;
   options.fanout = spec.fanout;
   options.chunk_bytes = spec.chunk_bytes;
+  std::vector<uint32_t> mine;  // member indices of this process's ranks
   auto tasks = std::make_unique<std::vector<Task<TransferResult>>>();
   for (uint32_t i = 0; i < ranks.size(); ++i) {
-    tasks->push_back(weights::broadcast(groups[i], 0, regions[i], spec.bytes, options));
+    if (!c.world.local(ranks[i])) continue;
+    mine.push_back(i);
+    tasks->push_back(weights::broadcast(*groups[i], 0, regions[i], spec.bytes, options));
   }
+  if (!c.meet(ranks, 0, "weight_load's regions")) return;
   const uint64_t start = c.world.now_ns();
-  std::vector<uint64_t> finished(ranks.size(), 0);  // when each rank's part ended
+  std::vector<uint64_t> finished(mine.size(), 0);  // when each local rank's part ended
   auto all_done = [&] {
     bool all = true;
-    for (size_t i = 0; i < tasks->size(); ++i) {
-      if (!(*tasks)[i].done()) all = false;
-      else if (finished[i] == 0) finished[i] = c.world.now_ns();
+    for (size_t k = 0; k < tasks->size(); ++k) {
+      if (!(*tasks)[k].done()) all = false;
+      else if (finished[k] == 0) finished[k] = c.world.now_ns();
     }
     return all;
   };
@@ -50,14 +60,25 @@ void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
     (void)tasks.release();
     return;
   }
-  for (uint32_t i = 0; i < ranks.size(); ++i) c.span(ranks[i], "broadcast", start, std::max(start, finished[i]));
+  for (size_t k = 0; k < mine.size(); ++k) c.span(ranks[mine[k]], "broadcast", start, std::max(start, finished[k]));
   bool ok = true;
-  for (uint32_t i = 0; i < ranks.size(); ++i) {
-    const TransferResult& r = (*tasks)[i].result();
-    if (!r.ok()) ok = false, c.error(rank_name(ranks[i]) + ": " + r.error().message);
+  for (size_t k = 0; k < mine.size(); ++k) {
+    const TransferResult& r = (*tasks)[k].result();
+    if (!r.ok()) ok = false, c.error(rank_name(ranks[mine[k]]) + ": " + r.error().message);
   }
-  for (uint32_t i = 1; i < ranks.size(); ++i) {
-    if (std::memcmp(regions[i].local, regions[0].local, spec.bytes) != 0) {
+  // The root's bytes: its region where it is local, else computed here.
+  std::vector<uint8_t> computed;
+  const uint8_t* expected = regions[0].local;
+  if (!c.world.local(ranks[0])) {
+    computed.resize(spec.bytes);
+    for (uint64_t b = 0; b < spec.bytes; ++b) computed[b] = weight_byte(b);
+    expected = computed.data();
+  }
+  uint64_t received = 0;
+  for (uint32_t i : mine) {
+    if (i == 0) continue;
+    ++received;
+    if (std::memcmp(regions[i].local, expected, spec.bytes) != 0) {
       ++c.report.verify_failures;
       ok = false;
       c.error(rank_name(ranks[i]) + ": weights differ from the root's");
@@ -66,7 +87,7 @@ void run_weight_load(RunContext& c, const WeightLoadSpec& spec) {
   if (!ok) return;
   ++c.report.operations;
   c.report.latencies_ns.push_back(c.world.now_ns() - start);
-  c.report.bytes += spec.bytes * (ranks.size() - 1);
+  c.report.bytes += spec.bytes * received;
 }
 
 class WeightLoadRunner final : public RunnerFor<WeightLoadSpec> {
