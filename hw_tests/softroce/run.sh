@@ -9,7 +9,9 @@
 #   3. runs a KV migration, two all-reduces and a MoE dispatch/combine between two
 #      processes (//hw_tests:workload_peer), every byte verified;
 #   4. replays scenarios/default.yaml with `ferry replay --provider verbs` (8 ranks in
-#      one process over rxe0, scaled down, every byte verified);
+#      one process over rxe0, scaled down, every byte verified), then again as two
+#      processes, one per node (`--node`), that find each other through an etcd started
+#      in the guest;
 #   5. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
 #      with ferry's own write bandwidth and latency (completion-queue ping-pong, and
 #      memory polling as ib_write_lat does) on the same device, five rounds, and prints
@@ -99,6 +101,7 @@ copy_with_libs "$ferry"
 cp "$qualify" "$root/ferry/qualify"
 cp "$workload_peer" "$root/ferry/workload_peer"
 cp "$ferry" "$root/ferry/ferry"
+cp "$(command -v etcd)" "$root/ferry/etcd"  # Go, linked only to the C library
 cp scenarios/default.yaml "$root/ferry/"
 cp hw_tests/thresholds-softroce.conf "$root/ferry/"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
@@ -137,6 +140,20 @@ sed 's/^/rank0: /' /tmp/w0.txt; sed 's/^/rank1: /' /tmp/w1.txt
 timeout 240 /ferry/ferry replay /ferry/default.yaml --provider verbs --scale 0.01 --max-ops 4 --out /tmp/replay > /tmp/r.txt 2>&1
 echo "FERRY-RESULT replay rc=\$?"; up replay
 sed 's/^/replay: /' /tmp/r.txt
+# The same replay as two processes, one per node, that find each other through etcd.
+/ferry/etcd --name guest --data-dir /tmp/etcd --listen-client-urls http://127.0.0.1:2379 \\
+  --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 \\
+  --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster guest=http://127.0.0.1:2380 \\
+  > /tmp/etcd.txt 2>&1 & ep=\$!
+for i in \$(seq 1 150); do netstat -ltn | grep -q ':2379 ' && break; sleep 0.2; done
+N="/ferry/ferry replay /ferry/default.yaml --provider verbs --scale 0.01 --max-ops 4 --directory etcd://127.0.0.1:2379 --host 127.0.0.1 --out /tmp/nodes"
+timeout 240 \$N --node 0 > /tmp/n0.txt 2>&1 & np=\$!
+timeout 240 \$N --node 1 > /tmp/n1.txt 2>&1; n1=\$?
+wait \$np; n0=\$?
+kill \$ep
+echo "FERRY-RESULT nodes node0=\$n0 node1=\$n1"; up nodes
+sed 's/^/node0: /' /tmp/n0.txt; sed 's/^/node1: /' /tmp/n1.txt
+netstat -ltn | grep -q ':2379 ' || tail -5 /tmp/etcd.txt | sed 's/^/etcd: /'
 echo "FERRY-MARK perf"
 # Both tools alike: the server pinned to CPU 0, the client to CPU 1, so that two spinning
 # processes never share a vCPU (they would then take turns at the scheduler's pace).
@@ -278,6 +295,12 @@ for line in log.splitlines():
     if line.startswith("replay: ") and not line.startswith("replay: replay:"):
         print("  " + line[len("replay: "):])
 ok = ok and r is not None and r.group(1) == "0"
+n = re.search(r"FERRY-RESULT nodes node0=(\d+) node1=(\d+)", log)
+print("== the same replay as two processes (one per node) meeting in etcd")
+for line in log.splitlines():
+    if re.match(r"^node[01]: (node \d|replay|ferry|  |error|etcd)", line) or line.startswith("etcd: "):
+        print("  " + line)
+ok = ok and n is not None and n.group(1) == "0" and n.group(2) == "0"
 def perftest(text, name, column):
     # One entry per run, None where it failed or printed no figure (perftest sometimes
     # prints 0 or inf when its cycle counter misbehaves), so that runs keep their places.

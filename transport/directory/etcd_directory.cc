@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -103,7 +104,27 @@ class EtcdDirectory final : public Directory {
     return {};
   }
 
-  ~EtcdDirectory() override = default;  // no revoke: the lease expires, as after a crash
+  // No revoke: the lease expires, as after a crash.
+  ~EtcdDirectory() override { stop_renewing(); }
+
+  // Renews the lease from a thread of its own, so that a process busy elsewhere (a
+  // blocking connect to a vanished peer, a long computation) keeps its entries: a live
+  // process stays in the directory however slow it is, a dead one leaves it within the
+  // TTL. keep_alive() reports what the last renewal met.
+  void start_renewing() {
+    renewer_ = std::thread([this] {
+      std::unique_lock lock(mutex_);
+      while (!stopping_) {
+        const uint64_t now = now_ns();
+        if (now >= next_renewal_ns_) {
+          // An unreachable etcd: try again soon rather than a third of the TTL later.
+          if (!renew_if_due().ok()) next_renewal_ns_ = now_ns() + 200'000'000;
+          continue;
+        }
+        wake_.wait_for(lock, std::chrono::nanoseconds(next_renewal_ns_ - now));
+      }
+    });
+  }
 
   VoidResult publish(const std::string& key, const std::string& value) override {
     std::lock_guard lock(mutex_);
@@ -191,6 +212,7 @@ class EtcdDirectory final : public Directory {
   }
 
   void close() override {
+    stop_renewing();
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
@@ -271,8 +293,14 @@ class EtcdDirectory final : public Directory {
   // returns at once. A lease etcd no longer knows (it expired: this process was silent
   // longer than the TTL) is replaced and this process's entries are published again;
   // the error then says they were gone for a while.
+  // Returns what the last renewal met when none is due.
   VoidResult renew_if_due() {
-    if (closed_ || now_ns() < next_renewal_ns_) return {};
+    if (closed_ || now_ns() < next_renewal_ns_) return renewal_;
+    renewal_ = renew();
+    return renewal_;
+  }
+
+  VoidResult renew() {
     auto answer = client_.call("lease/keepalive", "{\"ID\":" + quoted(std::to_string(lease_)) + "}");
     if (!answer.ok()) return failed("renewing lease " + std::to_string(lease_), answer.error());
     const JsonValue* result = answer->find("result");
@@ -300,6 +328,15 @@ class EtcdDirectory final : public Directory {
                                         : "could not publish again " + lost));
   }
 
+  void stop_renewing() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (renewer_.joinable()) renewer_.join();
+  }
+
   EtcdClient client_;
   DirectoryOptions options_;
   std::string root_;  // "/ferry/<cluster>/"
@@ -309,6 +346,10 @@ class EtcdDirectory final : public Directory {
   uint64_t next_renewal_ns_ = 0;
   bool closed_ = false;
   std::map<std::string, std::string> owned_;  // what to publish again under a new lease
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  VoidResult renewal_;  // what the renewing thread's last renewal met
+  std::thread renewer_;
 };
 
 }  // namespace
@@ -332,6 +373,7 @@ Result<std::unique_ptr<Directory>> open_etcd_directory(const std::vector<std::st
   }
   auto directory = std::make_unique<EtcdDirectory>(endpoints, options);
   if (auto granted = directory->grant_lease(); !granted.ok()) return granted.error();
+  directory->start_renewing();
   return std::unique_ptr<Directory>(std::move(directory));
 }
 

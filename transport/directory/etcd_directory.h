@@ -2,10 +2,10 @@
 //
 // Keys live under /ferry/<cluster>/<key>. At open the process gets one lease of
 // options.ttl_ms rounded up to whole seconds; every entry it publishes hangs on that
-// lease. Any call renews the lease once a third of its TTL has passed (keep_alive() does
-// only that), so a process that stops calling, crashes or is destroyed without close()
-// loses its entries when the lease expires; close() revokes the lease, which removes
-// them at once.
+// lease. A thread of the directory's own renews it every third of its TTL, so a live
+// process keeps its entries however busy it is; one that crashes or destroys the
+// directory without close() loses them when the lease expires; close() revokes the
+// lease, which removes them at once. keep_alive() reports what the last renewal met.
 //
 // etcd raises a TTL below its minimum to that minimum: with its default heartbeat
 // (100 ms) and election timeout (1000 ms) the minimum is 2 s (1.5 s rounded up), so a

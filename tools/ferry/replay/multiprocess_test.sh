@@ -111,7 +111,7 @@ expect_refusal() {
 expect_refusal 2 "cluster has 2 nodes (0 to 1)" --provider tcp --node 2 --directory "file://$tmp/dir-bad"
 expect_refusal 2 "emu runs every rank in one process" --provider emu --node 0 --directory "file://$tmp/dir-bad"
 expect_refusal 2 "sim runs every rank in one process" --provider sim --launch 2
-expect_refusal 1 "expected etcd://HOST:PORT" --provider tcp --node 0 --directory "etcd:/nohost"
+expect_refusal 1 "accepted: etcd://HOST:PORT" --provider tcp --node 0 --directory "etcd:/nohost"
 expect_refusal 2 "give --directory" --provider tcp --node 0
 expect_refusal 2 "start one process per node" --provider tcp --launch 3
 OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=3 expect_refusal 2 "mpirun started 3 processes" --provider tcp \
