@@ -17,7 +17,7 @@ namespace {
 constexpr std::string_view kEmuKeys[] = {"mode", "seed", "reorder_window", "loss", "delay"};
 constexpr std::string_view kSimKeys[] = {"seed",       "transport", "pfc",   "loss",
                                          "retransmit", "ecn",       "dcqcn", "link_delay"};
-constexpr std::string_view kVerbsKeys[] = {"devices"};
+constexpr std::string_view kVerbsKeys[] = {"devices", "port", "gid_index", "max_inline"};
 constexpr std::array<std::span<const std::string_view>, 4> kProviderKeys = {kEmuKeys, kSimKeys, kVerbsKeys, {}};
 
 constexpr WholeRange kDurationRange{0, kMaxDuration};
@@ -122,6 +122,11 @@ SimFabric parse_sim(MappingReader& reader) {
 
 VerbsFabric parse_verbs(MappingReader& reader) {
   VerbsFabric verbs;
+  if (auto port = reader.whole("port", Presence::kOptional, {1, 255})) verbs.port = static_cast<uint32_t>(*port);
+  if (auto gid = reader.whole("gid_index", Presence::kOptional, {0, 255})) verbs.gid_index = static_cast<uint32_t>(*gid);
+  if (auto inline_bytes = reader.size("max_inline", Presence::kOptional, {0, 4096})) {
+    verbs.max_inline = static_cast<uint32_t>(*inline_bytes);
+  }
   const YamlNode* devices = reader.get("devices");
   if (devices == nullptr) return verbs;
   const std::string field = reader.field("devices");

@@ -96,6 +96,9 @@ struct SimFabric {
 struct VerbsFabric {
   // A device is used when its name contains one of these; empty: every device.
   std::vector<std::string> devices;
+  std::optional<uint32_t> port;        // absent: 1
+  std::optional<uint32_t> gid_index;   // absent: a RoCE v2 GID with an IPv4 address
+  std::optional<uint32_t> max_inline;  // bytes sent inline in a work request; absent: 64
 };
 
 // tcp: the tcp provider over this host's loopback, in wall-clock time (where there is no

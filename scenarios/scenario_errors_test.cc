@@ -128,6 +128,8 @@ TEST(ScenarioErrors, MissingRequiredKeysAndSections) {
 TEST(ScenarioErrors, KeysOfAnotherProviderSayWhoseTheyAre) {
   EXPECT_EQ(errors(replaced(std::string(kValid), "  mode: deterministic\n", "  transport: roce\n")),
             Lines{"bad.yaml:8:3: fabric: key 'transport' applies to provider sim, not emu"});
+  EXPECT_EQ(errors(replaced(std::string(kValid), "  mode: deterministic\n", "  gid_index: 3\n")),
+            Lines{"bad.yaml:8:3: fabric: key 'gid_index' applies to provider verbs, not emu"});
 }
 
 TEST(ScenarioErrors, KeysOfAnotherVariantSayWhichTheyBelongTo) {

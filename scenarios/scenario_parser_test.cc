@@ -236,6 +236,22 @@ workloads: [{kind: weight_load, size: 1 GB, placement: per_node}]
   EXPECT_EQ(s.cluster.oversubscription, 1);
   EXPECT_EQ(std::get<VerbsFabric>(s.fabric.params).devices, std::vector<std::string>{"mlx5"});
   EXPECT_EQ(std::get<WeightLoadSpec>(s.workloads[0].params).ranks, 5u);  // every node
+  const VerbsFabric& defaults = std::get<VerbsFabric>(s.fabric.params);
+  EXPECT_FALSE(defaults.port || defaults.gid_index || defaults.max_inline);
+}
+
+TEST(ScenarioParser, VerbsDevicePortGidAndInlineSize) {
+  const Scenario s = parse(R"(
+cluster: {nodes: 2, gpus_per_node: 1, nic_rate: 200 Gb/s}
+fabric: {provider: verbs, devices: [mlx5_0, mlx5_1], port: 2, gid_index: 3, max_inline: 32 B}
+model: llama-3-70b
+workloads: [{kind: weight_load, size: 1 GB}]
+)");
+  const VerbsFabric& v = std::get<VerbsFabric>(s.fabric.params);
+  EXPECT_EQ(v.devices, (std::vector<std::string>{"mlx5_0", "mlx5_1"}));
+  EXPECT_EQ(v.port, std::optional<uint32_t>(2));
+  EXPECT_EQ(v.gid_index, std::optional<uint32_t>(3));
+  EXPECT_EQ(v.max_inline, std::optional<uint32_t>(32));
 }
 
 TEST(ScenarioParser, PresetOverridesAndCustomModels) {

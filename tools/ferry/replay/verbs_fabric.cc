@@ -14,13 +14,18 @@ using namespace scenarios;
 FabricMapping make_verbs_fabric(const Scenario& scenario, uint32_t ranks, const FabricChoices& choices,
                                 std::vector<std::string>& notes) {
   verbs::VerbsOptions options;
-  // The command line's choices win over the scenario's devices.
+  // The scenario's verbs section (when the scenario is on verbs), then the command line's
+  // choices over it.
+  const auto* v = std::get_if<VerbsFabric>(&scenario.fabric.params);
+  if (v && v->port) options.port = static_cast<uint8_t>(*v->port);
+  if (v && v->gid_index) options.gid_index = static_cast<int>(*v->gid_index);
+  if (v && v->max_inline) options.max_inline = *v->max_inline;
   if (choices.verbs_port) options.port = *choices.verbs_port;
   if (choices.verbs_gid_index) options.gid_index = *choices.verbs_gid_index;
   if (choices.verbs_max_inline) options.max_inline = *choices.verbs_max_inline;
   if (!choices.verbs_device.empty()) {
     options.device_filter = choices.verbs_device;
-  } else if (const auto* v = std::get_if<VerbsFabric>(&scenario.fabric.params); v && !v->devices.empty()) {
+  } else if (v && !v->devices.empty()) {
     options.device_filter = v->devices.front();
     if (v->devices.size() > 1) {
       notes.push_back("verbs opens only the devices matching the first of the scenario's device names ('" +
