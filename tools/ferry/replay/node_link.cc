@@ -195,10 +195,43 @@ std::pair<bool, std::string> NodeLink::read_farewell(const std::vector<uint8_t>&
   return {ok, std::move(summary)};
 }
 
+// Raised whenever the node link's messages change: processes of different ferry builds
+// then refuse each other by name instead of misreading each other.
+constexpr uint64_t kNodeLinkVersion = 1;
+
+std::vector<uint8_t> hello_message(const NodeLinkOptions& mine) {
+  return WireWriter().u64(kNodeLinkVersion).u64(mine.fingerprint).u64(mine.nodes).text(mine.label).data();
+}
+
+VoidResult check_hello(const NodeLinkOptions& mine, uint32_t from, const std::vector<uint8_t>& body) {
+  WireReader r(body);
+  const uint64_t version = r.u64();
+  if (!r.failed() && version != kNodeLinkVersion) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "node " + std::to_string(from) + " speaks node-link version " + std::to_string(version) +
+                          ", node " + std::to_string(mine.node) + " speaks version " +
+                          std::to_string(kNodeLinkVersion) + ": run the same ferry build on every node");
+  }
+  const uint64_t fingerprint = r.u64();
+  const uint64_t nodes = r.u64();
+  const std::string label = r.text();
+  if (r.failed()) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "node " + std::to_string(from) + " sent a hello this node cannot read (" +
+                          std::to_string(body.size()) + " bytes)");
+  }
+  if (fingerprint != mine.fingerprint || nodes != mine.nodes) {
+    return make_error(ErrorCode::kFailedPrecondition,
+                      "node " + std::to_string(from) + " runs another replay: " + label + " (fingerprint " +
+                          hex(fingerprint) + ", " + std::to_string(nodes) + " nodes) where node " +
+                          std::to_string(mine.node) + " runs " + mine.label + " (fingerprint " +
+                          hex(mine.fingerprint) + ", " + std::to_string(mine.nodes) + " nodes)");
+  }
+  return {};
+}
+
 VoidResult NodeLink::hello(const Drive& drive) {
-  const std::vector<uint8_t> mine =
-      WireWriter().u64(options_.fingerprint).u64(options_.nodes).text(options_.label).data();
-  auto got = gather(others(), "hello", 0, mine, drive,
+  auto got = gather(others(), "hello", 0, hello_message(options_), drive,
                     "node " + std::to_string(options_.node) + " meeting the other nodes in " + directory_->describe());
   if (!got.ok()) {
     std::string why = got.error().message;
@@ -208,20 +241,12 @@ VoidResult NodeLink::hello(const Drive& drive) {
     return make_error(got.error().code, why);
   }
   for (const auto& [n, body] : *got) {
-    WireReader r(body);
-    const uint64_t fingerprint = r.u64();
-    const uint64_t nodes = r.u64();
-    const std::string label = r.text();
-    if (r.failed() || fingerprint != options_.fingerprint || nodes != options_.nodes) {
+    if (auto matches = check_hello(options_, n, body); !matches.ok()) {
       // Our hello may still wait for the peer's address: let it go out, so that the peer
       // refuses us by name too rather than waiting for us.
       const Clock::time_point until = Clock::now() + std::chrono::milliseconds(300);
       while (Clock::now() < until) pump(), std::this_thread::yield();
-      return make_error(ErrorCode::kFailedPrecondition,
-                        "node " + std::to_string(n) + " runs another replay: " + label + " (fingerprint " +
-                            hex(fingerprint) + ", " + std::to_string(nodes) + " nodes) where node " +
-                            std::to_string(options_.node) + " runs " + options_.label + " (fingerprint " +
-                            hex(options_.fingerprint) + ", " + std::to_string(options_.nodes) + " nodes)");
+      return matches;
     }
     seen_[n] = true;
   }

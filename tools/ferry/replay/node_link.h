@@ -37,6 +37,12 @@ struct NodeLinkOptions {
   std::string label;                  // what the fingerprint stands for, for a mismatch's message
 };
 
+// The hello a node sends: the node link's version, then what the node runs.
+std::vector<uint8_t> hello_message(const NodeLinkOptions& mine);
+// Whether node `from`'s hello matches this node's: the same link version, scenario
+// (fingerprint) and node count; the error names both sides.
+VoidResult check_hello(const NodeLinkOptions& mine, uint32_t from, const std::vector<uint8_t>& body);
+
 class NodeLink {
  public:
   using Drive = std::function<void()>;
