@@ -139,6 +139,10 @@ def test_rank_and_arguments_out_of_range(tmp_path):
             c.engine(0).notify(5, 1)
         with pytest.raises(ferry.FailedPrecondition, match="every rank in this process"):
             ferry.Communicator(c)
+        dst = np.zeros(64, np.uint8)
+        with c.engine(0).register_memory(dst):
+            with pytest.raises(ferry.Unsupported, match="no one-sided read"):
+                c.engine(0).read(1, dst, b"not used")
 
 
 def test_peer_that_never_appears_fails_in_bounded_time(tmp_path):
