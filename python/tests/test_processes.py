@@ -2,7 +2,10 @@
 the processes finding each other through a file:// directory in a temporary folder.
 Every byte is checked on the receiving side; every child is bounded (processes.run)."""
 
+import socket
+import subprocess
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -55,6 +58,42 @@ def _reader(directory):
 def test_write_and_write_with_imm_across_processes(tmp_path):
     url = "file://" + str(tmp_path)
     run([(_writer, (url,)), (_reader, (url,))], timeout=60)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def etcd(tmp_path):
+    """A real etcd (Debian's etcd-server, tools/install-deps.sh) on free loopback ports:
+    the directory across hosts. Its URL, once it answers."""
+    client, peer = ["http://127.0.0.1:%d" % _free_port() for _ in range(2)]
+    proc = subprocess.Popen(["/usr/bin/etcd", "--data-dir", str(tmp_path / "etcd"), "--name", "n0",
+                             "--listen-client-urls", client, "--advertise-client-urls", client,
+                             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                             "--initial-cluster", "n0=" + peer],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(client + "/health", timeout=1).read()
+                break
+            except OSError:
+                assert proc.poll() is None, "etcd exited with %d" % proc.returncode
+                assert time.monotonic() < deadline, "etcd did not answer within 20 s"
+                time.sleep(0.05)
+        yield "etcd://" + client[len("http://"):]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_write_and_write_with_imm_over_etcd(etcd):
+    run([(_writer, (etcd,)), (_reader, (etcd,))], timeout=60)
 
 
 # --- KV migration: prefill TP 2 (two processes) -> decode TP 1 (a third) ------------------
@@ -115,6 +154,13 @@ def test_malformed_directory_urls(tmp_path):
     for url in ["ftp://somewhere", "file://relative/path", "etcd://", "etcd://host:1/x", ""]:
         with pytest.raises(ferry.InvalidArgument, match="directory URL"):
             node(url, 0)
+
+
+def test_directory_that_does_not_answer():
+    start = time.monotonic()
+    with pytest.raises(ferry.Unavailable, match="etcd://127.0.0.1"):
+        node("etcd://127.0.0.1:%d" % _free_port(), 0)
+    assert time.monotonic() - start < 5  # one request's timeout
 
 
 def test_rank_and_arguments_out_of_range(tmp_path):
