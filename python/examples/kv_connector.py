@@ -7,7 +7,8 @@ the decode instance allocates blocks and tells prefill where they are; prefill p
 each layer as attention finishes it; decode starts a layer's attention once it landed.
 ferry's KvSender/KvReceiver do exactly that, with both sides' block tables and TP
 degrees (heads re-shard on the way). This file is runnable: it plays both instances
-over the emulator and checks what arrived.
+over the emulator and checks what arrived. kv_disaggregated.py runs the same
+connectors with prefill and decode in processes of their own.
 
     PYTHONPATH=python:bazel-bin/python /usr/bin/python3 python/examples/kv_connector.py
 """
@@ -71,39 +72,51 @@ class DecodeConnector:
         return self.receiver.finished(request_id).wait(TIMEOUT)["blocks_reusable"]
 
 
+# Prefill at TP 2, decode at TP 1: the KV heads re-shard on the way.
+MODEL = dict(layers=4, block_tokens=16, kv_heads=8, head_dim=64, dtype_bytes=2)
+PREFILL_LAYOUT = ferry.KvLayout(**MODEL, num_blocks=32, tp=2)
+DECODE_LAYOUT = ferry.KvLayout(**MODEL, num_blocks=64, tp=1)
+
+
+def prefill_pool(rank):
+    """Prefill rank `rank`'s KV cache, as its forward pass would have filled it."""
+    rng = np.random.default_rng(rank)
+    return rng.integers(0, 1 << 16, PREFILL_LAYOUT.pool_bytes // 2, dtype=np.uint16)
+
+
+def check_migrated(decode_pool, prefill_blocks, decode_blocks):
+    """Every token's heads landed in the decode block, heads 0-3 from rank 0 and 4-7 from rank 1."""
+    shape = lambda lay: (lay.layers, 2, lay.num_blocks, lay.block_tokens, lay.heads_per_rank, lay.head_dim)
+    got = decode_pool.reshape(shape(DECODE_LAYOUT))
+    per_rank = PREFILL_LAYOUT.heads_per_rank
+    for rank in range(PREFILL_LAYOUT.tp):
+        sent = prefill_pool(rank).reshape(shape(PREFILL_LAYOUT))
+        np.testing.assert_array_equal(got[:, :, decode_blocks, :, rank * per_rank:(rank + 1) * per_rank],
+                                      sent[:, :, prefill_blocks])
+
+
 def main():
-    # Prefill at TP 2 (nodes 0, 1), decode at TP 1 (node 2), on the emulator.
-    model = dict(layers=4, block_tokens=16, kv_heads=8, head_dim=64, dtype_bytes=2)
-    prefill_layout = ferry.KvLayout(**model, num_blocks=32, tp=2)
-    decode_layout = ferry.KvLayout(**model, num_blocks=64, tp=1)
+    # Prefill ranks on nodes 0 and 1, decode on node 2, all on the emulator in this
+    # process (kv_disaggregated.py runs each in a process of its own).
     with ferry.Cluster("emu", nodes=3) as cluster:
-        rng = np.random.default_rng(0)
-        prefill_pools = [rng.integers(0, 1 << 16, prefill_layout.pool_bytes // 2, dtype=np.uint16)
-                         for _ in range(2)]
-        decode_pool = np.zeros(decode_layout.pool_bytes // 2, np.uint16)
-        decode = DecodeConnector(cluster.engine(2), decode_layout, 0, decode_pool, prefill_layout, [0, 1])
-        prefills = [PrefillConnector(cluster.engine(r), prefill_layout, r, prefill_pools[r], decode_layout,
+        prefill_pools = [prefill_pool(r) for r in range(2)]
+        decode_pool = np.zeros(DECODE_LAYOUT.pool_bytes // 2, np.uint16)
+        decode = DecodeConnector(cluster.engine(2), DECODE_LAYOUT, 0, decode_pool, PREFILL_LAYOUT, [0, 1])
+        prefills = [PrefillConnector(cluster.engine(r), PREFILL_LAYOUT, r, prefill_pools[r], DECODE_LAYOUT,
                                      [(2, decode.descriptor)]) for r in range(2)]
 
         request, prefill_blocks, decode_blocks = 1, [5, 9, 2], [40, 3, 17]
         decode.start_load_kv(request, prefill_blocks, decode_blocks)
         for p in prefills:
             p.start_request(request, prefill_blocks, decode_blocks)
-        for layer in range(model["layers"]):  # the prefill forward pass
+        for layer in range(MODEL["layers"]):  # the prefill forward pass
             for p in prefills:
                 p.save_kv_layer(layer)
             decode.wait_for_layer_load(request, layer)  # decode may start this layer now
         assert all(r["ok"] for p in prefills for r in p.wait_for_save())
         assert decode.get_finished(request)
-
-        # Every token's heads landed in the decode block, heads 0-3 from rank 0 and 4-7 from rank 1.
-        shape = lambda lay: (lay.layers, 2, lay.num_blocks, lay.block_tokens, lay.heads_per_rank, lay.head_dim)
-        got = decode_pool.reshape(shape(decode_layout))
-        for rank, pool in enumerate(prefill_pools):
-            sent = pool.reshape(shape(prefill_layout))
-            np.testing.assert_array_equal(got[:, :, decode_blocks, :, rank * 4:(rank + 1) * 4],
-                                          sent[:, :, prefill_blocks])
-        print("request %d: %d layers of %d blocks migrated, TP 2 -> TP 1" % (request, model["layers"], len(decode_blocks)))
+        check_migrated(decode_pool, prefill_blocks, decode_blocks)
+        print("request %d: %d layers of %d blocks migrated, TP 2 -> TP 1" % (request, MODEL["layers"], len(decode_blocks)))
 
 
 if __name__ == "__main__":

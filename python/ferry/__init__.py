@@ -1,7 +1,8 @@
 """ferry: an RDMA transport for distributed LLM inference, from Python.
 
 A ``Cluster`` holds one engine per node over a fabric (``"emu"``, ``"sim"``, ...), all in
-this process. Engines register memory from numpy arrays (or CUDA/DLPack objects) without
+this process, or this process's one node of a cluster across processes (``"tcp"``,
+``"verbs"``). Engines register memory from numpy arrays (or CUDA/DLPack objects) without
 copying, hand out region descriptors as bytes, and write into peers' memory --
 contiguous ranges, or thousands of blocks by index in one call -- with notifications the
 peer waits for. Every transfer returns a ``Future``: ``fut.wait(timeout)`` from plain
@@ -21,6 +22,13 @@ stages) and ``WeightBroadcast`` (weight loading).
         mem = b.register_memory(dst)
         a.write(1, src, mem.descriptor).wait(10)
         assert (dst == src).all()
+
+Across processes, each process builds its own node, the others found through a
+directory (a shared folder, or etcd):
+
+    with ferry.Cluster("tcp", nodes=2, node=0, directory="file:///tmp/demo") as c:
+        mem = c.engine(0).register_memory(src)
+        c.engine(0).write(1, src, c.lookup("dst")).wait(10)  # rank 1 published "dst"
 
 docs/python.md has the tour, the threading model and what is missing.
 """

@@ -39,9 +39,9 @@ CommHandle make_comm(const std::shared_ptr<Core>& core, uint64_t scratch_bytes) 
   CommHandle h{core, nullptr};
   locked(*core, [&] {
     auto state = std::make_shared<CollState>();
-    state->groups = testing::make_groups(core->cluster());
+    state->groups = testing::make_groups(core->cluster("a Communicator"));
     try {
-      state->scratch = std::make_unique<testing::SymmetricAllocation>(core->cluster(), scratch_bytes);
+      state->scratch = std::make_unique<testing::SymmetricAllocation>(core->cluster("a Communicator"), scratch_bytes);
     } catch (const std::runtime_error& e) {
       fail(ErrorCode::kResourceExhausted, std::string("scratch: ") + e.what());
     }

@@ -24,6 +24,13 @@ Core::Core(const fabrics::ClusterOptions& options, const EngineConfig& config) :
   registered_.resize(size_);
 }
 
+Core::Core(const ProcessNodeOptions& options, const EngineConfig& config, uint64_t lookup_timeout_ms)
+    : provider_(options.provider), size_(options.nodes), node_rank_(options.node) {
+  node_ = take(ProcessNode::open(options, config, lookup_timeout_ms));
+  registered_.resize(size_);
+  keeper_ = std::thread([this] { tend(); });
+}
+
 Core::~Core() { close(); }
 
 std::unique_lock<std::mutex> Core::lock() {
@@ -34,13 +41,65 @@ std::unique_lock<std::mutex> Core::lock() {
 
 Engine& Core::engine(size_t rank) {
   if (rank >= size_) fail(ErrorCode::kOutOfRange, "rank " + std::to_string(rank) + " of a cluster of " + std::to_string(size_));
-  return cluster_->engine(rank);
+  if (!node_) return cluster_->engine(rank);
+  if (rank != *node_rank_) {
+    fail(ErrorCode::kFailedPrecondition, rank_name(rank) + " runs in another process: this one holds " +
+                                             rank_name(*node_rank_) + " only");
+  }
+  return node_->engine();
+}
+
+EngineCluster& Core::cluster(const char* what) {
+  if (!cluster_) {
+    fail(ErrorCode::kFailedPrecondition, std::string(what) + " needs every rank in this process; this cluster spans processes");
+  }
+  return *cluster_;
+}
+
+ProcessNode& Core::node() {
+  if (!node_) fail(ErrorCode::kFailedPrecondition, "this cluster is in one process: it has no directory");
+  return *node_;
+}
+
+uint64_t Core::now_ns() { return node_ ? node_->now_ns() : cluster_->fabric().now_ns(); }
+
+bool Core::round() {
+  if (node_) return node_->progress();
+  cluster_->round();
+  return true;
+}
+
+void Core::tend() {
+  using namespace std::chrono_literals;
+  auto renewed = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> l(mu_);
+  while (!closed_) {
+    // Waits drive far more often; this only keeps a process that waits on nothing
+    // answering its peers.
+    closing_.wait_for(l, 1ms);
+    if (closed_) break;
+    for (int i = 0; i < 64 && round(); ++i) {
+    }
+    settle_done();
+    if (std::chrono::steady_clock::now() - renewed >= 500ms) {
+      (void)node_->keep_alive();  // a lost directory shows in the peers' lookups
+      renewed = std::chrono::steady_clock::now();
+    }
+  }
 }
 
 void Core::close() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (closed_) return;
-  closed_ = true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return;
+    closed_ = true;
+    shut();
+  }
+  closing_.notify_all();
+  if (keeper_.joinable() && keeper_.get_id() != std::this_thread::get_id()) keeper_.join();
+}
+
+void Core::shut() {
   // Coroutine frames first (they wait on workloads' latches), then the workloads, then
   // the engines and the fabric; nothing runs a callback after this.
   for (auto& p : pending_) {
@@ -50,20 +109,24 @@ void Core::close() {
   pending_.clear();
   workloads_.clear();
   cluster_.reset();
+  node_.reset();
 }
 
 bool Core::drive(const std::function<bool()>& done, std::chrono::duration<double> budget) {
   const auto deadline = std::chrono::steady_clock::now() + budget;
   for (;;) {
+    bool idle = false;
     {
       auto l = lock();
       // A slice of rounds per turn of the lock: long enough to be cheap, short enough
       // that other threads' calls get in.
-      for (int i = 0; i < 256 && !done(); ++i) cluster_->round();
+      for (int i = 0; i < 256 && !done() && !idle; ++i) idle = !round();
       settle_done();
       if (done()) return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;
+    // Real time with nothing to do: let the peers and the provider's thread move.
+    if (idle) std::this_thread::sleep_for(std::chrono::microseconds(20));
   }
 }
 

@@ -126,6 +126,10 @@ Future write(EngineHandle& e, py::handle peer_obj, py::handle src, py::handle re
 Future read(EngineHandle& e, py::handle peer_obj, py::handle dst, py::handle remote_obj, uint64_t offset,
             std::optional<uint64_t> nbytes) {
   const size_t peer = peer_of(*e.core, e.rank, peer_obj);
+  if (!e.core->local(peer)) {
+    fail(ErrorCode::kUnsupported, "read: the engine has no one-sided read, and " + rank_name(peer) +
+                                      " runs in another process: let it write instead");
+  }
   const Memory mem = memory_of(dst, true, "dst");
   const uint64_t bytes = length_of(mem, nbytes, "dst");
   const Target target = target_of(e, peer, remote_obj);
