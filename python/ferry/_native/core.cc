@@ -71,7 +71,6 @@ bool Core::round() {
 
 void Core::tend() {
   using namespace std::chrono_literals;
-  auto renewed = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> l(mu_);
   while (!closed_) {
     // Waits drive far more often; this only keeps a process that waits on nothing
@@ -81,10 +80,6 @@ void Core::tend() {
     for (int i = 0; i < 64 && round(); ++i) {
     }
     settle_done();
-    if (std::chrono::steady_clock::now() - renewed >= 500ms) {
-      (void)node_->keep_alive();  // a lost directory shows in the peers' lookups
-      renewed = std::chrono::steady_clock::now();
-    }
   }
 }
 

@@ -123,8 +123,8 @@ class Core {
   void shut();
   // Lock held: one round of every local engine; false when nothing moved.
   bool round();
-  // Across processes, on keeper_: drives the engine and keeps the directory's entries
-  // alive while no wait does, until close().
+  // Across processes, on keeper_: drives the engine while no wait does, until close(),
+  // so that peers' handshakes and notifications are answered.
   void tend();
 
   std::mutex mu_;

@@ -41,8 +41,6 @@ class ProcessNode {
   // Drives the engine once; false when there was nothing to do.
   bool progress();
   uint64_t now_ns() const { return engine_->clock().now_ns(); }
-  // Renews this process's entries in the directory (etcd's lease).
-  VoidResult keep_alive() { return directory_->keep_alive(); }
 
   // Application entries, apart from the exchange's: publish and look up bytes under
   // `key` (base64 in the directory, whose values are text).
