@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "transport/engine/region_descriptor.h"
+#include "transport/testing/fuzz_inputs.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -19,12 +20,7 @@ TEST(RegionDescriptorFuzzer, FixedInputsKeepEveryInvariant) {
   for (const RegionDescriptor& d : {host, gpu}) {
     const std::vector<uint8_t> bytes = d.serialize();
     ASSERT_TRUE(RegionDescriptor::parse(bytes).ok());
-    for (size_t n = 0; n <= bytes.size(); ++n) EXPECT_EQ(LLVMFuzzerTestOneInput(bytes.data(), n), 0);
-    for (size_t i = 0; i < bytes.size(); ++i) {
-      std::vector<uint8_t> corrupt = bytes;
-      corrupt[i] ^= 0x81;
-      EXPECT_EQ(LLVMFuzzerTestOneInput(corrupt.data(), corrupt.size()), 0);
-    }
+    expect_every_truncation_and_corruption_survives(LLVMFuzzerTestOneInput, bytes, 0x81);
   }
 }
 

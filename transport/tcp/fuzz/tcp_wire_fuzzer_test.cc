@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "transport/tcp/wire.h"
+#include "transport/testing/fuzz_inputs.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -42,12 +43,7 @@ TEST(TcpWireFuzzer, FixedInputsKeepEveryInvariant) {
       input(3, frame(FrameType::kAck, 0, 0, 0)),
   };
   for (const std::vector<uint8_t>& in : inputs) {
-    for (size_t n = 0; n <= in.size(); ++n) EXPECT_EQ(LLVMFuzzerTestOneInput(in.data(), n), 0);
-    for (size_t i = 0; i < in.size(); ++i) {
-      std::vector<uint8_t> corrupt = in;
-      corrupt[i] ^= 0x6e;
-      EXPECT_EQ(LLVMFuzzerTestOneInput(corrupt.data(), corrupt.size()), 0);
-    }
+    expect_every_truncation_and_corruption_survives(LLVMFuzzerTestOneInput, in, 0x6e);
   }
   const std::vector<uint8_t> bytes(inputs[0].begin() + 1, inputs[0].end());
   EXPECT_TRUE(parse_address(bytes).ok());
