@@ -81,6 +81,11 @@ class Cluster:
                  seed: int = 1, loss: float = 0.0, kind: str = "rc", transfer_timeout: float = 5.0, *,
                  node: Optional[int] = None, directory: Optional[str] = None, cluster: str = "ferry",
                  host: str = "127.0.0.1", device: str = "") -> None: ...
+    @staticmethod
+    def from_scenario(path: str, *, scale: float = 1.0, transfer_timeout: float = 5.0, node: Optional[int] = None,
+                      directory: Optional[str] = None, cluster: str = "ferry", host: str = "127.0.0.1") -> Cluster:
+        """One engine per GPU of the scenario's cluster, on its fabric section's provider."""
+        ...
     @property
     def provider(self) -> str: ...
     @property

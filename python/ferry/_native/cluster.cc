@@ -8,10 +8,13 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <type_traits>
+#include <variant>
 
 #include "python/ferry/_native/bindings.h"
 #include "python/ferry/_native/errors.h"
 #include "python/ferry/_native/handles.h"
+#include "scenarios/scenario_parser.h"
 
 namespace ferry::python {
 
@@ -71,6 +74,56 @@ std::shared_ptr<Core> make_core(const std::string& provider, uint32_t nodes, py:
   return std::make_shared<Core>(options, config);
 }
 
+// A cluster from a scenario file's cluster and fabric sections: one engine per GPU of
+// the scenario's cluster (nodes x gpus_per_node, named rank0, rank1, ...), each with its
+// node's NICs as rails at their rates; the provider, seed, loss and endpoint kind from
+// the fabric section. Workloads and faults are the replay's (`ferry replay`), not used here.
+std::shared_ptr<Core> core_from_scenario(const std::string& path, double scale, double transfer_timeout,
+                                         std::optional<long long> node, std::optional<std::string> directory,
+                                         const std::string& cluster, const std::string& host) {
+  if (!(scale > 0) || !std::isfinite(scale)) fail(ErrorCode::kInvalidArgument, "scale must be a positive number");
+  scenarios::ParseOptions parse_options;
+  parse_options.scale = scale;
+  const scenarios::ScenarioParse parsed = scenarios::load_scenario(path, parse_options);
+  if (!parsed.ok()) {
+    std::string errors;
+    for (const scenarios::Diagnostic& e : parsed.errors) errors += (errors.empty() ? "" : "\n") + e.to_string();
+    fail(ErrorCode::kInvalidArgument, errors);
+  }
+  const scenarios::Scenario& s = *parsed.scenario;
+  const uint64_t ranks = uint64_t{s.cluster.nodes} * s.cluster.gpus_per_node;
+  if (ranks > 4096) {
+    fail(ErrorCode::kOutOfRange, path + ": " + std::to_string(ranks) + " GPUs; a Python cluster takes at most 4096 engines");
+  }
+  std::string provider;
+  std::string kind = "rc";
+  uint64_t seed = 1;
+  double loss = 0;
+  std::string device;
+  std::visit(
+      [&](const auto& f) {
+        using F = std::decay_t<decltype(f)>;
+        if constexpr (std::is_same_v<F, scenarios::EmuFabric>) {
+          provider = f.mode == scenarios::EmuMode::kDeterministic ? "emu" : "emu-fast";
+          seed = f.seed;
+          loss = f.loss;
+        } else if constexpr (std::is_same_v<F, scenarios::SimFabric>) {
+          provider = "sim";
+          kind = f.transport == scenarios::SimTransport::kSrd ? "srd" : "rc";
+          seed = f.seed;
+          loss = f.loss;
+        } else if constexpr (std::is_same_v<F, scenarios::VerbsFabric>) {
+          provider = "verbs";
+          if (!f.devices.empty()) device = f.devices.front();
+        } else {
+          provider = "tcp";
+        }
+      },
+      s.fabric.params);
+  return make_core(provider, static_cast<uint32_t>(ranks), py::cast(s.cluster.nic_gbps), seed, loss, kind,
+                   transfer_timeout, node, std::move(directory), cluster, host, device);
+}
+
 // Polls `look` (run with the cluster locked: it may use the directory) until it gives a
 // value, at most `timeout` seconds, letting go of the lock and the GIL in between.
 template <typename Look>
@@ -127,6 +180,18 @@ name contains ``device``). The clock is real time; ``publish``/``lookup`` hand b
            py::arg("seed") = 1, py::arg("loss") = 0.0, py::arg("kind") = "rc", py::arg("transfer_timeout") = 5.0,
            py::kw_only(), py::arg("node") = py::none(), py::arg("directory") = py::none(), py::arg("cluster") = "ferry",
            py::arg("host") = "127.0.0.1", py::arg("device") = "")
+      .def_static("from_scenario", &core_from_scenario, py::arg("path"), py::kw_only(), py::arg("scale") = 1.0,
+                  py::arg("transfer_timeout") = 5.0, py::arg("node") = py::none(), py::arg("directory") = py::none(),
+                  py::arg("cluster") = "ferry", py::arg("host") = "127.0.0.1",
+                  R"doc(
+A cluster from a scenario file (docs/scenarios.md): one engine per GPU of its cluster
+section (``nodes x gpus_per_node``, named ``rank0``, ``rank1``, ...), each with its
+node's NICs as rails at their rates, on the fabric section's provider (emu's mode, sim's
+transport, seed and loss; verbs' first device name). A malformed file raises
+``InvalidArgument`` with every problem at ``file:line:column``. ``node`` and
+``directory`` make it one rank of a cluster across processes, as for ``Cluster(...)``.
+The workloads and faults of the file are ``ferry replay``'s, not used here.
+)doc")
       .def_property_readonly("provider", &Core::provider, "The provider's name.")
       .def_property_readonly("closed", &Core::closed, "Whether close() ran.")
       .def("__len__", &Core::size)
