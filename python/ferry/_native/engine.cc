@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
+#include <memory>
 #include <optional>
 
 #include "python/ferry/_native/bindings.h"
@@ -257,9 +259,47 @@ py::dict stats(EngineHandle& e) {
   return d;
 }
 
+// The writes Engine.write() makes, posted from C++ in one loop: the baseline that the
+// Python call's overhead is measured against, in the same process on the same engine
+// (python/benchmarks/python_bench.py). Returns nanoseconds per post; then drives the
+// cluster, untimed, until every write completed (each must succeed).
+double bench_post_writes(EngineHandle& e, py::handle peer_obj, py::handle src, py::handle remote_obj, uint64_t count) {
+  const size_t peer = peer_of(*e.core, e.rank, peer_obj);
+  const Memory mem = source_of(src);
+  const Target target = target_of(e, peer, remote_obj);
+  auto completed = std::make_shared<uint64_t>(0);
+  auto failed = std::make_shared<uint64_t>(0);
+  const double ns_per_post = locked(*e.core, [&] {
+    const RemoteHandle remote = resolve(e, peer, target);
+    check_target(remote, 0, mem.bytes);
+    const std::string peer_name = rank_name(peer);
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < count; ++i) {
+      take(e.core->engine(e.rank).write(peer_name, mem.addr, mem.bytes, remote.region, 0, std::nullopt,
+                                        [completed, failed](const TransferResult& r) {
+                                          ++*completed;
+                                          if (!r.ok()) ++*failed;
+                                        }));
+    }
+    return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() /
+           static_cast<double>(count);
+  });
+  {
+    py::gil_scoped_release unlocked;
+    e.core->drive([&] { return *completed >= count; }, std::chrono::seconds(30));
+  }
+  if (*completed < count || *failed > 0) {
+    fail(ErrorCode::kInternal, "bench: " + std::to_string(*completed) + " of " + std::to_string(count) +
+                                   " writes completed, " + std::to_string(*failed) + " failed");
+  }
+  return ns_per_post;
+}
+
 }  // namespace
 
 void bind_engine(py::module_& m) {
+  m.def("_bench_post_writes", &bench_post_writes, py::arg("engine"), py::arg("peer"), py::arg("src"), py::arg("remote"),
+        py::arg("count"), "Benchmark baseline: `count` writes posted from C++; nanoseconds per post.");
   py::class_<EngineHandle>(m, "Engine", R"doc(
 One node's transfer engine: registers memory, writes into peers' registered memory
 (contiguous or by blocks), notifies and waits for notifications. Every transfer returns
