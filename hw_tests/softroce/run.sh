@@ -11,7 +11,8 @@
 #   4. replays scenarios/default.yaml with `ferry replay --provider verbs` (8 ranks in
 #      one process over rxe0, scaled down, every byte verified), then again as two
 #      processes, one per node (`--node`), that find each other through an etcd started
-#      in the guest;
+#      in the guest; and the Python package's prefill->decode example as three processes
+#      over rxe0 meeting in that etcd;
 #   5. runs perftest's ib_write_bw (64 KiB, 1 MiB) and ib_write_lat (8 B) interleaved
 #      with ferry's own write bandwidth and latency (completion-queue ping-pong, and
 #      memory polling as ib_write_lat does) on the same device, five rounds, and prints
@@ -56,7 +57,7 @@ grep -q '^CONFIG_RDMA_RXE=m' "$kroot/boot/config-$kver" || { echo "softroce: $kv
 echo "softroce: kernel $kver ready ($(since "$t0")s)" >&2
 
 # ---- 2. ferry's binaries -----------------------------------------------------
-"${bazel_cmd[@]}" build --config=opt //hw_tests:qualify //hw_tests:workload_peer //tools/ferry >&2
+"${bazel_cmd[@]}" build --config=opt //hw_tests:qualify //hw_tests:workload_peer //tools/ferry //python:ferry/_ferry.so >&2
 # The bazel-bin link follows whatever built last; ask for this configuration's.
 bin=$("${bazel_cmd[@]}" info --config=opt bazel-bin 2>/dev/null)
 qualify=$bin/hw_tests/qualify
@@ -103,6 +104,24 @@ cp "$workload_peer" "$root/ferry/workload_peer"
 cp "$ferry" "$root/ferry/ferry"
 cp "$(command -v etcd)" "$root/ferry/etcd"  # Go, linked only to the C library
 cp scenarios/default.yaml "$root/ferry/"
+# Python, its standard library (no tests, no build files) and numpy, for the package's
+# prefill->decode example across processes.
+copy_with_libs "$(readlink -f /usr/bin/python3)"
+ln -sf "$(basename "$(readlink -f /usr/bin/python3)")" "$root/usr/bin/python3"
+stdlib=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+mkdir -p "$root$stdlib" "$root/usr/lib/python3/dist-packages"
+tar -C "$stdlib" --exclude=test --exclude=tests --exclude=idlelib --exclude=tkinter --exclude=ensurepip \
+  --exclude=lib2to3 --exclude='config-*' -cf - . | tar -C "$root$stdlib" -xf -
+tar -C /usr/lib/python3/dist-packages --exclude=tests -cf - numpy | tar -C "$root/usr/lib/python3/dist-packages" -xf -
+for so in $(find "$root$stdlib/lib-dynload" "$root/usr/lib/python3/dist-packages/numpy" -name '*.so'); do
+  for lib in $(ldd "$so" | awk '/=>/{print $3}'); do
+    [ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; }
+  done
+done
+copy_with_libs "$bin/python/ferry/_ferry.so"
+mkdir -p "$root/ferry/python/ferry" "$root/ferry/python/examples"
+cp python/ferry/*.py "$bin/python/ferry/_ferry.so" "$root/ferry/python/ferry/"
+cp python/examples/*.py "$root/ferry/python/examples/"
 cp hw_tests/thresholds-softroce.conf "$root/ferry/"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
 echo "127.0.0.1 localhost" > "$root/etc/hosts"
@@ -150,10 +169,20 @@ N="/ferry/ferry replay /ferry/default.yaml --provider verbs --scale 0.01 --max-o
 timeout 240 \$N --node 0 > /tmp/n0.txt 2>&1 & np=\$!
 timeout 240 \$N --node 1 > /tmp/n1.txt 2>&1; n1=\$?
 wait \$np; n0=\$?
-kill \$ep
 echo "FERRY-RESULT nodes node0=\$n0 node1=\$n1"; up nodes
 sed 's/^/node0: /' /tmp/n0.txt; sed 's/^/node1: /' /tmp/n1.txt
 netstat -ltn | grep -q ':2379 ' || tail -5 /tmp/etcd.txt | sed 's/^/etcd: /'
+# The Python package: a request's KV cache from two prefill processes to a decode
+# process over rxe0, meeting in the same etcd (python/examples/kv_disaggregated.py).
+export PYTHONPATH=/ferry/python PYTHONDONTWRITEBYTECODE=1
+PY="timeout 240 python3 /ferry/python/examples/kv_disaggregated.py --provider verbs --directory etcd://127.0.0.1:2379"
+\$PY --node 2 > /tmp/py2.txt 2>&1 & p2=\$!
+\$PY --node 0 > /tmp/py0.txt 2>&1 & p0=\$!
+\$PY --node 1 > /tmp/py1.txt 2>&1; r1=\$?
+wait \$p0; r0=\$?; wait \$p2; r2=\$?
+kill \$ep
+echo "FERRY-RESULT python node0=\$r0 node1=\$r1 node2=\$r2"; up python
+for n in 0 1 2; do sed "s/^/python\$n: /" /tmp/py\$n.txt; done
 echo "FERRY-MARK perf"
 # Both tools alike: the server pinned to CPU 0, the client to CPU 1, so that two spinning
 # processes never share a vCPU (they would then take turns at the scheduler's pace).
@@ -301,6 +330,12 @@ for line in log.splitlines():
     if re.match(r"^node[01]: (node \d|replay|ferry|  |error|etcd)", line) or line.startswith("etcd: "):
         print("  " + line)
 ok = ok and n is not None and n.group(1) == "0" and n.group(2) == "0"
+py = re.search(r"FERRY-RESULT python node0=(\d+) node1=(\d+) node2=(\d+)", log)
+print("== the Python package: KV cache from two prefill processes to a decode process (verbs, etcd)")
+for line in log.splitlines():
+    if re.match(r"^python[012]: ", line):
+        print("  " + line)
+ok = ok and py is not None and py.groups() == ("0", "0", "0")
 def perftest(text, name, column):
     # One entry per run, None where it failed or printed no figure (perftest sometimes
     # prints 0 or inf when its cycle counter misbehaves), so that runs keep their places.
