@@ -242,14 +242,15 @@ FERRY_HD Status signal(const Context& c, uint32_t peer, uint32_t signal, uint64_
   return push(c, d);
 }
 
-// Spins until `done()` holds, the proxy reported an error on the channel (returned), or
-// the timeout passed.
+// Spins until `done()` holds, the timeout passed, or the proxy reported an error on the
+// channel (returned): any error when `any_error`, else only kStopped (nothing more will
+// be done).
 template <typename Done>
-FERRY_HD Status spin_until(const Context& c, Done done) {
+FERRY_HD Status spin_until(const Context& c, bool any_error, Done done) {
   uint64_t started = 0;
   for (;;) {
     if (done()) return Status::kOk;
-    if (const Status s = status(c); s != Status::kOk) return s;
+    if (const Status s = status(c); s == Status::kStopped || (any_error && s != Status::kOk)) return s;
     const uint64_t now = now_ns();
     if (started == 0) started = now;
     if (now - started > c.timeout_ns) return Status::kTimeout;
@@ -257,17 +258,19 @@ FERRY_HD Status spin_until(const Context& c, Done done) {
   }
 }
 
-// Until signal `signal`'s counter reached `value` (counters only grow).
+// Until signal `signal`'s counter reached `value` (counters only grow). The channel's
+// status is sticky: once a descriptor failed, a wait that has not yet seen its value ends
+// with that first error at once (the failed transfer may be the one it waits for).
 FERRY_HD Status wait(const Context& c, uint32_t signal, uint64_t value) {
   if (signal >= c.signals) return Status::kBadDescriptor;
-  return spin_until(c, [&] { return load_acquire(&c.counters[signal]) >= value; });
+  return spin_until(c, true, [&] { return load_acquire(&c.counters[signal]) >= value; });
 }
 
-// Until every descriptor reserved on the channel before this call is done; the channel's
-// status if any failed.
+// Until every descriptor reserved on the channel before this call is done (well or not:
+// the proxy ends each one); then the channel's status, kOk if none ever failed.
 FERRY_HD Status quiet(const Context& c) {
   const uint64_t issued = ticket_load(c.ticket);
-  const Status s = spin_until(c, [&] { return load_acquire(&c.words->completed) >= issued; });
+  const Status s = spin_until(c, false, [&] { return load_acquire(&c.words->completed) >= issued; });
   return s == Status::kOk ? status(c) : s;
 }
 
