@@ -193,7 +193,11 @@ TEST(Proxy, StopWithTransfersPendingEndsWithinItsBound) {
   ASSERT_TRUE(p.source.start().ok());
   const Context c = ch->context();
   for (uint64_t i = 0; i < kPuts; ++i) ASSERT_EQ(put(c, 1, i << 16, i << 16, 1 << 16), Status::kOk);
-  while (p.source.stats().taken < kPuts / 2) std::this_thread::yield();
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       p.source.stats().taken < kPuts / 2 && std::chrono::steady_clock::now() < end;) {
+    std::this_thread::yield();
+  }
+  ASSERT_GE(p.source.stats().taken, kPuts / 2);
   const auto bound = std::chrono::milliseconds(50);
   const auto began = std::chrono::steady_clock::now();
   p.source.stop(bound);
