@@ -79,9 +79,10 @@ struct Pair {
     source->stop();
     sink->stop();
   }
-  std::unique_ptr<EngineCluster> cluster;
+  // The memory outlives the engines, the engines the proxies.
   gpu::PinnedBuffer window;
   std::vector<uint8_t> target;
+  std::unique_ptr<EngineCluster> cluster;
   std::unique_ptr<proxy::Proxy> source, sink;
 };
 

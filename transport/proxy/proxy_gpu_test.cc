@@ -112,12 +112,13 @@ class ProxyGpu : public ::testing::TestWithParam<MemoryKind> {
     }
   }
 
-  std::unique_ptr<World> world_;
+  // The memory outlives the engines, the engines the proxies.
   gpu::DeviceBuffer device_window_;
   gpu::PinnedBuffer host_window_;
   void* window_ = nullptr;
   gpu::PinnedBuffer shared_;  // the round, then one status per block
   std::unique_ptr<Channel> channel_;
+  std::unique_ptr<World> world_;
   std::unique_ptr<Proxy> source_, target_;
   void* stream_ = nullptr;
 };
