@@ -27,7 +27,7 @@ struct Proxy::Core : std::enable_shared_from_this<Proxy::Core> {
   // ... to here (before start(), the caller's thread).
 
   std::atomic<bool> stopping{false};
-  std::atomic<int64_t> deadline_ns{0};
+  std::atomic<uint64_t> deadline_ns{0};  // now_ns() of ring.h
   std::atomic<uint64_t> taken{0}, done_ok{0}, failed{0};
   mutable std::mutex errors_mutex;
   std::vector<ProxyError> errors;
@@ -38,15 +38,11 @@ struct Proxy::Core : std::enable_shared_from_this<Proxy::Core> {
   void finish(size_t index, uint64_t ticket, const Descriptor& d, const TransferResult& result);
   void fail(size_t index, uint64_t ticket, const Descriptor& d, Status status, Error error);
   void mark_done(ChannelState& ch, uint64_t ticket);
+  static void set_status(ChannelState& ch, Status status);
   void report_pending();
 };
 
 namespace {
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // [offset, offset + bytes) inside [0, size), without overflow.
 bool inside(uint64_t offset, uint64_t bytes, uint64_t size) { return offset <= size && bytes <= size - offset; }
@@ -84,7 +80,7 @@ VoidResult Proxy::start() {
 
 void Proxy::stop(std::chrono::nanoseconds bound) {
   if (!running()) return;
-  core_->deadline_ns = steady_ns() + bound.count();
+  core_->deadline_ns = now_ns() + static_cast<uint64_t>(bound.count());
   core_->stopping = true;
   thread_.join();
   core_->report_pending();
@@ -103,7 +99,7 @@ void Proxy::Core::run() {
     bool busy = false;
     if (!stopping) {
       for (size_t i = 0; i < channels.size(); ++i) busy |= take_from(i);
-    } else if (in_flight == 0 || steady_ns() >= deadline_ns) {
+    } else if (in_flight == 0 || now_ns() >= deadline_ns) {
       return;
     }
     busy |= engine.progress();
@@ -191,15 +187,19 @@ void Proxy::Core::finish(size_t index, uint64_t ticket, const Descriptor& d, con
 
 void Proxy::Core::fail(size_t index, uint64_t ticket, const Descriptor& d, Status status, Error error) {
   ChannelState& ch = channels[index];
-  if (load_acquire(&ch.context.words->status) == 0) {
-    std::atomic_ref<uint32_t>(ch.context.words->status).store(static_cast<uint32_t>(status), std::memory_order_release);
-  }
+  set_status(ch, status);
   failed.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(errors_mutex);
     errors.push_back(ProxyError{index, ticket, d, status, std::move(error)});
   }
   mark_done(ch, ticket);
+}
+
+// The first error stays (the proxy is the word's only writer).
+void Proxy::Core::set_status(ChannelState& ch, Status status) {
+  uint32_t& word = ch.context.words->status;
+  if (load_acquire(&word) == 0) std::atomic_ref<uint32_t>(word).store(static_cast<uint32_t>(status), std::memory_order_release);
 }
 
 void Proxy::Core::mark_done(ChannelState& ch, uint64_t ticket) {
@@ -218,10 +218,7 @@ void Proxy::Core::report_pending() {
     const uint64_t unfinished = ch.next - ch.completed;
     const bool waiting = published(ch.context, ch.next);
     if (unfinished == 0 && !waiting) continue;
-    if (load_acquire(&ch.context.words->status) == 0) {
-      std::atomic_ref<uint32_t>(ch.context.words->status)
-          .store(static_cast<uint32_t>(Status::kStopped), std::memory_order_release);
-    }
+    set_status(ch, Status::kStopped);
     std::lock_guard lock(errors_mutex);
     errors.push_back(ProxyError{i, ch.next, Descriptor{}, Status::kStopped,
                                 make_error(ErrorCode::kDeadlineExceeded,

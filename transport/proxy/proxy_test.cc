@@ -47,13 +47,18 @@ ProxyConfig config(World& w) {
   return c;
 }
 
-// The target's engine, handed back by its proxy, driven here until `want` notifications
-// from rank 0 were counted (their completions land after the writes' acknowledgements).
-uint64_t notifications_at_target(World& w, uint64_t want) {
+// Drives an engine handed back by its proxy until done() holds, for at most 20 s.
+template <typename Done>
+void drive_until(Engine& engine, Done done) {
   for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-       w.notifications(1, 0) < want && std::chrono::steady_clock::now() < end;) {
-    w.engine(1).progress();
+       !done() && std::chrono::steady_clock::now() < end;) {
+    engine.progress();
   }
+}
+
+// Notifications from rank 0 counted by rank 1 (they land after the writes' acknowledgements).
+uint64_t notifications_at_target(World& w, uint64_t want) {
+  drive_until(w.engine(1), [&] { return w.notifications(1, 0) >= want; });
   return w.notifications(1, 0);
 }
 
@@ -214,10 +219,7 @@ TEST(Proxy, StopWithTransfersPendingEndsWithinItsBound) {
 
   // The engine is the caller's again: with the target up, what was posted completes.
   ASSERT_TRUE(p.target.start().ok());
-  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-       w.engine(0).transfers_in_flight() > 0 && std::chrono::steady_clock::now() < end;) {
-    w.engine(0).progress();
-  }
+  drive_until(w.engine(0), [&] { return w.engine(0).transfers_in_flight() == 0; });
   EXPECT_EQ(w.engine(0).transfers_in_flight(), 0u);
   p.target.stop();
   const uint64_t posted = p.source.stats().taken;
