@@ -26,6 +26,9 @@ LAYERS = [
     ("scenarios", "scenarios/"),
     ("fabrics", "fabrics/"),
     ("workloads", "transport/workloads/"),
+    # GPU-initiated transfers: descriptor rings kernels fill and the host proxy that posts
+    # them through the engine. Above the engine, beside the workloads.
+    ("proxy", "transport/proxy/"),
     ("engine", "transport/engine/"),
     # Where processes of a cluster find each other (etcd, a shared folder), over net, and
     # engines' mailboxes across processes: above the engine, below the harnesses.
@@ -56,23 +59,24 @@ ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools", "python"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
 FORBIDDEN = {
-    "interface": PROVIDERS | {"gpu", "provider_support", "conformance", "net", "directory", "engine", "workloads",
+    "interface": PROVIDERS | {"proxy", "gpu", "provider_support", "conformance", "net", "directory", "engine", "workloads",
                               "fabrics"} | ABOVE_FABRICS,
-    "net": PROVIDERS | {"gpu", "provider_support", "conformance", "directory", "engine", "workloads",
+    "net": PROVIDERS | {"proxy", "gpu", "provider_support", "conformance", "directory", "engine", "workloads",
                         "fabrics"} | ABOVE_FABRICS,
-    "gpu": PROVIDERS | {"provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "provider_support": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "conformance": PROVIDERS | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "gpu": PROVIDERS | {"proxy", "provider_support", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "provider_support": PROVIDERS | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "conformance": PROVIDERS | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # A provider knows only the interface: nothing above it, and no other provider.
-    "emu": (PROVIDERS - {"emu"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "sim": (PROVIDERS - {"sim"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "verbs": (PROVIDERS - {"verbs"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "tcp": (PROVIDERS - {"tcp"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "ipc": (PROVIDERS - {"ipc"}) | {"engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "emu": (PROVIDERS - {"emu"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "sim": (PROVIDERS - {"sim"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "verbs": (PROVIDERS - {"verbs"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "tcp": (PROVIDERS - {"tcp"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "ipc": (PROVIDERS - {"ipc"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # The engine never knows the provider it runs on, and never its users.
-    "engine": PROVIDERS | {"directory", "workloads", "fabrics"} | ABOVE_FABRICS,
-    "directory": PROVIDERS | {"gpu", "provider_support", "conformance", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "engine": PROVIDERS | {"proxy", "directory", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "directory": PROVIDERS | {"proxy", "gpu", "provider_support", "conformance", "workloads", "fabrics"} | ABOVE_FABRICS,
     "workloads": PROVIDERS | {"fabrics"} | ABOVE_FABRICS,
+    "proxy": PROVIDERS | {"directory", "workloads", "fabrics"} | ABOVE_FABRICS,
     "fabrics": ABOVE_FABRICS,
     "scenarios": {"hw_tests", "benchmarks", "tools", "python"},
     "hw_tests": {"benchmarks", "tools", "python"},
