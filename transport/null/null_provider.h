@@ -18,6 +18,11 @@ namespace ferry::null {
 // rate (the engine shares pieces between rails by it). `node` only names the devices.
 std::unique_ptr<Provider> open_provider(uint32_t node, const std::vector<double>& nic_gbps);
 
+// Work requests `provider` (a null provider) accepted so far, signaled or not: when the
+// last of a batch was handed to the fabric, which benchmarks cannot see otherwise.
+// kInvalidArgument for a provider of another fabric.
+Result<uint64_t> requests_posted(const Provider& provider);
+
 // `nodes` such providers as a Cluster: wall-clock time, no faults, wire counters all 0.
 Result<std::unique_ptr<Cluster>> open_cluster(uint32_t nodes, const std::vector<double>& nic_gbps);
 

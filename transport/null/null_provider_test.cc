@@ -105,6 +105,8 @@ TEST_F(NullProviderTest, CountsOneCompletionPerSignaledRequest) {
     }
   }
   EXPECT_EQ(completions, 7'500u);
+  EXPECT_EQ(requests_posted(*providers[0]).value(), 10'000u);
+  EXPECT_EQ(requests_posted(*providers[1]).value(), 0u);
 }
 
 TEST_F(NullProviderTest, RefusesWhatEveryProviderRefusesAtPost) {

@@ -29,8 +29,8 @@ class NullCompletionQueue final : public CompletionQueue {
 class NullEndpoint final : public Endpoint {
  public:
   NullEndpoint(const EndpointConfig& config, const DeviceAttributes& attributes, uint32_t id, uint32_t node,
-               uint32_t nic)
-      : config_(config), attributes_(attributes), id_(id), node_(node), nic_(nic) {}
+               uint32_t nic, uint64_t& posted)
+      : config_(config), attributes_(attributes), id_(id), node_(node), nic_(nic), posted_(posted) {}
 
   EndpointKind kind() const override { return config_.kind; }
   EndpointState state() const override { return state_; }
@@ -60,6 +60,7 @@ class NullEndpoint final : public Endpoint {
         if (bad_index) *bad_index = i;
         return make_error(bad->code, "work request " + std::to_string(i) + ": " + bad->message);
       }
+      ++posted_;
       const bool flushed = state_ == EndpointState::kError;
       if (!flushed && !wr.signaled) continue;
       Completion c;
@@ -132,6 +133,7 @@ class NullEndpoint final : public Endpoint {
   const uint32_t id_;
   const uint32_t node_;
   const uint32_t nic_;
+  uint64_t& posted_;  // the provider's count
   EndpointState state_ = EndpointState::kInit;
   std::vector<uint64_t> recvs_;
 };
@@ -151,7 +153,7 @@ class NullDomain final : public ProtectionDomain {
 
 class NullDevice final : public Device {
  public:
-  NullDevice(uint32_t node, uint32_t nic, double gbps) : node_(node), nic_(nic) {
+  NullDevice(uint32_t node, uint32_t nic, double gbps, uint64_t& posted) : node_(node), nic_(nic), posted_(posted) {
     attributes_.name = "null:n" + std::to_string(node) + "/nic" + std::to_string(nic);
     attributes_.vendor = "ferry-null";
     attributes_.link_gbps = gbps;
@@ -177,11 +179,13 @@ class NullDevice final : public Device {
   uint32_t next_endpoint_id() { return ++endpoints_; }
   uint32_t node() const { return node_; }
   uint32_t nic() const { return nic_; }
+  uint64_t& posted() { return posted_; }
 
  private:
   DeviceAttributes attributes_;
   const uint32_t node_;
   const uint32_t nic_;
+  uint64_t& posted_;
   uint32_t keys_ = 0;
   uint32_t endpoints_ = 0;
 };
@@ -205,14 +209,15 @@ Result<std::unique_ptr<Endpoint>> NullDomain::create_endpoint(const EndpointConf
                                                   std::to_string(attr.max_recv_wr) + "]");
   }
   return std::unique_ptr<Endpoint>(
-      std::make_unique<NullEndpoint>(config, attr, device_.next_endpoint_id(), device_.node(), device_.nic()));
+      std::make_unique<NullEndpoint>(config, attr, device_.next_endpoint_id(), device_.node(), device_.nic(),
+                                     device_.posted()));
 }
 
 class NullProvider final : public Provider {
  public:
   NullProvider(uint32_t node, const std::vector<double>& nic_gbps) {
     for (size_t i = 0; i < nic_gbps.size(); ++i) {
-      devices_.push_back(std::make_unique<NullDevice>(node, static_cast<uint32_t>(i), nic_gbps[i]));
+      devices_.push_back(std::make_unique<NullDevice>(node, static_cast<uint32_t>(i), nic_gbps[i], posted_));
     }
   }
   const char* name() const override { return "null"; }
@@ -220,13 +225,24 @@ class NullProvider final : public Provider {
   Device& device(size_t index) override { return *devices_.at(index); }
   const Clock& clock() const override { return clock_; }
   bool progress() override { return false; }  // everything happened at post time
+  uint64_t posted() const { return posted_; }
 
  private:
+  uint64_t posted_ = 0;  // before the devices, which refer to it
   std::vector<std::unique_ptr<NullDevice>> devices_;
   SteadyClock clock_;
 };
 
 }  // namespace
+
+Result<uint64_t> requests_posted(const Provider& provider) {
+  const auto* null_provider = dynamic_cast<const NullProvider*>(&provider);
+  if (null_provider == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string("requests_posted: a provider of '") + provider.name() + "', not of 'null'");
+  }
+  return null_provider->posted();
+}
 
 std::unique_ptr<Provider> open_provider(uint32_t node, const std::vector<double>& nic_gbps) {
   return std::make_unique<NullProvider>(node, nic_gbps);
