@@ -112,6 +112,23 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
   }
 }
 
+void Engine::Impl::submit_after_batch(uint32_t peer_index, uint32_t r) {
+  PeerRail& pr = peers[peer_index].rails[r];
+  if (pr.submit_due) return;
+  pr.submit_due = true;
+  submits_due.emplace_back(peer_index, r);
+}
+
+void Engine::Impl::submit_due() {
+  // submit() may fail a rail and requeue its pieces elsewhere, which never adds here.
+  for (size_t i = 0; i < submits_due.size(); ++i) {
+    const auto [peer_index, r] = submits_due[i];
+    peers[peer_index].rails[r].submit_due = false;
+    submit(peer_index, r);
+  }
+  submits_due.clear();
+}
+
 // The rail no longer reaches the peer: what waits on it goes elsewhere; what was posted
 // comes back flushed and goes elsewhere then.
 void Engine::Impl::rail_down(uint32_t peer_index, uint32_t r) {
@@ -157,6 +174,7 @@ bool Engine::Impl::poll_rails() {
         continue;
       }
       for (size_t i = 0; i < *polled; ++i) on_completion(r, completions[i]);
+      submit_due();
       did |= *polled > 0;
     }
   }
@@ -213,7 +231,7 @@ void Engine::Impl::on_completion(uint32_t r, const Completion& c) {
     release_control_slot(piece);
     pool.free_piece(p);
     settle(transfer);  // may add pieces (and move the pool): `piece` is stale after it
-    submit(peer_of_piece, r);
+    submit_after_batch(peer_of_piece, r);
     return;
   }
   if (retriable(c.status)) {
