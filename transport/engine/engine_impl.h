@@ -89,6 +89,7 @@ struct Engine::Impl {
 
   // ---- scheduler.cc: pieces to rails ----
   int pick_rail(const Peer& peer, uint64_t bytes) const;
+  uint64_t piece_limit(uint32_t peer, uint64_t bytes) const;
   void enqueue(uint32_t piece);
   void submit(uint32_t peer, uint32_t rail);
   void submit_after_batch(uint32_t peer, uint32_t rail);

@@ -33,6 +33,25 @@ int Engine::Impl::pick_rail(const Peer& peer, uint64_t bytes) const {
   return best;
 }
 
+// The most bytes one piece of a transfer of `bytes` to `peer` carries. Above the
+// threshold a transfer is cut into about one piece per rail that reaches the peer (all
+// rails while it is not connected yet), whole pages of 4 KiB, at most piece_bytes: so a
+// transfer just above the threshold already uses every rail, and a large one streams in
+// piece_bytes pieces that keep every rail busy.
+uint64_t Engine::Impl::piece_limit(uint32_t peer_index, uint64_t bytes) const {
+  const uint64_t largest = std::min(config.piece_bytes, rails.max_message());
+  if (bytes <= config.stripe_threshold_bytes) return std::min(std::max<uint64_t>(bytes, 1), rails.max_message());
+  const Peer& peer = peers[peer_index];
+  uint64_t live = 0;
+  if (peer.state == PeerState::kReady) {
+    for (uint32_t r = 0; r < peer.usable_rails; ++r) live += peer.rails[r].up ? 1 : 0;
+  }
+  if (live == 0) live = rails.size();
+  constexpr uint64_t kPage = 4096;
+  const uint64_t share = (bytes + live - 1) / live;
+  return std::min(largest, (share + kPage - 1) / kPage * kPage);
+}
+
 void Engine::Impl::enqueue(uint32_t p) {
   Piece& piece = pool.piece(p);
   Peer& peer = peers[piece.peer];
