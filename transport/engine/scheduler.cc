@@ -85,6 +85,10 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
     batch.clear();
     batch_sges.clear();
     const size_t room = std::min<size_t>({kPostBatch, pr.queue.size(), rail.max_send_wr - pr.posted});
+    // Consecutive pieces mostly belong to one transfer: its keys on this rail are looked
+    // up once for the run.
+    uint32_t keys_of = UINT32_MAX;
+    uint32_t lkey = 0, rkey = 0;
     for (size_t i = 0; i < room; ++i) {
       const uint32_t p = pr.queue[i];
       const Piece& piece = pool.piece(p);
@@ -93,14 +97,19 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
       wr.cookie = TransferPool::cookie(piece, p);
       if (piece.kind == PieceKind::kData) {
         const Transfer& t = pool.transfer(piece.transfer);
+        if (piece.transfer != keys_of) {
+          keys_of = piece.transfer;
+          lkey = t.local->lkey(r);
+          rkey = remote_regions[t.remote_region].second.rkeys[r];
+        }
         for (uint32_t s = 0; s < piece.num_sge; ++s) {
           Sge sge = t.sges[piece.first_sge + s];
-          sge.lkey = t.local->lkey(r);
+          sge.lkey = lkey;
           batch_sges.push_back(sge);
         }
         wr.opcode = piece.with_imm ? Opcode::kWriteWithImm : Opcode::kWrite;
         wr.remote_addr = piece.remote_addr;
-        wr.rkey = remote_regions[t.remote_region].second.rkeys[r];
+        wr.rkey = rkey;
       } else if (piece.kind == PieceKind::kNotify) {
         wr.opcode = Opcode::kWriteWithImm;  // zero bytes: the immediate is the message
       } else {
