@@ -20,6 +20,8 @@ bool retriable(Status status) {
 }  // namespace
 
 int Engine::Impl::pick_rail(const Peer& peer, uint64_t bytes) const {
+  // One rail (a NIC per GPU): nothing to weigh, and this runs once per piece.
+  if (peer.usable_rails == 1) return peer.rails[0].up ? 0 : -1;
   int best = -1;
   double best_time = 0;
   for (uint32_t r = 0; r < peer.usable_rails; ++r) {
