@@ -143,7 +143,7 @@ Result<TransferId> Engine::Impl::write_paged(const std::string& peer, const Page
   Transfer& transfer = pool.transfer(t);
   transfer.remote_region = pages.dst.id - 1;
   if (notify) transfer.notify_peers.push_back(*p);
-  transfer.sges = plan.sges();
+  plan.take_sges(transfer.sges);  // the slot's old list becomes the plan's next one
   for (const PlannedWrite& w : plan.writes()) {
     const uint32_t piece = pool.new_piece(PieceKind::kData, t, *p, peers[*p].name);
     Piece& pc = pool.piece(piece);
