@@ -5,6 +5,7 @@
 #include "emu/fabric.h"
 #include "sim/simulation.h"
 #include "transport/ipc/ipc_provider.h"
+#include "transport/null/null_provider.h"
 #include "transport/tcp/tcp_provider.h"
 #include "transport/verbs/verbs_cluster.h"
 
@@ -46,7 +47,7 @@ Result<std::unique_ptr<Cluster>> make_sim(const ClusterOptions& o) {
 }  // namespace
 
 const std::vector<std::string>& provider_names() {
-  static const std::vector<std::string> names = {kEmu, kEmuFast, kSim, kVerbs, kIpc, kTcp};
+  static const std::vector<std::string> names = {kEmu, kEmuFast, kSim, kVerbs, kIpc, kTcp, kNull};
   return names;
 }
 
@@ -74,6 +75,7 @@ Result<std::unique_ptr<Cluster>> make_cluster(const ClusterOptions& o) {
     if (o.kind != EndpointKind::kRc) return make_error(ErrorCode::kUnsupported, "tcp: RC endpoints only");
     return tcp::open_cluster(o.nodes);
   }
+  if (o.provider == "null") return null::open_cluster(o.nodes, o.nic_gbps);
   std::string known;
   for (const std::string& name : provider_names()) known += (known.empty() ? "" : ", ") + name;
   return make_error(ErrorCode::kNotFound, "cluster: unknown provider '" + o.provider + "' (known: " + known + ")");

@@ -21,7 +21,8 @@ struct ClusterOptions {
   // "emu" (deterministic: virtual time, seeded), "emu-fast" (real time, real threads),
   // "sim" (ns-3, virtual time), "verbs" (this host's RDMA devices, real time), "ipc"
   // (providers of this process through shared memory, real time; RC only) or "tcp"
-  // (providers of this process over sockets on 127.0.0.1, real time; RC only).
+  // (providers of this process over sockets on 127.0.0.1, real time; RC only) or "null"
+  // (moves nothing: every request succeeds at once; for the engine's overhead only).
   std::string provider = "emu";
   // RC: emu offers both kinds; sim simulates RoCE RC. SRD: sim simulates EFA-like SRD.
   EndpointKind kind = EndpointKind::kRc;
@@ -43,6 +44,7 @@ inline constexpr char kSim[] = "sim";
 inline constexpr char kVerbs[] = "verbs";
 inline constexpr char kIpc[] = "ipc";
 inline constexpr char kTcp[] = "tcp";
+inline constexpr char kNull[] = "null";
 
 // The provider names make_cluster() knows, in a stable order.
 const std::vector<std::string>& provider_names();

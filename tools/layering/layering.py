@@ -39,6 +39,7 @@ LAYERS = [
     ("verbs", "transport/verbs/"),
     ("tcp", "transport/tcp/"),
     ("ipc", "transport/ipc/"),
+    ("null", "transport/null/"),
     # The CUDA runtime as ferry uses it: beside the interface, below every user of GPU
     # memory (providers, engine, workloads); the one place CUDA headers meet C++ code.
     ("gpu", "transport/gpu/"),
@@ -54,7 +55,7 @@ LAYERS = [
     ("interface", "transport/"),
 ]
 
-PROVIDERS = {"emu", "sim", "verbs", "tcp", "ipc"}
+PROVIDERS = {"emu", "sim", "verbs", "tcp", "ipc", "null"}
 ABOVE_FABRICS = {"scenarios", "hw_tests", "benchmarks", "tools", "python"}
 
 # Layer -> the layers it may not include. Everything not listed is allowed.
@@ -72,6 +73,7 @@ FORBIDDEN = {
     "verbs": (PROVIDERS - {"verbs"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "tcp": (PROVIDERS - {"tcp"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     "ipc": (PROVIDERS - {"ipc"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
+    "null": (PROVIDERS - {"null"}) | {"proxy", "engine", "workloads", "fabrics"} | ABOVE_FABRICS,
     # The engine never knows the provider it runs on, and never its users.
     "engine": PROVIDERS | {"proxy", "directory", "workloads", "fabrics"} | ABOVE_FABRICS,
     "directory": PROVIDERS | {"proxy", "gpu", "provider_support", "conformance", "workloads", "fabrics"} | ABOVE_FABRICS,

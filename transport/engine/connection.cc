@@ -171,6 +171,10 @@ void Engine::Impl::reset_peer(uint32_t index, const std::string& why) {
     PeerRail& pr = peer.rails[r];
     if (pr.endpoint) peers.unbind(r, pr.endpoint->id());
     pr.endpoint.reset();  // destroying it drops what it still held
+    // Nothing is posted here any more: its queued pieces are dropped below.
+    pr.up = false;
+    pr.queue.clear();
+    pr.queued_bytes = 0;
     if (pr.cq_entries > 0) rails[r].release_cq(pr.cq, std::exchange(pr.cq_entries, 0));
     pr.recv_region.reset();
   }

@@ -34,7 +34,8 @@
 namespace ferry {
 
 struct EngineConfig {
-  // Transfers larger than this are split over every live rail; smaller ones use one.
+  // Transfers larger than this are split over every live rail, in about one piece per
+  // rail; smaller ones use one.
   uint64_t stripe_threshold_bytes = 256 << 10;
   // The largest piece one work request carries when a transfer is split.
   uint64_t piece_bytes = 1 << 20;

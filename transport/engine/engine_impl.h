@@ -54,6 +54,9 @@ struct Engine::Impl {
   // call that started its transfer.
   std::vector<uint32_t> deferred_settles;
   std::vector<uint32_t> pending_pieces;  // pieces of the transfer being built
+  // (peer, rail) whose send queue gained room during the batch of completions being
+  // handled: each posts once after the batch, not one request per completion.
+  std::vector<std::pair<uint32_t, uint32_t>> submits_due;
   PagedWritePlan plan;                   // reused by write_paged: no allocation after warm-up
   // Scratch for posting, kept to avoid allocating per batch.
   std::vector<WorkRequest> batch;
@@ -86,8 +89,11 @@ struct Engine::Impl {
 
   // ---- scheduler.cc: pieces to rails ----
   int pick_rail(const Peer& peer, uint64_t bytes) const;
+  uint64_t piece_limit(uint32_t peer, uint64_t bytes) const;
   void enqueue(uint32_t piece);
   void submit(uint32_t peer, uint32_t rail);
+  void submit_after_batch(uint32_t peer, uint32_t rail);
+  void submit_due();
   void rail_down(uint32_t peer, uint32_t rail);
   void drop_piece(uint32_t piece, const std::string& why);
   void release_control_slot(const Piece& piece);

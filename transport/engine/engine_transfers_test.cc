@@ -315,3 +315,62 @@ TEST(EngineOnEfa, EveryTransferKindKeepsWithinEfaConstraints) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// Striping starts at the threshold: a write or a contiguous paged write of 512 KiB on two
+// rails goes out as one piece per rail, each rail's NIC carrying half; 256 KiB (the
+// threshold) stays one piece on one rail.
+TEST(EngineStriping, FromTheThresholdEveryRailCarriesAShare) {
+  WorldOptions o;
+  o.rail_gbps = {100, 100};
+  o.bytes = 2 << 20;
+  World w(o);
+  constexpr uint64_t kHalfMiB = 512 << 10;
+  w.fill(0, 0, o.bytes, 4);
+  auto tx_bytes = [&](uint32_t nic) { return w.cluster.fabric().nic_counters(0, nic).value().tx_bytes; };
+
+  Outcome at_threshold;
+  ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 256 << 10, w.regions[0][1], 0, std::nullopt,
+                                at_threshold.callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return at_threshold.done(); }));
+  ASSERT_TRUE(at_threshold.result.ok()) << at_threshold.result.error().message;
+  EngineStats stats = w.engine(0).stats();
+  EXPECT_EQ(stats.rails[0].operations + stats.rails[1].operations, 1u) << "one piece on one rail";
+  const uint64_t before[2] = {tx_bytes(0), tx_bytes(1)};
+  const TransferCounters rails_before[2] = {stats.rails[0], stats.rails[1]};
+
+  Outcome write;
+  ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), kHalfMiB, w.regions[0][1], 0, std::nullopt,
+                                write.callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return write.done(); }));
+  ASSERT_TRUE(write.result.ok()) << write.result.error().message;
+  EXPECT_TRUE(w.holds(1, 0, 0, 0, kHalfMiB, 4));
+  stats = w.engine(0).stats();
+  for (uint32_t r = 0; r < 2; ++r) {
+    EXPECT_EQ(stats.rails[r].operations - rails_before[r].operations, 1u) << "rail " << r;
+    EXPECT_EQ(stats.rails[r].bytes - rails_before[r].bytes, kHalfMiB / 2) << "rail " << r;
+    EXPECT_GE(tx_bytes(r) - before[r], kHalfMiB / 2) << "NIC " << r << " of node 0";
+  }
+
+  // 128 pages of 4 KiB, contiguous on both sides: the plan would merge them into one
+  // write; striping cuts it into one per rail.
+  std::vector<uint32_t> src(128), dst(128);
+  std::iota(src.begin(), src.end(), 0u);
+  std::iota(dst.begin(), dst.end(), 256u);
+  PagedTransfer pages{src, dst, 4096, w.buffers[0].data(), 4096, w.regions[0][1], 0, 4096};
+  const TransferCounters paged_before[2] = {stats.rails[0], stats.rails[1]};
+  Outcome paged;
+  ASSERT_TRUE(w.engine(0).write_paged("rank1", pages, std::nullopt, paged.callback()).ok());
+  ASSERT_TRUE(w.cluster.run_until([&] { return paged.done(); }));
+  ASSERT_TRUE(paged.result.ok()) << paged.result.error().message;
+  EXPECT_TRUE(w.holds(1, 256 * 4096, 0, 0, kHalfMiB, 4));
+  stats = w.engine(0).stats();
+  for (uint32_t r = 0; r < 2; ++r) {
+    EXPECT_EQ(stats.rails[r].bytes - paged_before[r].bytes, kHalfMiB / 2) << "rail " << r;
+  }
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -42,6 +42,12 @@ class PagedWritePlan {
 
   const std::vector<PlannedWrite>& writes() const { return writes_; }
   const std::vector<Sge>& sges() const { return sges_; }
+  // Hands the lists over without copying them: `into` gets them, and the plan keeps
+  // `into`'s old memory for its next build (left empty until then).
+  void take_sges(std::vector<Sge>& into) {
+    into.swap(sges_);
+    sges_.clear();
+  }
   uint64_t total_bytes() const { return total_bytes_; }
 
  private:

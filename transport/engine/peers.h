@@ -30,6 +30,7 @@ struct PeerRail {
   uint32_t cq_entries = 0;    // the room it claimed there; 0 without an endpoint
   uint64_t queued_bytes = 0;
   std::deque<uint32_t> queue;  // pieces waiting for room in the send queue
+  bool submit_due = false;     // completions freed room: submit once their batch is handled
   std::vector<uint8_t> recv_memory;
   std::unique_ptr<MemoryRegion> recv_region;
 };

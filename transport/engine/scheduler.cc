@@ -20,6 +20,8 @@ bool retriable(Status status) {
 }  // namespace
 
 int Engine::Impl::pick_rail(const Peer& peer, uint64_t bytes) const {
+  // One rail (a NIC per GPU): nothing to weigh, and this runs once per piece.
+  if (peer.usable_rails == 1) return peer.rails[0].up ? 0 : -1;
   int best = -1;
   double best_time = 0;
   for (uint32_t r = 0; r < peer.usable_rails; ++r) {
@@ -31,6 +33,25 @@ int Engine::Impl::pick_rail(const Peer& peer, uint64_t bytes) const {
     }
   }
   return best;
+}
+
+// The most bytes one piece of a transfer of `bytes` to `peer` carries. Above the
+// threshold a transfer is cut into about one piece per rail that reaches the peer (all
+// rails while it is not connected yet), whole pages of 4 KiB, at most piece_bytes: so a
+// transfer just above the threshold already uses every rail, and a large one streams in
+// piece_bytes pieces that keep every rail busy.
+uint64_t Engine::Impl::piece_limit(uint32_t peer_index, uint64_t bytes) const {
+  const uint64_t largest = std::min(config.piece_bytes, rails.max_message());
+  if (bytes <= config.stripe_threshold_bytes) return std::min(std::max<uint64_t>(bytes, 1), rails.max_message());
+  const Peer& peer = peers[peer_index];
+  uint64_t live = 0;
+  if (peer.state == PeerState::kReady) {
+    for (uint32_t r = 0; r < peer.usable_rails; ++r) live += peer.rails[r].up ? 1 : 0;
+  }
+  if (live == 0) live = rails.size();
+  constexpr uint64_t kPage = 4096;
+  const uint64_t share = (bytes + live - 1) / live;
+  return std::min(largest, (share + kPage - 1) / kPage * kPage);
 }
 
 void Engine::Impl::enqueue(uint32_t p) {
@@ -66,6 +87,10 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
     batch.clear();
     batch_sges.clear();
     const size_t room = std::min<size_t>({kPostBatch, pr.queue.size(), rail.max_send_wr - pr.posted});
+    // Consecutive pieces mostly belong to one transfer: its keys on this rail are looked
+    // up once for the run.
+    uint32_t keys_of = UINT32_MAX;
+    uint32_t lkey = 0, rkey = 0;
     for (size_t i = 0; i < room; ++i) {
       const uint32_t p = pr.queue[i];
       const Piece& piece = pool.piece(p);
@@ -74,14 +99,19 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
       wr.cookie = TransferPool::cookie(piece, p);
       if (piece.kind == PieceKind::kData) {
         const Transfer& t = pool.transfer(piece.transfer);
+        if (piece.transfer != keys_of) {
+          keys_of = piece.transfer;
+          lkey = t.local->lkey(r);
+          rkey = remote_regions[t.remote_region].second.rkeys[r];
+        }
         for (uint32_t s = 0; s < piece.num_sge; ++s) {
           Sge sge = t.sges[piece.first_sge + s];
-          sge.lkey = t.local->lkey(r);
+          sge.lkey = lkey;
           batch_sges.push_back(sge);
         }
         wr.opcode = piece.with_imm ? Opcode::kWriteWithImm : Opcode::kWrite;
         wr.remote_addr = piece.remote_addr;
-        wr.rkey = remote_regions[t.remote_region].second.rkeys[r];
+        wr.rkey = rkey;
       } else if (piece.kind == PieceKind::kNotify) {
         wr.opcode = Opcode::kWriteWithImm;  // zero bytes: the immediate is the message
       } else {
@@ -110,6 +140,23 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
       return;
     }
   }
+}
+
+void Engine::Impl::submit_after_batch(uint32_t peer_index, uint32_t r) {
+  PeerRail& pr = peers[peer_index].rails[r];
+  if (pr.submit_due) return;
+  pr.submit_due = true;
+  submits_due.emplace_back(peer_index, r);
+}
+
+void Engine::Impl::submit_due() {
+  // submit() may fail a rail and requeue its pieces elsewhere, which never adds here.
+  for (size_t i = 0; i < submits_due.size(); ++i) {
+    const auto [peer_index, r] = submits_due[i];
+    peers[peer_index].rails[r].submit_due = false;
+    submit(peer_index, r);
+  }
+  submits_due.clear();
 }
 
 // The rail no longer reaches the peer: what waits on it goes elsewhere; what was posted
@@ -157,6 +204,7 @@ bool Engine::Impl::poll_rails() {
         continue;
       }
       for (size_t i = 0; i < *polled; ++i) on_completion(r, completions[i]);
+      submit_due();
       did |= *polled > 0;
     }
   }
@@ -213,7 +261,7 @@ void Engine::Impl::on_completion(uint32_t r, const Completion& c) {
     release_control_slot(piece);
     pool.free_piece(p);
     settle(transfer);  // may add pieces (and move the pool): `piece` is stale after it
-    submit(peer_of_piece, r);
+    submit_after_batch(peer_of_piece, r);
     return;
   }
   if (retriable(c.status)) {

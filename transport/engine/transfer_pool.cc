@@ -13,7 +13,11 @@ uint32_t TransferPool::new_transfer(TransferDone done, uint64_t deadline_ns) {
   }
   Transfer& t = transfers_[index];
   const uint32_t generation = t.generation + 1;
+  // The slot keeps its list's memory: a paged write of many pages reuses it.
+  std::vector<Sge> sges = std::move(t.sges);
+  sges.clear();
   t = Transfer{};
+  t.sges = std::move(sges);
   t.generation = generation;
   t.live = true;
   t.done = std::move(done);
@@ -44,7 +48,8 @@ uint32_t TransferPool::new_piece(PieceKind kind, uint32_t transfer, uint32_t pee
   ++t.outstanding;
   if (t.target.empty()) {
     t.target = peer_name;
-  } else if (t.target != peer_name) {
+    t.target_peer = peer;
+  } else if (peer != t.target_peer && t.target != peer_name) {  // the index spares comparing names
     t.several_targets = true;
   }
   return index;

@@ -18,22 +18,25 @@ namespace ferry::engine_internal {
 
 enum class PieceKind : uint8_t { kData, kNotify, kMessage };
 
+// Widest fields first, so that a piece takes 48 bytes: a paged write has one per page,
+// and the pieces of a large one do not fit in the cache.
 struct Piece {
+  uint64_t remote_addr = 0;
   uint32_t generation = 0;
-  bool live = false;
-  PieceKind kind = PieceKind::kData;
   uint32_t transfer = 0;
   uint32_t peer = 0;
   uint32_t rail = 0;
-  bool posted = false;  // on `rail`'s send queue, its completion not yet seen
   uint32_t first_sge = 0;  // into the transfer's sges
   uint32_t num_sge = 0;
-  uint64_t remote_addr = 0;
   uint32_t length = 0;
   uint32_t imm = 0;
-  bool with_imm = false;
   uint32_t control_slot = 0;
+  bool live = false;
+  bool posted = false;  // on `rail`'s send queue, its completion not yet seen
+  bool with_imm = false;
+  PieceKind kind = PieceKind::kData;
 };
+static_assert(sizeof(Piece) == 48);
 
 struct Transfer {
   uint32_t generation = 0;
@@ -48,6 +51,7 @@ struct Transfer {
   std::optional<Notify> notify;
   std::vector<uint32_t> notify_peers;  // notified once the data is in place
   std::string target;                  // the (first) peer's name, for error messages
+  uint32_t target_peer = UINT32_MAX;   // its index, when a piece named it
   bool several_targets = false;
   bool notifying = false;
 };

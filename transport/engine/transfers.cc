@@ -51,9 +51,7 @@ uint32_t Engine::Impl::start_transfer(Registration* local, TransferDone done, st
 void Engine::Impl::add_data_pieces(uint32_t transfer, uint32_t peer, uint64_t src, uint64_t bytes,
                                    uint64_t remote_addr) {
   Transfer& t = pool.transfer(transfer);
-  const uint64_t piece_bytes = bytes > config.stripe_threshold_bytes
-                                   ? std::min(config.piece_bytes, rails.max_message())
-                                   : std::max<uint64_t>(bytes, 1);
+  const uint64_t piece_bytes = piece_limit(peer, bytes);
   uint64_t off = 0;
   do {
     const uint64_t n = std::min(piece_bytes, bytes - off);
@@ -132,8 +130,12 @@ Result<TransferId> Engine::Impl::write_paged(const std::string& peer, const Page
   spec.src_stride = pages.src_stride;
   spec.dst_base = (*target)->addr + pages.dst_offset;
   spec.dst_stride = pages.dst_stride;
-  if (auto built = plan.build(spec, 0, rails.max_sge(), std::min(config.piece_bytes, rails.max_message()));
-      !built.ok()) {
+  // Contiguous runs merge into writes no larger than the pieces of a write of as many
+  // bytes, so that a paged transfer above the threshold is striped the same way.
+  // (never below one page: a page larger than piece_bytes is refused by the plan).
+  const uint64_t largest = std::min(config.piece_bytes, rails.max_message());
+  const uint64_t stripe = std::max(piece_limit(*p, pages.src_pages.size() * pages.page_bytes), pages.page_bytes);
+  if (auto built = plan.build(spec, 0, rails.max_sge(), std::min(largest, stripe)); !built.ok()) {
     return built.error();
   }
 
@@ -141,7 +143,7 @@ Result<TransferId> Engine::Impl::write_paged(const std::string& peer, const Page
   Transfer& transfer = pool.transfer(t);
   transfer.remote_region = pages.dst.id - 1;
   if (notify) transfer.notify_peers.push_back(*p);
-  transfer.sges = plan.sges();
+  plan.take_sges(transfer.sges);  // the slot's old list becomes the plan's next one
   for (const PlannedWrite& w : plan.writes()) {
     const uint32_t piece = pool.new_piece(PieceKind::kData, t, *p, peers[*p].name);
     Piece& pc = pool.piece(piece);

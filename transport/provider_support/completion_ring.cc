@@ -9,7 +9,10 @@ bool CompletionRing::push(const Completion& completion) {
     ++lost_;
     return false;
   }
-  ring_[(head_ + count_) % ring_.size()] = completion;
+  // A wrap by subtraction, not a division: this runs once per work request.
+  size_t tail = head_ + count_;
+  if (tail >= ring_.size()) tail -= ring_.size();
+  ring_[tail] = completion;
   ++count_;
   return true;
 }
@@ -23,7 +26,7 @@ Result<size_t> CompletionRing::poll(std::span<Completion> out) {
   size_t n = 0;
   while (n < out.size() && count_ > 0) {
     out[n++] = ring_[head_];
-    head_ = (head_ + 1) % ring_.size();
+    if (++head_ == ring_.size()) head_ = 0;
     --count_;
   }
   return n;
