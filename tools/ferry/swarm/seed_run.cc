@@ -1,0 +1,341 @@
+#include "tools/ferry/swarm/seed_run.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "emu/fabric.h"
+#include "transport/engine/engine_cluster.h"
+#include "transport/engine/task.h"
+#include "transport/engine/testing/world_options.h"
+#include "transport/random.h"
+#include "transport/workloads/coll/collectives.h"
+#include "transport/workloads/coll/communicator.h"
+#include "transport/workloads/coll/testing/exact_inputs.h"
+#include "transport/workloads/testing/symmetric.h"
+
+namespace ferry::swarm {
+namespace {
+
+using testing::pattern_byte;
+
+// Slack on every bound: the cluster lets virtual time jump by up to an idle tick before
+// an engine sees a deadline pass.
+constexpr uint64_t kSlackNs = 5'000'000;
+// A workload made of several transfers (a collective's steps, a migration's layers)
+// may wait for one deadline and then settle its writes in flight, each with its own.
+constexpr uint64_t kWorkloadDeadlines = 4;
+
+std::string fmt(const char* format, auto... args) {
+  char buffer[512];
+  std::snprintf(buffer, sizeof buffer, format, args...);
+  return buffer;
+}
+
+emu::FabricConfig fabric_config(const SeedPlan& p) {
+  emu::FabricConfig c;
+  c.mode = emu::Mode::kDeterministic;
+  c.seed = splitmix64(p.seed);
+  c.nodes = p.cluster.ranks;
+  c.nics.clear();
+  for (double gbps : p.cluster.rail_gbps) {
+    emu::NicConfig nic;
+    nic.link_gbps = gbps;
+    nic.loss_probability = p.cluster.loss;
+    c.nics.push_back(nic);
+  }
+  c.propagation_delay_ns = p.cluster.propagation_delay_ns;
+  c.srd_reorder_window_ns = p.cluster.srd_reorder_window_ns;
+  return c;
+}
+
+EngineConfig engine_config(const SeedPlan& p) {
+  testing::WorldOptions o;  // the tests' quick retry settings
+  o.kind = p.cluster.kind;
+  o.engine.transfer_timeout_ns = p.transfer_timeout_ns;
+  o.engine.stripe_threshold_bytes = p.stripe_threshold_bytes;
+  o.engine.piece_bytes = p.piece_bytes;
+  return testing::engine_config(o);
+}
+
+class SeedRun {
+ public:
+  SeedRun(const SeedPlan& plan, SeedOutcome& out) : plan_(plan), out_(out) {}
+
+  void run() {
+    auto fabric = std::make_unique<emu::Fabric>(fabric_config(plan_));
+    emu_ = fabric.get();
+    cluster_ = std::make_unique<EngineCluster>(std::move(fabric), engine_config(plan_));
+    if (VoidResult opened = cluster_->opened(); !opened.ok()) {
+      violation("setup: " + opened.error().to_string());
+      return;
+    }
+    // Bounded virtual time: every deadline has passed long before.
+    cluster_->horizon_ns = plan_.last_fault_ns() + 20 * plan_.transfer_timeout_ns + 100'000'000;
+    set_up_buffers();
+    if (!out_.passed()) return;
+    schedule_faults();
+    for (size_t i = 0; i < plan_.transfers.size(); ++i) schedule_transfer(i);
+    if (plan_.collective.present) schedule_collective();
+
+    const bool ended = cluster_->run_until([&] { return all_ended(); }, 3'000'000);
+    if (!ended) {
+      std::string open;
+      for (const Operation& op : ops_) {
+        if (op.calls == 0) open += " " + op.name + ";";
+      }
+      if (unstarted_) open += " " + std::to_string(unstarted_) + " never started;";
+      violation(fmt("no hang: operations still open at %llu ns after %s:%s",
+                    static_cast<unsigned long long>(emu_->now_ns()),
+                    emu_->now_ns() > cluster_->horizon_ns ? "the virtual-time horizon" : "the round limit",
+                    open.c_str()));
+    }
+    // Let late copies land: a second callback or a wait woken twice would show.
+    for (int i = 0; i < 300; ++i) cluster_->round();
+    out_.trace_hash = emu_->trace_hash();
+    for (const Operation& op : ops_) {
+      out_.trace_hash = splitmix64(out_.trace_hash ^ (op.end_ns * 4 + op.ok * 2 + (op.calls > 0)));
+    }
+    out_.operations = ops_.size();
+    tear_down();
+  }
+
+ private:
+  struct Operation {
+    std::string name;
+    bool may_fail = false;
+    uint64_t start_ns = 0;
+    uint64_t bound_ns = 0;  // must end by then
+    int calls = 0;
+    bool ok = false;
+    uint64_t end_ns = 0;
+  };
+
+  void violation(std::string what) { out_.violations.push_back(std::move(what)); }
+
+  // A new operation; `ended` records its end and checks exactly-once, the bound and
+  // whether it was allowed to fail. Returns its index.
+  size_t begin_operation(std::string name, bool may_fail, uint64_t bound_ns) {
+    ops_.push_back(Operation{std::move(name), may_fail, emu_->now_ns(), bound_ns});
+    return ops_.size() - 1;
+  }
+  void ended(size_t index, const TransferResult& result) {
+    Operation& op = ops_[index];
+    if (torn_down_) {
+      violation("nothing after teardown: " + op.name + " called back after the cluster was torn down");
+      return;
+    }
+    if (++op.calls > 1) {
+      violation(fmt("exactly once: %s ended %d times", op.name.c_str(), op.calls));
+      return;
+    }
+    op.ok = result.ok();
+    op.end_ns = emu_->now_ns();
+    out_.end_ns = std::max(out_.end_ns, op.end_ns);
+    out_.events.push_back(fmt("%10llu ns  %s: %s", static_cast<unsigned long long>(op.end_ns), op.name.c_str(),
+                              result.ok() ? "ok" : result.error().to_string().c_str()));
+    if (!result.ok()) {
+      ++out_.failed;
+      if (!op.may_fail) violation("failure only where a fault struck: " + op.name + " failed: " + result.error().to_string());
+      if (result.error().message.empty()) violation("errors say why: " + op.name + " failed without a message");
+    }
+    if (op.end_ns > op.bound_ns) {
+      violation(fmt("bounded: %s ended at %llu ns, after its bound %llu ns", op.name.c_str(),
+                    static_cast<unsigned long long>(op.end_ns), static_cast<unsigned long long>(op.bound_ns)));
+    }
+  }
+  // Every scheduled start has happened and every operation it began has ended.
+  bool all_ended() const {
+    return unstarted_ == 0 && std::all_of(ops_.begin(), ops_.end(), [](const Operation& op) { return op.calls > 0; });
+  }
+
+  // Every rank's buffer: its source area holds its pattern, its slots start zeroed.
+  void set_up_buffers() {
+    const uint32_t n = plan_.cluster.ranks;
+    buffers_.assign(n, std::vector<uint8_t>(plan_.buffer_bytes, 0));
+    regions_.assign(n, std::vector<RemoteRegion>(n));
+    std::vector<std::vector<uint8_t>> descriptors;
+    for (uint32_t r = 0; r < n; ++r) {
+      for (uint64_t i = 0; i < plan_.source_bytes; ++i) buffers_[r][i] = pattern_byte(r, plan_.seed, i);
+      auto reg = cluster_->engine(r).register_memory(buffers_[r].data(), buffers_[r].size());
+      if (!reg.ok()) return violation("setup: " + reg.error().to_string());
+      descriptors.push_back((*reg)->descriptor().serialize());
+    }
+    for (uint32_t a = 0; a < n; ++a) {
+      for (uint32_t b = 0; b < n; ++b) {
+        if (a == b) continue;
+        auto region = cluster_->engine(a).import_region(rank_name(b), descriptors[b]);
+        if (!region.ok()) return violation("setup: " + region.error().to_string());
+        regions_[a][b] = *region;
+      }
+    }
+  }
+
+  void schedule_faults() {
+    for (const FaultDraw& f : plan_.faults) {
+      emu_->at(f.at_ns, [this, f] {
+        switch (f.kind) {
+          case FaultKind::kLossRate: emu_->set_loss_probability(f.node, f.nic, f.probability); break;
+          case FaultKind::kSrdDuplicates: emu_->duplicate_srd(f.node, f.nic, f.count); break;
+          case FaultKind::kLostAcks: emu_->lose_acks(f.node, f.nic, f.count); break;
+          case FaultKind::kLinkFlap:
+            emu_->set_link_up(f.node, f.nic, false);
+            emu_->at(f.at_ns + f.duration_ns, [this, f] { emu_->set_link_up(f.node, f.nic, true); });
+            break;
+          case FaultKind::kNicDeath: emu_->kill_nic(f.node, f.nic); break;
+          case FaultKind::kNodeLoss: emu_->vanish_node(f.node); break;
+        }
+      });
+    }
+  }
+
+  // Whether dst's slot of transfer `t` holds exactly what the transfer carries; the
+  // first wrong byte otherwise.
+  std::optional<std::string> wrong_bytes(const TransferDraw& t) const {
+    const std::vector<uint8_t>& dst = buffers_[t.dst];
+    auto compare = [&](uint64_t dst_offset, uint64_t src_offset, uint64_t n) -> std::optional<std::string> {
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint8_t want = pattern_byte(t.src, plan_.seed, src_offset + i);
+        if (dst[dst_offset + i] != want) {
+          return fmt("rank%u byte %llu is %d, expected %d (rank%u source byte %llu)", t.dst,
+                     static_cast<unsigned long long>(dst_offset + i), dst[dst_offset + i], want, t.src,
+                     static_cast<unsigned long long>(src_offset + i));
+        }
+      }
+      return std::nullopt;
+    };
+    if (t.kind != TransferKind::kPaged) return compare(t.dst_offset, t.src_offset, t.bytes);
+    for (size_t i = 0; i < t.src_pages.size(); ++i) {
+      if (auto wrong = compare(t.dst_offset + t.dst_pages[i] * t.page_bytes, t.src_pages[i] * t.page_bytes, t.page_bytes)) {
+        return wrong;
+      }
+    }
+    return std::nullopt;
+  }
+
+  void schedule_transfer(size_t index) {
+    const TransferDraw& t = plan_.transfers[index];
+    ++unstarted_;
+    emu_->at(t.at_ns, [this, index, &t] {
+      --unstarted_;
+      // A transfer may fail only if a disruptive fault strikes one of its two ranks.
+      const bool may_fail = plan_.disrupted(t.src) || plan_.disrupted(t.dst);
+      const uint64_t bound = emu_->now_ns() + plan_.transfer_timeout_ns + kSlackNs;
+      const std::string name = fmt("transfer #%zu (%s rank%u -> rank%u)", index, to_string(t.kind), t.src, t.dst);
+      const size_t op = begin_operation(name, may_fail, bound);
+      std::optional<Notify> notify;
+      if (t.tag) {
+        notify = Notify{t.tag, 0};
+        // The target's wait: once it ends well, the bytes must be in place.
+        const size_t wait = begin_operation("wait for " + name, may_fail, bound);
+        auto waited = cluster_->engine(t.dst).expect(rank_name(t.src), t.tag, 1, [this, wait, &t](const TransferResult& r) {
+          if (r.ok() && !torn_down_) {
+            if (auto wrong = wrong_bytes(t)) violation("notified means landed: " + ops_[wait].name + " woke with " + *wrong);
+          }
+          ended(wait, r);
+        });
+        if (!waited.ok()) ended(wait, waited.error());
+      }
+      auto done = [this, op, &t](const TransferResult& r) {
+        if (r.ok() && !torn_down_) {
+          if (auto wrong = wrong_bytes(t)) violation("success means landed: " + ops_[op].name + " succeeded but " + *wrong);
+        }
+        ended(op, r);
+      };
+      Engine& engine = cluster_->engine(t.src);
+      const std::string peer = rank_name(t.dst);
+      Result<TransferId> posted = make_error(ErrorCode::kInternal, "not posted");
+      if (t.kind == TransferKind::kPaged) {
+        PagedTransfer pages;
+        pages.src_pages = t.src_pages;
+        pages.dst_pages = t.dst_pages;
+        pages.page_bytes = t.page_bytes;
+        pages.src_base = buffers_[t.src].data();
+        pages.src_stride = t.page_bytes;
+        pages.dst = regions_[t.src][t.dst];
+        pages.dst_offset = t.dst_offset;
+        pages.dst_stride = t.page_bytes;
+        posted = engine.write_paged(peer, pages, notify, done);
+      } else {
+        posted = engine.write(peer, buffers_[t.src].data() + t.src_offset, t.bytes, regions_[t.src][t.dst],
+                              t.dst_offset, notify, done);
+      }
+      if (!posted.ok()) ended(op, posted.error());
+    });
+  }
+
+  // One rank's all-reduce, checked element by element against the exact reduction.
+  Task<TransferResult> all_reduce_on(uint32_t rank, size_t op) {
+    const CollectiveDraw& c = plan_.collective;
+    const uint32_t n = plan_.cluster.ranks;
+    std::vector<float> data(c.count);
+    coll::testing::fill_exact(data.data(), data.size(), coll::DType::kFloat32, rank, n, plan_.seed);
+    TransferResult r = co_await coll::all_reduce(*comms_[rank], data.data(), c.count, coll::DType::kFloat32,
+                                                 coll::ReduceOp::kSum, c.algorithm);
+    if (r.ok() && !torn_down_) {
+      const size_t wrong = coll::testing::count_wrong(data.data(), data.size(), coll::DType::kFloat32, [&](size_t i) {
+        return coll::testing::exact_reduction(i, n, coll::ReduceOp::kSum, plan_.seed);
+      });
+      if (wrong) violation(fmt("success means right: %s succeeded with %zu wrong elements", ops_[op].name.c_str(), wrong));
+    }
+    ended(op, r);
+    co_return r;
+  }
+
+  void schedule_collective() {
+    groups_ = testing::make_groups(*cluster_);
+    scratch_ = std::make_unique<testing::SymmetricAllocation>(*cluster_, plan_.collective.scratch_bytes);
+    for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
+      comms_.push_back(std::make_unique<coll::Communicator>(groups_[r], scratch_->view(r)));
+    }
+    ++unstarted_;
+    emu_->at(plan_.collective.at_ns, [this] {
+      --unstarted_;
+      // Any rank's loss stalls every rank of an all-reduce: any disruptive fault may fail it.
+      const uint64_t from = std::max(emu_->now_ns(), plan_.last_fault_ns());
+      const uint64_t bound = from + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
+        const size_t op = begin_operation(fmt("all_reduce on rank%u", r), plan_.disrupted_any(), bound);
+        tasks_.push_back(all_reduce_on(r, op));
+        tasks_.back().start();
+      }
+    });
+  }
+
+  // Workloads first (a call still suspended releases its tags from its engine), engines
+  // next, then the fabric; nothing may call back meanwhile.
+  void tear_down() {
+    torn_down_ = true;
+    tasks_.clear();
+    comms_.clear();
+    cluster_.reset();
+    scratch_.reset();
+  }
+
+  const SeedPlan& plan_;
+  SeedOutcome& out_;
+  bool torn_down_ = false;
+  size_t unstarted_ = 0;  // scheduled transfers and workloads not begun yet
+  std::vector<Operation> ops_;
+  std::vector<std::vector<uint8_t>> buffers_;
+  std::vector<std::vector<RemoteRegion>> regions_;  // regions_[a][b]: b's buffer as a sees it
+  // In reverse order of destruction when a setup step failed; tear_down() otherwise.
+  std::unique_ptr<EngineCluster> cluster_;
+  emu::Fabric* emu_ = nullptr;  // the cluster's fabric
+  std::vector<Group> groups_;
+  std::unique_ptr<testing::SymmetricAllocation> scratch_;
+  std::vector<std::unique_ptr<coll::Communicator>> comms_;
+  std::vector<Task<TransferResult>> tasks_;
+};
+
+}  // namespace
+
+SeedOutcome run_plan(const SeedPlan& plan) {
+  SeedOutcome out;
+  out.seed = plan.seed;
+  SeedRun(plan, out).run();
+  return out;
+}
+
+}  // namespace ferry::swarm
