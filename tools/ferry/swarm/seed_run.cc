@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -13,6 +14,9 @@
 #include "transport/workloads/coll/collectives.h"
 #include "transport/workloads/coll/communicator.h"
 #include "transport/workloads/coll/testing/exact_inputs.h"
+#include "transport/workloads/kv/kv_receiver.h"
+#include "transport/workloads/kv/kv_sender.h"
+#include "transport/workloads/kv/testing/kv_contents.h"
 #include "transport/workloads/testing/symmetric.h"
 
 namespace ferry::swarm {
@@ -78,6 +82,7 @@ class SeedRun {
     schedule_faults();
     for (size_t i = 0; i < plan_.transfers.size(); ++i) schedule_transfer(i);
     if (plan_.collective.present) schedule_collective();
+    if (plan_.kv.present) schedule_kv();
 
     const bool ended = cluster_->run_until([&] { return all_ended(); }, 3'000'000);
     if (!ended) {
@@ -303,14 +308,126 @@ class SeedRun {
     });
   }
 
+  // The KV content of the request: 1 in every element's top bits.
+  static constexpr uint32_t kKvContent = 1;
+  static constexpr uint64_t kKvRequest = 1;
+
+  // Every element of the request's blocks on decode rank d is the content's; the first
+  // wrong one otherwise.
+  std::optional<std::string> wrong_kv(uint32_t d) {
+    const PagedKvLayout& l = kv_decode_;
+    const std::vector<uint8_t> pool = kv_pools_->read(plan_.kv.prefill_tp + d, 0, l.pool_bytes());
+    std::optional<std::string> wrong;
+    testing::for_each_kv_element(l, kv_request_.decode_blocks, d, [&](uint64_t offset, uint32_t value) {
+      uint32_t have = 0;
+      std::memcpy(&have, pool.data() + offset, 4);
+      const uint32_t want = kKvContent << 28 | value;
+      if (have != want && !wrong) {
+        wrong = fmt("decode rank %u pool offset %llu holds %s, expected %s", d, static_cast<unsigned long long>(offset),
+                    testing::describe_kv_element(have).c_str(), testing::describe_kv_element(want).c_str());
+      }
+    });
+    return wrong;
+  }
+
+  Task<TransferResult> kv_send_on(uint32_t p, size_t op) {
+    const KvSendReport report = co_await kv_senders_[p]->finished(kKvRequest);
+    ended(op, report.result);
+    co_return report.result;
+  }
+  Task<TransferResult> kv_receive_on(uint32_t d, size_t op) {
+    const KvReceiveReport report = co_await kv_receivers_[d]->finished(kKvRequest);
+    if (report.result.ok() && !torn_down_) {
+      if (auto wrong = wrong_kv(d)) violation("success means landed: " + ops_[op].name + " succeeded but " + *wrong);
+    }
+    ended(op, report.result);
+    co_return report.result;
+  }
+
+  // Prefill ranks [0, P) send one request to decode ranks [P, P+D), as kv_cluster.h
+  // sets them up: pools in one symmetric allocation, a sender per prefill rank, a
+  // receiver per decode rank.
+  void schedule_kv() {
+    const KvDraw& kv = plan_.kv;
+    const PagedKvLayout prefill = testing::small_model(kv.prefill_tp, 24);
+    kv_decode_ = testing::small_model(kv.decode_tp, 32);
+    kv_pools_ = std::make_unique<testing::SymmetricAllocation>(
+        *cluster_, std::max(prefill.pool_bytes(), kv_decode_.pool_bytes()));
+    std::vector<std::string> prefill_names;
+    for (uint32_t p = 0; p < kv.prefill_tp; ++p) prefill_names.push_back(rank_name(p));
+    for (uint32_t p = 0; p < kv.prefill_tp; ++p) {
+      std::vector<KvDecodeRank> decode_ranks;
+      for (uint32_t d = 0; d < kv.decode_tp; ++d) {
+        decode_ranks.push_back({rank_name(kv.prefill_tp + d), kv_pools_->view(p).remote[kv.prefill_tp + d], 0});
+      }
+      auto sender = KvSender::create(cluster_->engine(p), {prefill, p, kv_pools_->view(p).local, kv_decode_, decode_ranks});
+      if (!sender.ok()) return violation("setup: KV sender: " + sender.error().to_string());
+      kv_senders_.push_back(std::move(sender).value());
+    }
+    for (uint32_t d = 0; d < kv.decode_tp; ++d) {
+      auto receiver = KvReceiver::create(cluster_->engine(kv.prefill_tp + d), {prefill, kv_decode_, d, prefill_names});
+      if (!receiver.ok()) return violation("setup: KV receiver: " + receiver.error().to_string());
+      kv_receivers_.push_back(std::move(receiver).value());
+    }
+    kv_request_ = KvRequest{kKvRequest, testing::slice(testing::shuffled_blocks(prefill, plan_.seed), 0, kv.blocks),
+                            testing::slice(testing::shuffled_blocks(kv_decode_, plan_.seed + 1), 0, kv.blocks)};
+    for (uint32_t p = 0; p < kv.prefill_tp; ++p) {
+      std::vector<uint8_t> pool = kv_pools_->read(p, 0, prefill.pool_bytes());
+      testing::for_each_kv_element(prefill, kv_request_.prefill_blocks, p, [&](uint64_t offset, uint32_t value) {
+        const uint32_t element = kKvContent << 28 | value;
+        std::memcpy(pool.data() + offset, &element, 4);
+      });
+      kv_pools_->write(p, 0, pool);
+    }
+    ++unstarted_;
+    emu_->at(kv.at_ns, [this, prefill] {
+      --unstarted_;
+      const KvDraw& kv = plan_.kv;
+      bool may_fail = false;
+      for (uint32_t r = 0; r < kv.prefill_tp + kv.decode_tp; ++r) may_fail |= plan_.disrupted(r);
+      const uint64_t layers_ns = emu_->now_ns() + prefill.layers * kv.layer_gap_ns;
+      const uint64_t bound = std::max(layers_ns, plan_.last_fault_ns()) + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      // The decode side begins first: it owns the blocks.
+      for (uint32_t d = 0; d < kv.decode_tp; ++d) {
+        const size_t op = begin_operation(fmt("kv receive on rank%u", kv.prefill_tp + d), may_fail, bound);
+        if (VoidResult begun = kv_receivers_[d]->begin(kv_request_); !begun.ok()) {
+          ended(op, begun);
+          continue;
+        }
+        tasks_.push_back(kv_receive_on(d, op));
+        tasks_.back().start();
+      }
+      for (uint32_t p = 0; p < kv.prefill_tp; ++p) {
+        const size_t op = begin_operation(fmt("kv send on rank%u", p), may_fail, bound);
+        if (VoidResult begun = kv_senders_[p]->begin(kv_request_); !begun.ok()) {
+          ended(op, begun);
+          continue;
+        }
+        tasks_.push_back(kv_send_on(p, op));
+        tasks_.back().start();
+      }
+      // The prefill's compute hands the layers over one after another; a refusal means
+      // the request already stopped, which its finished() reports.
+      for (uint32_t layer = 0; layer < prefill.layers; ++layer) {
+        emu_->at(emu_->now_ns() + layer * kv.layer_gap_ns, [this, layer] {
+          if (torn_down_) return;
+          for (auto& sender : kv_senders_) (void)sender->layer_ready(kKvRequest, layer);
+        });
+      }
+    });
+  }
+
   // Workloads first (a call still suspended releases its tags from its engine), engines
   // next, then the fabric; nothing may call back meanwhile.
   void tear_down() {
     torn_down_ = true;
     tasks_.clear();
+    kv_senders_.clear();
+    kv_receivers_.clear();
     comms_.clear();
     cluster_.reset();
     scratch_.reset();
+    kv_pools_.reset();
   }
 
   const SeedPlan& plan_;
@@ -326,6 +443,11 @@ class SeedRun {
   std::vector<Group> groups_;
   std::unique_ptr<testing::SymmetricAllocation> scratch_;
   std::vector<std::unique_ptr<coll::Communicator>> comms_;
+  std::unique_ptr<testing::SymmetricAllocation> kv_pools_;
+  PagedKvLayout kv_decode_;
+  KvRequest kv_request_;
+  std::vector<std::unique_ptr<KvSender>> kv_senders_;
+  std::vector<std::unique_ptr<KvReceiver>> kv_receivers_;
   std::vector<Task<TransferResult>> tasks_;
 };
 
