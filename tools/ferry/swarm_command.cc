@@ -79,7 +79,7 @@ Command swarm_command() {
   spec.description =
       "Each seed draws, deterministically, a cluster on the emulator's deterministic mode (2 to 8 ranks, 1 or 2 "
       "rails of 25 to 200 Gb/s, RC or SRD, packet loss, propagation delay, SRD reordering), a mix of traffic "
-      "(engine writes, writes with immediate, paged writes, of 1 byte to 192 KiB at random times; an "
+      "(engine writes, writes with immediate, paged writes, of 1 byte to 96 KiB at random times; an "
       "all-reduce over every rank with a random algorithm and scratch size) and a schedule of faults (loss, SRD "
       "duplicates, lost acknowledgements, a link down and up again, a NIC's death, a node's loss).\n\n"
       "The run checks that every transfer reported successful put every byte in place, that a notification's "

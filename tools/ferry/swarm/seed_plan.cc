@@ -11,7 +11,7 @@ namespace ferry::swarm {
 namespace {
 
 constexpr uint64_t kWindowNs = 2'000'000;  // traffic starts within the first 2 ms
-constexpr uint64_t kSourceBytes = 256 << 10;
+constexpr uint64_t kSourceBytes = 128 << 10;
 
 template <typename T>
 const T& pick(Rng& rng, std::initializer_list<T> values) {
@@ -55,11 +55,12 @@ TransferDraw draw_transfer(Rng& rng, const ClusterDraw& c, uint64_t piece_bytes,
   if (t.kind == TransferKind::kPaged) {
     // A page travels in one piece: the engine refuses pages larger than a piece.
     t.page_bytes = std::min(piece_bytes, pick(rng, {uint64_t{256}, uint64_t{1024}, uint64_t{4096}, uint64_t{16384}}));
-    const uint32_t pages = 1 + static_cast<uint32_t>(rng.below(16));
-    t.src_pages = distinct(rng, static_cast<uint32_t>(kSourceBytes / t.page_bytes), pages);
+    const uint32_t source_pages = static_cast<uint32_t>(kSourceBytes / t.page_bytes);
+    const uint32_t pages = 1 + static_cast<uint32_t>(rng.below(std::min(16u, source_pages)));
+    t.src_pages = distinct(rng, source_pages, pages);
     t.dst_pages = distinct(rng, pages, pages);
   } else {
-    t.bytes = log_uniform(rng, 192 << 10);
+    t.bytes = log_uniform(rng, 96 << 10);
     t.src_offset = rng.below(kSourceBytes - t.bytes + 1);
   }
   // A paged write notifies or not; a write-with-immediate always does.
