@@ -168,6 +168,16 @@ SeedPlan draw_plan(uint64_t seed) {
     p.kv = KvDraw{true, prefill, decode, 1 + static_cast<uint32_t>(rng.below(12)), rng.below(kWindowNs),
                   rng.below(200'000)};
   }
+  if (rng.chance(0.5)) {
+    BroadcastDraw& b = p.broadcast;
+    b.present = true;
+    b.root = static_cast<uint32_t>(rng.below(p.cluster.ranks));
+    b.bytes = log_uniform(rng, 64 << 10);
+    b.fanout = 1 + static_cast<uint32_t>(rng.below(3));
+    b.chunk_bytes = pick(rng, {uint64_t{1} << 10, uint64_t{4} << 10, uint64_t{16} << 10});
+    b.chunks_in_flight = 1 + static_cast<uint32_t>(rng.below(4));
+    b.at_ns = rng.below(kWindowNs);
+  }
   const size_t faults = rng.below(5);
   for (size_t i = 0; i < faults; ++i) p.faults.push_back(draw_fault(rng, p.cluster));
   return p;
@@ -208,6 +218,12 @@ std::string describe(const SeedPlan& p) {
     add("kv: one request of %u blocks, prefill TP %u (ranks 0..%u) -> decode TP %u, at %llu ns, layers %llu ns apart",
         p.kv.blocks, p.kv.prefill_tp, p.kv.prefill_tp - 1, p.kv.decode_tp, static_cast<unsigned long long>(p.kv.at_ns),
         static_cast<unsigned long long>(p.kv.layer_gap_ns));
+  }
+  if (p.broadcast.present) {
+    const BroadcastDraw& b = p.broadcast;
+    add("weights: a broadcast of %llu bytes from rank%u, fanout %u, chunks of %llu KiB, %u in flight, at %llu ns",
+        static_cast<unsigned long long>(b.bytes), b.root, b.fanout, static_cast<unsigned long long>(b.chunk_bytes >> 10),
+        b.chunks_in_flight, static_cast<unsigned long long>(b.at_ns));
   }
   add("faults: %zu", p.faults.size());
   for (const FaultDraw& f : p.faults) {

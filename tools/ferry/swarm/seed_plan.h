@@ -1,6 +1,7 @@
 // SeedPlan: everything one swarm seed draws, before anything runs: the cluster, the
-// traffic (engine writes, a collective, a KV migration) and the fault schedule. A plan
-// is a pure function of its seed, so a seed names a run (docs/reliability.md, "Swarm").
+// traffic (engine writes, a collective, a KV migration, a weight broadcast) and the fault
+// schedule. A plan is a pure function of its seed, so a seed names a run
+// (docs/reliability.md, "Swarm").
 #pragma once
 
 #include <cstdint>
@@ -64,6 +65,17 @@ struct KvDraw {
   uint64_t layer_gap_ns = 0;
 };
 
+// One weight broadcast from `root` to every rank, down a chain or tree of `fanout`.
+struct BroadcastDraw {
+  bool present = false;
+  uint32_t root = 0;
+  uint64_t bytes = 0;
+  uint32_t fanout = 1;
+  uint64_t chunk_bytes = 0;
+  uint32_t chunks_in_flight = 1;
+  uint64_t at_ns = 0;
+};
+
 enum class FaultKind : uint8_t {
   kLossRate,       // a NIC's link starts losing packets: only delay
   kSrdDuplicates,  // SRD: the next operations from a NIC are delivered twice
@@ -104,6 +116,7 @@ struct SeedPlan {
   std::vector<TransferDraw> transfers;
   CollectiveDraw collective;
   KvDraw kv;
+  BroadcastDraw broadcast;
   std::vector<FaultDraw> faults;
 
   // Whether a disruptive fault strikes `node` (any node when unset).

@@ -18,6 +18,7 @@
 #include "transport/workloads/kv/kv_sender.h"
 #include "transport/workloads/kv/testing/kv_contents.h"
 #include "transport/workloads/testing/symmetric.h"
+#include "transport/workloads/weights/broadcast.h"
 
 namespace ferry::swarm {
 namespace {
@@ -79,10 +80,12 @@ class SeedRun {
     cluster_->horizon_ns = plan_.last_fault_ns() + 20 * plan_.transfer_timeout_ns + 100'000'000;
     set_up_buffers();
     if (!out_.passed()) return;
+    groups_ = testing::make_groups(*cluster_);
     schedule_faults();
     for (size_t i = 0; i < plan_.transfers.size(); ++i) schedule_transfer(i);
     if (plan_.collective.present) schedule_collective();
     if (plan_.kv.present) schedule_kv();
+    if (plan_.broadcast.present) schedule_broadcast();
 
     const bool ended = cluster_->run_until([&] { return all_ended(); }, 3'000'000);
     if (!ended) {
@@ -289,7 +292,6 @@ class SeedRun {
   }
 
   void schedule_collective() {
-    groups_ = testing::make_groups(*cluster_);
     scratch_ = std::make_unique<testing::SymmetricAllocation>(*cluster_, plan_.collective.scratch_bytes);
     for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
       comms_.push_back(std::make_unique<coll::Communicator>(groups_[r], scratch_->view(r)));
@@ -417,6 +419,45 @@ class SeedRun {
     });
   }
 
+  // One rank's part of the broadcast; on success its region holds the root's bytes.
+  Task<TransferResult> broadcast_on(uint32_t rank, size_t op) {
+    const BroadcastDraw& b = plan_.broadcast;
+    weights::BroadcastOptions options;
+    options.fanout = b.fanout;
+    options.chunk_bytes = b.chunk_bytes;
+    options.chunks_in_flight = b.chunks_in_flight;
+    const TransferResult r = co_await weights::broadcast(groups_[rank], b.root, weights_->view(rank), b.bytes, options);
+    if (r.ok() && !torn_down_) {
+      const uint8_t* held = weights_->data(rank);
+      for (uint64_t i = 0; i < b.bytes; ++i) {
+        if (held[i] != pattern_byte(b.root, plan_.seed, i)) {
+          violation(fmt("success means landed: %s succeeded but byte %llu is %d, expected %d", ops_[op].name.c_str(),
+                        static_cast<unsigned long long>(i), held[i], pattern_byte(b.root, plan_.seed, i)));
+          break;
+        }
+      }
+    }
+    ended(op, r);
+    co_return r;
+  }
+
+  void schedule_broadcast() {
+    const BroadcastDraw& b = plan_.broadcast;
+    weights_ = std::make_unique<testing::SymmetricAllocation>(*cluster_, b.bytes + weights::kChecksumBytes);
+    for (uint64_t i = 0; i < b.bytes; ++i) weights_->data(b.root)[i] = pattern_byte(b.root, plan_.seed, i);
+    ++unstarted_;
+    emu_->at(b.at_ns, [this] {
+      --unstarted_;
+      const uint64_t from = std::max(emu_->now_ns(), plan_.last_fault_ns());
+      const uint64_t bound = from + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
+        const size_t op = begin_operation(fmt("weights broadcast on rank%u", r), plan_.disrupted_any(), bound);
+        tasks_.push_back(broadcast_on(r, op));
+        tasks_.back().start();
+      }
+    });
+  }
+
   // Workloads first (a call still suspended releases its tags from its engine), engines
   // next, then the fabric; nothing may call back meanwhile.
   void tear_down() {
@@ -428,6 +469,7 @@ class SeedRun {
     cluster_.reset();
     scratch_.reset();
     kv_pools_.reset();
+    weights_.reset();
   }
 
   const SeedPlan& plan_;
@@ -444,6 +486,7 @@ class SeedRun {
   std::unique_ptr<testing::SymmetricAllocation> scratch_;
   std::vector<std::unique_ptr<coll::Communicator>> comms_;
   std::unique_ptr<testing::SymmetricAllocation> kv_pools_;
+  std::unique_ptr<testing::SymmetricAllocation> weights_;
   PagedKvLayout kv_decode_;
   KvRequest kv_request_;
   std::vector<std::unique_ptr<KvSender>> kv_senders_;

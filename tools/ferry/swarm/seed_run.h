@@ -3,7 +3,8 @@
 //  - every byte of every transfer reported successful is in place at its target, and a
 //    notification's wait ends only once its bytes are;
 //  - a failure is an error result, and only where a disruptive fault struck (a rank of
-//    the transfer for engine transfers; any rank for the collective and the migration);
+//    the transfer for engine transfers; a rank of the workload for the collective, the
+//    migration and the broadcast);
 //  - every operation ends exactly once, within its bound of virtual time;
 //  - the run ends within bounded virtual time and rounds (no hang), and nothing calls
 //    back once the cluster is torn down.
