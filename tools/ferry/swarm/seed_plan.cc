@@ -120,12 +120,23 @@ const char* to_string(FaultKind kind) {
   return "?";
 }
 
-bool SeedPlan::disrupted(uint32_t node) const {
-  return std::any_of(faults.begin(), faults.end(), [&](const FaultDraw& f) { return f.disruptive() && f.node == node; });
-}
-
-bool SeedPlan::disrupted_any() const {
-  return std::any_of(faults.begin(), faults.end(), [](const FaultDraw& f) { return f.disruptive(); });
+bool SeedPlan::can_cut(const std::vector<uint32_t>& ranks) const {
+  // Per rank, a bit per struck rail; all bits when the node is lost.
+  const uint32_t all = (1u << cluster.rail_gbps.size()) - 1;
+  std::vector<uint32_t> struck(cluster.ranks, 0);
+  for (const FaultDraw& f : faults) {
+    // A dead NIC cuts its node off whole from peers it connects to afterwards, and fails
+    // every registration there (docs/reliability.md, "What is not there yet").
+    if (f.kind == FaultKind::kNodeLoss || f.kind == FaultKind::kNicDeath) struck[f.node] = all;
+    if (f.disruptive()) struck[f.node] |= 1u << f.nic;
+  }
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    if (struck[ranks[i]] == all) return true;
+    for (size_t j = i + 1; j < ranks.size(); ++j) {
+      if ((struck[ranks[i]] | struck[ranks[j]]) == all) return true;
+    }
+  }
+  return false;
 }
 
 uint64_t SeedPlan::last_fault_ns() const {

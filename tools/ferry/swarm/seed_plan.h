@@ -119,9 +119,11 @@ struct SeedPlan {
   BroadcastDraw broadcast;
   std::vector<FaultDraw> faults;
 
-  // Whether a disruptive fault strikes `node` (any node when unset).
-  bool disrupted(uint32_t node) const;
-  bool disrupted_any() const;
+  // Whether the faults can cut two of `ranks` apart, so that work among them may fail:
+  // one of them is lost, or between two of them every rail is struck on one side or
+  // the other (a rail the engine declared down for a peer stays down). Work among ranks
+  // that keep a rail must fail over to it and succeed.
+  bool can_cut(const std::vector<uint32_t>& ranks) const;
   // The time of the last fault, 0 when none.
   uint64_t last_fault_ns() const;
 };

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <optional>
 
 #include "emu/fabric.h"
@@ -154,6 +155,12 @@ class SeedRun {
     }
   }
   // Every scheduled start has happened and every operation it began has ended.
+  std::vector<uint32_t> all_ranks() const {
+    std::vector<uint32_t> ranks(plan_.cluster.ranks);
+    std::iota(ranks.begin(), ranks.end(), 0u);
+    return ranks;
+  }
+
   bool all_ended() const {
     return unstarted_ == 0 && std::all_of(ops_.begin(), ops_.end(), [](const Operation& op) { return op.calls > 0; });
   }
@@ -227,8 +234,7 @@ class SeedRun {
     ++unstarted_;
     emu_->at(t.at_ns, [this, index, &t] {
       --unstarted_;
-      // A transfer may fail only if a disruptive fault strikes one of its two ranks.
-      const bool may_fail = plan_.disrupted(t.src) || plan_.disrupted(t.dst);
+      const bool may_fail = plan_.can_cut({t.src, t.dst});
       const uint64_t bound = emu_->now_ns() + plan_.transfer_timeout_ns + kSlackNs;
       const std::string name = fmt("transfer #%zu (%s rank%u -> rank%u)", index, to_string(t.kind), t.src, t.dst);
       const size_t op = begin_operation(name, may_fail, bound);
@@ -299,11 +305,11 @@ class SeedRun {
     ++unstarted_;
     emu_->at(plan_.collective.at_ns, [this] {
       --unstarted_;
-      // Any rank's loss stalls every rank of an all-reduce: any disruptive fault may fail it.
+      // Two ranks cut apart stall every rank of an all-reduce.
       const uint64_t from = std::max(emu_->now_ns(), plan_.last_fault_ns());
       const uint64_t bound = from + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
       for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
-        const size_t op = begin_operation(fmt("all_reduce on rank%u", r), plan_.disrupted_any(), bound);
+        const size_t op = begin_operation(fmt("all_reduce on rank%u", r), plan_.can_cut(all_ranks()), bound);
         tasks_.push_back(all_reduce_on(r, op));
         tasks_.back().start();
       }
@@ -385,8 +391,9 @@ class SeedRun {
     emu_->at(kv.at_ns, [this, prefill] {
       --unstarted_;
       const KvDraw& kv = plan_.kv;
-      bool may_fail = false;
-      for (uint32_t r = 0; r < kv.prefill_tp + kv.decode_tp; ++r) may_fail |= plan_.disrupted(r);
+      std::vector<uint32_t> kv_ranks(kv.prefill_tp + kv.decode_tp);
+      std::iota(kv_ranks.begin(), kv_ranks.end(), 0u);
+      const bool may_fail = plan_.can_cut(kv_ranks);
       const uint64_t layers_ns = emu_->now_ns() + prefill.layers * kv.layer_gap_ns;
       const uint64_t bound = std::max(layers_ns, plan_.last_fault_ns()) + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
       // The decode side begins first: it owns the blocks.
@@ -451,7 +458,7 @@ class SeedRun {
       const uint64_t from = std::max(emu_->now_ns(), plan_.last_fault_ns());
       const uint64_t bound = from + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
       for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
-        const size_t op = begin_operation(fmt("weights broadcast on rank%u", r), plan_.disrupted_any(), bound);
+        const size_t op = begin_operation(fmt("weights broadcast on rank%u", r), plan_.can_cut(all_ranks()), bound);
         tasks_.push_back(broadcast_on(r, op));
         tasks_.back().start();
       }
