@@ -148,6 +148,12 @@ class SeedRun {
       ++out_.failed;
       if (!op.may_fail) violation("failure only where a fault struck: " + op.name + " failed: " + result.error().to_string());
       if (result.error().message.empty()) violation("errors say why: " + op.name + " failed without a message");
+      // A fault shows as a peer out of reach or a deadline passed, nothing else.
+      const ErrorCode code = result.error().code;
+      if (code != ErrorCode::kUnavailable && code != ErrorCode::kDeadlineExceeded) {
+        violation("errors say why: " + op.name + " failed with " + result.error().to_string() +
+                  ", neither unavailable nor deadline exceeded");
+      }
     }
     if (op.end_ns > op.bound_ns) {
       violation(fmt("bounded: %s ended at %llu ns, after its bound %llu ns", op.name.c_str(),
