@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "tools/ferry/swarm/seed_run.h"
 
@@ -20,11 +21,11 @@ std::string first_violation(const SeedOutcome& out) {
   return why;
 }
 
-// Worker `job` of `jobs`: runs its share of the seeds and reports on `fd`, one line a
-// seed: "S seed" before it starts, then "P seed" or "F seed why".
-void work(int fd, uint64_t first, uint64_t count, unsigned job, unsigned jobs) {
+// A worker: runs seeds start, start+stride, ... below end and reports on `fd`, one line
+// a seed: "S seed" before it starts, then "P seed" or "F seed why".
+void work(int fd, uint64_t start, uint64_t end, unsigned stride) {
   FILE* out = fdopen(fd, "w");
-  for (uint64_t seed = first + job; seed < first + count; seed += jobs) {
+  for (uint64_t seed = start; seed < end; seed += stride) {
     std::fprintf(out, "S %llu\n", static_cast<unsigned long long>(seed));
     std::fflush(out);
     const SeedOutcome outcome = run_seed(seed);
@@ -44,39 +45,43 @@ struct Worker {
   std::optional<uint64_t> running;
 };
 
+// A worker process for seeds start, start+stride, ... below end; false if none started.
+bool start_worker(Worker& w, uint64_t start, uint64_t end, unsigned stride) {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return false;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    work(fds[1], start, end, stride);
+    _exit(0);
+  }
+  close(fds[1]);
+  w = Worker{pid, fds[0], "", std::nullopt};
+  return true;
+}
+
 }  // namespace
 
 SweepResult sweep(uint64_t first, uint64_t count, unsigned jobs) {
   SweepResult result;
-  result.seeds = count;
   jobs = static_cast<unsigned>(std::clamp<uint64_t>(jobs, 1, std::max<uint64_t>(count, 1)));
-  if (jobs == 1) {
-    for (uint64_t seed = first; seed < first + count; ++seed) {
-      const SeedOutcome outcome = run_seed(seed);
-      if (!outcome.passed()) result.failures.push_back({seed, first_violation(outcome)});
-    }
-    return result;
-  }
   std::fflush(stdout);
   std::fflush(stderr);
+  const uint64_t end = first + count;
   std::vector<Worker> workers(jobs);
   for (unsigned j = 0; j < jobs; ++j) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-      result.failures.push_back({first, std::string("cannot start a worker: ") + std::strerror(errno)});
+    if (!start_worker(workers[j], first + j, end, jobs)) {
+      result.failures.push_back({first + j, std::string("cannot start a worker: ") + std::strerror(errno)});
       return result;
     }
-    const pid_t pid = fork();
-    if (pid == 0) {
-      close(fds[0]);
-      work(fds[1], first, count, j, jobs);
-      _exit(0);
-    }
-    close(fds[1]);
-    workers[j].pid = pid;
-    workers[j].fd = fds[0];
   }
   std::map<uint64_t, std::string> failures;
+  uint64_t ended = 0;  // seeds that passed, failed or crashed
   size_t open = jobs;
   while (open > 0) {
     std::vector<pollfd> polled;
@@ -102,25 +107,38 @@ SweepResult sweep(uint64_t first, uint64_t count, unsigned jobs) {
           if (line[0] == 'S') {
             w.running = seed;
           } else {
+            ++ended;
             w.running.reset();
             if (line[0] == 'F') failures[seed] = line.substr(line.find(' ', 2) + 1);
           }
         }
         continue;
       }
-      // The worker is gone: a seed it had started and not reported crashed it.
+      // The worker is gone: a seed it had started and not reported crashed it, and a
+      // new worker takes the rest of its share.
       close(w.fd);
       w.fd = -1;
       --open;
       int status = 0;
       waitpid(w.pid, &status, 0);
       if (w.running) {
-        failures[*w.running] = WIFSIGNALED(status) ? "never a crash: the run died of signal " + std::to_string(WTERMSIG(status))
-                                                   : "never a crash: the run exited with status " + std::to_string(WEXITSTATUS(status));
+        const uint64_t crashed = *w.running;
+        ++ended;
+        failures[crashed] = WIFSIGNALED(status) ? "never a crash: the run died of signal " + std::to_string(WTERMSIG(status))
+                                                : "never a crash: the run exited with status " + std::to_string(WEXITSTATUS(status));
+        if (crashed + jobs < end) {
+          if (start_worker(w, crashed + jobs, end, jobs)) {
+            ++open;
+          } else {
+            failures[crashed + jobs] = std::string("cannot start a worker: ") + std::strerror(errno);
+          }
+        }
       }
     }
   }
   for (auto& [seed, why] : failures) result.failures.push_back({seed, why});
+  result.seeds = ended;
+  if (ended < count) result.failures.push_back({end, std::to_string(count - ended) + " seeds never ran: a worker could not start"});
   return result;
 }
 

@@ -14,11 +14,11 @@ struct SeedFailure {
 };
 
 struct SweepResult {
-  uint64_t seeds = 0;
+  uint64_t seeds = 0;  // that ran (passed, failed or crashed)
   std::vector<SeedFailure> failures;  // by seed
 };
 
-// Seeds first .. first+count-1 over `jobs` forked workers (1: in this process).
+// Seeds first .. first+count-1 over `jobs` forked worker processes.
 SweepResult sweep(uint64_t first, uint64_t count, unsigned jobs);
 
 }  // namespace ferry::swarm
