@@ -81,7 +81,7 @@ Command swarm_command() {
       "rails of 25 to 200 Gb/s, RC or SRD, packet loss, propagation delay, SRD reordering), a mix of traffic "
       "(engine writes, writes with immediate, paged writes, of 1 byte to 96 KiB at random times; an "
       "all-reduce over every rank with a random algorithm and scratch size; a KV-cache migration between a prefill "
-      "and a decode group; a weight broadcast down a chain or tree) and a schedule of faults (loss, SRD "
+      "and a decode group; a weight broadcast down a chain or tree; a pipeline link between two stages) and a schedule of faults (loss, SRD "
       "duplicates, lost acknowledgements, a link down and up again, a NIC's death, a node's loss).\n\n"
       "The run checks that every transfer reported successful put every byte in place, that a notification's "
       "wait ends only once its bytes are there, that every failure is an error result on a rank a disruptive "

@@ -189,6 +189,16 @@ SeedPlan draw_plan(uint64_t seed) {
     b.chunks_in_flight = 1 + static_cast<uint32_t>(rng.below(4));
     b.at_ns = rng.below(kWindowNs);
   }
+  if (rng.chance(0.5)) {
+    PipelineDraw& l = p.pipeline;
+    l.present = true;
+    l.src = static_cast<uint32_t>(rng.below(p.cluster.ranks));
+    l.dst = static_cast<uint32_t>((l.src + 1 + rng.below(p.cluster.ranks - 1)) % p.cluster.ranks);
+    l.credits = 1 + static_cast<uint32_t>(rng.below(4));
+    l.max_bytes = log_uniform(rng, 32 << 10);
+    l.micro_batches = 1 + static_cast<uint32_t>(rng.below(12));
+    l.at_ns = rng.below(kWindowNs);
+  }
   const size_t faults = rng.below(5);
   for (size_t i = 0; i < faults; ++i) p.faults.push_back(draw_fault(rng, p.cluster));
   return p;
@@ -235,6 +245,12 @@ std::string describe(const SeedPlan& p) {
     add("weights: a broadcast of %llu bytes from rank%u, fanout %u, chunks of %llu KiB, %u in flight, at %llu ns",
         static_cast<unsigned long long>(b.bytes), b.root, b.fanout, static_cast<unsigned long long>(b.chunk_bytes >> 10),
         b.chunks_in_flight, static_cast<unsigned long long>(b.at_ns));
+  }
+  if (p.pipeline.present) {
+    const PipelineDraw& l = p.pipeline;
+    add("pipeline: rank%u -> rank%u, %u micro-batches of up to %llu bytes, %u credits, at %llu ns", l.src, l.dst,
+        l.micro_batches, static_cast<unsigned long long>(l.max_bytes), l.credits,
+        static_cast<unsigned long long>(l.at_ns));
   }
   add("faults: %zu", p.faults.size());
   for (const FaultDraw& f : p.faults) {

@@ -1,6 +1,6 @@
 // SeedPlan: everything one swarm seed draws, before anything runs: the cluster, the
-// traffic (engine writes, a collective, a KV migration, a weight broadcast) and the fault
-// schedule. A plan is a pure function of its seed, so a seed names a run
+// traffic (engine writes, a collective, a KV migration, a weight broadcast, a pipeline
+// link) and the fault schedule. A plan is a pure function of its seed, so a seed names a run
 // (docs/reliability.md, "Swarm").
 #pragma once
 
@@ -76,6 +76,21 @@ struct BroadcastDraw {
   uint64_t at_ns = 0;
 };
 
+// A pipeline link from stage `src` to stage `dst`: `micro_batches` messages of up to
+// `max_bytes` through `credits` receive slots.
+struct PipelineDraw {
+  bool present = false;
+  uint32_t src = 0;
+  uint32_t dst = 1;
+  uint32_t credits = 1;
+  uint64_t max_bytes = 0;
+  uint32_t micro_batches = 0;
+  uint64_t at_ns = 0;
+
+  // Micro-batch m's size: 0 and max_bytes both occur.
+  uint64_t bytes(uint64_t m) const { return m % 5 == 3 ? 0 : m % 4 == 1 ? max_bytes : (m * 7919 + 13) % max_bytes + 1; }
+};
+
 enum class FaultKind : uint8_t {
   kLossRate,       // a NIC's link starts losing packets: only delay
   kSrdDuplicates,  // SRD: the next operations from a NIC are delivered twice
@@ -117,6 +132,7 @@ struct SeedPlan {
   CollectiveDraw collective;
   KvDraw kv;
   BroadcastDraw broadcast;
+  PipelineDraw pipeline;
   std::vector<FaultDraw> faults;
 
   // Whether the faults can cut two of `ranks` apart, so that work among them may fail:

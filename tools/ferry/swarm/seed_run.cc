@@ -18,6 +18,8 @@
 #include "transport/workloads/kv/kv_receiver.h"
 #include "transport/workloads/kv/kv_sender.h"
 #include "transport/workloads/kv/testing/kv_contents.h"
+#include "transport/workloads/pp/stage_receiver.h"
+#include "transport/workloads/pp/stage_sender.h"
 #include "transport/workloads/testing/symmetric.h"
 #include "transport/workloads/weights/broadcast.h"
 
@@ -87,6 +89,7 @@ class SeedRun {
     if (plan_.collective.present) schedule_collective();
     if (plan_.kv.present) schedule_kv();
     if (plan_.broadcast.present) schedule_broadcast();
+    if (plan_.pipeline.present) schedule_pipeline();
 
     const bool ended = cluster_->run_until([&] { return all_ended(); }, 3'000'000);
     if (!ended) {
@@ -471,6 +474,82 @@ class SeedRun {
     });
   }
 
+  // Byte i of micro-batch m of the pipeline link.
+  uint8_t micro_batch_byte(uint64_t m, uint64_t i) const {
+    return pattern_byte(plan_.pipeline.src, plan_.seed * 64 + m, i);
+  }
+
+  Task<TransferResult> pipeline_send(size_t op) {
+    const PipelineDraw& l = plan_.pipeline;
+    uint8_t* out = pipeline_memory_->data(l.src) + pp_link_.receive_area_bytes() + pp::StageLink::kSenderScratchBytes;
+    TransferResult r;
+    for (uint64_t m = 0; m < l.micro_batches && r.ok(); ++m) {
+      // The previous send completed, so its source may change.
+      for (uint64_t i = 0; i < l.bytes(m); ++i) out[i] = micro_batch_byte(m, i);
+      r = co_await pp_sender_->send(out, l.bytes(m));
+    }
+    ended(op, r);
+    co_return r;
+  }
+
+  Task<TransferResult> pipeline_receive(size_t op) {
+    const PipelineDraw& l = plan_.pipeline;
+    TransferResult r;
+    for (uint64_t m = 0; m < l.micro_batches && r.ok(); ++m) {
+      Result<pp::Message> got = co_await pp_receiver_->recv();
+      if (!got.ok()) {
+        r = got.error();
+        break;
+      }
+      if (torn_down_) break;
+      std::optional<std::string> wrong;
+      if (got->sequence != m || got->bytes.size() != l.bytes(m)) {
+        wrong = fmt("micro-batch %llu came as sequence %llu of %zu bytes", static_cast<unsigned long long>(m),
+                    static_cast<unsigned long long>(got->sequence), got->bytes.size());
+      }
+      for (uint64_t i = 0; !wrong && i < got->bytes.size(); ++i) {
+        if (got->bytes[i] != micro_batch_byte(m, i)) {
+          wrong = fmt("micro-batch %llu byte %llu is %d, expected %d", static_cast<unsigned long long>(m),
+                      static_cast<unsigned long long>(i), got->bytes[i], micro_batch_byte(m, i));
+        }
+      }
+      if (wrong) violation("received means landed: " + ops_[op].name + ": " + *wrong);
+      pp_receiver_->release();
+    }
+    ended(op, r);
+    co_return r;
+  }
+
+  // One link between two stages, set up as the pipeline harness sets up each of its own:
+  // slots at offset 0 of the receiver's area, the sender's header scratch and its
+  // outgoing micro-batch after them in its own.
+  void schedule_pipeline() {
+    const PipelineDraw& l = plan_.pipeline;
+    pp_link_ = pp::StageLink{0, l.credits, l.max_bytes};
+    if (VoidResult valid = pp_link_.validate(); !valid.ok()) return violation("setup: pipeline link: " + valid.error().to_string());
+    pipeline_memory_ = std::make_unique<testing::SymmetricAllocation>(
+        *cluster_, pp_link_.receive_area_bytes() + pp::StageLink::kSenderScratchBytes + l.max_bytes);
+    pp_sender_ = std::make_unique<pp::StageSender>(cluster_->engine(l.src), rank_name(l.dst), pp_link_,
+                                                   pipeline_memory_->view(l.src).remote[l.dst], 0,
+                                                   pipeline_memory_->data(l.src) + pp_link_.receive_area_bytes());
+    pp_receiver_ = std::make_unique<pp::StageReceiver>(cluster_->engine(l.dst), rank_name(l.src), pp_link_,
+                                                       pipeline_memory_->data(l.dst));
+    ++unstarted_;
+    emu_->at(l.at_ns, [this] {
+      --unstarted_;
+      const PipelineDraw& l = plan_.pipeline;
+      const bool may_fail = plan_.can_cut({l.src, l.dst});
+      const uint64_t bound = std::max(emu_->now_ns(), plan_.last_fault_ns()) +
+                             kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      const size_t receive = begin_operation(fmt("pipeline receive on rank%u", l.dst), may_fail, bound);
+      tasks_.push_back(pipeline_receive(receive));
+      tasks_.back().start();
+      const size_t send = begin_operation(fmt("pipeline send on rank%u", l.src), may_fail, bound);
+      tasks_.push_back(pipeline_send(send));
+      tasks_.back().start();
+    });
+  }
+
   // Workloads first (a call still suspended releases its tags from its engine), engines
   // next, then the fabric; nothing may call back meanwhile.
   void tear_down() {
@@ -478,11 +557,14 @@ class SeedRun {
     tasks_.clear();
     kv_senders_.clear();
     kv_receivers_.clear();
+    pp_sender_.reset();
+    pp_receiver_.reset();
     comms_.clear();
     cluster_.reset();
     scratch_.reset();
     kv_pools_.reset();
     weights_.reset();
+    pipeline_memory_.reset();
   }
 
   const SeedPlan& plan_;
@@ -500,6 +582,10 @@ class SeedRun {
   std::vector<std::unique_ptr<coll::Communicator>> comms_;
   std::unique_ptr<testing::SymmetricAllocation> kv_pools_;
   std::unique_ptr<testing::SymmetricAllocation> weights_;
+  std::unique_ptr<testing::SymmetricAllocation> pipeline_memory_;
+  pp::StageLink pp_link_;
+  std::unique_ptr<pp::StageSender> pp_sender_;
+  std::unique_ptr<pp::StageReceiver> pp_receiver_;
   PagedKvLayout kv_decode_;
   KvRequest kv_request_;
   std::vector<std::unique_ptr<KvSender>> kv_senders_;

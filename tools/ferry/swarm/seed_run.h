@@ -4,7 +4,7 @@
 //    notification's wait ends only once its bytes are;
 //  - a failure is an error result, and only where a disruptive fault struck (a rank of
 //    the transfer for engine transfers; a rank of the workload for the collective, the
-//    migration and the broadcast);
+//    migration, the broadcast and the pipeline link);
 //  - every operation ends exactly once, within its bound of virtual time;
 //  - the run ends within bounded virtual time and rounds (no hang), and nothing calls
 //    back once the cluster is torn down.

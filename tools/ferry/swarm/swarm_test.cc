@@ -71,12 +71,13 @@ TEST(Swarm, TheSweepDrawsEveryKind) {
     for (const FaultDraw& f : p.faults) seen.insert(to_string(f.kind));
     if (p.collective.present) seen.insert(std::string("all_reduce ") + coll::to_string(p.collective.algorithm));
     if (p.broadcast.present) seen.insert("broadcast fanout " + std::to_string(p.broadcast.fanout));
+    if (p.pipeline.present) seen.insert("pipeline");
     if (p.kv.present) seen.insert("kv " + std::to_string(p.kv.prefill_tp) + "->" + std::to_string(p.kv.decode_tp));
   }
   for (const char* kind : {"ranks 2", "ranks 8", "rails 1", "rails 2", "RC", "SRD", "write", "write+imm", "paged",
                            "loss", "srd-duplicates", "lost-acks", "link-flap", "nic-death", "node-loss",
                            "all_reduce ring", "all_reduce one_shot", "all_reduce two_shot", "kv 4->4", "kv 1->1",
-                           "broadcast fanout 1", "broadcast fanout 3"}) {
+                           "broadcast fanout 1", "broadcast fanout 3", "pipeline"}) {
     EXPECT_TRUE(seen.count(kind)) << "no seed of the sweep draws " << kind;
   }
 }
