@@ -117,6 +117,9 @@ class SeedRun {
   struct Operation {
     std::string name;
     bool may_fail = false;
+    // For an engine transfer between two ranks: may_fail is decided when it ends, from
+    // the faults applied by then (cut_apart()).
+    std::vector<uint32_t> pair;
     uint64_t start_ns = 0;
     uint64_t bound_ns = 0;  // must end by then
     int calls = 0;
@@ -129,7 +132,7 @@ class SeedRun {
   // A new operation; `ended` records its end and checks exactly-once, the bound and
   // whether it was allowed to fail. Returns its index.
   size_t begin_operation(std::string name, bool may_fail, uint64_t bound_ns) {
-    ops_.push_back(Operation{std::move(name), may_fail, emu_->now_ns(), bound_ns});
+    ops_.push_back(Operation{std::move(name), may_fail, {}, emu_->now_ns(), bound_ns});
     return ops_.size() - 1;
   }
   void ended(size_t index, const TransferResult& result) {
@@ -149,7 +152,8 @@ class SeedRun {
                               result.ok() ? "ok" : result.error().to_string().c_str()));
     if (!result.ok()) {
       ++out_.failed;
-      if (!op.may_fail) violation("failure only where a fault struck: " + op.name + " failed: " + result.error().to_string());
+      const bool may_fail = op.pair.empty() ? op.may_fail : cut_apart(op.pair[0], op.pair[1]);
+      if (!may_fail) violation("failure only where a fault struck: " + op.name + " failed: " + result.error().to_string());
       if (result.error().message.empty()) violation("errors say why: " + op.name + " failed without a message");
       // A fault shows as a peer out of reach or a deadline passed, nothing else.
       const ErrorCode code = result.error().code;
@@ -196,9 +200,35 @@ class SeedRun {
     }
   }
 
+  // Whether the faults applied so far can have cut a and b apart: one of them lost, a
+  // NIC of one of them dead before the two had connected (a dead NIC fails every later
+  // connection of its engine), or every rail between them struck on one side.
+  bool cut_apart(uint32_t a, uint32_t b) const {
+    const uint32_t all = (1u << plan_.cluster.rail_gbps.size()) - 1;
+    return cut_[a][b] || (struck_[a] | struck_[b]) == all;
+  }
+
+  // Tracks what each fault does to pairs of ranks, for cut_apart().
+  void record_fault(const FaultDraw& f) {
+    const uint32_t n = plan_.cluster.ranks;
+    if (!f.disruptive()) return;
+    struck_[f.node] |= 1u << f.nic;
+    for (uint32_t peer = 0; peer < n; ++peer) {
+      if (peer == f.node) continue;
+      const bool connected = cluster_->engine(f.node).peer_connected(rank_name(peer)) &&
+                             cluster_->engine(peer).peer_connected(rank_name(f.node));
+      if (f.kind == FaultKind::kNodeLoss || (f.kind == FaultKind::kNicDeath && !connected)) {
+        cut_[f.node][peer] = cut_[peer][f.node] = true;
+      }
+    }
+  }
+
   void schedule_faults() {
+    struck_.assign(plan_.cluster.ranks, 0);
+    cut_.assign(plan_.cluster.ranks, std::vector<bool>(plan_.cluster.ranks, false));
     for (const FaultDraw& f : plan_.faults) {
       emu_->at(f.at_ns, [this, f] {
+        record_fault(f);
         switch (f.kind) {
           case FaultKind::kLossRate: emu_->set_loss_probability(f.node, f.nic, f.probability); break;
           case FaultKind::kSrdDuplicates: emu_->duplicate_srd(f.node, f.nic, f.count); break;
@@ -243,15 +273,16 @@ class SeedRun {
     ++unstarted_;
     emu_->at(t.at_ns, [this, index, &t] {
       --unstarted_;
-      const bool may_fail = plan_.can_cut({t.src, t.dst});
       const uint64_t bound = emu_->now_ns() + plan_.transfer_timeout_ns + kSlackNs;
       const std::string name = fmt("transfer #%zu (%s rank%u -> rank%u)", index, to_string(t.kind), t.src, t.dst);
-      const size_t op = begin_operation(name, may_fail, bound);
+      const size_t op = begin_operation(name, false, bound);
+      ops_[op].pair = {t.src, t.dst};
       std::optional<Notify> notify;
       if (t.tag) {
         notify = Notify{t.tag, 0};
         // The target's wait: once it ends well, the bytes must be in place.
-        const size_t wait = begin_operation("wait for " + name, may_fail, bound);
+        const size_t wait = begin_operation("wait for " + name, false, bound);
+        ops_[wait].pair = {t.src, t.dst};
         auto waited = cluster_->engine(t.dst).expect(rank_name(t.src), t.tag, 1, [this, wait, &t](const TransferResult& r) {
           if (r.ok() && !torn_down_) {
             if (auto wrong = wrong_bytes(t)) violation("notified means landed: " + ops_[wait].name + " woke with " + *wrong);
@@ -572,6 +603,8 @@ class SeedRun {
   bool torn_down_ = false;
   size_t unstarted_ = 0;  // scheduled transfers and workloads not begun yet
   std::vector<Operation> ops_;
+  std::vector<uint32_t> struck_;         // per rank: a bit per rail a disruptive fault struck
+  std::vector<std::vector<bool>> cut_;  // [a][b]: a lost, or a NIC of one dead before they connected
   std::vector<std::vector<uint8_t>> buffers_;
   std::vector<std::vector<RemoteRegion>> regions_;  // regions_[a][b]: b's buffer as a sees it
   // In reverse order of destruction when a setup step failed; tear_down() otherwise.
