@@ -36,9 +36,9 @@ constexpr uint64_t kSlackNs = 5'000'000;
 constexpr uint64_t kWorkloadDeadlines = 4;
 
 std::string fmt(const char* format, auto... args) {
-  char buffer[512];
-  std::snprintf(buffer, sizeof buffer, format, args...);
-  return buffer;
+  std::string out(static_cast<size_t>(std::snprintf(nullptr, 0, format, args...)), '\0');
+  std::snprintf(out.data(), out.size() + 1, format, args...);
+  return out;
 }
 
 emu::FabricConfig fabric_config(const SeedPlan& p) {
@@ -98,10 +98,10 @@ class SeedRun {
         if (op.calls == 0) open += " " + op.name + ";";
       }
       if (unstarted_) open += " " + std::to_string(unstarted_) + " never started;";
-      violation(fmt("no hang: operations still open at %llu ns after %s:%s",
+      violation(fmt("no hang: operations still open at %llu ns after %s:",
                     static_cast<unsigned long long>(emu_->now_ns()),
-                    emu_->now_ns() > cluster_->horizon_ns ? "the virtual-time horizon" : "the round limit",
-                    open.c_str()));
+                    emu_->now_ns() > cluster_->horizon_ns ? "the virtual-time horizon" : "the round limit") +
+                open);
     }
     // Let late copies land: a second callback or a wait woken twice would show.
     for (int i = 0; i < 300; ++i) cluster_->round();
