@@ -22,5 +22,6 @@ Command replay_command();
 Command diff_command();
 Command bench_command();
 Command qualify_command();
+Command swarm_command();
 
 }  // namespace ferry::cli

@@ -67,7 +67,7 @@ TEST(FerryCli, HelpExitsZero) {
   const Outcome help = ferry({"--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_TRUE(contains(help.out, "usage: ferry COMMAND"));
-  for (const char* command : {"validate", "replay", "diff", "bench", "qualify"}) {
+  for (const char* command : {"validate", "replay", "diff", "bench", "qualify", "swarm"}) {
     EXPECT_TRUE(contains(help.out, std::string("\n  ") + command + " ")) << command;
     const Outcome sub = ferry({command, "--help"});
     EXPECT_EQ(sub.status, 0) << command;
@@ -129,7 +129,10 @@ TEST(FerryCli, UsageErrorsExitTwo) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {{}, "ferry: missing COMMAND (validate, replay, diff, bench or qualify)"},
+      {{}, "ferry: missing COMMAND (validate, replay, diff, bench, qualify or swarm)"},
+      {{"swarm"}, "ferry swarm: give either --seed N or --seeds N"},
+      {{"swarm", "--seed", "x"}, "ferry swarm: --seed takes a number, not 'x'"},
+      {{"swarm", "--seeds", "3", "--jobs", "0"}, "ferry swarm: --jobs takes a number from 1 to 256, not '0'"},
       {{"valdate", kDefault}, "ferry: unknown command 'valdate' (did you mean 'validate'?)"},
       {{"--scale", "2"}, "ferry: unknown option '--scale'"},
       {{"validate"}, "ferry validate: missing FILE..."},

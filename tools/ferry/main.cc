@@ -43,7 +43,7 @@ int help(const std::vector<Command>& commands, const std::vector<std::string>& a
 
 int run(const std::vector<std::string>& args) {
   const std::vector<Command> commands = all_commands();
-  if (args.empty()) return usage_error("", "missing COMMAND (validate, replay, diff, bench or qualify)");
+  if (args.empty()) return usage_error("", "missing COMMAND (validate, replay, diff, bench, qualify or swarm)");
   const std::string& first = args[0];
   if (first == "-h" || first == "--help") {
     std::fputs(program_help(commands).c_str(), stdout);

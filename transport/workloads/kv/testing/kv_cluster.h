@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "transport/engine/testing/world.h"
 #include "transport/workloads/kv/kv_receiver.h"
 #include "transport/workloads/kv/kv_sender.h"
+#include "transport/workloads/kv/testing/kv_contents.h"
 #include "transport/workloads/testing/symmetric.h"
 
 namespace ferry::testing {
@@ -35,37 +35,6 @@ struct KvClusterOptions {
   EngineConfig engine;
   MemoryKind memory = MemoryKind::kHost;  // where the pools live
 };
-
-// A model small enough for quick tests, with 4-byte elements for kv_element().
-inline PagedKvLayout small_model(uint32_t tp, uint32_t num_blocks = 24) {
-  return PagedKvLayout{.layers = 4, .block_tokens = 4, .kv_heads = 8, .head_dim = 8,
-                       .dtype_bytes = 4, .num_blocks = num_blocks, .tp = tp};
-}
-
-// The value of one element: which content (request) it belongs to and where it is in the
-// model, packed into 32 bits; never 0, so untouched memory never passes.
-inline uint32_t kv_element(uint32_t content, uint32_t layer, uint32_t part, uint32_t token, uint32_t head,
-                           uint32_t dim) {
-  return content << 28 | layer << 23 | part << 22 | token << 12 | head << 7 | dim;
-}
-
-// Block indices 0 .. num_blocks-1 in a seeded order: tests take disjoint slices of it.
-inline KvBlockTable shuffled_blocks(const PagedKvLayout& layout, uint64_t seed) {
-  KvBlockTable blocks(layout.num_blocks);
-  std::iota(blocks.begin(), blocks.end(), 0u);
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = blocks.size(); i > 1; --i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::swap(blocks[i - 1], blocks[x % i]);
-  }
-  return blocks;
-}
-
-inline KvBlockTable slice(const KvBlockTable& blocks, size_t first, size_t count) {
-  return KvBlockTable(blocks.begin() + static_cast<long>(first), blocks.begin() + static_cast<long>(first + count));
-}
 
 // Prefill TP -> decode TP over small_model() pools of different sizes on the two sides.
 inline KvClusterOptions kv_options(uint32_t prefill_tp, uint32_t decode_tp, std::string mode, EndpointKind kind) {
@@ -193,7 +162,7 @@ class KvCluster {
     const PagedKvLayout& l = options_.prefill;
     for (uint32_t p = 0; p < l.tp; ++p) {
       std::vector<uint8_t> pool = prefill_pool(p);
-      for_each_element(l, request.prefill_blocks, p, [&](uint64_t offset, uint32_t value_without_content) {
+      for_each_kv_element(l, request.prefill_blocks, p, [&](uint64_t offset, uint32_t value_without_content) {
         const uint32_t value = content << 28 | value_without_content;
         std::memcpy(pool.data() + offset, &value, 4);
       });
@@ -210,14 +179,14 @@ class KvCluster {
       if (only_rank && d != *only_rank) continue;
       ::testing::AssertionResult result = ::testing::AssertionSuccess();
       const std::vector<uint8_t> pool = decode_pool(d, group);
-      for_each_element(l, request.decode_blocks, d, [&](uint64_t offset, uint32_t value_without_content) {
+      for_each_kv_element(l, request.decode_blocks, d, [&](uint64_t offset, uint32_t value_without_content) {
         uint32_t have = 0;
         std::memcpy(&have, pool.data() + offset, 4);
         const uint32_t want = content << 28 | value_without_content;
         if (have != want && result) {
           result = ::testing::AssertionFailure()
                    << "request " << request.id << ", decode rank " << d << " pool offset " << offset << " holds "
-                   << describe(have) << ", expected " << describe(want);
+                   << describe_kv_element(have) << ", expected " << describe_kv_element(want);
         }
       });
       if (!result) return result;
@@ -272,33 +241,6 @@ class KvCluster {
  private:
   static ::testing::AssertionResult failed(const char* side, uint32_t rank, const VoidResult& r) {
     return ::testing::AssertionFailure() << side << " " << rank << ": " << r.error().to_string();
-  }
-
-  static std::string describe(uint32_t v) {
-    return "(content " + std::to_string(v >> 28) + ", layer " + std::to_string(v >> 23 & 31) + ", part " +
-           std::to_string(v >> 22 & 1) + ", token " + std::to_string(v >> 12 & 1023) + ", head " +
-           std::to_string(v >> 7 & 31) + ", dim " + std::to_string(v & 127) + ")";
-  }
-
-  // Calls fn(pool offset, element value without its content) for every element of the
-  // table's blocks held by `rank` of a side with layout l.
-  template <typename Fn>
-  static void for_each_element(const PagedKvLayout& l, const KvBlockTable& table, uint32_t rank, Fn fn) {
-    const HeadRange heads = l.heads_of(rank);
-    for (uint32_t layer = 0; layer < l.layers; ++layer) {
-      for (uint32_t part = 0; part < kKvParts; ++part) {
-        for (uint32_t i = 0; i < table.size(); ++i) {
-          for (uint32_t t = 0; t < l.block_tokens; ++t) {
-            for (uint32_t h = 0; h < heads.count; ++h) {
-              for (uint32_t dim = 0; dim < l.head_dim; ++dim) {
-                fn(l.offset(layer, static_cast<KvPart>(part), table[i], t, h, dim),
-                   kv_element(0, layer, part, i * l.block_tokens + t, heads.first + h, dim));
-              }
-            }
-          }
-        }
-      }
-    }
   }
 
   KvClusterOptions options_;
