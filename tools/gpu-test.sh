@@ -19,7 +19,8 @@ dir="${2:-out/gpu}"
 build() {
   bash tools/install-deps.sh >&2 || exit 1
   local tests benches
-  tests=$(bazel query 'attr(tags, "\bgpu\b", tests(//...))' 2>/dev/null) || exit 1
+  # The Python GPU test runs under pytest below, not as a binary.
+  tests=$(bazel query 'attr(tags, "\bgpu\b", tests(//...)) except attr(tags, "\bpython\b", tests(//...))' 2>/dev/null) || exit 1
   benches=$(bazel query 'attr(tags, "\bgpu\b", kind(cc_binary, //...))' 2>/dev/null) || exit 1
   # shellcheck disable=SC2086
   # Bazel's own libraries linked in (no runfiles needed on the GPU machine).
@@ -36,10 +37,18 @@ build() {
     local path="${b#//}"
     cp "$bin/${path/://}" "$dir/benchmarks/"
   done
+  # The Python package and its GPU test (run when the GPU machine has python3, numpy, pytest).
+  bazel build --config=opt --dynamic_mode=off //python:ferry/_ferry.so || exit 1
+  mkdir -p "$dir/python/ferry"
+  cp "$bin/python/ferry/_ferry.so" python/ferry/*.py "$dir/python/ferry/"
+  cp python/gpu/test_gpu_memory.py "$dir/python/"
   # Debian's shared libraries the binaries need beyond the C and C++ runtimes travel too.
   mkdir -p "$dir/lib"
-  ldd "$dir"/tests/* "$dir"/benchmarks/* 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
+  ldd "$dir"/tests/* "$dir"/benchmarks/* "$dir"/python/ferry/_ferry.so 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
     grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libdl|librt|libpthread)\.so' | xargs -r cp -L -t "$dir/lib"
+  # Symbols stripped: the folder travels to the GPU machine, smaller.
+  chmod -R u+w "$dir"
+  strip --strip-unneeded "$dir"/tests/* "$dir"/benchmarks/* "$dir"/lib/* "$dir"/python/ferry/_ferry.so
   echo "gpu-test: built $(ls "$dir/tests" | wc -l) tests and $(ls "$dir/benchmarks" | wc -l) benchmarks into $dir"
 }
 
@@ -68,6 +77,25 @@ run() {
     fi
     rm -f "$log"
   done
+  if [ -d "$dir/python" ]; then
+    echo "==> python_gpu_test"
+    if python3 -c 'import numpy, pytest' 2>/dev/null; then
+      local log
+      log=$(mktemp)
+      (cd "$dir/python" && PYTHONPATH=. PYTHONDONTWRITEBYTECODE=1 python3 -m pytest -q -p no:cacheprovider -rs test_gpu_memory.py) 2>&1 | tee "$log"
+      if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+        failed=$((failed + 1))
+      elif grep -q 'needs a GPU:' "$log"; then
+        skipped=$((skipped + 1))
+      else
+        passed=$((passed + 1))
+      fi
+      rm -f "$log"
+    else
+      echo "python_gpu_test: skipped: python3 with numpy and pytest is not on this machine"
+      skipped=$((skipped + 1))
+    fi
+  fi
   for b in "$dir"/benchmarks/*; do
     echo "==> $(basename "$b")"
     "$b" --benchmark_counters_tabular=true || failed=$((failed + 1))

@@ -29,7 +29,8 @@ if [ -n "$sanitizers" ]; then
   export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 fi
 cd "$tests"
-# Skips fail the run too: every case here runs on every machine.
+# Skips fail the suite's run too (its conftest.py): every case there runs on every machine.
+# python_gpu_test's cases skip without a GPU, with the reason.
 exec "$python" -m pytest -q -p no:cacheprovider -rs \
   ${XML_OUTPUT_FILE:+--junitxml="$XML_OUTPUT_FILE"} \
   -W error::pytest.PytestUnraisableExceptionWarning \
