@@ -70,9 +70,10 @@ record_skips() {
     local xml="$testlogs/${rel/://}/test.xml"
     # The target's latest result in this configuration, run now or taken from the cache.
     [ -f "$xml" ] || continue
-    if grep -q 'result="skipped"' "$xml"; then
+    # gtest marks a skipped case result="skipped"; pytest writes <skipped type="pytest.skip">.
+    if grep -q -e 'result="skipped"' -e '<skipped type="pytest.skip"' "$xml"; then
       local reason
-      reason="$(grep -m1 -o '<skipped message="[^"]*"' "$xml" | sed -n '1{s/.*&#x0A;//; s/"$//; p}' || true)"
+      reason="$(grep -m1 -o '<skipped[^>]*message="[^"]*"' "$xml" | sed -n '1{s/.*message="//; s/.*&#x0A;//; s/"$//; p}' || true)"
       echo "$label|$reason"
     fi
   done >"$logdir/$name.skipped" || true
