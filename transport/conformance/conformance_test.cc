@@ -62,7 +62,6 @@ std::vector<Variant> variants() {
 using Param = std::tuple<Variant, Check>;
 
 void PrintTo(const Variant& v, std::ostream* os) { *os << v.name; }
-void PrintTo(const Check& c, std::ostream* os) { *os << c.name; }
 
 class Conformance : public ::testing::TestWithParam<Param> {};
 
