@@ -76,14 +76,14 @@ struct EcnMarking {
 
 // DCQCN at the senders (reaction point) and receivers (notification point).
 struct Dcqcn {
-  double g = kDcqcnDefaults.g;                                    // gain of the congestion estimate alpha
-  uint64_t alpha_timer_ns = kDcqcnDefaults.alpha_timer_ns;        // alpha decays when no CNP came for this long
-  uint64_t rate_timer_ns = kDcqcnDefaults.rate_increase_timer_ns; // rate increase period
-  uint64_t byte_counter_bytes = kDcqcnDefaults.byte_counter_bytes;  // rate increase every this many bytes sent
-  double rate_ai_gbps = kDcqcnDefaults.additive_increase_gbps;    // additive increase step
-  double rate_hai_gbps = kDcqcnDefaults.hyper_increase_gbps;      // hyper increase step
+  double g = kDcqcnDefaults.g;                                        // gain of the congestion estimate alpha
+  uint64_t alpha_timer_ns = kDcqcnDefaults.alpha_timer_ns;            // alpha decays when no CNP came for this long
+  uint64_t rate_timer_ns = kDcqcnDefaults.rate_increase_timer_ns;     // rate increase period
+  uint64_t byte_counter_bytes = kDcqcnDefaults.byte_counter_bytes;    // rate increase every this many bytes sent
+  double rate_ai_gbps = kDcqcnDefaults.additive_increase_gbps;        // additive increase step
+  double rate_hai_gbps = kDcqcnDefaults.hyper_increase_gbps;          // hyper increase step
   uint32_t fast_recovery_steps = kDcqcnDefaults.fast_recovery_steps;  // increase periods spent in fast recovery
-  uint64_t cnp_interval_ns = kDcqcnDefaults.cnp_interval_ns;      // at most one CNP per flow per interval
+  uint64_t cnp_interval_ns = kDcqcnDefaults.cnp_interval_ns;          // at most one CNP per flow per interval
 };
 
 struct SimFabric {

@@ -45,8 +45,8 @@ struct LinkId {
 
 // DCQCN (Zhu et al., SIGCOMM 2015) with ECN marking at the switches. Off by default.
 //
-// The defaults are the paper's (its table of parameters and section 5; docs/simulation.md
-// gives the sources). They are the only DCQCN defaults in the tree: the scenario format
+// The defaults are the paper's, for 40 Gb/s links (docs/simulation.md gives the source of
+// each). They are the only DCQCN defaults in the tree: the scenario format
 // (scenarios/fabric_spec.h) takes its own from this struct.
 struct CongestionConfig {
   bool enabled = false;
@@ -70,7 +70,9 @@ struct CongestionConfig {
 
 // Priority flow control, one class for all traffic: a switch whose buffered bytes that
 // came in on a port pass xoff pauses the sender at the other end of that port until
-// they drain below xon. Off by default.
+// they drain below xon. Off by default. No headroom is reserved: what arrives after
+// XOFF (about a round trip of data) goes into the egress queue, so switch buffers must
+// hold it (docs/simulation.md, "XOFF, XON and headroom").
 struct PfcConfig {
   bool enabled = false;
   uint64_t xoff_bytes = 512 << 10;

@@ -183,6 +183,7 @@ TEST(Congestion, DcqcnSharesATwoToOneIncastWithoutSustainedPause) {
   RecordProperty("fair_gbps", std::to_string(r.fair_gbps));
   RecordProperty("paused_fraction", std::to_string(r.paused_fraction));
   RecordProperty("pauses_in_window", std::to_string(r.pauses));
+  RecordProperty("pauses_to_window_end", std::to_string(r.counters.pfc_pauses));
   RecordProperty("max_queue_bytes", std::to_string(r.counters.max_switch_queue_bytes));
   for (double gbps : r.gbps) EXPECT_NEAR(gbps, r.fair_gbps, 0.1 * r.fair_gbps);
   EXPECT_LT(r.paused_fraction, 0.01);
