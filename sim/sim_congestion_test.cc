@@ -114,6 +114,45 @@ TEST(DcqcnRate, CutsByHalfAlphaAndRecoversInStages) {
   EXPECT_GT(rate.gbps(), before);
 }
 
+// The defaults are the paper's (docs/simulation.md gives the source of each); the
+// scenario format reads the same struct, so changing one here changes both.
+TEST(DcqcnRate, DefaultsAreThePapers) {
+  const CongestionConfig c;
+  EXPECT_EQ(c.kmin_bytes, 5'000u);
+  EXPECT_EQ(c.kmax_bytes, 200'000u);
+  EXPECT_DOUBLE_EQ(c.pmax, 0.01);
+  EXPECT_EQ(c.cnp_interval_ns, 50'000u);
+  EXPECT_DOUBLE_EQ(c.g, 1.0 / 256);
+  EXPECT_EQ(c.alpha_timer_ns, 55'000u);
+  EXPECT_EQ(c.rate_increase_timer_ns, 55'000u);
+  EXPECT_EQ(c.byte_counter_bytes, 10'000'000u);
+  EXPECT_EQ(c.fast_recovery_steps, 5u);
+  EXPECT_DOUBLE_EQ(c.additive_increase_gbps, 0.04);
+  EXPECT_DOUBLE_EQ(c.hyper_increase_gbps, 0.4);
+}
+
+// From the F-th increase event on (max(T, BC) >= F), each timer event raises the target
+// by R_AI (40 Mb/s) and moves the rate halfway to it.
+TEST(DcqcnRate, AdditiveIncreaseRaisesTheTargetByRai) {
+  CongestionConfig c;
+  c.enabled = true;
+  DcqcnRate rate(c, 40);
+  rate.on_cnp(1'000);  // alpha 1: target 40, rate 20
+  for (uint32_t i = 0; i < c.fast_recovery_steps; ++i) rate.on_timer();
+  // A second cut in the same alpha period (alpha still 1) leaves the target below the
+  // line, where the additive steps show.
+  double target = rate.gbps();
+  double current = target / 2;
+  rate.on_cnp(2'000);
+  EXPECT_DOUBLE_EQ(rate.gbps(), current);
+  for (uint32_t event = 1; event <= c.fast_recovery_steps + 3; ++event) {
+    rate.on_timer();
+    if (event >= c.fast_recovery_steps) target += c.additive_increase_gbps;
+    current = (target + current) / 2;
+    EXPECT_NEAR(rate.gbps(), current, 1e-12) << "event " << event;
+  }
+}
+
 TEST(Congestion, SwitchesMarkAndReceiversNotifyOnlyWhenEnabled) {
   for (bool enabled : {false, true}) {
     World w(with(enabled, false, 3));
