@@ -168,9 +168,9 @@ TEST(Congestion, SwitchesMarkAndReceiversNotifyOnlyWhenEnabled) {
   }
 }
 
-// Validation: the DCQCN paper's 2:1 incast (Zhu et al., SIGCOMM 2015): two senders into
-// one 40 Gb/s port, 256 MiB each in 1 MiB writes, PFC on (as in the paper's RoCE
-// fabric), DCQCN at its defaults or off. Measured over the middle half of the ideal time,
+// Validation: a 2:1 incast at the DCQCN paper's link rate (Zhu et al., SIGCOMM 2015): two
+// senders into one 40 Gb/s port, 256 MiB each in 1 MiB writes, PFC on (RoCEv2 as the
+// paper runs it), DCQCN at its defaults or off. Measured over the middle half of the ideal time,
 // after DCQCN's start-up.
 struct IncastResult {
   double gbps[2] = {0, 0};  // each flow's payload rate over the window
