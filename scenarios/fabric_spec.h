@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "scenarios/named.h"
+#include "sim/config.h"
 
 namespace ferry::scenarios {
 
@@ -61,24 +62,28 @@ inline constexpr Named<Retransmit> kRetransmitNames[] = {
     {"go_back_zero", Retransmit::kGoBackZero},
 };
 
+// The ECN and DCQCN defaults are sim's own (sim/config.h: the paper's), so that a
+// scenario and a SimulationConfig left at their defaults run the same DCQCN.
+inline constexpr sim::CongestionConfig kDcqcnDefaults{};
+
 // RED-style ECN marking at the switch egress queues: no mark below kmin, a probability
 // rising linearly to pmax at kmax, every packet above kmax.
 struct EcnMarking {
-  uint64_t kmin_bytes = 5'000;
-  uint64_t kmax_bytes = 200'000;
-  double pmax = 0.01;
+  uint64_t kmin_bytes = kDcqcnDefaults.kmin_bytes;
+  uint64_t kmax_bytes = kDcqcnDefaults.kmax_bytes;
+  double pmax = kDcqcnDefaults.pmax;
 };
 
 // DCQCN at the senders (reaction point) and receivers (notification point).
 struct Dcqcn {
-  double g = 1.0 / 256;                      // gain of the congestion estimate alpha
-  uint64_t alpha_timer_ns = 55'000;          // alpha decays when no CNP came for this long
-  uint64_t rate_timer_ns = 55'000;           // rate increase period
-  uint64_t byte_counter_bytes = 10'000'000;  // rate increase every this many bytes sent
-  double rate_ai_gbps = 0.04;                // additive increase step
-  double rate_hai_gbps = 0.4;                // hyper increase step
-  uint32_t fast_recovery_steps = 5;          // increase periods spent in fast recovery
-  uint64_t cnp_interval_ns = 50'000;         // at most one CNP per flow per interval
+  double g = kDcqcnDefaults.g;                                        // gain of the congestion estimate alpha
+  uint64_t alpha_timer_ns = kDcqcnDefaults.alpha_timer_ns;            // alpha decays when no CNP came for this long
+  uint64_t rate_timer_ns = kDcqcnDefaults.rate_increase_timer_ns;     // rate increase period
+  uint64_t byte_counter_bytes = kDcqcnDefaults.byte_counter_bytes;    // rate increase every this many bytes sent
+  double rate_ai_gbps = kDcqcnDefaults.additive_increase_gbps;        // additive increase step
+  double rate_hai_gbps = kDcqcnDefaults.hyper_increase_gbps;          // hyper increase step
+  uint32_t fast_recovery_steps = kDcqcnDefaults.fast_recovery_steps;  // increase periods spent in fast recovery
+  uint64_t cnp_interval_ns = kDcqcnDefaults.cnp_interval_ns;          // at most one CNP per flow per interval
 };
 
 struct SimFabric {

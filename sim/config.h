@@ -44,31 +44,35 @@ struct LinkId {
 };
 
 // DCQCN (Zhu et al., SIGCOMM 2015) with ECN marking at the switches. Off by default.
+//
+// The defaults are the paper's, for 40 Gb/s links (docs/simulation.md gives the source of
+// each). They are the only DCQCN defaults in the tree: the scenario format
+// (scenarios/fabric_spec.h) takes its own from this struct.
 struct CongestionConfig {
   bool enabled = false;
   // Switch egress marking on the queue a packet joins: none below kmin, probability
   // rising linearly to pmax at kmax, every packet above kmax.
-  uint64_t kmin_bytes = 100 << 10;
-  uint64_t kmax_bytes = 400 << 10;
-  double pmax = 0.2;
-  // Notification point: at most one CNP per endpoint in this interval. With the
-  // reaction point's defaults (the paper's), shorter intervals cut the rate several times
-  // before the queue can drain, and flows settle far below the line.
+  uint64_t kmin_bytes = 5'000;
+  uint64_t kmax_bytes = 200'000;
+  double pmax = 0.01;
+  // Notification point: at most one CNP per endpoint in this interval (the paper's N).
   uint64_t cnp_interval_ns = 50'000;
   // Reaction point.
-  double g = 1.0 / 256;                    // alpha's gain
-  uint64_t alpha_timer_ns = 55'000;        // alpha decays once per interval without a CNP
+  double g = 1.0 / 256;                        // alpha's gain
+  uint64_t alpha_timer_ns = 55'000;            // alpha decays once per interval without a CNP
   uint64_t rate_increase_timer_ns = 55'000;
-  uint64_t byte_counter_bytes = 10 << 20;  // a rate increase every this many bytes sent
+  uint64_t byte_counter_bytes = 10'000'000;    // a rate increase every this many bytes sent
   uint32_t fast_recovery_steps = 5;
-  double additive_increase_gbps = 5;
-  double hyper_increase_gbps = 50;
+  double additive_increase_gbps = 0.04;        // R_AI, 40 Mb/s
+  double hyper_increase_gbps = 0.4;            // R_HAI, 400 Mb/s (10 R_AI)
   double min_rate_gbps = 0.1;
 };
 
 // Priority flow control, one class for all traffic: a switch whose buffered bytes that
 // came in on a port pass xoff pauses the sender at the other end of that port until
-// they drain below xon. Off by default.
+// they drain below xon. Off by default. No headroom is reserved: what arrives after
+// XOFF (about a round trip of data) goes into the egress queue, so switch buffers must
+// hold it (docs/simulation.md, "XOFF, XON and headroom").
 struct PfcConfig {
   bool enabled = false;
   uint64_t xoff_bytes = 512 << 10;

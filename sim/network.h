@@ -35,6 +35,7 @@ struct NetworkCounters {
   uint64_t max_switch_queue_bytes = 0;
   uint64_t ecn_marked = 0;   // packets a switch marked
   uint64_t pfc_pauses = 0;   // PAUSE frames a switch sent
+  uint64_t pfc_paused_ns = 0;  // time devices spent paused, summed over every device
 };
 
 class Network {

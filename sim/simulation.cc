@@ -133,6 +133,7 @@ SimulationCounters Simulation::counters() const {
   c.max_switch_queue_bytes = n.max_switch_queue_bytes;
   c.ecn_marked = n.ecn_marked;
   c.pfc_pauses = n.pfc_pauses;
+  c.pfc_paused_ns = n.pfc_paused_ns;
   return c;
 }
 

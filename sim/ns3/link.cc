@@ -86,7 +86,13 @@ void LinkDevice::wake() {
   if (!tx_done_pending_ && !paused_) schedule_tx_done();
 }
 
+uint64_t LinkDevice::paused_ns() const {
+  return paused_ns_ + (paused_ ? now_ns() - paused_since_ns_ : 0);
+}
+
 void LinkDevice::set_paused(bool paused) {
+  if (paused && !paused_) paused_since_ns_ = now_ns();
+  if (!paused && paused_) paused_ns_ += now_ns() - paused_since_ns_;
   paused_ = paused;
   if (!paused_ && !tx_done_pending_ && (source_ != nullptr || !queue_.empty())) schedule_tx_done();
 }

@@ -79,6 +79,8 @@ class LinkDevice final : public ns3::NetDevice {
   uint64_t queued_bytes() const { return queued_bytes_; }
   // When the frame now on the wire has left (now, if none).
   uint64_t free_at_ns() const;
+  // How long PFC kept this device paused, up to now (a pause still on counts so far).
+  uint64_t paused_ns() const;
 
   // Switch ports: sends `frame` now if the link is free, else queues it; true if queued.
   bool send(Frame* frame);
@@ -139,6 +141,8 @@ class LinkDevice final : public ns3::NetDevice {
   FramePort* source_ = nullptr;
   QueueObserver* observer_ = nullptr;
   bool paused_ = false;
+  uint64_t paused_since_ns_ = 0;
+  uint64_t paused_ns_ = 0;  // of the pauses that ended
 
   std::deque<Frame*> queue_;
   uint64_t queued_bytes_ = 0;

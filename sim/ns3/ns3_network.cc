@@ -129,7 +129,11 @@ class Ns3Network final : public Network {
   double link_gbps(const LinkId& id) const override { return find(id).a->gbps(); }
   uint64_t link_delay_ns(const LinkId& id) const override { return find(id).a->delay_ns(); }
 
-  NetworkCounters counters() const override { return counters_; }
+  NetworkCounters counters() const override {
+    NetworkCounters counters = counters_;
+    for (const Link& link : fabric_.links) counters.pfc_paused_ns += link.a->paused_ns() + link.b->paused_ns();
+    return counters;
+  }
 
  private:
   const Link& find(const LinkId& id) const {
