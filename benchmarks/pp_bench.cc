@@ -1,10 +1,11 @@
-// Pipeline-parallel sends against the line rate, on the sim provider (ns-3, RoCE RC).
+// Pipeline-parallel sends against the line rate, on the sim provider (ns-3).
 //
 //   bazel run --config=opt //benchmarks:pp_bench
 //
-// BM_PipelineThroughput/<in flight>  stage 0 sends 64 micro-batches of 512 KiB to stage 1
-//                                    over one 400 Gbit/s link, with that many writes in
-//                                    flight (8 credits), every byte checked at stage 1.
+// BM_PipelineThroughput/in_flight:N/srd:S  stage 0 sends 64 micro-batches of 512 KiB to
+//                                    stage 1 over one 400 Gbit/s link (RoCE RC, or SRD
+//                                    with S = 1), with N writes in flight (8 credits),
+//                                    every byte checked at stage 1.
 //   Time is virtual: from stage 1 having micro-batch 0 to it having the last one, so the
 //   connection's setup and the first micro-batch's latency stay out.
 //   line_rate      payload bits over that time / 400 Gbit/s (frame headers count against it:
@@ -27,10 +28,11 @@ constexpr uint32_t kCredits = 8;
 
 void BM_PipelineThroughput(benchmark::State& state) {
   const auto in_flight = static_cast<uint32_t>(state.range(0));
+  const EndpointKind kind = state.range(1) ? EndpointKind::kSrd : EndpointKind::kRc;
   for (auto _ : state) {
     pp::testing::PipelineOptions o;
     o.world.provider = fabrics::kSim;
-    o.world.kind = EndpointKind::kRc;
+    o.world.kind = kind;
     o.world.ranks = 2;
     o.world.rail_gbps = {kLinkGbps};
     o.credits = kCredits;
@@ -63,7 +65,12 @@ void BM_PipelineThroughput(benchmark::State& state) {
     state.counters["in_flight"] = p.senders[0]->window();
   }
 }
-BENCHMARK(BM_PipelineThroughput)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->UseManualTime()->Iterations(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PipelineThroughput)
+    ->ArgsProduct({{1, 2, 4, 8}, {0, 1}})
+    ->ArgNames({"in_flight", "srd"})
+    ->UseManualTime()
+    ->Iterations(1)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
