@@ -281,6 +281,12 @@ TEST(ScenarioErrors, PipelineStagesNeedLayersAndGpus) {
                    "nodes x 8 GPUs)"}));
 }
 
+TEST(ScenarioErrors, PipelineInFlightWithinTheLinksWindow) {
+  EXPECT_EQ(errors(with_workload("  - kind: pp\n    stages: 2\n    micro_batches: 4\n    micro_batch_tokens: 1k\n"
+                                 "    max_in_flight: 33\n")),
+            (Lines{"bad.yaml:15:20: workloads[0].max_in_flight: must be at most 32, got 33"}));
+}
+
 TEST(ScenarioErrors, WeightLoadPerNodeCountsNodes) {
   EXPECT_EQ(errors(with_workload("  - kind: weight_load\n    placement: per_node\n    ranks: 4\n")),
             Lines{"bad.yaml:13:12: workloads[0].ranks: ranks 4 needs 4 nodes; the cluster has 2"});

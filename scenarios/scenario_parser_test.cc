@@ -60,6 +60,7 @@ workloads:
     tp: 4
     micro_batches: 6
     micro_batch_tokens: 2k
+    max_in_flight: 8
   - kind: weight_load
     size: 10 GiB
     ranks: 16
@@ -144,6 +145,7 @@ TEST(ScenarioParser, ReadsEveryField) {
   EXPECT_EQ(pp.ranks(), 16u);
   EXPECT_EQ(pp.micro_batches, 6u);
   EXPECT_EQ(pp.micro_batch_tokens, 1024u);
+  EXPECT_EQ(pp.max_in_flight, 8u);
 
   const auto& weights = std::get<WeightLoadSpec>(s.workloads[4].params);
   EXPECT_EQ(weights.bytes, uint64_t{5} << 30);

@@ -171,6 +171,9 @@ PipelineSpec parse_pipeline(MappingReader& reader, const Context& context) {
   spec.micro_batches =
       static_cast<uint32_t>(reader.whole("micro_batches", Presence::kRequired, kCountRange).value_or(0));
   spec.micro_batch_tokens = reader.tokens("micro_batch_tokens", Presence::kRequired, kTokenRange).value_or(0);
+  // At most half the pipeline link's tag window (pp::StageLink::kMaxInFlight).
+  spec.max_in_flight = static_cast<uint32_t>(
+      reader.whole("max_in_flight", Presence::kOptional, WholeRange{1, 32}).value_or(spec.max_in_flight));
   if (tp) {
     spec.tp = static_cast<uint32_t>(*tp);
     check_tp_splits_model(reader, "tp", *tp, context.model);

@@ -101,6 +101,8 @@ struct PipelineSpec {
   uint32_t tp = 1;  // GPUs per stage
   uint32_t micro_batches = 0;
   uint64_t micro_batch_tokens = 0;
+  // Micro-batches each stage keeps in flight to the next (writes not yet completed).
+  uint32_t max_in_flight = 4;
 
   uint64_t ranks() const { return uint64_t{stages} * tp; }
 };

@@ -74,6 +74,12 @@ Result<TransferId> Engine::write_paged(const std::string& peer, const PagedTrans
   return impl_->write_paged(peer, pages, notify, std::move(done));
 }
 
+Result<TransferId> Engine::write_gather(const std::string& peer, std::span<const WriteSource> sources,
+                                        RemoteRegion dst, uint64_t dst_offset, std::optional<Notify> notify,
+                                        TransferDone done) {
+  return impl_->write_gather(peer, sources, dst, dst_offset, notify, std::move(done));
+}
+
 Result<TransferId> Engine::scatter(const void* src, uint64_t bytes, std::span<const ScatterTarget> targets,
                                    std::optional<Notify> notify, TransferDone done) {
   if (targets.empty()) return make_error(ErrorCode::kInvalidArgument, "scatter to no targets");

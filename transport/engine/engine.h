@@ -82,6 +82,12 @@ struct PagedTransfer {
   uint64_t dst_stride = 0;
 };
 
+// One local range of a gathered write (Engine::write_gather).
+struct WriteSource {
+  const void* src = nullptr;
+  uint64_t bytes = 0;
+};
+
 struct ScatterTarget {
   std::string peer;
   RemoteRegion region;
@@ -150,6 +156,12 @@ class Engine {
                            TransferDone done);
   Result<TransferId> write_paged(const std::string& peer, const PagedTransfer& pages,
                                  std::optional<Notify> notify, TransferDone done);
+  // One write of `sources` laid end to end at dst_offset, each source in registered memory
+  // (not necessarily the same registration): a small header and a payload land together,
+  // under one notification. At most the rails' max_sge sources, none empty.
+  Result<TransferId> write_gather(const std::string& peer, std::span<const WriteSource> sources,
+                                  RemoteRegion dst, uint64_t dst_offset, std::optional<Notify> notify,
+                                  TransferDone done);
   Result<TransferId> scatter(const void* src, uint64_t bytes, std::span<const ScatterTarget> targets,
                              std::optional<Notify> notify, TransferDone done);
   Result<TransferId> notify(const std::string& peer, Notify notify, TransferDone done);

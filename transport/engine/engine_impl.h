@@ -107,6 +107,9 @@ struct Engine::Impl {
                            uint64_t dst_offset, std::optional<Notify> notify, TransferDone done);
   Result<TransferId> write_paged(const std::string& peer, const PagedTransfer& pages,
                                  std::optional<Notify> notify, TransferDone done);
+  Result<TransferId> write_gather(const std::string& peer, std::span<const WriteSource> sources,
+                                  RemoteRegion dst, uint64_t dst_offset, std::optional<Notify> notify,
+                                  TransferDone done);
   Result<TransferId> scatter(const void* src, uint64_t bytes, std::span<const ScatterTarget> targets,
                              std::optional<Notify> notify, TransferDone done);
   Result<TransferId> notify(const std::string& peer, Notify notify, TransferDone done);

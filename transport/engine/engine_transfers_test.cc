@@ -69,6 +69,52 @@ TEST_P(EngineTransfers, SmallWriteCarriesItsNotificationAsTheImmediate) {
   EXPECT_EQ(w.rx_bytes(1), 64u);
 }
 
+// A header from its own registration and a payload from the world's buffer land end to end
+// under one notification: one work request when small, striped pieces when large.
+TEST_P(EngineTransfers, GatheredWriteLandsItsSourcesEndToEnd) {
+  for (const uint64_t payload : {uint64_t{100}, uint64_t{300'000}}) {
+    World w(options(2, {100, 100}));
+    w.fill(0, 0, payload, 4);
+    std::vector<uint8_t> header(16);
+    std::iota(header.begin(), header.end(), uint8_t{200});
+    ASSERT_TRUE(w.engine(0).register_memory(header.data(), header.size()).ok());
+    int notified = 0;
+    ASSERT_TRUE(w.engine(1).expect("rank0", 7, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
+    const WriteSource sources[] = {{header.data(), header.size()}, {w.buffers[0].data(), payload}};
+    Outcome out;
+    auto id = w.engine(0).write_gather("rank1", sources, w.regions[0][1], 1000, Notify{7, 0}, out.callback());
+    ASSERT_TRUE(id.ok()) << id.error().to_string();
+    ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
+    EXPECT_TRUE(out.result.ok()) << out.result.error().message;
+    EXPECT_TRUE(std::equal(header.begin(), header.end(), w.buffers[1].begin() + 1000));
+    EXPECT_TRUE(w.holds(1, 1016, 0, 0, payload, 4)) << payload << " bytes";
+    EXPECT_EQ(w.buffers[1][999], 0) << "a byte before the target range was written";
+    EXPECT_EQ(w.buffers[1][1016 + payload], 0) << "a byte after the target range was written";
+    if (payload == 100) {
+      EXPECT_EQ(w.engine(0).stats().peers["rank1"].operations, 1u) << "one work request";
+    }
+    // The header's registration is held until the write is done.
+    EXPECT_TRUE(w.engine(0).deregister_memory(header.data()).ok());
+    w.linger();
+    EXPECT_EQ(out.calls, 1);
+    EXPECT_EQ(notified, 1);
+  }
+}
+
+TEST_P(EngineTransfers, GatheredWriteRefusesEmptyAndUnregisteredSources) {
+  World w(options());
+  std::vector<uint8_t> loose(16);
+  const WriteSource unregistered[] = {{loose.data(), loose.size()}};
+  const WriteSource empty[] = {{w.buffers[0].data(), 0}};
+  for (auto sources : {std::span<const WriteSource>(unregistered), std::span<const WriteSource>(empty),
+                       std::span<const WriteSource>()}) {
+    auto id = w.engine(0).write_gather("rank1", sources, w.regions[0][1], 0, std::nullopt,
+                                       [](const TransferResult&) {});
+    ASSERT_FALSE(id.ok());
+    EXPECT_EQ(id.error().code, ErrorCode::kInvalidArgument) << id.error().message;
+  }
+}
+
 TEST_P(EngineTransfers, PagedWriteFollowsBothBlockTables) {
   WorldOptions o = options();
   o.bytes = 512 * 1024;

@@ -106,7 +106,7 @@ void Engine::Impl::submit(uint32_t peer_index, uint32_t r) {
         }
         for (uint32_t s = 0; s < piece.num_sge; ++s) {
           Sge sge = t.sges[piece.first_sge + s];
-          sge.lkey = lkey;
+          sge.lkey = sge.lkey == 0 ? lkey : t.more_locals[sge.lkey - 1]->lkey(r);
           batch_sges.push_back(sge);
         }
         wr.opcode = piece.with_imm ? Opcode::kWriteWithImm : Opcode::kWrite;

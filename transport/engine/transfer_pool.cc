@@ -64,6 +64,10 @@ void TransferPool::release_transfer(uint32_t index) {
   Transfer& t = transfers_[index];
   if (!t.live) return;
   if (t.local != nullptr && t.local->in_flight > 0) --t.local->in_flight;
+  for (Registration* more : t.more_locals) {
+    if (more->in_flight > 0) --more->in_flight;
+  }
+  t.more_locals.clear();
   t.live = false;
   t.done = nullptr;
   t.sges.clear();

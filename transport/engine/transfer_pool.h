@@ -46,6 +46,9 @@ struct Transfer {
   TransferDone done;
   TransferResult error;  // the first failure; success until one is recorded
   Registration* local = nullptr;
+  // A gathered write's other source registrations; an sge's lkey field holds, until it is
+  // posted, 0 for `local` or i for more_locals[i - 1].
+  std::vector<Registration*> more_locals;
   uint32_t remote_region = 0;
   std::vector<Sge> sges;  // lkeys filled in per rail at posting
   std::optional<Notify> notify;

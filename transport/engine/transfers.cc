@@ -109,6 +109,63 @@ Result<TransferId> Engine::Impl::write(const std::string& peer, const void* src,
   return launch(t);
 }
 
+Result<TransferId> Engine::Impl::write_gather(const std::string& peer, std::span<const WriteSource> sources,
+                                              RemoteRegion dst, uint64_t dst_offset, std::optional<Notify> notify,
+                                              TransferDone done) {
+  auto p = find_peer(peer);
+  if (!p.ok()) return p.error();
+  if (sources.empty() || sources.size() > rails.max_sge()) {
+    return make_error(ErrorCode::kInvalidArgument, "a gathered write of " + std::to_string(sources.size()) +
+                                                       " sources, expected 1 to " + std::to_string(rails.max_sge()));
+  }
+  std::vector<Registration*> locals;
+  uint64_t total = 0;
+  for (const WriteSource& source : sources) {
+    if (source.bytes == 0) return make_error(ErrorCode::kInvalidArgument, "a gathered source of 0 bytes");
+    auto local = local_registration(source.src, source.bytes);
+    if (!local.ok()) return local.error();
+    locals.push_back(*local);
+    total += source.bytes;
+  }
+  auto target = remote_target(*p, dst, dst_offset, total);
+  if (!target.ok()) return target.error();
+
+  const uint32_t t = start_transfer(locals[0], std::move(done), notify);
+  Transfer& transfer = pool.transfer(t);
+  for (size_t i = 1; i < locals.size(); ++i) {
+    transfer.more_locals.push_back(locals[i]);
+    ++locals[i]->in_flight;
+  }
+  transfer.remote_region = dst.id - 1;
+  if (notify) transfer.notify_peers.push_back(*p);
+  // Pieces as for a write of `total` bytes; a piece takes one sge per source it spans
+  // (so at most sources.size() of them), each naming its source's registration.
+  const uint64_t piece_bytes = piece_limit(*p, total);
+  const uint64_t remote_addr = (*target)->addr + dst_offset;
+  size_t source = 0;
+  uint64_t in_source = 0;
+  for (uint64_t off = 0; off < total;) {
+    const uint64_t n = std::min(piece_bytes, total - off);
+    const uint32_t index = pool.new_piece(PieceKind::kData, t, *p, peers[*p].name);
+    Piece& piece = pool.piece(index);
+    piece.first_sge = static_cast<uint32_t>(transfer.sges.size());
+    piece.remote_addr = remote_addr + off;
+    piece.length = static_cast<uint32_t>(n);
+    for (uint64_t left = n; left > 0;) {
+      const uint64_t take = std::min(left, sources[source].bytes - in_source);
+      transfer.sges.push_back(Sge{reinterpret_cast<uint64_t>(sources[source].src) + in_source,
+                                  static_cast<uint32_t>(take), static_cast<uint32_t>(source)});
+      in_source += take;
+      left -= take;
+      if (in_source == sources[source].bytes) ++source, in_source = 0;
+    }
+    piece.num_sge = static_cast<uint32_t>(transfer.sges.size()) - piece.first_sge;
+    pending_pieces.push_back(index);
+    off += n;
+  }
+  return launch(t);
+}
+
 Result<TransferId> Engine::Impl::write_paged(const std::string& peer, const PagedTransfer& pages,
                                              std::optional<Notify> notify, TransferDone done) {
   auto p = find_peer(peer);

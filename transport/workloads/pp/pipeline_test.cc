@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <tuple>
+#include <vector>
 
 namespace ferry::pp::testing {
 namespace {
@@ -37,6 +39,14 @@ class Pipelines : public ::testing::TestWithParam<std::tuple<std::string, Endpoi
 // More micro-batches than credits, sizes from 0 to above the stripe threshold.
 TEST_P(Pipelines, FourStagesForwardEveryByteInOrder) {
   Pipeline p(options());
+  expect_clean_run(p);
+}
+
+// Each send waits for the previous one to be in place: one micro-batch in flight.
+TEST_P(Pipelines, FourStagesOneMicroBatchInFlight) {
+  PipelineOptions o = options();
+  o.in_flight = 1;
+  Pipeline p(o);
   expect_clean_run(p);
 }
 
@@ -122,6 +132,54 @@ TEST(PipelineDeterminism, SameSeedSameTrace) {
   const uint64_t first = trace_hash_of_run(7);
   EXPECT_EQ(first, trace_hash_of_run(7));
   EXPECT_NE(first, trace_hash_of_run(8));
+}
+
+// Within the window, posts go out without waiting for each other: three writes are out
+// before the first completes, and a fourth waits for room.
+TEST(PipelineInFlight, TheWindowFillsBeforeAnyWriteCompletes) {
+  PipelineOptions o;
+  o.world.ranks = 2;
+  o.credits = 4;
+  o.in_flight = 3;
+  Pipeline p(o);
+  StageSender& tx = *p.senders[0];
+  StageReceiver& rx = *p.receivers[1];
+  ASSERT_EQ(tx.window(), 3u);
+  for (uint32_t b = 0; b < 3; ++b) std::fill_n(p.output(0, b), 1000, static_cast<uint8_t>(b + 1));
+  std::vector<Task<TransferResult>> posts;
+  for (uint32_t b = 0; b < 3; ++b) {
+    posts.push_back(tx.post(p.output(0, b), 1000));
+    posts.back().start();
+    ASSERT_TRUE(posts.back().done()) << "post " << b << " waited";
+    EXPECT_TRUE(posts.back().result().ok()) << posts.back().result().error().message;
+  }
+  EXPECT_EQ(tx.posted(), 3u);
+  EXPECT_EQ(tx.sent(), 0u);
+  Task<TransferResult> fourth = tx.post(p.output(0, 0), 1000);
+  fourth.start();
+  EXPECT_FALSE(fourth.done()) << "a fourth write went out beside three in flight";
+  ASSERT_TRUE(p.cluster.run_until([&] { return fourth.done(); }));
+  EXPECT_TRUE(fourth.result().ok()) << fourth.result().error().message;
+  EXPECT_GE(tx.sent(), 1u);
+
+  Task<TransferResult> beyond = tx.wait_sent(5);
+  beyond.start();
+  ASSERT_TRUE(beyond.done());
+  EXPECT_EQ(beyond.result().error().code, ErrorCode::kInvalidArgument);
+  Task<TransferResult> all = tx.wait_sent(4);
+  all.start();
+  ASSERT_TRUE(p.cluster.run_until([&] { return all.done(); }));
+  EXPECT_TRUE(all.result().ok()) << all.result().error().message;
+  EXPECT_EQ(tx.sent(), 4u);
+  for (uint64_t m = 0; m < 4; ++m) {
+    Task<Result<Message>> got = rx.recv();
+    got.start();
+    ASSERT_TRUE(p.cluster.run_until([&] { return got.done(); }));
+    ASSERT_TRUE(got.result().ok()) << got.result().error().message;
+    EXPECT_EQ(got.result()->sequence, m);
+    ASSERT_EQ(got.result()->bytes.size(), 1000u);
+    EXPECT_EQ(got.result()->bytes[999], m % 3 + 1);
+  }
 }
 
 TEST(PipelineMisuse, OversizeAndConcurrentCallsAreRefusedWithoutBreakingTheLink) {

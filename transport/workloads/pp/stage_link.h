@@ -16,7 +16,7 @@
 
 namespace ferry::pp {
 
-// Each slot starts with this header, written by the sender after the payload.
+// The header in front of each payload, written by the same write as the payload.
 struct SlotHeader {
   uint64_t sequence = 0;
   uint64_t bytes = 0;
@@ -30,10 +30,14 @@ struct StageLink {
   // Each link takes a data window and a credit window of TagSpace::kPipeline.
   static constexpr uint32_t kTagsPerLink = 2 * kTagWindow;
   static constexpr uint32_t kMaxLinks = kTagsPerSpace / kTagsPerLink;
-  // The payload starts this far into its slot, after the header (cache-line aligned).
+  // The payload starts this far into its slot (cache-line aligned), right after the
+  // header: one write carries both.
   static constexpr uint64_t kPayloadOffset = 64;
-  // Registered memory the sender writes each header from.
-  static constexpr uint64_t kSenderScratchBytes = sizeof(SlotHeader);
+  static constexpr uint64_t kHeaderOffset = kPayloadOffset - sizeof(SlotHeader);
+  // Micro-batches one sender may have in flight, whatever the credits (see max_in_flight()).
+  static constexpr uint32_t kMaxInFlight = kTagWindow / 2;
+  // Registered memory the sender writes headers from: one per micro-batch in flight.
+  static constexpr uint64_t kSenderScratchBytes = kMaxInFlight * sizeof(SlotHeader);
   // The largest message a link may carry: keeps the receive area's size within 64 bits.
   static constexpr uint64_t kMaxMessageBytes = uint64_t{1} << 40;
 
@@ -50,10 +54,14 @@ struct StageLink {
   uint64_t receive_area_bytes() const { return credits * slot_stride(); }
   uint32_t slot(uint64_t sequence) const { return static_cast<uint32_t>(sequence % credits); }
   uint64_t slot_offset(uint64_t sequence) const { return slot(sequence) * slot_stride(); }
+  // How many writes a sender may have out at once: no more than the slots, and few enough
+  // that a data tag is cleared only once every write of its earlier uses completed
+  // (in flight + credits <= kTagWindow; docs/pipeline-and-weights.md, "the tag rule").
+  uint32_t max_in_flight() const { return credits < kTagWindow / 2 ? credits : kTagWindow - credits; }
 
-  // The header the sender wrote into micro-batch `sequence`'s slot, read from `bytes` (its
-  // first sizeof(SlotHeader) bytes): refused unless it names that micro-batch and a
-  // payload that fits the slot.
+  // The header the sender wrote in front of micro-batch `sequence`'s payload, read from
+  // `bytes` (its first sizeof(SlotHeader) bytes, taken from kHeaderOffset of the slot):
+  // refused unless it names that micro-batch and a payload that fits the slot.
   Result<SlotHeader> parse_header(std::span<const uint8_t> bytes, uint64_t sequence) const;
 
   // The notification saying that micro-batch `sequence` is in its slot (receiver counts

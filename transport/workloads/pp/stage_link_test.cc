@@ -49,6 +49,28 @@ TEST(StageLink, SlotsHoldAHeaderAndAnAlignedPayload) {
   EXPECT_EQ(link.slot_offset(5), 2 * link.slot_stride());
 }
 
+// One write carries header and payload: the header ends where the payload starts.
+TEST(StageLink, TheHeaderLiesRightInFrontOfThePayload) {
+  EXPECT_EQ(StageLink::kHeaderOffset + sizeof(SlotHeader), StageLink::kPayloadOffset);
+}
+
+// A sender's writes in flight stay within the slots and leave the tag rule its margin:
+// in flight + credits <= the tag window.
+TEST(StageLink, WritesInFlightStayWithinTheSlotsAndTheTagWindow) {
+  EXPECT_EQ((StageLink{0, 1, 1}.max_in_flight()), 1u);
+  EXPECT_EQ((StageLink{0, 4, 1}.max_in_flight()), 4u);
+  EXPECT_EQ((StageLink{0, 32, 1}.max_in_flight()), 32u);
+  EXPECT_EQ((StageLink{0, 40, 1}.max_in_flight()), 24u);
+  EXPECT_EQ((StageLink{0, StageLink::kMaxCredits, 1}.max_in_flight()), 1u);
+  for (uint32_t credits = 1; credits <= StageLink::kMaxCredits; ++credits) {
+    const uint32_t window = StageLink{0, credits, 1}.max_in_flight();
+    EXPECT_GE(window, 1u);
+    EXPECT_LE(window, credits);
+    EXPECT_LE(window + credits, StageLink::kTagWindow);
+    EXPECT_LE(window * sizeof(SlotHeader), StageLink::kSenderScratchBytes);
+  }
+}
+
 TEST(StageLink, EveryLinkHasItsOwnTagsInThePipelineSpace) {
   std::set<uint16_t> seen;
   for (uint16_t id = 0; id < StageLink::kMaxLinks; ++id) {

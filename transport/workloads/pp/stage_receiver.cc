@@ -38,7 +38,7 @@ Task<Result<Message>> StageReceiver::receive_next() {
 
   const uint8_t* slot = slots_ + link_.slot_offset(sequence);
   std::array<uint8_t, sizeof(SlotHeader)> raw;
-  if (auto read = gpu::copy(raw.data(), slot, raw.size(), slots_memory_); !read.ok()) {
+  if (auto read = gpu::copy(raw.data(), slot + StageLink::kHeaderOffset, raw.size(), slots_memory_); !read.ok()) {
     co_return broken(link_failure(read, doing("reading its slot's header")));
   }
   const Result<SlotHeader> header = link_.parse_header(raw, sequence);

@@ -1,5 +1,6 @@
 // pp: micro-batches' activations flow through the stages, tp lanes side by side, one
-// coroutine per rank of each lane; the last stage checks every byte.
+// coroutine per rank of each lane; the last stage checks every byte. Each stage keeps up to
+// max_in_flight micro-batches on the wire to the next, cycling through as many buffers.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -27,22 +28,25 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
   c.report.planned = spec.micro_batches;
   pp::StageLink link;
   link.id = static_cast<uint16_t>(g_pipeline_links++ % pp::StageLink::kMaxLinks);
-  link.credits = 4;
+  link.credits = std::max<uint32_t>(4, spec.max_in_flight);
   link.max_message_bytes = lane_bytes;
   if (auto v = link.validate(); !v.ok()) return c.error(v.error().to_string());
   struct Lane {
     std::vector<std::unique_ptr<pp::StageSender>> senders;      // by boundary
     std::vector<std::unique_ptr<pp::StageReceiver>> receivers;  // by boundary
-    std::vector<uint8_t*> send_buffers;                         // by stage (last unused)
+    std::vector<std::vector<uint8_t*>> send_buffers;            // by stage (none for the last)
   };
   if (!c.takes_part(iota_ranks(0, spec.stages * spec.tp))) return;
   auto lanes = std::make_unique<std::vector<Lane>>(spec.tp);
   for (uint32_t j = 0; j < spec.tp; ++j) {
     Lane& lane = (*lanes)[j];
-    for (uint32_t s = 0; s < spec.stages; ++s) {
-      Result<Buffer> buf = c.world.registered(s * spec.tp + j, lane_bytes);
-      if (!buf.ok()) return c.error(buf.error().message);
-      lane.send_buffers.push_back(buf->data);
+    lane.send_buffers.resize(spec.stages);
+    for (uint32_t s = 0; s + 1 < spec.stages; ++s) {
+      for (uint32_t b = 0; b < spec.max_in_flight; ++b) {
+        Result<Buffer> buf = c.world.registered(s * spec.tp + j, lane_bytes);
+        if (!buf.ok()) return c.error(buf.error().message);
+        lane.send_buffers[s].push_back(buf->data);
+      }
     }
     // Senders where the sending rank is local, receivers where the receiving one is.
     for (uint32_t s = 0; s + 1 < spec.stages; ++s) {
@@ -57,7 +61,8 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
         Result<RemoteRegion> remote = c.world.import(from, *slots);
         if (!remote.ok()) return c.error(remote.error().message);
         lane.senders.back() =
-            std::make_unique<pp::StageSender>(c.world.engine(from), rank_name(to), link, *remote, 0, scratch->data);
+            std::make_unique<pp::StageSender>(c.world.engine(from), rank_name(to), link, *remote, 0, scratch->data,
+                                              spec.max_in_flight);
       }
       if (c.world.local(to)) {
         lane.receivers.back() =
@@ -78,25 +83,42 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
                        uint32_t micro_batches, uint64_t bytes, std::shared_ptr<std::vector<std::string>> failures,
                        std::shared_ptr<uint64_t> bad,
                        std::shared_ptr<std::vector<std::pair<uint64_t, uint64_t>>> held) -> Task<void> {
+    auto fail = [&](const std::string& why) {
+      failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " + why);
+    };
+    auto times_of = [&](uint64_t m) -> std::pair<uint64_t, uint64_t>& {
+      return (*held)[(uint64_t{lane_index} * stages + stage) * micro_batches + m];
+    };
+    pp::StageSender* tx = stage + 1 < stages ? lane->senders[stage].get() : nullptr;
+    const uint32_t ring = tx ? tx->window() : 1;
+    // A send's end is when this stage saw its write complete (waiting for its buffer).
+    uint64_t stamped = 0;
+    auto stamp_sent = [&](uint64_t count) {
+      for (; stamped < count; ++stamped) times_of(stamped).second = world->now_ns();
+    };
     for (uint64_t m = 0; m < micro_batches; ++m) {
-      uint8_t* out = lane->send_buffers[stage];
-      auto& times = (*held)[(uint64_t{lane_index} * stages + stage) * micro_batches + m];
+      auto& times = times_of(m);
+      uint8_t* out = nullptr;
+      if (tx) {
+        if (m >= ring) {
+          TransferResult freed = co_await tx->wait_sent(m + 1 - ring);
+          if (!freed.ok()) co_return fail(freed.error().message);
+          stamp_sent(m + 1 - ring);
+        }
+        out = lane->send_buffers[stage][m % ring];
+      }
       if (stage == 0) {
         for (uint64_t i = 0; i < bytes; ++i) out[i] = pp_byte(m, lane_index, i);
         times.first = world->now_ns();
       } else {
         Result<pp::Message> got = co_await lane->receivers[stage - 1]->recv();
         times.first = world->now_ns();
-        if (!got.ok()) {
-          failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
-                              got.error().to_string());
-          co_return;
-        }
+        if (!got.ok()) co_return fail(got.error().to_string());
         const auto& data = got->bytes;
         bool same = data.size() == bytes;
         for (uint64_t i = 0; same && i < bytes; ++i) same = data[i] == pp_byte(m, lane_index, i);
         if (!same) ++*bad;
-        if (stage + 1 == stages) {
+        if (!tx) {
           times.second = world->now_ns();
           lane->receivers[stage - 1]->release();
           continue;
@@ -104,14 +126,13 @@ void run_pp(RunContext& c, const PipelineSpec& spec) {
         std::memcpy(out, data.data(), std::min<uint64_t>(bytes, data.size()));
         lane->receivers[stage - 1]->release();
       }
-      TransferResult sent = co_await lane->senders[stage]->send(out, bytes);
-      times.second = world->now_ns();
-      if (!sent.ok()) {
-        failures->push_back("stage " + std::to_string(stage) + " lane " + std::to_string(lane_index) + ": " +
-                            sent.error().message);
-        co_return;
-      }
+      TransferResult posted = co_await tx->post(out, bytes);
+      if (!posted.ok()) co_return fail(posted.error().message);
     }
+    if (!tx) co_return;
+    TransferResult drained = co_await tx->wait_sent(tx->posted());
+    if (!drained.ok()) co_return fail(drained.error().message);
+    stamp_sent(micro_batches);
   };
   auto tasks = std::make_unique<std::vector<Task<void>>>();
   for (uint32_t j = 0; j < spec.tp; ++j) {

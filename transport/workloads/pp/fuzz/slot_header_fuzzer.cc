@@ -3,9 +3,11 @@
 // slot_header_fuzzer_test runs fixed inputs through it under Bazel's own toolchain).
 //
 // The input is a link (byte 0: credits, byte 1: id, bytes 2-9: max_message_bytes), the
-// micro-batch expected (bytes 10-17), then what lies in its slot. A link that validates
-// must lay its slots out within 64 bits; a parsed header must name that micro-batch, put
-// its payload inside the receive area, and be the bytes it was read from. A broken
+// micro-batch expected (bytes 10-17), then what lies at kHeaderOffset of its slot, where
+// the sender's one write put the header in front of the payload. A link that validates
+// must lay its slots out within 64 bits and keep its senders' windows within the tag rule
+// and the header scratch; a parsed header must name that micro-batch, put its payload
+// inside the receive area, and be the bytes it was read from. A broken
 // invariant aborts, which the fuzzer reports with the input that caused it.
 #include <algorithm>
 #include <cstddef>
@@ -44,6 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check(stride >= StageLink::kPayloadOffset + link.max_message_bytes && stride % StageLink::kPayloadOffset == 0,
         "a slot holds the header and the largest payload, aligned");
   check(link.receive_area_bytes() / link.credits == stride, "the receive area's size does not wrap");
+  check(StageLink::kHeaderOffset + sizeof(SlotHeader) == StageLink::kPayloadOffset,
+        "the header lies right in front of the payload");
+  const uint32_t window = link.max_in_flight();
+  check(window >= 1 && window <= link.credits && window + link.credits <= StageLink::kTagWindow,
+        "a sender's window fits the slots and the tag window");
+  check(window * sizeof(SlotHeader) <= StageLink::kSenderScratchBytes, "a sender's headers fit its scratch");
 
   const std::span<const uint8_t> slot(data + 18, size - 18);
   auto header = link.parse_header(slot, sequence);

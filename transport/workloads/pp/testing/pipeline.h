@@ -28,11 +28,17 @@ struct PipelineOptions {
   // Above the engine's stripe threshold: the largest micro-batches are multi-piece writes.
   uint64_t max_message_bytes = 300'000;
   uint32_t micro_batches = 40;
+  // Micro-batches each sender keeps in flight (its window is at most the credits): each
+  // stage cycles through as many output buffers.
+  uint32_t in_flight = 3;
+  // false: every micro-batch is max_message_bytes (benchmarks).
+  bool varied_sizes = true;
   uint64_t srd_reorder_window_ns = 5'000;
 };
 
 // Sizes vary from micro-batch to micro-batch; 0 and the maximum both occur.
 inline uint64_t message_bytes(const PipelineOptions& o, uint64_t m) {
+  if (!o.varied_sizes) return o.max_message_bytes;
   if (m % 11 == 5) return 0;
   if (m % 7 == 0) return o.max_message_bytes;
   return (m * 7919 + 13) % o.max_message_bytes + 1;
@@ -56,8 +62,10 @@ class Pipeline {
   explicit Pipeline(const PipelineOptions& o)
       : options(o),
         cluster(fabric(o), ferry::testing::engine_config(o.world)),
-        memory(cluster, link(0).receive_area_bytes() + kScratchSpan + o.max_message_bytes, o.world.memory),
-        finished_ns(stages(), 0) {
+        memory(cluster, link(0).receive_area_bytes() + kScratchSpan + o.in_flight * o.max_message_bytes,
+               o.world.memory),
+        finished_ns(stages(), 0),
+        arrived_ns(stages()) {
     const uint64_t scratch = link(0).receive_area_bytes();
     receivers.resize(stages());
     senders.resize(stages());
@@ -65,7 +73,8 @@ class Pipeline {
       // Every rank keeps the slots of the link into it at offset 0 of its area.
       senders[s] =
           std::make_unique<StageSender>(cluster.engine(s), ::ferry::rank_name(s + 1), link(s),
-                                        memory.view(s).remote[s + 1], 0, memory.view(s).local + scratch);
+                                        memory.view(s).remote[s + 1], 0, memory.view(s).local + scratch,
+                                        o.in_flight);
       receivers[s + 1] = std::make_unique<StageReceiver>(cluster.engine(s + 1), ::ferry::rank_name(s),
                                                          link(s), memory.view(s + 1).local);
     }
@@ -76,7 +85,11 @@ class Pipeline {
     return StageLink{static_cast<uint16_t>(s % StageLink::kMaxLinks), options.credits,
                      options.max_message_bytes};
   }
-  uint8_t* output(size_t s) { return memory.view(s).local + link(0).receive_area_bytes() + kScratchSpan; }
+  // Stage s's output buffer `b` (of options.in_flight).
+  uint64_t output_offset(uint32_t b = 0) const {
+    return link(0).receive_area_bytes() + kScratchSpan + b * options.max_message_bytes;
+  }
+  uint8_t* output(size_t s, uint32_t b = 0) { return memory.view(s).local + output_offset(b); }
   size_t stages() const { return options.world.ranks; }
   size_t last() const { return stages() - 1; }
 
@@ -123,11 +136,12 @@ class Pipeline {
   std::vector<std::unique_ptr<StageReceiver>> receivers;  // [s]: stage s-1 to s
   std::vector<Task<TransferResult>> tasks;
   std::vector<uint64_t> finished_ns;
+  std::vector<std::vector<uint64_t>> arrived_ns;  // [s][m]: when stage s had micro-batch m
   std::vector<std::string> mismatches;  // what the receiving stages found wrong
   uint64_t credit_violations = 0;       // sends completed beyond the receiver's releases + credits
 
  private:
-  static constexpr uint64_t kScratchSpan = 64;
+  static constexpr uint64_t kScratchSpan = StageLink::kSenderScratchBytes;
 
   static std::unique_ptr<Cluster> fabric(const PipelineOptions& o) {
     ferry::testing::WorldOptions world = o.world;
@@ -142,24 +156,34 @@ class Pipeline {
       if (s > 0) {
         Result<Message> got = co_await receivers[s]->recv();
         if (!got.ok()) co_return got.error();
+        arrived_ns[s].push_back(cluster.fabric().now_ns());
         in.resize(got->bytes.size());
         if (!to_host(in.data(), got->bytes.data(), in.size())) co_return make_error(ErrorCode::kInternal, mismatches.back());
         check(s, m, got->sequence, in);
       }
       if (s == last()) continue;  // the next recv releases it
+      // Output buffers go round: micro-batch m's is free once m - window is in its slot.
+      const uint32_t ring = senders[s]->window();
+      if (m >= ring) {
+        TransferResult freed = co_await senders[s]->wait_sent(m + 1 - ring);
+        if (!freed.ok()) co_return freed;
+      }
       std::vector<uint8_t> out(bytes);
       for (uint64_t i = 0; i < bytes; ++i) {
         out[i] = s == 0 ? ferry::testing::pattern_byte(0, m, i) : transform(s, i, in[i]);
       }
-      memory.write(s, link(0).receive_area_bytes() + kScratchSpan, out);
+      memory.write(s, output_offset(m % ring), out);
       if (s > 0) receivers[s]->release();
-      TransferResult sent = co_await senders[s]->send(output(s), bytes);
-      if (!sent.ok()) co_return sent;
-      // Back-pressure: the k-th send completes only once the receiver released k - credits.
-      if (receivers[s + 1]->released() + options.credits < senders[s]->sent()) ++credit_violations;
+      TransferResult posted = co_await senders[s]->post(output(s, m % ring), bytes);
+      if (!posted.ok()) co_return posted;
+      // Back-pressure: the k-th write starts only once the receiver released k - credits.
+      if (receivers[s + 1]->released() + options.credits < senders[s]->posted()) ++credit_violations;
     }
-    if (s == last()) receivers[s]->release();
-    co_return TransferResult{};
+    if (s == last()) {
+      receivers[s]->release();
+      co_return TransferResult{};
+    }
+    co_return co_await senders[s]->wait_sent(senders[s]->posted());
   }
 
   bool to_host(uint8_t* dst, const uint8_t* src, uint64_t n) {
