@@ -168,6 +168,10 @@ bool FabricImpl::run_due() {
   return ran;
 }
 
+void FabricImpl::wire_changed(WireFlow& flow) {
+  schedule(flow.finish_ns(), EventKind::kWire, flow.endpoint_id, flow.generation);
+}
+
 void FabricImpl::record(const TraceRecord& r) {
   std::lock_guard lock(trace_mutex_);
   hash_record(trace_hash, r);
@@ -299,6 +303,12 @@ Result<NicCounters> Fabric::nic_counters(uint32_t node, uint32_t nic) const {
   NicCounters c;
   c.tx_bytes = d.tx_bytes.load(std::memory_order_relaxed);
   c.rx_bytes = d.rx_bytes.load(std::memory_order_relaxed);
+  if (impl_->deterministic()) {
+    // What the operations on the wire have sent so far: counters follow the wire, not
+    // each operation's end. One thread drives deterministic mode: no lock needed.
+    c.tx_bytes += d.tx_port.partial_bytes(now_ns());
+    c.rx_bytes += d.rx_port.partial_bytes(now_ns());
+  }
   c.tx_packets = d.tx_packets.load(std::memory_order_relaxed);
   c.rx_packets = d.rx_packets.load(std::memory_order_relaxed);
   c.retransmitted_packets = d.retransmitted_packets.load(std::memory_order_relaxed);
