@@ -345,7 +345,7 @@ void EmuEndpoint::on_event(const Event& event) {
     return;
   }
   if (event.kind == EventKind::kWire) {
-    if (!wire_busy_ || wire_.generation != event.op_seq) return;  // its rate changed since
+    if (!wire_finishes(event.op_seq)) return;  // its rate changed since
     wire_done_locked();
     wire_next_locked();
     return;

@@ -149,6 +149,8 @@ class EmuEndpoint final : public Endpoint {
   // Error state from outside (peer's fault, NIC death): flushes at the next pump.
   void request_error(bool silent);
   bool peer_reachable() const;
+  // Whether a wire event of this generation would finish the operation on the wire.
+  bool wire_finishes(uint64_t generation) const { return wire_busy_ && wire_.generation == generation; }
 
   EmuDevice& device;
   EmuProtectionDomain& pd;
@@ -275,6 +277,7 @@ class FabricImpl {
   };
 
   void run_event(const Event& event);
+  bool stale(const Event& event) const;
   bool pop_event(uint64_t limit_ns, Event* out);
 
   FabricClock clock_{*this};
