@@ -258,7 +258,7 @@ void EmuEndpoint::wire_done_locked() {
   SendOp& op = op_at(wire_next_++);
   if (wire_busy_) {
     count_bytes(*wire_from_, wire_to_, op.bytes, device.config.mtu);
-    wire_.bytes = 0;  // counted: wire_stop_locked must not count it again
+    wire_.bytes = 0;  // counted: its port must not count it as partly sent too
     wire_busy_ = false;
   }
   uint64_t arrival = fabric_.now_ns() + cfg.nic_processing_ns + cfg.propagation_delay_ns + op.extra_delay_ns;

@@ -62,13 +62,8 @@ JSON
 check_line_rate "$tmp/over.json" > "$tmp/over.log" && fail "a NIC at 200 Gb/s on a 100 Gb/s link passed the check"
 grep -q "node0/nic0 tx interval 1" "$tmp/over.log" || { cat "$tmp/over.log"; fail "the check named the wrong interval"; }
 
-scale_of() {
-  case "$(basename "$1")" in
-    default.yaml) echo 0.25 ;;
-    trillion-param-weight-broadcast.yaml) echo 0.00001 ;;
-    *) echo 0.001 ;;
-  esac
-}
+# Every shipped scenario on both providers, each at its scale_of.
+source tools/ferry/replay/shipped_scales.sh
 count=0
 for file in "$scenarios"/*.yaml; do
   name=$(basename "$file" .yaml)
