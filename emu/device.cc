@@ -18,6 +18,7 @@ EmuDevice::EmuDevice(FabricImpl& fabric, uint32_t node, uint32_t nic, const NicC
   attributes_.supports_rdma_read = config.supports_rdma_read;
   attributes_.numa_node = 0;
   loss_probability.store(config.loss_probability);
+  tx_port.gbps = rx_port.gbps = config.link_gbps;
 }
 
 Result<std::unique_ptr<ProtectionDomain>> EmuDevice::create_protection_domain() {

@@ -57,6 +57,16 @@ bool scatter_copy(const Sge* src, uint32_t num_src, const Sge* dst, uint32_t num
   return true;
 }
 
+// Payload on two NICs' wire counters: sent by `from`, received by `to` (null: nobody).
+void count_bytes(EmuDevice& from, EmuDevice* to, uint64_t bytes, uint64_t mtu) {
+  const uint64_t packets = std::max<uint64_t>(1, (bytes + mtu - 1) / mtu);
+  from.tx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  from.tx_packets.fetch_add(packets, std::memory_order_relaxed);
+  if (to == nullptr) return;
+  to->rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  to->rx_packets.fetch_add(packets, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 EmuEndpoint::EmuEndpoint(EmuProtectionDomain& pd, const EndpointConfig& config, uint32_t id)
@@ -66,10 +76,13 @@ EmuEndpoint::EmuEndpoint(EmuProtectionDomain& pd, const EndpointConfig& config, 
       config_(config),
       id_(id),
       send_queue_(config.max_send_wr),
-      recv_queue_(config.max_recv_wr) {}
+      recv_queue_(config.max_recv_wr) {
+  wire_.endpoint_id = id;
+}
 
 EmuEndpoint::~EmuEndpoint() {
   std::unique_lock lock(fabric_.tables);
+  wire_stop_locked();  // the ports it shared go to the others
   fabric_.remove_endpoint(id_);
 }
 
@@ -140,7 +153,8 @@ VoidResult EmuEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
     const WorkRequest& wr = requests[i];
     auto refuse = [&](ErrorCode code, std::string message) -> VoidResult {
       if (bad_index) *bad_index = i;
-      deliver_ready_locked(first_new);  // what was posted before still runs
+      if (fabric_.deterministic()) wire_next_locked();  // what was posted before still runs
+      deliver_ready_locked(first_new);
       return make_error(code, "work request " + std::to_string(i) + ": " + message);
     };
     if (auto wrong = check_send_request(wr, attr, send_tail_ - send_head_, send_queue_.size())) {
@@ -160,29 +174,26 @@ VoidResult EmuEndpoint::post_send(std::span<const WorkRequest> requests, size_t*
     op.retry_attempts = 0;
     if (fabric_.deterministic() && state() != EndpointState::kError) {
       op.state = OpState::kQueued;
-      fabric_.schedule(arrival_time_locked(op), EventKind::kArrive, id_, op.seq);
+      op.extra_delay_ns = extra_delay_locked(op);
     } else {
       op.state = OpState::kArrived;
     }
   }
+  if (fabric_.deterministic()) wire_next_locked();
   deliver_ready_locked(first_new);
   return {};
 }
 
-// Deterministic mode: when the operation reaches the target. Serialisation on the
-// sender's link, processing, propagation, retransmissions after loss, and for SRD a
-// random extra delay that reorders operations; RC arrivals never overtake each other.
-uint64_t EmuEndpoint::arrival_time_locked(const SendOp& op) {
+// Deterministic mode, at post: the delay an operation adds to its arrival beyond the
+// wire, drawn in posting order so that the seed fixes it: retransmissions after loss and,
+// for SRD, a random extra delay that reorders operations.
+uint64_t EmuEndpoint::extra_delay_locked(const SendOp& op) {
   const FabricConfig& cfg = fabric_.config;
-  const uint64_t now = fabric_.now_ns();
   const double gbps = device.config.link_gbps;
   const auto serialise = [gbps](uint64_t bytes) {
     return static_cast<uint64_t>(std::ceil(static_cast<double>(bytes) * 8.0 / gbps));
   };
-  const uint64_t start = std::max(now, device.tx_free_ns);
-  device.tx_free_ns = start + serialise(op.bytes);
-  uint64_t arrival = device.tx_free_ns + cfg.nic_processing_ns + cfg.propagation_delay_ns;
-
+  uint64_t delay = 0;
   double loss = device.loss_probability.load();
   const EmuEndpoint* peer = fabric_.endpoint(peer_id_);
   if (peer != nullptr) loss = 1.0 - (1.0 - loss) * (1.0 - peer->device.loss_probability.load());
@@ -198,20 +209,74 @@ uint64_t EmuEndpoint::arrival_time_locked(const SendOp& op) {
       if (config_.kind == EndpointKind::kRc) {
         // Go-back-N: each loss costs a round trip and resending what was in flight.
         const uint64_t in_flight = std::min(packets, rtt / packet_time + 1);
-        arrival += lost * (rtt + in_flight * packet_time);
+        delay += lost * (rtt + in_flight * packet_time);
       } else {
         // Selective: one round trip, plus resending only what was lost.
-        arrival += rtt + lost * packet_time;
+        delay += rtt + lost * packet_time;
       }
     }
   }
-  if (config_.kind == EndpointKind::kSrd) {
-    arrival += fabric_.rng.below(cfg.srd_reorder_window_ns);
-  } else {
+  if (config_.kind == EndpointKind::kSrd) delay += fabric_.rng.below(cfg.srd_reorder_window_ns);
+  return delay;
+}
+
+// Deterministic mode: puts the next posted operation on the wire, from the NIC its data
+// leaves (the target's for a read) to the NIC it enters, once the one before it is off.
+// The flow moves straight from one operation to the next, so that the ports it keeps
+// are not shared out in between; it leaves the wire when nothing is left to send.
+void EmuEndpoint::wire_next_locked() {
+  if (wire_busy_) return;
+  while (wire_next_ < send_tail_) {
+    const SendOp& op = op_at(wire_next_);
+    if (op.state != OpState::kQueued) {  // flushed
+      ++wire_next_;
+      continue;
+    }
+    EmuEndpoint* peer = fabric_.endpoint(peer_id_);
+    const bool read = op.request.opcode == Opcode::kRead;
+    EmuDevice* from = read ? (peer ? &peer->device : nullptr) : &device;
+    EmuDevice* to = read ? &device : (peer ? &peer->device : nullptr);
+    if (op.bytes == 0 || from == nullptr) {  // nothing to carry, or nobody to carry it
+      wire_done_locked();
+      continue;
+    }
+    wire_from_ = from;
+    wire_to_ = to;
+    wire_start(wire_, from->tx_port, to ? &to->rx_port : nullptr, op.bytes, fabric_.now_ns(),
+               fabric_.on_wire_change());
+    wire_busy_ = true;
+    return;
+  }
+  wire_stop_locked();
+}
+
+// Deterministic mode: the operation at wire_next_ has left the wire (or had nothing to
+// put on it). It reaches the target after processing and flight; RC arrivals on one
+// endpoint never overtake each other.
+void EmuEndpoint::wire_done_locked() {
+  const FabricConfig& cfg = fabric_.config;
+  SendOp& op = op_at(wire_next_++);
+  if (wire_busy_) {
+    count_bytes(*wire_from_, wire_to_, op.bytes, device.config.mtu);
+    wire_.bytes = 0;  // counted: its port must not count it as partly sent too
+    wire_busy_ = false;
+  }
+  uint64_t arrival = fabric_.now_ns() + cfg.nic_processing_ns + cfg.propagation_delay_ns + op.extra_delay_ns;
+  if (config_.kind == EndpointKind::kRc) {
     arrival = std::max(arrival, last_arrival_ns_);
     last_arrival_ns_ = arrival;
   }
-  return arrival;
+  fabric_.schedule(arrival, EventKind::kArrive, id_, op.seq);
+}
+
+// Takes the flow off the wire (nothing left, flush, destruction); what it sent of an
+// operation cut short is counted.
+void EmuEndpoint::wire_stop_locked() {
+  if (!wire_.on_wire()) return;
+  const uint64_t sent = wire_busy_ ? wire_.bytes_sent(fabric_.now_ns()) : 0;
+  wire_stop(wire_, fabric_.now_ns(), fabric_.on_wire_change());
+  wire_busy_ = false;
+  if (sent > 0) count_bytes(*wire_from_, wire_to_, sent, device.config.mtu);
 }
 
 VoidResult EmuEndpoint::post_recv(std::span<const RecvRequest> requests, size_t* bad_index) {
@@ -279,6 +344,12 @@ void EmuEndpoint::on_event(const Event& event) {
     deliver_ready_locked(send_head_);
     return;
   }
+  if (event.kind == EventKind::kWire) {
+    if (!wire_finishes(event.op_seq)) return;  // its rate changed since
+    wire_done_locked();
+    wire_next_locked();
+    return;
+  }
   SendOp& op = op_at(event.op_seq);
   if (op.seq != event.op_seq) return;  // flushed and reused since
   if (event.kind == EventKind::kArrive && op.state == OpState::kQueued) {
@@ -325,7 +396,7 @@ bool EmuEndpoint::run_op_locked(SendOp& op) {
   }
   op.state = OpState::kDelivered;
   if (op.status == Status::kSuccess) {
-    count_on_wire_locked(op);
+    if (!fabric_.deterministic()) count_on_wire_locked(op);  // deterministic: counted on the wire
     if (op.request.opcode != Opcode::kRead) {
       if (config_.kind == EndpointKind::kSrd && take_one(device.srd_duplicates)) deliver_again_locked(op);
       // It landed, but the initiator never hears so: the ambiguous failure.
@@ -343,14 +414,7 @@ void EmuEndpoint::count_on_wire_locked(const SendOp& op) {
   const EmuEndpoint* peer = fabric_.endpoint(peer_id_);
   if (peer == nullptr) return;
   const bool read = op.request.opcode == Opcode::kRead;
-  EmuDevice& from = read ? peer->device : device;
-  EmuDevice& to = read ? device : peer->device;
-  const uint64_t mtu = device.config.mtu;
-  const uint64_t packets = std::max<uint64_t>(1, (op.bytes + mtu - 1) / mtu);
-  from.tx_bytes.fetch_add(op.bytes, std::memory_order_relaxed);
-  from.tx_packets.fetch_add(packets, std::memory_order_relaxed);
-  to.rx_bytes.fetch_add(op.bytes, std::memory_order_relaxed);
-  to.rx_packets.fetch_add(packets, std::memory_order_relaxed);
+  count_bytes(read ? peer->device : device, read ? &device : &peer->device, op.bytes, device.config.mtu);
 }
 
 bool EmuEndpoint::take_one(std::atomic<uint32_t>& budget) {
@@ -536,6 +600,7 @@ void EmuEndpoint::complete_locked(SendOp& op) {
 // Every outstanding operation completes, in posting order: those already executed with
 // their real status (their completion was on its way), the rest with kFlushed.
 void EmuEndpoint::flush_locked() {
+  wire_stop_locked();
   for (uint64_t seq = send_head_; seq < send_tail_; ++seq) {
     SendOp& op = op_at(seq);
     if (op.state == OpState::kDone || op.state == OpState::kFree) continue;
@@ -543,7 +608,7 @@ void EmuEndpoint::flush_locked() {
     op.state = OpState::kDone;
     report_locked(op);
   }
-  send_head_ = send_deliver_ = send_tail_;
+  send_head_ = send_deliver_ = wire_next_ = send_tail_;
   for (auto& op : send_queue_) op.state = OpState::kFree;
 }
 

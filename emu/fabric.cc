@@ -132,10 +132,21 @@ void FabricImpl::run_event(const Event& event) {
   if (EmuEndpoint* endpoint = this->endpoint(event.endpoint_id)) endpoint->on_event(event);
 }
 
+// A wire event whose flow has changed rate since: it does nothing. Rate changes leave
+// many behind, and step() skips them so that a caller's round per step is not spent on one.
+bool FabricImpl::stale(const Event& event) const {
+  if (event.kind != EventKind::kWire) return false;
+  std::shared_lock lock(tables);
+  const EmuEndpoint* endpoint = this->endpoint(event.endpoint_id);
+  return endpoint == nullptr || !endpoint->wire_finishes(event.op_seq);
+}
+
 // Deterministic mode only: jumps the virtual clock to the next event and runs it.
 bool FabricImpl::step(uint64_t limit_ns) {
   Event event;
-  if (!pop_event(limit_ns, &event)) return false;
+  do {
+    if (!pop_event(limit_ns, &event)) return false;
+  } while (stale(event));
   virtual_now_.store(std::max(virtual_now_.load(), event.time_ns), std::memory_order_release);
   run_event(event);
   return true;
@@ -166,6 +177,10 @@ bool FabricImpl::run_due() {
     ran = true;
   }
   return ran;
+}
+
+void FabricImpl::wire_changed(WireFlow& flow) {
+  schedule(flow.finish_ns(), EventKind::kWire, flow.endpoint_id, flow.generation);
 }
 
 void FabricImpl::record(const TraceRecord& r) {
@@ -299,6 +314,12 @@ Result<NicCounters> Fabric::nic_counters(uint32_t node, uint32_t nic) const {
   NicCounters c;
   c.tx_bytes = d.tx_bytes.load(std::memory_order_relaxed);
   c.rx_bytes = d.rx_bytes.load(std::memory_order_relaxed);
+  if (impl_->deterministic()) {
+    // What the operations on the wire have sent so far: counters follow the wire, not
+    // each operation's end. One thread drives deterministic mode: no lock needed.
+    c.tx_bytes += d.tx_port.partial_bytes(now_ns());
+    c.rx_bytes += d.rx_port.partial_bytes(now_ns());
+  }
   c.tx_packets = d.tx_packets.load(std::memory_order_relaxed);
   c.rx_packets = d.rx_packets.load(std::memory_order_relaxed);
   c.retransmitted_packets = d.retransmitted_packets.load(std::memory_order_relaxed);

@@ -8,9 +8,10 @@
 // Two modes:
 //  - kFast: real time, real threads. Work executes when posted, on the posting thread;
 //    several threads may drive different nodes at once.
-//  - kDeterministic: one thread and a virtual clock. A seeded generator decides
-//    per-operation delay (serialisation at link rate, propagation, retransmissions
-//    after loss) and the delivery order of unordered (SRD) endpoints. Time moves only
+//  - kDeterministic: one thread and a virtual clock. Each NIC's transmit and receive
+//    ports are shared evenly by the operations crossing them; a seeded generator
+//    decides the other per-operation delays (retransmissions after loss) and the
+//    delivery order of unordered (SRD) endpoints. Time moves only
 //    through step()/run_until()/run_until_idle(), and every completion is recorded in a
 //    trace whose hash a seed fixes bit for bit.
 // docs/emulator.md describes the model and its departures from hardware.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "emu/fabric.h"
+#include "emu/wire.h"
 #include "transport/provider_support/completion_ring.h"
 #include "transport/provider_support/dma_copy.h"
 #include "transport/provider_support/memory_registration.h"
@@ -43,8 +44,11 @@ class EmuDevice final : public Device {
   std::atomic<bool> link_up{true};
   std::atomic<bool> dead{false};
   std::atomic<double> loss_probability{0};
-  uint64_t tx_free_ns = 0;  // deterministic mode: when the link is next idle
-  // Wire counters (Cluster::nic_counters): payload delivered through this NIC.
+  // Deterministic mode: the two directions of the link, shared by the operations on them.
+  WirePort tx_port, rx_port;
+  // Wire counters (Cluster::nic_counters): payload through this NIC, counted at delivery
+  // in fast mode and as it leaves the wire in deterministic mode (the ports add what is
+  // crossing them now).
   std::atomic<uint64_t> tx_bytes{0}, rx_bytes{0}, tx_packets{0}, rx_packets{0};
   std::atomic<uint64_t> retransmitted_packets{0};
   // Faults on operations sent from this NIC (Fabric::lose_acks, Fabric::duplicate_srd).
@@ -103,6 +107,7 @@ struct SendOp {
   Status status = Status::kSuccess;
   uint32_t rnr_attempts = 0;
   uint32_t retry_attempts = 0;
+  uint64_t extra_delay_ns = 0;  // deterministic mode: loss recovery and SRD reordering
 };
 
 struct RecvOp {
@@ -111,14 +116,14 @@ struct RecvOp {
   uint32_t num_sge = 0;
 };
 
-enum class EventKind : uint8_t { kArrive, kAck, kPump, kCallback };
+enum class EventKind : uint8_t { kArrive, kAck, kPump, kCallback, kWire };
 
 struct Event {
   uint64_t time_ns;
   uint64_t seq;  // ties at one time run in scheduling order
   EventKind kind;
   uint32_t endpoint_id;
-  uint64_t op_seq;  // kArrive/kAck: which operation; kCallback: the callback slot
+  uint64_t op_seq;  // kArrive/kAck: which operation; kCallback: the callback slot; kWire: the flow's generation
 };
 
 class EmuEndpoint final : public Endpoint {
@@ -144,6 +149,8 @@ class EmuEndpoint final : public Endpoint {
   // Error state from outside (peer's fault, NIC death): flushes at the next pump.
   void request_error(bool silent);
   bool peer_reachable() const;
+  // Whether a wire event of this generation would finish the operation on the wire.
+  bool wire_finishes(uint64_t generation) const { return wire_busy_ && wire_.generation == generation; }
 
   EmuDevice& device;
   EmuProtectionDomain& pd;
@@ -165,7 +172,17 @@ class EmuEndpoint final : public Endpoint {
   void flush_locked();
   void flush_recvs();
   void push_completion(CompletionQueue* cq, const Completion& completion);
-  uint64_t arrival_time_locked(const SendOp& op);
+  uint64_t extra_delay_locked(const SendOp& op);
+  void wire_next_locked();
+  void wire_done_locked();
+  void wire_stop_locked();
+
+  // Deterministic mode: operations cross the wire one after another, in posting order.
+  WireFlow wire_;
+  uint64_t wire_next_ = 0;  // the operation on the wire, or the next to go on it
+  bool wire_busy_ = false;  // wire_next_ is on the wire (the flow may stay on between two)
+  EmuDevice* wire_from_ = nullptr;  // the NICs of the operation on the wire
+  EmuDevice* wire_to_ = nullptr;
 
   FabricImpl& fabric_;
   const EndpointConfig config_;
@@ -229,6 +246,10 @@ class FabricImpl {
   uint32_t next_pd_id() { return ++pd_ids_; }  // domains may be created from any thread
   EmuDevice& device(uint32_t node, uint32_t nic) const;
 
+  // Schedules the finish of a flow whose rate changed (deterministic mode).
+  void wire_changed(WireFlow& flow);
+  const WireChanged& on_wire_change() const { return on_wire_change_; }
+
   void record(const TraceRecord& record);
   void record_fault(uint32_t kind, uint32_t node, uint32_t nic);
 
@@ -256,9 +277,11 @@ class FabricImpl {
   };
 
   void run_event(const Event& event);
+  bool stale(const Event& event) const;
   bool pop_event(uint64_t limit_ns, Event* out);
 
   FabricClock clock_{*this};
+  WireChanged on_wire_change_ = [this](WireFlow& flow) { wire_changed(flow); };
   std::atomic<uint64_t> virtual_now_{0};
   std::vector<EmuEndpoint*> endpoints_;  // index = id - 1; null once destroyed
   std::atomic<uint32_t> pd_ids_{0};

@@ -1,6 +1,7 @@
-// The scenario on emu: every rank is an emu node of its own with its cluster node's NICs
-// (emu cannot share a node's NICs between engines), so a fault on a cluster node acts on
-// every rank of that node.
+// The scenario on emu: one emu node per cluster node with the node's NICs, and the engines
+// of that node's ranks all open it, so that a node's GPUs share its NICs (each port
+// shared fairly in deterministic mode, docs/emulator.md) as on hardware and as on sim; a
+// fault on a cluster node acts on its emu node.
 #include <algorithm>
 #include <memory>
 
@@ -17,7 +18,8 @@ FabricMapping make_emu_fabric(const Scenario& scenario, uint64_t seed, uint32_t 
   emu::FabricConfig fabric;
   fabric.mode = params.mode == EmuMode::kFast ? emu::Mode::kFast : emu::Mode::kDeterministic;
   fabric.seed = seed;
-  fabric.nodes = ranks;
+  const uint32_t nodes = std::max(scenario.cluster.nodes, scenario.cluster.nodes_for(ranks));
+  fabric.nodes = nodes;
   fabric.propagation_delay_ns = params.delay_ns;
   fabric.srd_reorder_window_ns = params.reorder_window_ns;
   fabric.nics.clear();
@@ -35,12 +37,8 @@ FabricMapping make_emu_fabric(const Scenario& scenario, uint64_t seed, uint32_t 
     out.error = std::string("building the emu fabric: ") + e.what();
     return out;
   }
-  for (uint32_t r = 0; r < ranks; ++r) out.rank_nodes.push_back(r);
-  const uint32_t gpus = scenario.cluster.gpus_per_node;
-  for (uint32_t node = 0; node < std::max(scenario.cluster.nodes, scenario.cluster.nodes_for(ranks)); ++node) {
-    std::vector<uint32_t>& hit = out.fault_nodes.emplace_back();
-    for (uint32_t r = node * gpus; r < std::min(ranks, node * gpus + gpus); ++r) hit.push_back(r);
-  }
+  for (uint32_t r = 0; r < ranks; ++r) out.rank_nodes.push_back(r / scenario.cluster.gpus_per_node);
+  for (uint32_t node = 0; node < nodes; ++node) out.fault_nodes.push_back({node});
   // Failures surface within milliseconds of virtual time rather than seconds.
   out.engine = replay_engine_config();
   out.engine.endpoint.retry_count = 3;

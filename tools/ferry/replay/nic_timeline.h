@@ -1,5 +1,8 @@
-// NicRecorder: bytes each cluster NIC sent per interval of (virtual) time, from the
-// engines' per-rail counters, for the throughput charts of report.html and trace.json.
+// NicRecorder: bytes each cluster NIC sent and received per interval of (virtual) time,
+// for the throughput charts of report.html and trace.json and the line-rate check of
+// nic_line_rate_test. World feeds it running totals per NIC: the fabric's wire counters
+// (Cluster::nic_counters) where time is virtual, sampled exactly at interval edges, else
+// what the engines' rails completed (sent only).
 //
 // The interval starts at 1 us and doubles (neighbouring intervals merged) whenever the
 // run outgrows kMaxIntervals, so any run ends with between kMaxIntervals / 2 and
@@ -7,41 +10,44 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "tools/ferry/replay/replay.h"
 
 namespace ferry::replay {
 
+// Running totals of one NIC since the run began.
+struct NicTotals {
+  uint64_t tx = 0;
+  uint64_t rx = 0;
+};
+
 class NicRecorder {
  public:
   static constexpr uint64_t kFirstIntervalNs = 1'000;
   static constexpr size_t kMaxIntervals = 400;
 
-  // Rank r's rail i is NIC rails[r][i] of cluster node r / gpus_per_node.
-  NicRecorder(uint32_t gpus_per_node, std::vector<std::vector<uint32_t>> rails);
-
   // Time at which the next sample is due.
   uint64_t next_due_ns() const { return next_due_ns_; }
-  // Adds what every rank's rails sent since the last sample to the interval holding
-  // `counted_at_ns` (when those bytes were counted); `rail_bytes(rank)` gives a rank's
-  // running totals per rail. Then schedules the next sample after `now_ns`.
-  void sample(uint64_t counted_at_ns, uint64_t now_ns, const std::function<std::vector<uint64_t>(uint32_t)>& rail_bytes);
+  // Adds what every NIC moved since the last sample to the interval holding
+  // `counted_at_ns` (when those bytes were counted); `totals[node][nic]` are the running
+  // totals. Then schedules the next sample after `now_ns`.
+  void sample(uint64_t counted_at_ns, uint64_t now_ns, const std::vector<std::vector<NicTotals>>& totals);
 
   uint64_t interval_ns() const { return interval_ns_; }
-  // One timeline per NIC that sent anything, every one `intervals` long.
+  // One timeline per NIC that moved anything, every one `intervals` long.
   std::vector<NicTimeline> timelines(uint64_t end_ns) const;
 
  private:
+  struct Nic {
+    NicTotals last;  // totals at the last sample
+    std::vector<uint64_t> tx, rx;  // [interval]
+  };
   void merge_pairs();
 
-  uint32_t gpus_per_node_;
-  std::vector<std::vector<uint32_t>> rails_;
   uint64_t interval_ns_ = kFirstIntervalNs;
   uint64_t next_due_ns_ = kFirstIntervalNs;
-  std::vector<std::vector<uint64_t>> last_;   // [rank][rail]: totals at the last sample
-  std::vector<std::vector<std::vector<uint64_t>>> nodes_;  // [node][nic][interval]
+  std::vector<std::vector<Nic>> nodes_;  // [node][nic]
 };
 
 }  // namespace ferry::replay

@@ -227,6 +227,10 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
   report.simulated_ns = world->now_ns();
   report.interval_ns = world->nics().interval_ns();
   report.nics = world->nics().timelines(report.simulated_ns);
+  for (NicTimeline& nic : report.nics) {
+    const size_t index = std::stoul(nic.name.substr(nic.name.find("/nic") + 4));
+    if (index < scenario.cluster.nic_gbps.size()) nic.gbps = scenario.cluster.nic_gbps[index];
+  }
   farewell();
   report.wall_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
   // Pending transfers may still call back into the workloads' leaked state: keep the

@@ -64,10 +64,14 @@ struct KvRequestTiming {
   uint64_t kv_ns = 0;       // until the last byte landed on every decode rank
 };
 
-// Bytes one NIC put on the wire in each interval of virtual time: the throughput chart.
+// Bytes one NIC put on and took off the wire in each interval of virtual time: the
+// throughput chart. On a virtual-time fabric these are the fabric's wire counters; on a
+// real one, what the engines' rails completed, and rx_bytes stays 0.
 struct NicTimeline {
   std::string name;              // "node0/nic1": cluster node and NIC index
   std::vector<uint64_t> bytes;   // bytes[i]: sent in [i, i+1) * ReplayReport::interval_ns
+  std::vector<uint64_t> rx_bytes;  // received, as bytes (empty in hand-built reports)
+  double gbps = 0;               // the NIC's line rate; 0: not known
 };
 
 // One operation of a workload on one rank, for trace.json.
@@ -113,7 +117,7 @@ struct ReplayReport {
   uint64_t simulated_ns = 0;
   double wall_s = 0;
   uint64_t interval_ns = 0;        // width of one NicTimeline interval; 0: no timelines
-  std::vector<NicTimeline> nics;   // one per NIC that sent anything
+  std::vector<NicTimeline> nics;   // one per NIC that moved anything
   uint32_t gpus_per_node = 1;      // rank r is GPU r % gpus_per_node of node r / gpus_per_node
   bool virtual_time = true;        // simulated_ns is virtual (emu deterministic, sim); else wall
   std::vector<std::string> notes;  // how the scenario was mapped onto the provider

@@ -55,15 +55,8 @@ check(os.path.getsize(os.path.join(d, "report.html")) > 0, "report.html empty")
 PY
 }
 
-# Every shipped scenario on both providers. Scales keep each to seconds: token counts and
-# byte sizes shrink, and --max-ops 8 bounds the operation counts (MoE rounds, requests).
-scale_of() {
-  case "$(basename "$1")" in
-    default.yaml) echo 0.25 ;;
-    trillion-param-weight-broadcast.yaml) echo 0.00001 ;;
-    *) echo 0.001 ;;
-  esac
-}
+# Every shipped scenario on both providers, each at its scale_of.
+source tools/ferry/replay/shipped_scales.sh
 count=0
 for file in "$scenarios"/*.yaml; do
   name=$(basename "$file" .yaml)

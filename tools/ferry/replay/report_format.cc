@@ -117,11 +117,17 @@ std::string to_json(const ReplayReport& r, bool with_wall_time) {
   for (size_t i = 0; i < r.notes.size(); ++i) out << (i ? ", " : "") << json_string(r.notes[i]);
   out << "],\n";
   out << "  \"interval_ns\": " << r.interval_ns << ",\n";
-  // Bytes each NIC sent per interval: one line per NIC.
+  // Bytes each NIC sent and received per interval, and its line rate: one line per NIC.
   out << "  \"nics\": [";
+  const auto list = [&out](const std::vector<uint64_t>& v) {
+    for (size_t k = 0; k < v.size(); ++k) out << (k ? "," : "") << v[k];
+  };
   for (size_t i = 0; i < r.nics.size(); ++i) {
-    out << (i ? ",\n    " : "\n    ") << "{\"name\": " << json_string(r.nics[i].name) << ", \"bytes\": [";
-    for (size_t k = 0; k < r.nics[i].bytes.size(); ++k) out << (k ? "," : "") << r.nics[i].bytes[k];
+    out << (i ? ",\n    " : "\n    ") << "{\"name\": " << json_string(r.nics[i].name)
+        << ", \"gbps\": " << r.nics[i].gbps << ", \"bytes\": [";
+    list(r.nics[i].bytes);
+    out << "], \"rx_bytes\": [";
+    list(r.nics[i].rx_bytes);
     out << "]}";
   }
   out << (r.nics.empty() ? "],\n" : "\n  ],\n");

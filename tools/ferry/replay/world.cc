@@ -19,14 +19,13 @@ World::World(std::unique_ptr<Cluster> fabric, const EngineConfig& engine_config,
              const std::vector<uint32_t>& rank_nodes, uint32_t gpus_per_node, bool rail_aligned, NodeLink* link)
     : fabric_(std::move(fabric)), link_(link), gpus_(std::max(1u, gpus_per_node)), origin_ns_(fabric_->now_ns()) {
   const uint32_t ranks = static_cast<uint32_t>(rank_nodes.size());
-  std::vector<std::vector<uint32_t>> rails;  // every local rank's NICs, spelled out for the timelines
   registrations_.assign(ranks, 0);
   for (uint32_t r = 0; r < ranks; ++r) {
     std::vector<uint32_t> mine;  // empty: every NIC of the node
     if (!local(r)) {
       engines_.push_back(nullptr);
       open_results_.push_back(VoidResult{});
-      rails.push_back({});
+      rails_.push_back({});
       continue;
     }
     const uint32_t node = rank_nodes[r];
@@ -35,7 +34,7 @@ World::World(std::unique_ptr<Cluster> fabric, const EngineConfig& engine_config,
       open_results_.push_back(make_error(ErrorCode::kOutOfRange, "placed on node " + std::to_string(node) +
                                                                       " of a fabric of " +
                                                                       std::to_string(fabric_->node_count()) + " nodes"));
-      rails.push_back({});
+      rails_.push_back({});
       continue;
     }
     Provider* provider = &fabric_->node(node);
@@ -62,7 +61,7 @@ World::World(std::unique_ptr<Cluster> fabric, const EngineConfig& engine_config,
     if (mine.empty()) {
       for (uint32_t d = 0; d < devices; ++d) mine.push_back(d);
     }
-    rails.push_back(std::move(mine));
+    rails_.push_back(std::move(mine));
     if (!made.ok()) {
       engines_.push_back(nullptr);
       open_results_.push_back(made);
@@ -71,7 +70,6 @@ World::World(std::unique_ptr<Cluster> fabric, const EngineConfig& engine_config,
     engines_.push_back(std::make_unique<Engine>(rank_name(r), *provider, *exchange, engine_config));
     open_results_.push_back(engines_.back()->open());
   }
-  nics_ = std::make_unique<NicRecorder>(gpus_, std::move(rails));
   for (uint32_t a = 0; a < ranks; ++a) {
     if (!engines_[a]) continue;
     for (uint32_t b = 0; b < ranks; ++b) {
@@ -101,13 +99,32 @@ bool World::any_local(const std::vector<uint32_t>& ranks) const {
   return std::any_of(ranks.begin(), ranks.end(), [this](uint32_t r) { return local(r); });
 }
 
+// On a virtual-time fabric hosting every node, the wire itself: its NIC counters, read
+// exactly at the interval edge (run_until never moves the fabric past next_due_ns). Else
+// what the local engines' rails completed, on the NICs they are.
 void World::sample_nics(uint64_t counted_at_ns) {
-  nics_->sample(counted_at_ns, now_ns(), [this](uint32_t rank) {
-    std::vector<uint64_t> totals;
-    if (!engines_[rank]) return totals;
-    for (const TransferCounters& rail : engines_[rank]->stats().rails) totals.push_back(rail.bytes);
-    return totals;
-  });
+  std::vector<std::vector<NicTotals>> totals;
+  if (fabric_->virtual_time() && link_ == nullptr) {
+    totals.resize(fabric_->node_count());
+    for (uint32_t node = 0; node < totals.size(); ++node) {
+      for (uint32_t nic = 0; nic < fabric_->nics_per_node(); ++nic) {
+        const Result<NicCounters> c = fabric_->nic_counters(node, nic);
+        totals[node].push_back(c.ok() ? NicTotals{c->tx_bytes, c->rx_bytes} : NicTotals{});
+      }
+    }
+  } else {
+    for (uint32_t rank = 0; rank < engines_.size(); ++rank) {
+      if (!engines_[rank]) continue;
+      const std::vector<TransferCounters> rails = engines_[rank]->stats().rails;
+      if (totals.size() <= rank / gpus_) totals.resize(rank / gpus_ + 1);
+      std::vector<NicTotals>& node = totals[rank / gpus_];
+      for (size_t rail = 0; rail < rails.size() && rail < rails_[rank].size(); ++rail) {
+        if (node.size() <= rails_[rank][rail]) node.resize(rails_[rank][rail] + 1);
+        node[rails_[rank][rail]].tx += rails[rail].bytes;
+      }
+    }
+  }
+  nics_.sample(counted_at_ns, now_ns(), totals);
 }
 
 void World::drive() {
@@ -141,8 +158,8 @@ bool World::run_until(const std::function<bool()>& done, uint64_t horizon_ns,
     // sample time, they belong to the interval of `before`.
     const uint64_t before = now_ns();
     fabric().advance(
-        fabric_ns(std::min({before + kIdleTickNs, nics_->next_due_ns(), std::max(wake_at_ns, before + 1)})));
-    if (now_ns() >= nics_->next_due_ns()) sample_nics(before);
+        fabric_ns(std::min({before + kIdleTickNs, nics_.next_due_ns(), std::max(wake_at_ns, before + 1)})));
+    if (now_ns() >= nics_.next_due_ns()) sample_nics(before);
     if (now_ns() > horizon_ns) return done();
   }
 }

@@ -83,7 +83,7 @@ class World {
 
   // Takes a last sample of the NICs' counters: call once the run is over.
   void finish_timelines() { sample_nics(now_ns()); }
-  const NicRecorder& nics() const { return *nics_; }
+  const NicRecorder& nics() const { return nics_; }
 
   // Starts workload `index`: numbers its buffers and meetings afresh, so that a process
   // hosting none of a workload's ranks may skip it.
@@ -124,7 +124,8 @@ class World {
   std::vector<uint64_t> registrations_;  // [rank]: buffers registered in this workload
   std::map<std::pair<uint32_t, uint64_t>, std::vector<uint8_t>> descriptors_;  // (rank, id): descriptor
   std::vector<std::unique_ptr<std::vector<SymmetricRegion>>> regions_;
-  std::unique_ptr<NicRecorder> nics_;
+  std::vector<std::vector<uint32_t>> rails_;  // [rank]: its rails' NICs of its cluster node
+  NicRecorder nics_;
   std::function<void()> tick_;
 };
 
