@@ -52,6 +52,20 @@ build() {
   echo "gpu-test: built $(ls "$dir/tests" | wc -l) tests and $(ls "$dir/benchmarks" | wc -l) benchmarks into $dir"
 }
 
+# tally RC LOG: one more failed, skipped or passed test into run's counts. Skipped is for
+# want of a GPU (FERRY_REQUIRE_GPU and the Python test say `needs a GPU:`); a test that
+# skips single cases of its own (a check a provider cannot run) has passed.
+tally() {
+  if [ "$1" -ne 0 ]; then
+    failed=$((failed + 1))
+  elif grep -q 'needs a GPU:' "$2"; then
+    skipped=$((skipped + 1))
+  else
+    passed=$((passed + 1))
+  fi
+  rm -f "$2"
+}
+
 run() {
   if [ ! -d "$dir/tests" ]; then
     echo "gpu-test: nothing built in $dir (run with --build first)" >&2
@@ -65,17 +79,7 @@ run() {
     local log
     log=$(mktemp)
     "$t" 2>&1 | tee "$log"
-    local rc=${PIPESTATUS[0]}
-    # Skipped for want of a GPU (FERRY_REQUIRE_GPU says so); a test that skips single
-    # cases of its own (a check a provider cannot run) has passed.
-    if [ "$rc" -ne 0 ]; then
-      failed=$((failed + 1))
-    elif grep -q 'needs a GPU:' "$log"; then
-      skipped=$((skipped + 1))
-    else
-      passed=$((passed + 1))
-    fi
-    rm -f "$log"
+    tally "${PIPESTATUS[0]}" "$log"
   done
   if [ -d "$dir/python" ]; then
     echo "==> python_gpu_test"
@@ -83,14 +87,7 @@ run() {
       local log
       log=$(mktemp)
       (cd "$dir/python" && PYTHONPATH=. PYTHONDONTWRITEBYTECODE=1 python3 -m pytest -q -p no:cacheprovider -rs test_gpu_memory.py) 2>&1 | tee "$log"
-      if [ "${PIPESTATUS[0]}" -ne 0 ]; then
-        failed=$((failed + 1))
-      elif grep -q 'needs a GPU:' "$log"; then
-        skipped=$((skipped + 1))
-      else
-        passed=$((passed + 1))
-      fi
-      rm -f "$log"
+      tally "${PIPESTATUS[0]}" "$log"
     else
       echo "python_gpu_test: skipped: python3 with numpy and pytest is not on this machine"
       skipped=$((skipped + 1))
