@@ -5,6 +5,8 @@
 set -euo pipefail
 package="$(cd "$(dirname "$1")" && pwd)"
 bench="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+# shellcheck source=python/sanitizer_env.sh
+source "$(dirname "$(dirname "$1")")/sanitizer_env.sh"  # beside the package
 shift 2
 export PYTHONPATH="$(dirname "$package")"
 export PYTHONDONTWRITEBYTECODE=1

@@ -20,14 +20,8 @@ fi
 export PYTHONPATH="$(dirname "$package")"
 export PYTHONDONTWRITEBYTECODE=1
 
-# Built with --config=asan, the extension needs the sanitizer runtimes loaded before
-# anything else: preload the ones it was linked against. The interpreter's own
-# allocations live until exit, so leak checking is off here (the C++ tests keep it).
-sanitizers="$(ldd "$1" | awk '/lib(asan|ubsan)\.so/ {print $3}' | paste -sd: -)"
-if [ -n "$sanitizers" ]; then
-  export LD_PRELOAD="$sanitizers${LD_PRELOAD:+:$LD_PRELOAD}"
-  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
+# shellcheck source=python/sanitizer_env.sh
+source "$(dirname "$(dirname "$1")")/sanitizer_env.sh"  # beside the package
 cd "$tests"
 # Skips fail the suite's run too (its conftest.py): every case there runs on every machine.
 # python_gpu_test's cases skip without a GPU, with the reason.
