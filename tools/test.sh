@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Runs ferry's whole test suite: installs any missing packages, then three
-# Bazel runs and the Soft-RoCE runner, in this order, each even if an earlier one failed:
+# Runs ferry's whole test suite: installs any missing packages, then these runs, in this
+# order, each even if an earlier one failed:
 #
-#   default  bazel test --keep_going //...
-#   asan     bazel test --keep_going --config=asan --build_tests_only -- //... -//tools/ferry/replay:nic_line_rate_test
+#   asan     bazel test --keep_going --config=asan -- //... -//tools/ferry/replay:nic_line_rate_test
+#            every test, under AddressSanitizer and UndefinedBehaviorSanitizer
 #   tsan     bazel test --keep_going --config=tsan --build_tests_only \
 #                       --test_tag_filters=threads //...
+#   opt      bazel test --keep_going --config=opt //tools/ferry/replay:nic_line_rate_test
+#            (the line-rate invariant replays every shipped scenario: a property of the
+#            timing model, checked once in the optimised build the Soft-RoCE run shares)
 #   softroce bash hw_tests/softroce/run.sh  (verbs over rxe under QEMU; one test)
 #   fuzz     bash tools/fuzz.sh 160  (libFuzzer on the scenario parser and every wire
 #            format a peer sends, 20 s each; one test)
+#
+# Every test runs once, under the sanitizers: a separate unsanitized run would find
+# nothing they miss and cost a third of the command's time (docs/architecture.md).
 #
 # The tsan run only covers tests tagged "threads" (tags = ["threads"] in the
 # BUILD file). If no test carries that tag, Bazel exits 4 ("no test targets");
 # that is reported as a note, not a failure.
 #
-# At the end it prints a per-run breakdown and then, alone on its line,
+# At the end it prints a per-run breakdown with each run's minutes and then, alone on
+# its line,
 #   tests: N passed, M failed, K skipped
 # counting one result per test target per run (FLAKY counts as passed; FAILED,
 # TIMEOUT, NO STATUS, FAILED TO BUILD, INCOMPLETE count as failed; a `gpu` test whose
@@ -22,7 +29,8 @@
 # Exit status: 0 only if every run succeeded.
 #
 # Environment:
-#   FERRY_TEST_QUICK=1   run only the default run (no sanitizers, Soft-RoCE or fuzzing).
+#   FERRY_TEST_QUICK=1   instead, one unsanitized run of every test (`bazel test //...`):
+#                        the quick check while developing.
 #
 # Usage: bash tools/test.sh     (works from any directory; arguments are ignored)
 set -euo pipefail
@@ -37,6 +45,7 @@ trap 'rm -rf "$logdir"' EXIT
 names=()
 cmds=()
 rcs=()
+secs=()
 
 # run_bazel NAME ARGS...: runs `bazel ARGS...`, shows its output and keeps a copy.
 run_bazel() {
@@ -44,7 +53,7 @@ run_bazel() {
   shift
   echo
   echo "==> [$name] bazel $*"
-  local rc=0
+  local rc=0 start=$SECONDS
   set +e
   bazel "$@" </dev/null 2>&1 | tee "$logdir/$name.log"
   rc="${PIPESTATUS[0]}"
@@ -52,6 +61,7 @@ run_bazel() {
   names+=("$name")
   cmds+=("bazel $*")
   rcs+=("$rc")
+  secs+=("$((SECONDS - start))")
 }
 
 # record_skips NAME [CONFIG...]: the `gpu` test targets of the last Bazel run whose
@@ -85,7 +95,7 @@ run_step() {
   shift
   echo
   echo "==> [$name] $*"
-  local rc=0
+  local rc=0 start=$SECONDS
   set +e
   "$@" </dev/null 2>&1 | tee "$logdir/$name.log"
   rc="${PIPESTATUS[0]}"
@@ -93,33 +103,32 @@ run_step() {
   names+=("$name")
   cmds+=("$*")
   rcs+=("$rc")
+  secs+=("$((SECONDS - start))")
 }
 
-run_bazel default test --keep_going //...
-record_skips default
-if [ "${FERRY_TEST_QUICK:-0}" != "1" ]; then
-  # Tests only (the benchmarks and tools are built by the plain run). The line-rate
-  # invariant is a property of the timing model, checked by the plain run; its replays
-  # are the ones replay_test runs under the sanitizers here.
-  run_bazel asan test --keep_going --config=asan --build_tests_only \
+if [ "${FERRY_TEST_QUICK:-0}" = "1" ]; then
+  run_bazel default test --keep_going //...
+  record_skips default
+else
+  # The line-rate invariant is left to the opt run below: its replays are the ones
+  # replay_test runs here under the sanitizers.
+  run_bazel asan test --keep_going --config=asan \
     -- //... -//tools/ferry/replay:nic_line_rate_test
   record_skips asan --config=asan
   run_bazel tsan test --keep_going --config=tsan --build_tests_only \
     --test_tag_filters=threads //...
+  run_bazel opt test --keep_going --config=opt //tools/ferry/replay:nic_line_rate_test
   # The verbs provider on a real (software) RDMA device: Debian's kernel under QEMU.
   run_step softroce bash hw_tests/softroce/run.sh
   # The scenario parser and the wire formats under libFuzzer: 160 s split among the 8
   # fuzzers, 20 s each.
   run_step fuzz bash tools/fuzz.sh 160
-else
-  echo
-  echo "==> FERRY_TEST_QUICK=1: skipping the asan, tsan, Soft-RoCE and fuzz runs"
 fi
 
-# Summarise. Arguments: one "name|rc|logfile|command" per run.
+# Summarise. Arguments: one "name|rc|seconds|logfile|command" per run.
 summary_args=()
 for i in "${!names[@]}"; do
-  summary_args+=("${names[$i]}|${rcs[$i]}|$logdir/${names[$i]}.log|${cmds[$i]}")
+  summary_args+=("${names[$i]}|${rcs[$i]}|${secs[$i]}|$logdir/${names[$i]}.log|${cmds[$i]}")
 done
 
 python3 - "${summary_args[@]}" <<'PY'
@@ -184,7 +193,7 @@ total_pass = total_fail = 0
 any_failed = False
 rows = []
 for arg in sys.argv[1:]:
-    name, rc, path, cmd = arg.split("|", 3)
+    name, rc, seconds, path, cmd = arg.split("|", 4)
     rc = int(rc)
     results, errors = parse(path)
     if name in STEPS:  # not Bazel: the whole step is one test
@@ -220,8 +229,8 @@ for arg in sys.argv[1:]:
             notes.append(err if len(err) <= 160 else err[:157] + "...")
         if len(errors) > 3:
             notes.append("... %d more ERROR lines above" % (len(errors) - 3))
-    line = "  %-7s %-6s exit %d: %d passed, %d failed" % (
-        name, verdict, rc, len(passed), len(failed))
+    line = "  %-8s %-6s exit %d, %4.1f min: %d passed, %d failed" % (
+        name, verdict, rc, int(seconds) / 60, len(passed), len(failed))
     if flaky:
         line += " (%d flaky)" % len(flaky)
     if skipped:
@@ -243,6 +252,7 @@ for line, cmd, failed, flaky, notes, skip_notes in rows:
     for note in notes:
         print("          note: " + note)
 total_skipped = sum(len(r[5]) for r in rows)
+print("  all runs: %.1f min" % (sum(int(a.split("|")[2]) for a in sys.argv[1:]) / 60))
 print("tests: %d passed, %d failed, %d skipped" % (total_pass, total_fail, total_skipped))
 sys.exit(1 if any_failed else 0)
 PY
