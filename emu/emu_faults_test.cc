@@ -75,6 +75,11 @@ TEST_P(Faults, KilledNicFlushesItsEndpointsAndTakesNothingNew) {
   EXPECT_FALSE(w.device(1).create_protection_domain().ok());
   std::vector<uint8_t> memory(256);
   EXPECT_FALSE(w.pd(1).register_memory(memory.data(), memory.size(), kAllAccess, MemoryKind::kHost).ok());
+  // Nothing reaches the dead NIC: its peer's write runs out of retries.
+  ASSERT_TRUE(is_ok(post(p.a, {write_op(62, {src.sge(0, 256)}, dst, 0)})));
+  auto lost = w.wait_send(p.a, 1);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_TRUE(has_status(lost[0], p.a, 62, Status::kRetryExceeded));
   // The dead NIC's endpoint sends nothing any more.
   if (post(p.b, {write_op(61, {src_b.sge(0, 256)}, dst_a, 0)}).ok()) {
     auto cs = w.wait_send(p.b, 1);

@@ -16,6 +16,7 @@
 #include <numeric>
 #include <vector>
 
+#include "benchmarks/gpu/gpu_benchmark_main.h"
 #include "fabrics/cluster_factory.h"
 #include "transport/gpu/paged_copy.h"
 #include "transport/gpu/runtime.h"
@@ -309,14 +310,4 @@ BENCHMARK(BM_EmuWriteGpuToGpu)->ArgName("bytes")->RangeMultiplier(4)->Range(64 <
 }  // namespace
 }  // namespace ferry
 
-int main(int argc, char** argv) {
-  if (auto here = ferry::gpu::available(); !here.ok()) {
-    std::printf("gpu_bench: skipped, needs a GPU: %s\n", here.error().message.c_str());
-    return 0;
-  }
-  std::printf("GPU: %s\n", ferry::gpu::device_name(0).ok() ? ferry::gpu::device_name(0)->c_str() : "?");
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return ferry::benchmarks::run_gpu_benchmarks("gpu_bench", argc, argv); }

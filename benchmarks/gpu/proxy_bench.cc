@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "benchmarks/gpu/gpu_benchmark_main.h"
 #include "benchmarks/gpu/proxy_bench_kernels.h"
 #include "transport/engine/engine_cluster.h"
 #include "transport/engine/testing/world_options.h"
@@ -173,14 +174,4 @@ BENCHMARK(BM_ProxyDescriptorRate)->ArgName("producers")->Arg(1)->Arg(4)->Unit(be
 }  // namespace
 }  // namespace ferry
 
-int main(int argc, char** argv) {
-  if (auto here = ferry::gpu::available(); !here.ok()) {
-    std::printf("proxy_bench: skipped, needs a GPU: %s\n", here.error().message.c_str());
-    return 0;
-  }
-  std::printf("GPU: %s\n", ferry::gpu::device_name(0).ok() ? ferry::gpu::device_name(0)->c_str() : "?");
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return ferry::benchmarks::run_gpu_benchmarks("proxy_bench", argc, argv); }
