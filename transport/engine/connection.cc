@@ -17,34 +17,55 @@ bool Engine::Impl::peer_connected(const std::string& peer) const {
   return index.ok() && peers[*index].state == PeerState::kReady;
 }
 
+VoidResult Engine::Impl::create_endpoint(uint32_t index, uint32_t r) {
+  engine_internal::Rail& rail = rails[r];
+  PeerRail& pr = peers[index].rails[r];
+  EndpointConfig ec = config.endpoint;
+  ec.kind = rails.kind();
+  const uint32_t entries = rail.max_send_wr + config.recv_buffers;
+  auto cq = rail.claim_cq(entries);
+  if (!cq.ok()) return cq.error();
+  ec.send_cq = ec.recv_cq = rail.cqs[*cq].get();
+  ec.max_send_wr = rail.max_send_wr;
+  ec.max_recv_wr = config.recv_buffers;
+  auto endpoint = rail.pd->create_endpoint(ec);
+  if (!endpoint.ok()) {
+    rail.release_cq(*cq, entries);
+    return endpoint.error();
+  }
+  std::vector<uint8_t> recv_memory(static_cast<size_t>(config.recv_buffers) * config.control_bytes, 0);
+  auto region = rail.pd->register_memory(recv_memory.data(), recv_memory.size(), kAccessLocalWrite,
+                                         MemoryKind::kHost);
+  if (!region.ok()) {
+    rail.release_cq(*cq, entries);
+    return region.error();
+  }
+  pr.cq = *cq;
+  pr.cq_entries = entries;
+  pr.endpoint = std::move(endpoint).value();
+  pr.recv_memory = std::move(recv_memory);  // the heap buffer moves with it: the region stays valid
+  pr.recv_region = std::move(region).value();
+  peers.bind(r, pr.endpoint->id(), index);
+  return {};
+}
+
 VoidResult Engine::Impl::create_endpoints(uint32_t index) {
   Peer& peer = peers[index];
+  // A rail whose NIC is dead (kUnavailable) gets no endpoint: the peer is reached on the
+  // others, and the hello tells it so.
+  std::string unavailable;
+  bool any = false;
   for (uint32_t r = 0; r < rails.size(); ++r) {
-    engine_internal::Rail& rail = rails[r];
-    PeerRail& pr = peer.rails[r];
-    EndpointConfig ec = config.endpoint;
-    ec.kind = rails.kind();
-    const uint32_t entries = rail.max_send_wr + config.recv_buffers;
-    auto cq = rail.claim_cq(entries);
-    if (!cq.ok()) return cq.error();
-    ec.send_cq = ec.recv_cq = rail.cqs[*cq].get();
-    ec.max_send_wr = rail.max_send_wr;
-    ec.max_recv_wr = config.recv_buffers;
-    auto endpoint = rail.pd->create_endpoint(ec);
-    if (!endpoint.ok()) {
-      rail.release_cq(*cq, entries);
-      return endpoint.error();
+    auto created = create_endpoint(index, r);
+    if (created.ok()) {
+      any = true;
+      continue;
     }
-    pr.cq = *cq;
-    pr.cq_entries = entries;
-    pr.endpoint = std::move(endpoint).value();
-    pr.recv_memory.assign(static_cast<size_t>(config.recv_buffers) * config.control_bytes, 0);
-    auto region = rail.pd->register_memory(pr.recv_memory.data(), pr.recv_memory.size(), kAccessLocalWrite,
-                                           MemoryKind::kHost);
-    if (!region.ok()) return region.error();
-    pr.recv_region = std::move(region).value();
-    peers.bind(r, pr.endpoint->id(), index);
+    const std::string why = "rail " + std::to_string(r) + ": " + created.error().message;
+    if (created.error().code != ErrorCode::kUnavailable) return make_error(created.error().code, why);
+    unavailable += (unavailable.empty() ? "" : "; ") + why;
   }
+  if (!any) return make_error(ErrorCode::kUnavailable, "no rail can open an endpoint (" + unavailable + ")");
   engine_internal::ControlChannel& control = peer.control;
   if (control.memory.empty()) {
     control.memory.assign(static_cast<size_t>(config.control_slots) * config.control_bytes, 0);
@@ -79,7 +100,8 @@ void Engine::Impl::send_hello(uint32_t index) {
   Peer& peer = peers[index];
   peer.hello_sent = true;
   std::vector<std::vector<uint8_t>> addresses;
-  for (const PeerRail& pr : peer.rails) addresses.push_back(pr.endpoint->address());
+  // An empty address: no endpoint on that rail (its NIC is dead here).
+  for (const PeerRail& pr : peer.rails) addresses.push_back(pr.endpoint ? pr.endpoint->address() : std::vector<uint8_t>{});
   auto sent = exchange.send(name, peer.name, engine_internal::encode_hello(rails.kind(), peer.incarnation, addresses));
   if (!sent.ok()) {
     peer.handshake_failed = true;
@@ -140,8 +162,15 @@ void Engine::Impl::on_hello(const std::string& from, std::span<const uint8_t> by
   }
   peer.usable_rails = std::min<uint32_t>(static_cast<uint32_t>(hello->addresses.size()),
                                          static_cast<uint32_t>(rails.size()));
+  bool any_shared = false;  // a rail both sides have an endpoint on
   for (uint32_t r = 0; r < peer.usable_rails; ++r) {
     PeerRail& pr = peer.rails[r];
+    // A rail without an endpoint on either side (its NIC is dead there) stays down.
+    if (!pr.endpoint || hello->addresses[r].empty()) {
+      pr.up = false;
+      continue;
+    }
+    any_shared = true;
     auto connected = pr.endpoint->connect(hello->addresses[r]);
     pr.up = connected.ok();
     if (!connected.ok()) {
@@ -151,6 +180,13 @@ void Engine::Impl::on_hello(const std::string& from, std::span<const uint8_t> by
     // Receives can be posted once the queue pair is connected (not in its reset state),
     // and before the peer hears "connected" and may send.
     for (uint32_t slot = 0; slot < config.recv_buffers; ++slot) post_recv(pr, slot);
+  }
+  if (!any_shared) {
+    // Our hello still goes out, so that the peer learns the same and fails fast too.
+    if (!peer.hello_sent) send_hello(index);
+    peer.handshake_failed = true;
+    peer_unreachable(index, "no rail is live on both sides of peer '" + from + "'");
+    return;
   }
   peer.remote_incarnation = hello->incarnation;
   peer.connected_locally = true;
@@ -202,7 +238,8 @@ Result<RemoteRegion> Engine::Impl::import_region(const std::string& peer, std::s
   auto descriptor = RegionDescriptor::parse(bytes);
   if (!descriptor.ok()) return descriptor.error();
   if (descriptor->rkeys.size() < rails.size()) {
-    // Rails beyond the peer's are never used for it; keep the keys aligned.
+    // Rails beyond the peer's never reach it: absent, with the keys kept aligned.
+    for (size_t r = descriptor->rkeys.size(); r < rails.size(); ++r) descriptor->absent_rails |= 1ull << r;
     descriptor->rkeys.resize(rails.size(), 0);
   }
   const uint32_t index = add_peer(peer);

@@ -121,6 +121,119 @@ TEST_P(EngineRails, RailKilledMidTransferFailsOverExactlyOnce) {
   EXPECT_EQ(w.notifications(1, 0), 1u);
 }
 
+// A NIC of one node died after the two connected: either node registers new memory on
+// its live rail, and a striped write between the new buffers lands whole. The write never
+// takes the dead rail, where one end is not registered.
+TEST_P(EngineRails, MemoryRegisteredAfterANicDiedCarriesTransfers) {
+  constexpr uint64_t kBytes = 4 << 20;
+  for (uint32_t dead_node : {0u, 1u}) {
+    SCOPED_TRACE("NIC 1 of rank" + std::to_string(dead_node) + " dead");
+    World w(deterministic(GetParam(), {100, 100}));
+    ASSERT_TRUE(w.engine(0).notify("rank1", Notify{1, 0}, nullptr).ok());  // connect first
+    ASSERT_TRUE(w.cluster.run_until([&] { return w.engine(0).peer_connected("rank1"); }));
+    ferry::testing::kill_nic(w.cluster.fabric(), dead_node, 1);
+
+    std::vector<uint8_t> src(kBytes), dst(kBytes, 0);
+    for (uint64_t i = 0; i < kBytes; ++i) src[i] = pattern_byte(0, 7, i);
+    auto src_reg = w.engine(0).register_memory(src.data(), src.size());
+    ASSERT_TRUE(src_reg.ok()) << src_reg.error().to_string();
+    auto dst_reg = w.engine(1).register_memory(dst.data(), dst.size());
+    ASSERT_TRUE(dst_reg.ok()) << dst_reg.error().to_string();
+    EXPECT_FALSE((dead_node == 0 ? *src_reg : *dst_reg)->has_rail(1));
+    EXPECT_TRUE((dead_node == 0 ? *dst_reg : *src_reg)->has_rail(1));
+    auto dst_region = w.engine(0).import_region("rank1", (*dst_reg)->descriptor().serialize());
+    ASSERT_TRUE(dst_region.ok()) << dst_region.error().to_string();
+
+    const uint64_t rail1_before = w.engine(0).stats().rails[1].bytes;
+    int notified = 0;
+    ASSERT_TRUE(w.engine(1).expect("rank0", 2, 1, [&](const TransferResult& r) { notified += r.ok(); }).ok());
+    Outcome out;
+    ASSERT_TRUE(w.engine(0).write("rank1", src.data(), kBytes, *dst_region, 0, Notify{2, 0}, out.callback()).ok());
+    ASSERT_TRUE(w.cluster.run_until([&] { return out.done() && notified == 1; }));
+    ASSERT_TRUE(out.result.ok()) << out.result.error().message;
+    EXPECT_EQ(dst, src) << "the write did not land whole";
+    EXPECT_EQ(w.engine(0).stats().rails[1].bytes, rail1_before) << "a piece took the dead rail";
+  }
+}
+
+// A NIC of rank0 died before the two ever connected: whichever side connects first, the
+// connection comes up on the live rail, both sides keep the dead one down, and writes
+// both ways land whole.
+TEST_P(EngineRails, PeerConnectedAfterANicDiedIsReachedOnTheLiveRail) {
+  constexpr uint64_t kBytes = 4 << 20;
+  for (uint32_t first : {0u, 1u}) {
+    SCOPED_TRACE("rank" + std::to_string(first) + " connects");
+    WorldOptions o = deterministic(GetParam(), {100, 100});
+    o.bytes = 2 * kBytes;  // each rank's buffer: what it sends, then what it receives
+    World w(o);
+    ferry::testing::kill_nic(w.cluster.fabric(), 0, 1);
+    w.fill(0, 0, kBytes, 5);
+    w.fill(1, 0, kBytes, 6);
+    for (uint32_t from : {first, 1 - first}) {
+      const uint32_t to = 1 - from;
+      Outcome out;
+      ASSERT_TRUE(w.engine(from).write(rank_name(to), w.buffers[from].data(), kBytes, w.regions[from][to], kBytes,
+                                       std::nullopt, out.callback()).ok());
+      ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
+      ASSERT_TRUE(out.result.ok()) << "rank" << from << " to rank" << to << ": " << out.result.error().message;
+    }
+    EXPECT_TRUE(w.engine(0).peer_connected("rank1"));
+    EXPECT_TRUE(w.engine(1).peer_connected("rank0"));
+    EXPECT_TRUE(w.holds(1, kBytes, 0, 0, kBytes, 5));
+    EXPECT_TRUE(w.holds(0, kBytes, 1, 0, kBytes, 6));
+    for (uint32_t rank : {0u, 1u}) {
+      const EngineStats stats = w.engine(rank).stats();
+      EXPECT_GE(stats.rails[0].bytes, kBytes) << "rank" << rank;
+      EXPECT_EQ(stats.rails[1].bytes, 0u) << "rank" << rank << " used the rail dead at rank0";
+      EXPECT_EQ(stats.rails[1].failovers, 0u) << "rank" << rank << " tried the rail dead at rank0";
+    }
+  }
+}
+
+// Every NIC of rank0 dead: registering there and connecting from there fail with errors
+// that name each rail, without a crash or a hang; a peer with no live rail in common
+// (rank0 lost NIC 1, rank1 NIC 0) fails to connect with an error that says so.
+TEST_P(EngineRails, NoLiveRailFailsRegistrationAndConnectingClearly) {
+  {
+    World w(deterministic(GetParam(), {100, 100}));
+    ferry::testing::kill_nic(w.cluster.fabric(), 0, 0);
+    ferry::testing::kill_nic(w.cluster.fabric(), 0, 1);
+    std::vector<uint8_t> more(4096);
+    auto reg = w.engine(0).register_memory(more.data(), more.size());
+    ASSERT_FALSE(reg.ok());
+    EXPECT_EQ(reg.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(reg.error().message.find("no rail can register the buffer (rail 0: emu:n0/nic0 is dead; "
+                                       "rail 1: emu:n0/nic1 is dead)"),
+              std::string::npos)
+        << reg.error().message;
+    Outcome out;
+    ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4096, w.regions[0][1], 0, std::nullopt,
+                                  out.callback()).ok());
+    ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
+    ASSERT_FALSE(out.result.ok());
+    EXPECT_EQ(out.result.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(out.result.error().message.find("cannot open endpoints: unavailable: no rail can open an endpoint "
+                                              "(rail 0: emu:n0/nic0 is dead; rail 1: emu:n0/nic1 is dead)"),
+              std::string::npos)
+        << out.result.error().message;
+    EXPECT_FALSE(w.engine(0).peer_connected("rank1"));
+  }
+  {
+    World w(deterministic(GetParam(), {100, 100}));
+    ferry::testing::kill_nic(w.cluster.fabric(), 0, 1);
+    ferry::testing::kill_nic(w.cluster.fabric(), 1, 0);
+    Outcome out;
+    ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4096, w.regions[0][1], 0, std::nullopt,
+                                  out.callback()).ok());
+    ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
+    ASSERT_FALSE(out.result.ok());
+    EXPECT_EQ(out.result.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(out.result.error().message.find("no rail is live on both sides of peer 'rank1'"), std::string::npos)
+        << out.result.error().message;
+    EXPECT_FALSE(w.engine(1).peer_connected("rank0"));
+  }
+}
+
 // rank0 writes to rank1 and rank2; rank1 is removed mid-way. rank1's transfer fails at
 // once with a clear error, rank2's completes untouched.
 TEST_P(EngineRails, RemovedPeerFailsOnlyItsOwnTransfers) {

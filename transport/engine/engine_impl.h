@@ -75,7 +75,9 @@ struct Engine::Impl {
   Result<uint32_t> find_peer(const std::string& peer) const { return peers.find(peer); }
   uint32_t add_peer(const std::string& peer) { return peers.add(peer, rails.size()); }
   bool peer_connected(const std::string& peer) const;
+  // Endpoints to the peer on every rail whose NIC is live; fails if none is.
   VoidResult create_endpoints(uint32_t peer);
+  VoidResult create_endpoint(uint32_t peer, uint32_t rail);
   void post_recv(PeerRail& pr, uint32_t slot);
   void start_connect(uint32_t peer);
   void send_hello(uint32_t peer);
@@ -88,7 +90,11 @@ struct Engine::Impl {
   Result<RemoteRegion> import_region(const std::string& peer, std::span<const uint8_t> bytes);
 
   // ---- scheduler.cc: pieces to rails ----
-  int pick_rail(const Peer& peer, uint64_t bytes) const;
+  // The live rail to `peer`, among `allowed` (a bit per rail), where `bytes` would finish
+  // first; -1 if none.
+  int pick_rail(const Peer& peer, uint64_t bytes, uint64_t allowed) const;
+  // A bit per rail the piece may take, from the registrations it reads and writes.
+  uint64_t rails_for(const Piece& piece) const;
   uint64_t piece_limit(uint32_t peer, uint64_t bytes) const;
   void enqueue(uint32_t piece);
   void submit(uint32_t peer, uint32_t rail);

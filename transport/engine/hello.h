@@ -1,7 +1,7 @@
 // The connection handshake's two messages, sent over the Exchange.
 //
 // Each side sends a hello with its endpoint kind, an incarnation number and one
-// endpoint address per rail; on a hello, a side connects its endpoints and answers
+// endpoint address per rail (empty for a rail it has no endpoint on: its NIC is dead); on a hello, a side connects its endpoints and answers
 // "connected" with the incarnation it connected to. Parsing is strict: anything that is
 // not exactly a handshake of this version is ignored rather than trusted.
 #pragma once
@@ -20,7 +20,7 @@ inline constexpr uint32_t kMaxRails = 64;
 struct Hello {
   EndpointKind kind = EndpointKind::kRc;
   uint64_t incarnation = 0;
-  std::vector<std::span<const uint8_t>> addresses;  // one per rail, into the parsed bytes
+  std::vector<std::span<const uint8_t>> addresses;  // one per rail, into the parsed bytes; empty: none
 };
 
 std::vector<uint8_t> encode_hello(EndpointKind kind, uint64_t incarnation,

@@ -8,7 +8,10 @@ namespace ferry {
 
 RegionDescriptor Registration::descriptor() const {
   RegionDescriptor d{addr_, length_, {}, kind_, device_};
-  for (const auto& region : regions_) d.rkeys.push_back(region->rkey());
+  for (size_t rail = 0; rail < regions_.size(); ++rail) {
+    d.rkeys.push_back(has_rail(rail) ? regions_[rail]->rkey() : 0);
+    if (!has_rail(rail)) d.absent_rails |= 1ull << rail;
+  }
   return d;
 }
 
@@ -39,13 +42,24 @@ Result<const Registration*> MemoryRegistry::register_memory(void* addr, size_t l
   registration->access_ = access;
   registration->kind_ = kind;
   registration->device_ = kind == MemoryKind::kDevice ? gpu::query_pointer(addr).device : -1;
+  std::string unavailable;  // why each skipped rail could not register
   for (size_t rail = 0; rail < rails_.size(); ++rail) {
     auto region = rails_[rail]->register_memory(addr, length, access, kind);
-    if (!region.ok()) {
-      return make_error(region.error().code, "registering on rail " + std::to_string(rail) +
-                                                 ": " + region.error().message);
+    if (region.ok()) {
+      registration->regions_.push_back(std::move(region).value());
+      registration->present_rails_ |= 1ull << rail;
+      continue;
     }
-    registration->regions_.push_back(std::move(region).value());
+    const std::string why = "rail " + std::to_string(rail) + ": " + region.error().message;
+    // Anything but a dead device would fail on every rail alike: report it as it is.
+    if (region.error().code != ErrorCode::kUnavailable) {
+      return make_error(region.error().code, "registering on " + why);
+    }
+    unavailable += (unavailable.empty() ? "" : "; ") + why;
+    registration->regions_.push_back(nullptr);
+  }
+  if (registration->present_rails_ == 0) {
+    return make_error(ErrorCode::kUnavailable, "no rail can register the buffer (" + unavailable + ")");
   }
   const Registration* result = registration.get();
   by_start_.emplace(start, std::move(registration));

@@ -50,6 +50,35 @@ TEST_F(MemoryRegistryTest, RegistersOnEveryRailOnce) {
   EXPECT_EQ(registry_->size(), 1u);
 }
 
+// A dead NIC leaves its rail out of new registrations: absent there, present on the others,
+// and the descriptor a peer gets says so.
+TEST_F(MemoryRegistryTest, SkipsARailWhoseNicIsDead) {
+  ASSERT_TRUE(fabric_->inject(FabricFault{FabricFaultKind::kNicDeath, 0, 1}).ok());
+  auto r = registry_->register_memory(buffer_.data(), buffer_.size(), kAllAccess);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_TRUE((*r)->has_rail(0));
+  EXPECT_FALSE((*r)->has_rail(1));
+  EXPECT_EQ((*r)->present_rails(), 1u);
+  auto parsed = RegionDescriptor::parse((*r)->descriptor().serialize());
+  ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+  EXPECT_TRUE(parsed->has_rail(0));
+  EXPECT_FALSE(parsed->has_rail(1));
+  EXPECT_EQ(parsed->rkeys[0], (*r)->rkey(0));
+}
+
+TEST_F(MemoryRegistryTest, FailsNamingEveryRailWhenNoneRegisters) {
+  ASSERT_TRUE(fabric_->inject(FabricFault{FabricFaultKind::kNicDeath, 0, 0}).ok());
+  ASSERT_TRUE(fabric_->inject(FabricFault{FabricFaultKind::kNicDeath, 0, 1}).ok());
+  auto r = registry_->register_memory(buffer_.data(), buffer_.size(), kAllAccess);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  const std::string& message = r.error().message;
+  EXPECT_NE(message.find("no rail can register the buffer"), std::string::npos) << message;
+  EXPECT_NE(message.find("rail 0: emu:n0/nic0 is dead"), std::string::npos) << message;
+  EXPECT_NE(message.find("rail 1: emu:n0/nic1 is dead"), std::string::npos) << message;
+  EXPECT_EQ(registry_->size(), 0u);
+}
+
 TEST_F(MemoryRegistryTest, MissesWhenRangeOrAccessIsNotCovered) {
   ASSERT_TRUE(registry_->register_memory(buffer_.data(), 4096, kAccessLocalWrite).ok());
   // Wider range and more rights: both need a registration of their own.
@@ -101,6 +130,32 @@ TEST(RegionDescriptorTest, CarriesTheMemoryKindAndTheGpu) {
   EXPECT_FALSE(RegionDescriptor::parse(bytes).ok());
   EXPECT_FALSE(RegionDescriptor::parse(RegionDescriptor{0x1000, 4096, {1}, MemoryKind::kHost, 0}.serialize()).ok());
   EXPECT_FALSE(RegionDescriptor::parse(RegionDescriptor{0x1000, 4096, {1}, MemoryKind::kDevice, -1}.serialize()).ok());
+}
+
+TEST(RegionDescriptorTest, RoundTripsAbsentRails) {
+  RegionDescriptor d{0x1000, 4096, {0, 0x202, 0}};
+  d.absent_rails = 0b101;
+  auto parsed = RegionDescriptor::parse(d.serialize());
+  ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+  EXPECT_EQ(parsed->absent_rails, 0b101u);
+  EXPECT_EQ(parsed->present_rails(), 0b010u);
+  EXPECT_FALSE(parsed->has_rail(0));
+  EXPECT_TRUE(parsed->has_rail(1));
+  EXPECT_FALSE(parsed->has_rail(3));
+}
+
+TEST(RegionDescriptorTest, RejectsAbsentRailsThatDoNotFit) {
+  RegionDescriptor beyond{0x1000, 4096, {1, 2}};
+  beyond.absent_rails = 0b100;  // a rail it does not have
+  EXPECT_FALSE(RegionDescriptor::parse(beyond.serialize()).ok());
+  RegionDescriptor none_left{0x1000, 4096, {0, 0}};
+  none_left.absent_rails = 0b11;
+  EXPECT_FALSE(RegionDescriptor::parse(none_left.serialize()).ok());
+  RegionDescriptor keyed{0x1000, 4096, {1, 2}};
+  keyed.absent_rails = 0b01;  // yet a key for it
+  auto parsed = RegionDescriptor::parse(keyed.serialize());
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("rail 0"), std::string::npos) << parsed.error().message;
 }
 
 TEST(RegionDescriptorTest, RejectsMalformedBytes) {

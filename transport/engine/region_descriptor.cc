@@ -7,10 +7,11 @@ namespace ferry {
 namespace {
 
 constexpr uint32_t kDescriptorMagic = 0x31445246;  // "FRD1"
-// Version 2 added the memory kind and the GPU's ordinal.
-constexpr uint32_t kDescriptorVersion = 2;
+// Version 2 added the memory kind and the GPU's ordinal; version 3 the rails a buffer
+// is not registered on.
+constexpr uint32_t kDescriptorVersion = 3;
 constexpr uint32_t kMaxRails = 64;
-constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8 + 4 + 4 + 4;
+constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8 + 4 + 4 + 4 + 8;
 
 template <typename T>
 void put(std::vector<uint8_t>& out, T value) {
@@ -38,6 +39,7 @@ std::vector<uint8_t> RegionDescriptor::serialize() const {
   put(out, static_cast<uint32_t>(kind));
   put(out, device);
   put(out, static_cast<uint32_t>(rkeys.size()));
+  put(out, absent_rails);
   for (uint32_t rkey : rkeys) put(out, rkey);
   return out;
 }
@@ -86,6 +88,18 @@ Result<RegionDescriptor> RegionDescriptor::parse(std::span<const uint8_t> bytes)
     return make_error(ErrorCode::kInvalidArgument, "region descriptor has an empty or wrapping range");
   }
   for (uint32_t r = 0; r < rails; ++r) d.rkeys.push_back(get<uint32_t>(bytes, kHeaderBytes + 4 * r));
+  d.absent_rails = get<uint64_t>(bytes, 36);
+  const uint64_t every_rail = rails >= 64 ? ~0ull : (1ull << rails) - 1;
+  if ((d.absent_rails & ~every_rail) != 0 || d.absent_rails == every_rail) {
+    return make_error(ErrorCode::kInvalidArgument, "region descriptor's absent rails do not fit its " +
+                                                       std::to_string(rails) + " rails, or leave none");
+  }
+  for (uint32_t r = 0; r < rails; ++r) {
+    if (!d.has_rail(r) && d.rkeys[r] != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "region descriptor gives a key for rail " + std::to_string(r) + ", which it marks absent");
+    }
+  }
   return d;
 }
 

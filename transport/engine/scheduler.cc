@@ -19,13 +19,13 @@ bool retriable(Status status) {
 
 }  // namespace
 
-int Engine::Impl::pick_rail(const Peer& peer, uint64_t bytes) const {
+int Engine::Impl::pick_rail(const Peer& peer, uint64_t bytes, uint64_t allowed) const {
   // One rail (a NIC per GPU): nothing to weigh, and this runs once per piece.
-  if (peer.usable_rails == 1) return peer.rails[0].up ? 0 : -1;
+  if (peer.usable_rails == 1) return peer.rails[0].up && (allowed & 1) != 0 ? 0 : -1;
   int best = -1;
   double best_time = 0;
   for (uint32_t r = 0; r < peer.usable_rails; ++r) {
-    if (!peer.rails[r].up) continue;
+    if (!peer.rails[r].up || ((allowed >> r) & 1) == 0) continue;
     const double t = static_cast<double>(peer.rails[r].queued_bytes + bytes) / rails[r].gbps;
     if (best < 0 || t < best_time) {
       best = static_cast<int>(r);
@@ -54,6 +54,15 @@ uint64_t Engine::Impl::piece_limit(uint32_t peer_index, uint64_t bytes) const {
   return std::min(largest, (share + kPage - 1) / kPage * kPage);
 }
 
+uint64_t Engine::Impl::rails_for(const Piece& piece) const {
+  switch (piece.kind) {
+    case PieceKind::kData: return pool.transfer(piece.transfer).data_rails;
+    case PieceKind::kMessage: return peers[piece.peer].control.region->present_rails();
+    case PieceKind::kNotify: return ~0ull;
+  }
+  return ~0ull;
+}
+
 void Engine::Impl::enqueue(uint32_t p) {
   Piece& piece = pool.piece(p);
   Peer& peer = peers[piece.peer];
@@ -66,9 +75,12 @@ void Engine::Impl::enqueue(uint32_t p) {
     drop_piece(p, "peer '" + peer.name + "' is not connected: " + peer.last_error);
     return;
   }
-  const int rail = pick_rail(peer, piece.length);
+  const int rail = pick_rail(peer, piece.length, rails_for(piece));
   if (rail < 0) {
+    // Live rails the piece's memory is not registered on (their NIC died at one end).
+    const bool unregistered = pick_rail(peer, piece.length, ~0ull) >= 0;
     drop_piece(p, "no rail reaches peer '" + peer.name + "'" +
+                      (unregistered ? " on which both ends of the transfer are registered" : "") +
                       (peer.last_error.empty() ? "" : " (last error: " + peer.last_error + ")"));
     return;
   }

@@ -50,6 +50,9 @@ struct Transfer {
   // posted, 0 for `local` or i for more_locals[i - 1].
   std::vector<Registration*> more_locals;
   uint32_t remote_region = 0;
+  // A bit per rail its data pieces may take: every source registration and the remote
+  // region are present there (a registration made while a NIC was dead lacks its rail).
+  uint64_t data_rails = ~0ull;
   std::vector<Sge> sges;  // lkeys filled in per rail at posting
   std::optional<Notify> notify;
   std::vector<uint32_t> notify_peers;  // notified once the data is in place
@@ -70,6 +73,7 @@ class TransferPool {
   void release_transfer(uint32_t index);
 
   Transfer& transfer(uint32_t index) { return transfers_[index]; }
+  const Transfer& transfer(uint32_t index) const { return transfers_[index]; }
   Piece& piece(uint32_t index) { return pieces_[index]; }
   size_t piece_slots() const { return pieces_.size(); }
   TransferId id(uint32_t index) const {

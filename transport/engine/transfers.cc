@@ -78,6 +78,10 @@ uint32_t Engine::Impl::new_notify_piece(uint32_t transfer, uint32_t peer, uint32
 // data piece the notification rides on that piece as its immediate.
 TransferId Engine::Impl::launch(uint32_t transfer) {
   Transfer& t = pool.transfer(transfer);
+  if (t.local != nullptr) {  // it moves data: only rails both ends are registered on
+    t.data_rails = t.local->present_rails() & remote_regions[t.remote_region].second.present_rails();
+    for (const Registration* more : t.more_locals) t.data_rails &= more->present_rails();
+  }
   if (t.notify && t.notify_peers.size() == 1 && pending_pieces.size() == 1) {
     Piece& only = pool.piece(pending_pieces.front());
     only.with_imm = true;

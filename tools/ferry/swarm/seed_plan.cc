@@ -125,9 +125,7 @@ bool SeedPlan::can_cut(const std::vector<uint32_t>& ranks) const {
   const uint32_t all = (1u << cluster.rail_gbps.size()) - 1;
   std::vector<uint32_t> struck(cluster.ranks, 0);
   for (const FaultDraw& f : faults) {
-    // A dead NIC cuts its node off whole from peers it connects to afterwards, and fails
-    // every registration there (docs/reliability.md, "What is not there yet").
-    if (f.kind == FaultKind::kNodeLoss || f.kind == FaultKind::kNicDeath) struck[f.node] = all;
+    if (f.kind == FaultKind::kNodeLoss) struck[f.node] = all;
     if (f.disruptive()) struck[f.node] |= 1u << f.nic;
   }
   for (size_t i = 0; i < ranks.size(); ++i) {

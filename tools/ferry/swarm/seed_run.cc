@@ -200,9 +200,9 @@ class SeedRun {
     }
   }
 
-  // Whether the faults applied so far can have cut a and b apart: one of them lost, a
-  // NIC of one of them dead before the two had connected (a dead NIC fails every later
-  // connection of its engine), or every rail between them struck on one side.
+  // Whether the faults applied so far can have cut a and b apart: one of them lost, or
+  // every rail between them struck on one side or the other (a dead NIC leaves the
+  // node its other rails, for peers connected before and after alike).
   bool cut_apart(uint32_t a, uint32_t b) const {
     const uint32_t all = (1u << plan_.cluster.rail_gbps.size()) - 1;
     return cut_[a][b] || (struck_[a] | struck_[b]) == all;
@@ -213,13 +213,9 @@ class SeedRun {
     const uint32_t n = plan_.cluster.ranks;
     if (!f.disruptive()) return;
     struck_[f.node] |= 1u << f.nic;
+    if (f.kind != FaultKind::kNodeLoss) return;
     for (uint32_t peer = 0; peer < n; ++peer) {
-      if (peer == f.node) continue;
-      const bool connected = cluster_->engine(f.node).peer_connected(rank_name(peer)) &&
-                             cluster_->engine(peer).peer_connected(rank_name(f.node));
-      if (f.kind == FaultKind::kNodeLoss || (f.kind == FaultKind::kNicDeath && !connected)) {
-        cut_[f.node][peer] = cut_[peer][f.node] = true;
-      }
+      if (peer != f.node) cut_[f.node][peer] = cut_[peer][f.node] = true;
     }
   }
 

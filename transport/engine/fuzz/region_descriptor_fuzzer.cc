@@ -36,6 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   check(!d->rkeys.empty() && d->rkeys.size() <= 64, "1 to 64 rails");
+  check(d->present_rails() != 0, "at least one rail present");
+  for (size_t r = 0; r < d->rkeys.size(); ++r) check(d->has_rail(r) || d->rkeys[r] == 0, "no key on an absent rail");
   check(d->length > 0 && d->contains(d->addr, d->length), "a non-empty range that does not wrap");
   check((d->kind == MemoryKind::kHost && d->device == -1) || (d->kind == MemoryKind::kDevice && d->device >= 0),
         "a GPU ordinal that fits the memory kind");

@@ -17,7 +17,8 @@ namespace {
 TEST(RegionDescriptorFuzzer, FixedInputsKeepEveryInvariant) {
   const RegionDescriptor host{0x1000, 4096, {7}, MemoryKind::kHost, -1};
   const RegionDescriptor gpu{~0ull - 64, 64, std::vector<uint32_t>(64, 3), MemoryKind::kDevice, 2};
-  for (const RegionDescriptor& d : {host, gpu}) {
+  const RegionDescriptor partial{0x1000, 4096, {0, 9}, MemoryKind::kHost, -1, 0b01};  // rail 0 absent
+  for (const RegionDescriptor& d : {host, gpu, partial}) {
     const std::vector<uint8_t> bytes = d.serialize();
     ASSERT_TRUE(RegionDescriptor::parse(bytes).ok());
     expect_every_truncation_and_corruption_survives(LLVMFuzzerTestOneInput, bytes, 0x81);
