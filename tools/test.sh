@@ -6,9 +6,11 @@
 #            every test, under AddressSanitizer and UndefinedBehaviorSanitizer
 #   tsan     bazel test --keep_going --config=tsan --build_tests_only \
 #                       --test_tag_filters=threads //...
-#   opt      bazel test --keep_going --config=opt //tools/ferry/replay:nic_line_rate_test
-#            (the line-rate invariant replays every shipped scenario: a property of the
-#            timing model, checked once in the optimised build the Soft-RoCE run shares)
+#   opt      bazel test --keep_going --config=opt //tools/ferry/replay:nic_line_rate_test \
+#                       //tools/ferry/swarm:swarm_sweep_test
+#            the line-rate invariant over every shipped scenario (a property of the
+#            timing model) and 10,000 swarm seeds, in the optimised build the Soft-RoCE
+#            run shares
 #   softroce bash hw_tests/softroce/run.sh  (verbs over rxe under QEMU; one test)
 #   fuzz     bash tools/fuzz.sh 160  (libFuzzer on the scenario parser and every wire
 #            format a peer sends, 20 s each; one test)
@@ -117,7 +119,10 @@ else
   record_skips asan --config=asan
   run_bazel tsan test --keep_going --config=tsan --build_tests_only \
     --test_tag_filters=threads //...
-  run_bazel opt test --keep_going --config=opt //tools/ferry/replay:nic_line_rate_test
+  # Checks that need speed more than sanitizers: the timing model's line-rate invariant
+  # and the 10,000-seed swarm sweep (swarm_test runs 1,000 seeds under asan above).
+  run_bazel opt test --keep_going --config=opt //tools/ferry/replay:nic_line_rate_test \
+    //tools/ferry/swarm:swarm_sweep_test
   # The verbs provider on a real (software) RDMA device: Debian's kernel under QEMU.
   run_step softroce bash hw_tests/softroce/run.sh
   # The scenario parser and the wire formats under libFuzzer: 160 s split among the 8
