@@ -1,5 +1,6 @@
 #include "tools/ferry/replay/faults.h"
 
+#include <cstdio>
 #include <string_view>
 
 namespace ferry::replay {
@@ -17,6 +18,21 @@ FabricFaultKind fabric_kind(FaultKind kind) {
     case FaultKind::kLossRate: return FabricFaultKind::kLossRate;
   }
   return FabricFaultKind::kLinkDown;
+}
+
+// The fault as the report lists it: names as in scenario files and NIC timelines.
+AppliedFault describe(const FaultSpec& f) {
+  AppliedFault out;
+  out.at_ns = f.at_ns;
+  out.kind = name_of(kFaultNames, f.kind);
+  out.target = "node" + std::to_string(f.node);
+  if (f.kind != FaultKind::kNodeLoss) out.target += "/nic" + std::to_string(f.nic.value_or(0));
+  if (f.kind == FaultKind::kLossRate) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", f.value);
+    out.detail = std::string("loss probability ") + value;
+  }
+  return out;
 }
 
 }  // namespace
@@ -37,6 +53,7 @@ void schedule_faults(World& world, const std::vector<FaultSpec>& faults, const F
     Cluster& fabric = world.fabric();
     fabric.at(world.fabric_ns(f.at_ns), [&fabric, f, nodes, log] {
       ++log->applied;
+      log->faults.push_back(describe(f));
       for (uint32_t node : nodes) {
         const FabricFault fault{fabric_kind(f.kind), node, f.nic.value_or(0), f.value};
         if (VoidResult done = fabric.inject(fault); !done.ok()) {

@@ -18,6 +18,7 @@ namespace ferry::replay {
 // What the scheduled faults did, filled in as the fabric reaches their times.
 struct FaultLog {
   uint64_t applied = 0;             // scenario faults applied (one per FaultSpec)
+  std::vector<AppliedFault> faults;  // each as applied, for the report's fault markers
   std::vector<std::string> errors;  // faults the fabric refused
 };
 

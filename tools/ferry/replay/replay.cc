@@ -4,10 +4,13 @@
 #include <chrono>
 #include <memory>
 
+#include "tools/ferry/replay/fabric_counters.h"
 #include "tools/ferry/replay/fabric_mapping.h"
 #include "tools/ferry/replay/faults.h"
 #include "tools/ferry/replay/node_link.h"
 #include "tools/ferry/replay/progress.h"
+#include "tools/ferry/replay/scenario_parameters.h"
+#include "tools/ferry/replay/timing_model.h"
 #include "tools/ferry/replay/workload_runner.h"
 #include "tools/ferry/replay/world.h"
 #include "transport/wire_fields.h"
@@ -80,6 +83,7 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
   report.gpus_per_node = scenario.cluster.gpus_per_node;
   report.provider = name_of(kProviderNames, provider);
   report.end_rank = plan.ranks;
+  report.parameters = describe_scenario(scenario);
 
   // Spread over processes: this process maps only its node's ranks onto the fabric.
   std::unique_ptr<NodeLink> link;
@@ -146,6 +150,7 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
                            std::to_string(report.end_rank) + " (exclusive); the others run in their nodes' processes");
   }
   report.mode = mapping.fabric->mode();
+  report.timing_model = timing_model_note(report.provider, report.mode);
   report.virtual_time = mapping.fabric->virtual_time();
   if (plan.rail_aligned) {
     report.notes.push_back("rail-aligned: each rank uses only its own GPU's NICs (an all-to-all over " +
@@ -222,6 +227,8 @@ ReplayReport replay(const Scenario& scenario, ProviderKind provider, const Repla
   }
   world->finish_timelines();
   report.faults_applied = faults->applied;
+  report.faults = faults->faults;
+  report.counters = fabric_counters(world->fabric());
   report.errors.insert(report.errors.end(), faults->errors.begin(), faults->errors.end());
   report.trace_hash = world->fabric().trace_hash();
   report.simulated_ns = world->now_ns();

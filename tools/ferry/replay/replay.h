@@ -62,6 +62,52 @@ struct KvRequestTiming {
   uint64_t arrival_ns = 0;  // when the request arrived (the workload's arrival process)
   uint64_t start_ns = 0;    // when its transfer began: once it arrived and the one before was done
   uint64_t kv_ns = 0;       // until the last byte landed on every decode rank
+  // What moved: whole KV blocks of block_tokens each, so a scaled-down request of 3
+  // tokens moves a 16-token block. 0: not known (a hand-built report).
+  uint64_t blocks = 0;
+  uint64_t block_tokens = 0;
+
+  uint64_t tokens_moved() const { return blocks * block_tokens; }
+};
+
+// A scenario value as the report shows it: the scenario file's key and its final value
+// (defaults filled in, the scale applied), e.g. {"layers", "80"}.
+struct ScenarioParameter {
+  std::string key;
+  std::string value;
+};
+
+// What the replay ran: the scenario's model, cluster, fabric and workloads, so that the
+// report stands on its own (scenario_parameters.cc).
+struct ScenarioParameters {
+  struct Workload {
+    std::string name;
+    std::string kind;
+    std::vector<ScenarioParameter> keys;
+  };
+  double scale = 1;
+  std::vector<ScenarioParameter> model;
+  std::vector<ScenarioParameter> cluster;
+  std::string fabric_provider;  // the provider the scenario's fabric section names
+  std::vector<ScenarioParameter> fabric;
+  std::vector<Workload> workloads;
+};
+
+// A scenario fault as the fabric applied it.
+struct AppliedFault {
+  uint64_t at_ns = 0;  // since the replay's start
+  std::string kind;    // "link_down", "loss_rate", ... (the scenario's names)
+  std::string target;  // "node1/nic0", "node2" (node_loss)
+  std::string detail;  // e.g. "probability 0.01"; empty for most kinds
+};
+
+// One of the fabric's event counters over the whole run; no value where the provider
+// does not count it (`missing` says why, e.g. "not modelled").
+struct FabricCounter {
+  std::string name;  // "packets dropped at switch queues", ...
+  std::optional<uint64_t> value;
+  std::string missing;
+  std::string unit;  // "" for a count, "ns" for a time
 };
 
 // Bytes one NIC put on and took off the wire in each interval of virtual time: the
@@ -131,6 +177,10 @@ struct ReplayReport {
   uint32_t first_rank = 0;
   uint32_t end_rank = 0;
   std::vector<std::string> peers;
+  ScenarioParameters parameters;
+  std::vector<AppliedFault> faults;     // in the order applied
+  std::vector<FabricCounter> counters;  // the fabric's, summed over every NIC and switch
+  std::string timing_model;             // what the provider's timing leaves out (timing_model.h)
 
   bool ok() const;
 };

@@ -34,6 +34,33 @@ for w in r["workloads"]:
         check(len(reqs) == w["operations"], "pd_disagg: %d requests listed" % len(reqs))
         check(all(q["kv_ns"] > 0 and q["bytes"] > 0 and q["context_tokens"] > 0 for q in reqs), "bad request timing")
         check(sum(q["bytes"] for q in reqs) == w["bytes"], "requests' bytes differ from the workload's")
+        keys = next(p["keys"] for p in r["scenario_parameters"]["workloads"] if p["name"] == w["name"])
+        block = int(keys["block_size"])
+        # whole blocks move: a scaled-down request moves more tokens than it asked for
+        check(all(q["kv_blocks"] == -(-q["context_tokens"] // block) and q["tokens_moved"] == q["kv_blocks"] * block
+                  for q in reqs), "requests' blocks and tokens moved")
+p = r["scenario_parameters"]
+check([(w["name"], w["kind"]) for w in p["workloads"]] == [(w["name"], w["kind"]) for w in r["workloads"]],
+      "scenario_parameters' workloads")
+check(int(p["model"]["layers"]) > 0 and int(p["model"]["hidden_size"]) > 0 and p["model"]["name"], "model parameters")
+check(int(p["cluster"]["nodes"]) > 0 and int(p["cluster"]["gpus_per_node"]) == r["gpus_per_node"], "cluster parameters")
+check(len(p["cluster"]["nic_rate"].split(", ")) == int(p["cluster"]["nics_per_node"]), "nic_rate per NIC")
+check(r["timing_model"].startswith(provider), "timing model: " + r["timing_model"])
+names = [c["name"] for c in r["fabric_counters"]]
+check("packets retransmitted" in names and "PFC pause frames" in names and "CNPs sent" in names, "counters " + str(names))
+for c in r["fabric_counters"]:
+    check((c["value"] is None) == ("not_counted" in c), "counter " + c["name"])
+    check(c["value"] is None or c["value"] >= 0, "counter " + c["name"])
+pfc = next(c for c in r["fabric_counters"] if c["name"] == "PFC pause frames")
+if provider == "emu":
+    check(pfc["value"] is None and pfc["not_counted"].startswith("not modelled"), "emu PFC counter")
+if provider == "sim":
+    check(next(c for c in r["fabric_counters"] if c["name"] == "packets retransmitted")["value"] is not None, "sim retransmits")
+    pfc_off = p["fabric_provider"] == "sim" and (p["fabric"]["pfc"] == "false" or p["fabric"]["transport"] == "srd")
+    check((pfc["value"] is None) == pfc_off, "sim PFC counter")
+check(all(n["gbps"] > 0 and len(n["rx_bytes"]) == len(n["bytes"]) for n in r["nics"]), "NIC line rate or rx")
+if r["virtual_time"]:
+    check(sum(sum(n["rx_bytes"]) for n in r["nics"]) > 0, "NICs received nothing")
 check(r["interval_ns"] > 0 and len(r["nics"]) > 0, "no NIC timelines")
 intervals = len(r["nics"][0]["bytes"])
 check(all(len(n["bytes"]) == intervals for n in r["nics"]), "timelines of different lengths")
@@ -51,7 +78,10 @@ for w in r["workloads"]:
 check(all(e["dur"] >= 0 and e["ts"] >= 0 for e in spans), "negative span")
 counters = {e["name"] for e in events if e["ph"] == "C"}
 check(counters == {n["name"] for n in r["nics"]}, "NIC counters %s" % sorted(counters))
-check(os.path.getsize(os.path.join(d, "report.html")) > 0, "report.html empty")
+html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
+for part in ['id="parameters"', 'id="counters"', 'id="faults"', "line rate", "Timing model:"]:
+    check(part in html, "report.html lacks " + part)
+check(('id="throughput-rx"' in html) == r["virtual_time"], "report.html's received chart")
 PY
 }
 
@@ -105,6 +135,14 @@ for provider in emu sim; do
   [ "$rc" = 1 ] || fail "fault scenario on $provider exited $rc, expected 1"
   grep -q '"ok": false' "$tmp/f.$provider/report.json" || fail "fault report on $provider says ok"
   grep -q '"faults_applied": 1' "$tmp/f.$provider/report.json" || fail "fault not applied on $provider"
+  python3 - "$tmp/f.$provider" <<'PY' || fail "fault not listed on $provider"
+import json, os, sys
+d = sys.argv[1]
+r = json.load(open(os.path.join(d, "report.json")))
+assert r["faults"] == [{"at_ns": 20000, "kind": "node_loss", "target": "node1", "detail": ""}], r["faults"]
+html = open(os.path.join(d, "report.html"), encoding="utf-8").read()
+assert "<td>node_loss</td><td>node1</td>" in html and ">node_loss node1<" in html
+PY
 done
 
 # verbs: without an RDMA device (as here) a clear error and exit 1, at once.

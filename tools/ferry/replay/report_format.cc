@@ -28,6 +28,36 @@ std::string fixed(double v, int digits) {
   return buf;
 }
 
+// {"key": "value", ...} on one line, in the list's order.
+std::string json_object(const std::vector<ScenarioParameter>& keys) {
+  std::string out = "{";
+  for (size_t i = 0; i < keys.size(); ++i) out += (i ? ", " : "") + json_string(keys[i].key) + ": " + json_string(keys[i].value);
+  return out + "}";
+}
+
+std::string json_parameters(const ScenarioParameters& p) {
+  std::ostringstream out;
+  out << "{\n    \"scale\": " << p.scale << ",\n    \"model\": " << json_object(p.model)
+      << ",\n    \"cluster\": " << json_object(p.cluster) << ",\n    \"fabric_provider\": "
+      << json_string(p.fabric_provider) << ",\n    \"fabric\": " << json_object(p.fabric) << ",\n    \"workloads\": [";
+  for (size_t i = 0; i < p.workloads.size(); ++i) {
+    const ScenarioParameters::Workload& w = p.workloads[i];
+    out << (i ? ",\n      " : "\n      ") << "{\"name\": " << json_string(w.name) << ", \"kind\": " << json_string(w.kind)
+        << ", \"keys\": " << json_object(w.keys) << "}";
+  }
+  out << (p.workloads.empty() ? "]\n  }" : "\n    ]\n  }");
+  return out.str();
+}
+
+// A request's tokens as asked for and as moved: a scaled-down request moves whole blocks.
+std::string tokens_label(const KvRequestTiming& t) {
+  std::string out = std::to_string(t.context_tokens) + " tokens";
+  if (t.blocks == 0) return out;
+  out += " requested, " + std::to_string(t.tokens_moved()) + " moved (" + std::to_string(t.blocks) +
+         (t.blocks == 1 ? " block" : " blocks") + " of " + std::to_string(t.block_tokens) + ")";
+  return out;
+}
+
 }  // namespace
 
 uint64_t WorkloadReport::percentile_ns(double p) const {
@@ -54,9 +84,9 @@ std::string format_kv_requests(const WorkloadReport& w) {
   if (w.requests.size() <= kKvRequestsListed) {
     for (const KvRequestTiming& t : w.requests) {
       std::snprintf(line, sizeof line,
-                    "  request %llu: %llu tokens, %llu B of KV cache, KV transfer %.1f us of TTFT "
+                    "  request %llu: %s, %llu B of KV cache, KV transfer %.1f us of TTFT "
                     "(after %.1f us waiting for the one before)\n",
-                    static_cast<unsigned long long>(t.request), static_cast<unsigned long long>(t.context_tokens),
+                    static_cast<unsigned long long>(t.request), tokens_label(t).c_str(),
                     static_cast<unsigned long long>(t.bytes), t.kv_ns / 1e3, (t.start_ns - t.arrival_ns) / 1e3);
       out << line;
     }
@@ -116,6 +146,26 @@ std::string to_json(const ReplayReport& r, bool with_wall_time) {
   out << "  \"notes\": [";
   for (size_t i = 0; i < r.notes.size(); ++i) out << (i ? ", " : "") << json_string(r.notes[i]);
   out << "],\n";
+  out << "  \"timing_model\": " << json_string(r.timing_model) << ",\n";
+  out << "  \"scenario_parameters\": " << json_parameters(r.parameters) << ",\n";
+  // Each fault as applied, at its time since the replay's start.
+  out << "  \"faults\": [";
+  for (size_t i = 0; i < r.faults.size(); ++i) {
+    const AppliedFault& f = r.faults[i];
+    out << (i ? ",\n    " : "\n    ") << "{\"at_ns\": " << f.at_ns << ", \"kind\": " << json_string(f.kind)
+        << ", \"target\": " << json_string(f.target) << ", \"detail\": " << json_string(f.detail) << "}";
+  }
+  out << (r.faults.empty() ? "],\n" : "\n  ],\n");
+  // null where the provider does not count it, with the reason.
+  out << "  \"fabric_counters\": [";
+  for (size_t i = 0; i < r.counters.size(); ++i) {
+    const FabricCounter& c = r.counters[i];
+    out << (i ? ",\n    " : "\n    ") << "{\"name\": " << json_string(c.name) << ", \"value\": "
+        << (c.value ? std::to_string(*c.value) : "null") << ", \"unit\": " << json_string(c.unit);
+    if (!c.value) out << ", \"not_counted\": " << json_string(c.missing);
+    out << "}";
+  }
+  out << (r.counters.empty() ? "],\n" : "\n  ],\n");
   out << "  \"interval_ns\": " << r.interval_ns << ",\n";
   // Bytes each NIC sent and received per interval, and its line rate: one line per NIC.
   out << "  \"nics\": [";
@@ -160,7 +210,8 @@ std::string to_json(const ReplayReport& r, bool with_wall_time) {
         out << (q ? ",\n        " : "\n        ") << "{\"request\": " << t.request
             << ", \"context_tokens\": " << t.context_tokens << ", \"bytes\": " << t.bytes
             << ", \"arrival_ns\": " << t.arrival_ns << ", \"start_ns\": " << t.start_ns
-            << ", \"kv_ns\": " << t.kv_ns << "}";
+            << ", \"kv_ns\": " << t.kv_ns << ", \"kv_blocks\": " << t.blocks
+            << ", \"tokens_moved\": " << t.tokens_moved() << "}";
       }
       out << (w.requests.empty() ? "],\n" : "\n      ],\n");
     }

@@ -12,9 +12,13 @@
 namespace ferry::report {
 namespace {
 
+using replay::AppliedFault;
+using replay::FabricCounter;
 using replay::KvRequestTiming;
 using replay::NicTimeline;
 using replay::ReplayReport;
+using replay::ScenarioParameter;
+using replay::ScenarioParameters;
 using replay::WorkloadReport;
 
 // Beyond these, series are downsampled: a chart is 500 to 1,000 units wide, so more points
@@ -91,11 +95,41 @@ std::vector<ChartBand> workload_bands(const ReplayReport& r, double unit_ns) {
   return bands;
 }
 
-std::optional<ChartWithNote> throughput_chart(const ReplayReport& r) {
+// Which way the bytes went: what the NICs put on the wire, or took off it.
+enum class Direction { kSent, kReceived };
+
+const std::vector<uint64_t>& bytes_of(const NicTimeline& nic, Direction d) {
+  return d == Direction::kSent ? nic.bytes : nic.rx_bytes;
+}
+
+// A dashed line at each distinct NIC line rate.
+std::vector<ChartLevel> line_rate_levels(const ReplayReport& r) {
+  std::vector<double> rates;
+  for (const NicTimeline& nic : r.nics) {
+    if (nic.gbps > 0 && std::isfinite(nic.gbps)) rates.push_back(nic.gbps);
+  }
+  std::sort(rates.begin(), rates.end());
+  rates.erase(std::unique(rates.begin(), rates.end()), rates.end());
+  std::vector<ChartLevel> levels;
+  for (double rate : rates) levels.push_back({rate, fixed(rate, rate == std::floor(rate) ? 0 : 1) + " Gb/s line rate", "#4a5568"});
+  return levels;
+}
+
+// A vertical line at each fault the fabric applied.
+std::vector<ChartMarker> fault_markers(const ReplayReport& r, double unit_ns) {
+  std::vector<ChartMarker> markers;
+  for (const AppliedFault& f : r.faults) {
+    markers.push_back({static_cast<double>(f.at_ns) / unit_ns, f.kind + " " + f.target, "#c53030"});
+  }
+  return markers;
+}
+
+std::optional<ChartWithNote> throughput_chart(const ReplayReport& r, Direction direction) {
   size_t longest = 0;
-  for (const NicTimeline& nic : r.nics) longest = std::max(longest, nic.bytes.size());
+  for (const NicTimeline& nic : r.nics) longest = std::max(longest, bytes_of(nic, direction).size());
   if (r.interval_ns == 0 || longest == 0) return std::nullopt;
 
+  const bool sent = direction == Direction::kSent;
   const double interval = static_cast<double>(r.interval_ns);
   const TimeUnit unit = time_unit_for(interval * static_cast<double>(longest));
   const size_t per_series =
@@ -105,37 +139,43 @@ std::optional<ChartWithNote> throughput_chart(const ReplayReport& r) {
 
   ChartWithNote out;
   Chart& chart = out.chart;
-  chart.id = "throughput";
-  chart.title = "Throughput over time per NIC";
+  chart.id = sent ? "throughput" : "throughput-rx";
+  chart.title = sent ? "Throughput sent per NIC over time" : "Throughput received per NIC over time";
   chart.width = 1100;
   chart.height = 360;
   chart.x = {std::string(r.virtual_time ? "virtual time (" : "wall-clock time (") + unit.name + ")",
              interval * static_cast<double>(longest) / unit.ns};
-  chart.y.label = "throughput (Gb/s)";
+  chart.y.label = sent ? "sent (Gb/s)" : "received (Gb/s)";
   for (size_t n = 0; n < r.nics.size(); ++n) {
     const NicTimeline& nic = r.nics[n];
-    ChartSeries series{nic.name, series_color(n), series_dash(n), {}, true};
-    for (size_t first = 0; first < nic.bytes.size(); first += group) {
-      const size_t count = std::min(group, nic.bytes.size() - first);
+    const std::vector<uint64_t>& nic_bytes = bytes_of(nic, direction);
+    ChartSeries series{nic.name + (sent ? " tx" : " rx"), series_color(n), series_dash(n), {}, true};
+    for (size_t first = 0; first < nic_bytes.size(); first += group) {
+      const size_t count = std::min(group, nic_bytes.size() - first);
       double bytes = 0;
-      for (size_t i = first; i < first + count; ++i) bytes += static_cast<double>(nic.bytes[i]);
+      for (size_t i = first; i < first + count; ++i) bytes += static_cast<double>(nic_bytes[i]);
       const double gbps = bytes * 8 / (interval * static_cast<double>(count));  // bits per ns
       const double start_ns = interval * static_cast<double>(first);
       const double mid_ns = start_ns + interval * static_cast<double>(count) / 2;
       series.points.push_back({mid_ns / unit.ns, gbps,
-                               nic.name + ": " + fixed(gbps, 2) + " Gb/s from " + duration(start_ns) + " for " +
-                                   duration(interval * static_cast<double>(count))});
+                               nic.name + (sent ? " sent " : " received ") + fixed(gbps, 2) + " Gb/s from " +
+                                   duration(start_ns) + " for " + duration(interval * static_cast<double>(count))});
       chart.y.max = std::max(chart.y.max, gbps);
     }
     chart.series.push_back(std::move(series));
   }
+  chart.levels = line_rate_levels(r);
+  for (const ChartLevel& level : chart.levels) chart.y.max = std::max(chart.y.max, level.y);
   chart.y.max *= 1.1;  // headroom for the workload labels at the top
   chart.bands = workload_bands(r, unit.ns);
-  out.note = "Bytes each NIC put on the wire per interval of " + duration(interval) +
-             (r.virtual_time ? " of virtual time" : " of wall-clock time");
+  chart.markers = fault_markers(r, unit.ns);
+  out.note = std::string("Bytes each NIC ") + (sent ? "put on" : "took off") + " the wire per interval of " +
+             duration(interval) + (r.virtual_time ? " of virtual time" : " of wall-clock time");
   if (group > 1) out.note += ", averaged over " + std::to_string(group) + " intervals per point";
   out.note += ".";
+  if (!chart.levels.empty()) out.note += " Dashed horizontal lines: the NICs' line rates.";
   if (!chart.bands.empty()) out.note += " Shaded: the span of each workload.";
+  if (!chart.markers.empty()) out.note += " Red vertical lines: faults applied.";
   return out;
 }
 
@@ -178,6 +218,15 @@ Chart latency_chart(const ReplayReport& r, const WorkloadReport& w, size_t index
 
 // ---- pd_disagg: KV transfer time per request ----------------------------------------
 
+// Tokens as asked for and as moved: a scaled-down request moves whole KV blocks, so 3
+// tokens can move a 16-token block.
+std::string tokens_label(const KvRequestTiming& t) {
+  std::string out = grouped(t.context_tokens) + " tokens";
+  if (t.blocks == 0) return out;
+  return out + " requested, " + grouped(t.tokens_moved()) + " moved (" + grouped(t.blocks) +
+         (t.blocks == 1 ? " block" : " blocks") + " of " + grouped(t.block_tokens) + ")";
+}
+
 // At most kMaxKvPoints requests: of each run of consecutive requests, the slowest, so
 // that outliers stay visible.
 std::vector<const KvRequestTiming*> sampled_requests(const std::vector<KvRequestTiming>& requests, size_t* group) {
@@ -215,8 +264,8 @@ std::vector<ChartWithNote> kv_charts(const ReplayReport& r, const WorkloadReport
     ChartSeries series{w.name, series_color(1), "", {}, false};
     for (const KvRequestTiming* t : requests) {
       series.points.push_back({x_of(*t), static_cast<double>(t->kv_ns) / unit.ns,
-                               "request " + std::to_string(t->request) + ": " + grouped(t->context_tokens) +
-                                   " tokens, " + byte_size(static_cast<double>(t->bytes)) + " in " +
+                               "request " + std::to_string(t->request) + ": " + tokens_label(*t) + ", " +
+                                   byte_size(static_cast<double>(t->bytes)) + " in " +
                                    duration(static_cast<double>(t->kv_ns)) + ", started at " +
                                    duration(static_cast<double>(t->start_ns))});
     }
@@ -227,7 +276,7 @@ std::vector<ChartWithNote> kv_charts(const ReplayReport& r, const WorkloadReport
   std::vector<ChartWithNote> out;
   out.push_back(chart("kv-requests", "KV transfer time per request", "request", static_cast<double>(max_request),
                       [](const KvRequestTiming& t) { return static_cast<double>(t.request); }));
-  out.push_back(chart("kv-tokens", "KV transfer time against context length", "context tokens",
+  out.push_back(chart("kv-tokens", "KV transfer time against context length", "context tokens requested",
                       static_cast<double>(max_tokens),
                       [](const KvRequestTiming& t) { return static_cast<double>(t.context_tokens); }));
   return out;
@@ -270,6 +319,8 @@ svg.chart .band0 rect{fill:#ebf4ff}
 svg.chart .band1 rect{fill:#f0fff4}
 svg.chart .band text{fill:#4a5568;font-size:10px}
 svg.chart .marker line{stroke-dasharray:4 3}
+svg.chart .level line{stroke-dasharray:8 4}
+td.missing{color:#718096;font-style:italic}
 ul.legend{list-style:none;padding:0;margin:6px 0;display:flex;flex-wrap:wrap;gap:4px 16px;font-size:.9em}
 ul.legend .swatch{display:inline-block;width:24px;height:0;border-top-width:3px;vertical-align:middle;margin-right:6px}
 )";
@@ -320,6 +371,8 @@ void append_run_header(std::string& out, const ReplayReport& r) {
   out += "<dl class=\"run\">";
   for (const auto& [term, value] : facts) out += std::string("<dt>") + term + "</dt><dd>" + value + "</dd>";
   out += "</dl>";
+  out += "<p class=\"note timing-model\"><strong>Timing model:</strong> " +
+         escape_html(r.timing_model.empty() ? "not known for this report." : r.timing_model) + "</p>";
   if (!r.notes.empty()) {
     out += "<h3>Notes</h3><ul class=\"notes\">";
     for (const std::string& note : r.notes) out += "<li>" + escape_html(note) + "</li>";
@@ -367,11 +420,86 @@ void append_summary(std::string& out, const ReplayReport& r) {
   out += "</section>";
 }
 
+void append_key_values(std::string& out, const std::vector<ScenarioParameter>& keys) {
+  out += "<dl class=\"run\">";
+  for (const ScenarioParameter& p : keys) out += "<dt>" + escape_html(p.key) + "</dt><dd>" + escape_html(p.value) + "</dd>";
+  out += "</dl>";
+}
+
+// The scenario as it ran: model, cluster, fabric and each workload's keys.
+void append_parameters(std::string& out, const ReplayReport& r) {
+  const ScenarioParameters& p = r.parameters;
+  out += "<section id=\"parameters\"><h2>Scenario parameters</h2>";
+  if (p.model.empty() && p.cluster.empty() && p.workloads.empty()) {
+    out += "<p class=\"note\">The report does not carry the scenario's parameters.</p></section>";
+    return;
+  }
+  out += "<p class=\"note\">Keys as in the scenario file, with defaults filled in and the scale (" +
+         escape_html(fixed(p.scale, p.scale == std::floor(p.scale) ? 0 : 4)) + ") applied.</p><div class=\"grid2\">";
+  out += "<div><h3>Model</h3>";
+  append_key_values(out, p.model);
+  out += "</div><div><h3>Cluster</h3>";
+  append_key_values(out, p.cluster);
+  out += "</div><div><h3>Fabric (" + escape_html(p.fabric_provider) + ")</h3>";
+  if (p.fabric.empty()) out += "<p class=\"note\">No keys.</p>";
+  append_key_values(out, p.fabric);
+  out += "</div></div>";
+  if (p.fabric_provider != r.provider) {
+    out += "<p class=\"note\">The scenario's fabric section is for " + escape_html(p.fabric_provider) +
+           "; this replay ran on " + escape_html(r.provider) + " with that provider's defaults.</p>";
+  }
+  out += "<h3>Workloads</h3><div class=\"grid2\">";
+  for (const ScenarioParameters::Workload& w : p.workloads) {
+    out += "<div class=\"workload-keys\"><h3>" + escape_html(w.name) + " (" + escape_html(w.kind) + ")</h3>";
+    append_key_values(out, w.keys);
+    out += "</div>";
+  }
+  out += "</div></section>";
+}
+
+void append_faults(std::string& out, const ReplayReport& r) {
+  out += "<section id=\"faults\"><h2>Faults applied</h2>";
+  if (r.faults.empty()) {
+    out += "<p class=\"note\">No faults were applied.</p></section>";
+    return;
+  }
+  out += "<table><thead><tr><th>time</th><th>kind</th><th>target</th><th>detail</th></tr></thead><tbody>";
+  for (const AppliedFault& f : r.faults) {
+    out += "<tr><td>" + duration(static_cast<double>(f.at_ns)) + "</td><td>" + escape_html(f.kind) + "</td><td>" +
+           escape_html(f.target) + "</td><td>" + escape_html(f.detail) + "</td></tr>";
+  }
+  out += "</tbody></table></section>";
+}
+
+std::string counter_value(const FabricCounter& c) {
+  if (!c.value) return "<td class=\"missing\">" + escape_html(c.missing.empty() ? "not modelled" : c.missing) + "</td>";
+  if (c.unit == "ns") return "<td>" + duration(static_cast<double>(*c.value)) + "</td>";
+  if (c.unit == "B") return "<td>" + byte_size(static_cast<double>(*c.value)) + "</td>";
+  return "<td>" + grouped(*c.value) + (c.unit.empty() ? "" : " " + escape_html(c.unit)) + "</td>";
+}
+
+void append_counters(std::string& out, const ReplayReport& r) {
+  out += "<section id=\"counters\"><h2>Fabric counters</h2>";
+  if (r.counters.empty()) {
+    out += "<p class=\"note\">The report does not carry the fabric's counters.</p></section>";
+    return;
+  }
+  out += "<p class=\"note\">Over the whole replay, every NIC and switch. A counter the provider does not keep "
+         "says why instead of showing 0.</p><table class=\"counters\"><thead><tr><th>counter</th><th>value</th>"
+         "</tr></thead><tbody>";
+  for (const FabricCounter& c : r.counters) out += "<tr><td>" + escape_html(c.name) + "</td>" + counter_value(c) + "</tr>";
+  out += "</tbody></table></section>";
+}
+
 void append_legend(std::string& out, const Chart& chart) {
   out += "<ul class=\"legend\">";
   for (const ChartSeries& s : chart.series) {
     out += "<li><span class=\"swatch\" style=\"border-top-style:" + std::string(s.dash.empty() ? "solid" : "dashed") +
            ";border-top-color:" + s.color + "\"></span>" + escape_html(s.label) + "</li>";
+  }
+  for (const ChartLevel& level : chart.levels) {
+    out += "<li><span class=\"swatch\" style=\"border-top-style:dashed;border-top-color:" + level.color + "\"></span>" +
+           escape_html(level.label) + "</li>";
   }
   out += "</ul>";
 }
@@ -391,14 +519,27 @@ std::string to_html(const ReplayReport& r) {
   append_run_header(body, r);
   append_summary(body, r);
 
-  body += "<section id=\"throughput\"><h2>Throughput over time per NIC</h2>";
-  if (const std::optional<ChartWithNote> chart = throughput_chart(r)) {
+  append_parameters(body, r);
+
+  body += "<section id=\"throughput\"><h2>Throughput over time per NIC</h2><h3>Sent (tx)</h3>";
+  if (const std::optional<ChartWithNote> chart = throughput_chart(r, Direction::kSent)) {
     append_legend(body, chart->chart);
     append_figure(body, *chart, &charts);
   } else {
     body += "<p class=\"note\">No NIC timelines in this report.</p>";
   }
+  body += "<h3>Received (rx)</h3>";
+  if (!r.virtual_time) {
+    body += "<p class=\"note\">Not recorded: on a wall-clock fabric the timelines count what the engines sent.</p>";
+  } else if (const std::optional<ChartWithNote> chart = throughput_chart(r, Direction::kReceived)) {
+    append_legend(body, chart->chart);
+    append_figure(body, *chart, &charts);
+  } else {
+    body += "<p class=\"note\">No receive timelines in this report.</p>";
+  }
   body += "</section>";
+  append_faults(body, r);
+  append_counters(body, r);
 
   body += "<section id=\"latency\"><h2>Latency distribution per workload</h2>";
   body += std::string("<p class=\"note\">Cumulative distribution of the ") + clock_name(r) +

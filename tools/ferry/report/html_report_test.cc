@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -33,6 +34,14 @@ std::string chart_svg(const std::string& html, const std::string& id) {
   if (start == std::string::npos) return "";
   const size_t end = html.find("</svg>", start);
   return end == std::string::npos ? "" : html.substr(start, end + 6 - start);
+}
+
+// The part of the page from <section id="ID" to its </section>.
+std::string section(const std::string& html, const std::string& id) {
+  const size_t start = html.find("<section id=\"" + id + "\"");
+  if (start == std::string::npos) return "";
+  const size_t end = html.find("</section>", start);
+  return end == std::string::npos ? "" : html.substr(start, end + 10 - start);
 }
 
 // Checks that every element is closed in order (void elements and "/>" aside), that the
@@ -203,17 +212,18 @@ TEST(HtmlReport, SampleHasEveryPartAndEveryChart) {
         "stopped after a node loss", "micro-batch 13: not finished by the horizon", "1234abcd5678ef90",
         "FAILED (2 errors)", "3 verify failures", "12 of 16"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
-  EXPECT_EQ(count(html, "<tr>"), 1 + r.workloads.size());
+  EXPECT_EQ(count(section(html, "summary"), "<tr>"), 1 + r.workloads.size());
   for (const auto& w : r.workloads) EXPECT_NE(html.find("<td>" + w.name + "</td>"), std::string::npos) << w.name;
 
-  // throughput: one line per NIC, one legend entry per NIC
+  // throughput sent and received: one line per NIC each, one legend entry per NIC and
+  // per line rate (400 and 800 Gb/s) under each chart
   const std::string throughput = chart_svg(html, "throughput");
   ASSERT_NE(throughput, "");
   EXPECT_EQ(count(throughput, "<g class=\"series\""), r.nics.size());
   EXPECT_EQ(count(throughput, "<polyline"), r.nics.size());
-  EXPECT_EQ(count(html, "<span class=\"swatch\""), r.nics.size());
+  EXPECT_EQ(count(html, "<span class=\"swatch\""), 2 * (r.nics.size() + 2));
   EXPECT_EQ(count(throughput, "<g class=\"band"), r.workloads.size());
-  EXPECT_NE(throughput.find("throughput (Gb/s)"), std::string::npos);
+  EXPECT_NE(throughput.find("sent (Gb/s)"), std::string::npos);
   EXPECT_NE(throughput.find("virtual time (ms)"), std::string::npos);
   // 320 Gb/s bursts: the axis reaches 400 or 500
   EXPECT_TRUE(throughput.find(">400<") != std::string::npos || throughput.find(">500<") != std::string::npos);
@@ -231,9 +241,109 @@ TEST(HtmlReport, SampleHasEveryPartAndEveryChart) {
   EXPECT_EQ(count(html, "id=\"kv-requests-"), 1u);
   EXPECT_EQ(count(chart_svg(html, "kv-requests-1"), "<circle"), r.workloads[1].requests.size());
   EXPECT_EQ(count(chart_svg(html, "kv-tokens-1"), "<circle"), r.workloads[1].requests.size());
-  EXPECT_EQ(charts_declared(html), static_cast<int>(1 + r.workloads.size() + 2));
+  EXPECT_EQ(charts_declared(html), static_cast<int>(2 + r.workloads.size() + 2));
   EXPECT_EQ(count(html, "<svg class=\"chart\""), static_cast<size_t>(charts_declared(html)));
   EXPECT_EQ(to_html(r), html);  // the same report gives the same page
+}
+
+TEST(HtmlReport, LineRatesAreDashedLevelsOnBothThroughputCharts) {
+  const ReplayReport r = sample_report();
+  const std::string html = to_html(r);
+  for (const char* id : {"throughput", "throughput-rx"}) {
+    const std::string svg = chart_svg(html, id);
+    ASSERT_NE(svg, "") << id;
+    EXPECT_EQ(count(svg, "<g class=\"level\""), 2u) << id;  // 400 and 800: distinct rates once each
+    EXPECT_NE(svg.find(">400 Gb/s line rate<"), std::string::npos) << id;
+    EXPECT_NE(svg.find(">800 Gb/s line rate<"), std::string::npos) << id;
+    // the axis reaches above the highest line rate
+    EXPECT_TRUE(svg.find(">1000<") != std::string::npos || svg.find(">900<") != std::string::npos) << id;
+  }
+  ReplayReport unknown_rates = r;
+  for (auto& nic : unknown_rates.nics) nic.gbps = 0;
+  EXPECT_EQ(count(to_html(unknown_rates), "<g class=\"level\""), 0u);
+}
+
+TEST(HtmlReport, ReceivedThroughputComesFromRxBytes) {
+  const ReplayReport r = sample_report();
+  const std::string html = to_html(r);
+  const std::string rx = chart_svg(html, "throughput-rx");
+  ASSERT_NE(rx, "");
+  EXPECT_EQ(count(rx, "<polyline"), r.nics.size());
+  EXPECT_NE(rx.find("received (Gb/s)"), std::string::npos);
+  EXPECT_NE(html.find(r.nics[0].name + " rx"), std::string::npos);
+  EXPECT_NE(chart_svg(html, "throughput"), rx);  // its own figures, not a copy of tx
+
+  ReplayReport no_rx = r;
+  for (auto& nic : no_rx.nics) nic.rx_bytes.clear();
+  const std::string without = to_html(no_rx);
+  EXPECT_EQ(chart_svg(without, "throughput-rx"), "");
+  EXPECT_NE(without.find("No receive timelines in this report."), std::string::npos);
+
+  ReplayReport wall_clock = r;
+  wall_clock.virtual_time = false;
+  EXPECT_EQ(chart_svg(to_html(wall_clock), "throughput-rx"), "");
+  EXPECT_NE(to_html(wall_clock).find("Not recorded: on a wall-clock fabric"), std::string::npos);
+}
+
+TEST(HtmlReport, FaultsAreMarkedOnTheTimeChartsAndListed) {
+  const ReplayReport r = sample_report();
+  const std::string html = to_html(r);
+  for (const char* id : {"throughput", "throughput-rx"}) {
+    const std::string svg = chart_svg(html, id);
+    EXPECT_EQ(count(svg, "<g class=\"marker\""), r.faults.size()) << id;
+    EXPECT_NE(svg.find(">link_down node0/nic1<"), std::string::npos) << id;
+    EXPECT_NE(svg.find(">loss_rate node1/nic0<"), std::string::npos) << id;
+  }
+  const std::string faults = section(html, "faults");
+  EXPECT_EQ(count(faults, "<tr>"), 1 + r.faults.size());
+  EXPECT_NE(faults.find("<td>link_down</td><td>node0/nic1</td>"), std::string::npos);
+  EXPECT_NE(faults.find("loss probability 0.01"), std::string::npos);
+  char at[32];
+  std::snprintf(at, sizeof at, "<td>%.2f ms</td>", static_cast<double>(r.faults[0].at_ns) / 1e6);
+  EXPECT_NE(faults.find(at), std::string::npos) << at;
+
+  ReplayReport none = r;
+  none.faults.clear();
+  const std::string without = to_html(none);
+  EXPECT_EQ(count(chart_svg(without, "throughput"), "<g class=\"marker\""), 0u);
+  EXPECT_NE(section(without, "faults").find("No faults were applied."), std::string::npos);
+}
+
+TEST(HtmlReport, CountersSayNotModelledRatherThanZero) {
+  const std::string html = to_html(sample_report());
+  const std::string counters = section(html, "counters");
+  ASSERT_NE(counters, "");
+  EXPECT_NE(counters.find("<td>packets retransmitted</td><td>17</td>"), std::string::npos);
+  EXPECT_NE(counters.find("<td>time paused by PFC (summed over devices)</td><td>2.50 ms</td>"), std::string::npos);
+  EXPECT_NE(counters.find("<td>ECN-marked packets</td><td class=\"missing\">not modelled (no congestion control)</td>"),
+            std::string::npos);
+  EXPECT_EQ(counters.find("<td>ECN-marked packets</td><td>0</td>"), std::string::npos);
+  EXPECT_NE(section(to_html(empty_report()), "counters").find("does not carry the fabric's counters"),
+            std::string::npos);
+}
+
+TEST(HtmlReport, ScenarioParametersAndTimingModelAreShown) {
+  const ReplayReport r = sample_report();
+  const std::string html = to_html(r);
+  const std::string parameters = section(html, "parameters");
+  ASSERT_NE(parameters, "");
+  for (const char* text : {"<dt>layers</dt><dd>80</dd>", "<dt>hidden_size</dt><dd>8192</dd>",
+                           "<dt>gpus_per_node</dt><dd>8</dd>", "<dt>nics_per_node</dt><dd>4</dd>",
+                           "<dd>400 Gb/s, 400 Gb/s, 800 Gb/s, 800 Gb/s</dd>", "<h3>Fabric (emu)</h3>",
+                           "<dt>delay</dt><dd>1000 ns</dd>", "<h3>pd (pd_disagg)</h3>", "<dt>block_size</dt><dd>16</dd>",
+                           "scale (0.2500) applied"})
+    EXPECT_NE(parameters.find(text), std::string::npos) << text;
+  EXPECT_EQ(count(parameters, "class=\"workload-keys\""), r.parameters.workloads.size());
+  EXPECT_NE(html.find("<strong>Timing model:</strong> emu deterministic: a sample timing model sentence."),
+            std::string::npos);
+
+  ReplayReport other_provider = r;
+  other_provider.provider = "sim";
+  EXPECT_NE(to_html(other_provider).find("this replay ran on sim with that provider's defaults"), std::string::npos);
+
+  const std::string empty = to_html(empty_report());
+  EXPECT_NE(section(empty, "parameters").find("does not carry the scenario's parameters"), std::string::npos);
+  EXPECT_NE(empty.find("<strong>Timing model:</strong> not known"), std::string::npos);
 }
 
 TEST(HtmlReport, EmptyReportSaysSoWithoutCharts) {
@@ -277,7 +387,10 @@ TEST(HtmlReport, SinglePointsShowAsDots) {
   EXPECT_NE(throughput.find("98.76 Gb/s"), std::string::npos);  // 12,345 B in 1 us
   EXPECT_EQ(count(chart_svg(html, "kv-requests-0"), "<circle"), 1u);
   EXPECT_EQ(count(chart_svg(html, "latency-0"), "<g class=\"marker\""), 2u);
-  EXPECT_EQ(charts_declared(html), 4);
+  EXPECT_EQ(charts_declared(html), 5);  // sent, received, latency, two KV charts
+  // 3 tokens asked for, a whole 16-token block moved: the label says both
+  EXPECT_NE(chart_svg(html, "kv-requests-0").find("3 tokens requested, 16 moved (1 block of 16)"), std::string::npos);
+  EXPECT_EQ(html.find(">3 tokens,"), std::string::npos);
 }
 
 TEST(HtmlReport, HostileTextIsEscapedEverywhere) {

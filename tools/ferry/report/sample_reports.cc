@@ -45,6 +45,8 @@ void add_requests(WorkloadReport& w, uint64_t count, Sequence& seq) {
     t.bytes = t.context_tokens * 327'680;
     t.start_ns = at;
     t.kv_ns = t.bytes / 40 + seq.next() % 20'000;  // about 320 Gb/s
+    t.block_tokens = 16;
+    t.blocks = (t.context_tokens + 15) / 16;
     at += t.kv_ns;
     w.requests.push_back(t);
   }
@@ -58,12 +60,34 @@ void add_nics(ReplayReport& r, size_t nics, size_t intervals, Sequence& seq) {
       // busy in bursts, idle between them
       const bool busy = (i / 40 + n) % 3 != 0;
       nic.bytes.push_back(busy ? seq.around(400'000, 200'000) : seq.next() % 1000);
+      nic.rx_bytes.push_back(busy ? seq.around(300'000, 200'000) : seq.next() % 1000);
     }
+    nic.gbps = n < 2 ? 400 : 800;
     r.nics.push_back(std::move(nic));
   }
 }
 
 void set_hostile(std::string& s) { s = kHostileText; }
+
+// A scenario's parameters as describe_scenario gives them, shortened.
+replay::ScenarioParameters sample_parameters() {
+  replay::ScenarioParameters p;
+  p.scale = 0.25;
+  p.model = {{"name", "llama-3-70b"}, {"layers", "80"}, {"hidden_size", "8192"}, {"kv_heads", "8"}};
+  p.cluster = {{"nodes", "2"}, {"gpus_per_node", "8"}, {"nics_per_node", "4"},
+               {"nic_rate", "400 Gb/s, 400 Gb/s, 800 Gb/s, 800 Gb/s"}, {"topology", "single_switch"}};
+  p.fabric_provider = "emu";
+  p.fabric = {{"mode", "deterministic"}, {"seed", "7"}, {"delay", "1000 ns"}};
+  p.workloads = {{"decode", "tp_decode", {{"tp", "8"}, {"batch", "32"}, {"tokens", "4"}}},
+                 {"pd", "pd_disagg", {{"requests", "64"}, {"context", "1024, 4096 tokens"}, {"block_size", "16"}}}};
+  return p;
+}
+
+std::vector<replay::FabricCounter> sample_counters() {
+  return {{"packets retransmitted", 17, "", ""},
+          {"time paused by PFC (summed over devices)", 2'500'000, "", "ns"},
+          {"ECN-marked packets", std::nullopt, "not modelled (no congestion control)", ""}};
+}
 
 }  // namespace
 
@@ -102,7 +126,11 @@ ReplayReport sample_report() {
   r.notes = {"each rank is an emu node of its own with all its node's NICs",
              "tp_decode: 128 of the 448 all-reduces the scenario implies"};
   r.errors = {"fault at 2.1 ms: node 1 lost"};
-  r.faults_applied = 1;
+  r.faults_applied = 2;
+  r.faults = {{at / 3, "link_down", "node0/nic1", ""}, {at / 2, "loss_rate", "node1/nic0", "loss probability 0.01"}};
+  r.counters = sample_counters();
+  r.parameters = sample_parameters();
+  r.timing_model = "emu deterministic: a sample timing model sentence.";
   add_nics(r, 4, static_cast<size_t>(at / r.interval_ns) + 1, seq);
   return r;
 }
@@ -137,8 +165,12 @@ ReplayReport single_point_report() {
   Sequence seq{3};
   WorkloadReport w = workload("one", "pd_disagg", 1, 5'000, 0, seq);
   add_requests(w, 1, seq);
+  // Scaled down: 3 tokens asked for, one whole 16-token block moved.
+  w.requests[0].context_tokens = 3;
+  w.requests[0].blocks = 1;
   r.workloads.push_back(w);
-  r.nics.push_back(NicTimeline{"node0/nic0", {12'345}});
+  r.nics.push_back(NicTimeline{"node0/nic0", {12'345}, {6'789}, 100});
+  r.faults = {{500, "node_loss", "node1", ""}};
   r.interval_ns = 1000;
   r.simulated_ns = 1000;
   return r;
@@ -158,6 +190,27 @@ ReplayReport hostile_report() {
     w.errors.push_back(kHostileText);
   }
   for (NicTimeline& nic : r.nics) set_hostile(nic.name);
+  set_hostile(r.timing_model);
+  for (replay::AppliedFault& f : r.faults) {
+    set_hostile(f.kind);
+    set_hostile(f.target);
+    set_hostile(f.detail);
+  }
+  for (replay::FabricCounter& c : r.counters) {
+    set_hostile(c.name);
+    set_hostile(c.missing);
+    set_hostile(c.unit);
+  }
+  replay::ScenarioParameters& p = r.parameters;
+  set_hostile(p.fabric_provider);
+  for (auto* keys : {&p.model, &p.cluster, &p.fabric}) {
+    for (replay::ScenarioParameter& k : *keys) set_hostile(k.key), set_hostile(k.value);
+  }
+  for (replay::ScenarioParameters::Workload& w : p.workloads) {
+    set_hostile(w.name);
+    set_hostile(w.kind);
+    for (replay::ScenarioParameter& k : w.keys) set_hostile(k.key), set_hostile(k.value);
+  }
   return r;
 }
 
@@ -173,8 +226,12 @@ ReplayReport huge_report() {
   r.wall_s = 1e300;
   r.faults_applied = kMax;
   r.interval_ns = 1;
-  r.nics.push_back(NicTimeline{"node0/nic0", {kMax, 0, kMax}});
-  r.nics.push_back(NicTimeline{"node0/nic1", {kMax}});
+  r.nics.push_back(NicTimeline{"node0/nic0", {kMax, 0, kMax}, {kMax, kMax}, 1e300});
+  r.nics.push_back(NicTimeline{"node0/nic1", {kMax}, {}, std::numeric_limits<double>::infinity()});
+  r.faults = {{kMax, "link_down", "node0/nic0", ""}, {0, "link_up", "node0/nic0", ""}};
+  r.counters = {{"packets dropped at full switch queues", kMax, "", ""}, {"time paused by PFC", kMax, "", "ns"},
+                {"largest switch queue", kMax, "", "B"}};
+  r.parameters.scale = 1e300;
   WorkloadReport w;
   w.name = "huge";
   w.kind = "pd_disagg";
@@ -184,7 +241,7 @@ ReplayReport huge_report() {
   w.start_ns = kMax;
   w.wall_s = 1e300;
   w.completed = true;
-  w.requests.push_back(KvRequestTiming{kMax, kMax, kMax, kMax, kMax, kMax});
+  w.requests.push_back(KvRequestTiming{kMax, kMax, kMax, kMax, kMax, kMax, kMax, kMax});
   w.requests.push_back(KvRequestTiming{0, 0, 0, 0, 0, 0});
   r.workloads.push_back(w);
   w.start_ns = 5;  // before the first one ends: no workload bands

@@ -120,6 +120,16 @@ void draw_markers(std::string& out, const Chart& chart, const Frame& f) {
   }
 }
 
+void draw_levels(std::string& out, const Chart& chart, const Frame& f) {
+  for (const ChartLevel& level : chart.levels) {
+    const std::string y = coordinate(f.py(level.y));
+    out += "<g class=\"level\" stroke=\"" + escape_html(level.color) + "\" fill=\"" + escape_html(level.color) +
+           "\"><line x1=\"" + coordinate(f.left) + "\" y1=\"" + y + "\" x2=\"" + coordinate(f.left + f.width) +
+           "\" y2=\"" + y + "\"/><text stroke=\"none\" x=\"" + coordinate(f.left + f.width - 4) + "\" y=\"" +
+           coordinate(f.py(level.y) - 4) + "\" text-anchor=\"end\">" + escape_html(level.label) + "</text></g>";
+  }
+}
+
 // "150000" -> "150,000"
 std::string grouped_thousands(const std::string& digits) {
   const size_t sign = digits[0] == '-' ? 1 : 0;
@@ -180,6 +190,7 @@ std::string render_svg(const Chart& chart) {
   draw_bands(out, chart, f);
   draw_axes(out, chart, f);
   for (const ChartSeries& s : chart.series) draw_series(out, s, f);
+  draw_levels(out, chart, f);
   draw_markers(out, chart, f);
   out += "</svg>";
   return out;

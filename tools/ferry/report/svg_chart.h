@@ -1,6 +1,6 @@
 // A line or scatter chart drawn as inline SVG: axes from zero with ticks and labels,
-// one <g class="series"> per series, optional vertical markers (p50, p99) and shaded
-// bands (workload spans). Every coordinate written is finite.
+// one <g class="series"> per series, optional vertical markers (p50, p99, faults),
+// horizontal levels (line rates) and shaded bands (workload spans). Every coordinate written is finite.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +30,13 @@ struct ChartMarker {
   std::string color;
 };
 
+// A dashed horizontal line at y with a label, e.g. a NIC's line rate.
+struct ChartLevel {
+  double y = 0;
+  std::string label;
+  std::string color;
+};
+
 // A shaded span of the x axis with a label, e.g. the time a workload ran.
 struct ChartBand {
   double from = 0;
@@ -49,6 +56,7 @@ struct Chart {
   ChartAxis y;
   std::vector<ChartSeries> series;
   std::vector<ChartMarker> markers;
+  std::vector<ChartLevel> levels;  // the caller keeps y.max at or above them
   std::vector<ChartBand> bands;
   int width = 880;
   int height = 320;

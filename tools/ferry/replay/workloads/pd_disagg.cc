@@ -266,7 +266,7 @@ void run_pd_disagg(RunContext& c, const PdDisaggSpec& spec) {
     ++c.report.operations;
     const uint64_t kv_ns = std::max(end, c.world.now_ns()) - start;
     c.report.latencies_ns.push_back(kv_ns);
-    c.report.requests.push_back(KvRequestTiming{id, contexts[i], moved, arrival, start, kv_ns});
+    c.report.requests.push_back(KvRequestTiming{id, contexts[i], moved, arrival, start, kv_ns, n, spec.block_size});
     const std::string name = "kv request " + std::to_string(id);
     for (uint32_t r : ranks) {
       if (c.world.local(r)) c.span(r, name, start, start + kv_ns);
