@@ -190,6 +190,17 @@ TEST_P(EngineRails, PeerConnectedAfterANicDiedIsReachedOnTheLiveRail) {
   }
 }
 
+// rank0 writes 4 KiB to rank1's first region: how it ended, or nullopt if it could not be
+// posted or never ended.
+std::optional<TransferResult> write_4k_to_rank1(World& w) {
+  Outcome out;
+  if (!w.engine(0).write("rank1", w.buffers[0].data(), 4096, w.regions[0][1], 0, std::nullopt, out.callback()).ok() ||
+      !w.cluster.run_until([&] { return out.done(); })) {
+    return std::nullopt;
+  }
+  return out.result;
+}
+
 // Every NIC of rank0 dead: registering there and connecting from there fail with errors
 // that name each rail, without a crash or a hang; a peer with no live rail in common
 // (rank0 lost NIC 1, rank1 NIC 0) fails to connect with an error that says so.
@@ -206,30 +217,26 @@ TEST_P(EngineRails, NoLiveRailFailsRegistrationAndConnectingClearly) {
                                        "rail 1: emu:n0/nic1 is dead)"),
               std::string::npos)
         << reg.error().message;
-    Outcome out;
-    ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4096, w.regions[0][1], 0, std::nullopt,
-                                  out.callback()).ok());
-    ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
-    ASSERT_FALSE(out.result.ok());
-    EXPECT_EQ(out.result.error().code, ErrorCode::kUnavailable);
-    EXPECT_NE(out.result.error().message.find("cannot open endpoints: unavailable: no rail can open an endpoint "
+    const std::optional<TransferResult> ended = write_4k_to_rank1(w);
+    ASSERT_TRUE(ended.has_value()) << "the write was refused or never ended";
+    ASSERT_FALSE(ended->ok());
+    EXPECT_EQ(ended->error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(ended->error().message.find("cannot open endpoints: unavailable: no rail can open an endpoint "
                                               "(rail 0: emu:n0/nic0 is dead; rail 1: emu:n0/nic1 is dead)"),
               std::string::npos)
-        << out.result.error().message;
+        << ended->error().message;
     EXPECT_FALSE(w.engine(0).peer_connected("rank1"));
   }
   {
     World w(deterministic(GetParam(), {100, 100}));
     ferry::testing::kill_nic(w.cluster.fabric(), 0, 1);
     ferry::testing::kill_nic(w.cluster.fabric(), 1, 0);
-    Outcome out;
-    ASSERT_TRUE(w.engine(0).write("rank1", w.buffers[0].data(), 4096, w.regions[0][1], 0, std::nullopt,
-                                  out.callback()).ok());
-    ASSERT_TRUE(w.cluster.run_until([&] { return out.done(); }));
-    ASSERT_FALSE(out.result.ok());
-    EXPECT_EQ(out.result.error().code, ErrorCode::kUnavailable);
-    EXPECT_NE(out.result.error().message.find("no rail is live on both sides of peer 'rank1'"), std::string::npos)
-        << out.result.error().message;
+    const std::optional<TransferResult> ended = write_4k_to_rank1(w);
+    ASSERT_TRUE(ended.has_value()) << "the write was refused or never ended";
+    ASSERT_FALSE(ended->ok());
+    EXPECT_EQ(ended->error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(ended->error().message.find("no rail is live on both sides of peer 'rank1'"), std::string::npos)
+        << ended->error().message;
     EXPECT_FALSE(w.engine(1).peer_connected("rank0"));
   }
 }
