@@ -22,7 +22,13 @@ grep -q "# wrong elements: 0" <<<"$out" || fail "wrong elements in: $out"
 "$bench" --ranks 5 --max-bytes 65536 --mode fast --algorithm two_shot >/dev/null || fail "fast run exited $?"
 
 "$bench" --help | grep -q "usage: coll_bench" || fail "--help prints no usage"
-for bad in "--ranks 0" "--mode warp" "--max-bytes x" "--collectives all_reduce,bogus" "--algorithm best" "--frobnicate 1"; do
+out=$("$bench" --provider sim --ranks 4 --max-bytes 65536 --collectives all_reduce,reduce_scatter) \
+  || fail "sim run exited $?: $out"
+grep -q "^# collective sweep: 4 ranks on sim, one switch, pfc " <<<"$out" || fail "no sim header in: $out"
+grep -q "# wrong elements: 0" <<<"$out" || fail "wrong elements on sim in: $out"
+
+for bad in "--ranks 0" "--mode warp" "--max-bytes x" "--collectives all_reduce,bogus" "--algorithm best" "--frobnicate 1" \
+           "--provider tcp" "--hosts-per-leaf 4"; do
   set +e
   err=$("$bench" $bad 2>&1 >/dev/null); rc=$?
   set -e

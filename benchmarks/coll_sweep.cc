@@ -49,6 +49,9 @@ WorldOptions world_options(const SweepOptions& o) {
   w.ranks = o.ranks;
   w.seed = o.seed;
   w.rail_gbps = {o.rail_gbps};
+  if (o.leaf_spine) w.sim_leaf_spine = o.leaf_spine_shape;
+  w.sim_pfc = o.flow_control.find("pfc") != std::string::npos;
+  w.sim_dcqcn = o.flow_control.find("dcqcn") != std::string::npos;
   return w;
 }
 
@@ -265,7 +268,18 @@ const std::vector<SweepFlag> kSweepFlags = {
     {"--max-bytes", "B",
      "largest size in bytes (default 268435456 = 256 MiB, the nccl-tests range: a few minutes and ~5 GiB of "
      "memory; 67108864 for a quicker run)"},
-    {"--mode", "M", "deterministic (default; virtual time, reproducible) or fast (wall time)"},
+    {"--provider", "P",
+     "emu (default) or sim: sim (ns-3) models the switches, so a receiver several ranks write to congests"},
+    {"--mode", "M", "emu's mode: deterministic (default; virtual time, reproducible) or fast (wall time)"},
+    {"--topology", "T",
+     "sim's topology: single-switch (default; every NIC on one switch) or leaf-spine (--hosts-per-leaf ranks "
+     "under each leaf, every leaf linked to every spine)"},
+    {"--flow-control", "F",
+     "sim's switches: pfc (default; lossless), pfc+dcqcn (with ECN marking and DCQCN at the paper's 40 Gb/s "
+     "defaults), dcqcn or none (drop-tail, lossy)"},
+    {"--hosts-per-leaf", "N", "leaf-spine: ranks under each leaf (default 2)"},
+    {"--spines", "N", "leaf-spine: spine switches (default 2)"},
+    {"--oversubscription", "X", "leaf-spine: leaf downlink over uplink capacity, at least 1 (default 1)"},
     {"--collectives", "LIST",
      "comma-separated, from all_reduce, all_gather, reduce_scatter, all_to_all, send_recv, broadcast (default "
      "all_reduce,all_gather,reduce_scatter,all_to_all,send_recv)"},
@@ -289,14 +303,30 @@ VoidResult set_sweep_option(std::string_view flag, std::string_view value, Sweep
     if (!parse_number(value, &o.min_bytes) || o.min_bytes == 0) return bad("'" + v + "' is not a positive byte count");
   } else if (flag == "--max-bytes") {
     if (!parse_number(value, &o.max_bytes) || o.max_bytes == 0) return bad("'" + v + "' is not a positive byte count");
+  } else if (flag == "--provider") {
+    if (value != fabrics::kEmu && value != fabrics::kSim) return bad("'" + v + "' is not a provider the sweep runs on (emu or sim)");
+    o.fabric = v;
   } else if (flag == "--mode") {
-    if (value == "fast") {
-      o.provider = fabrics::kEmuFast;
-    } else if (value == "deterministic") {
-      o.provider = fabrics::kEmu;
-    } else {
-      return bad("'" + v + "' is not a mode (deterministic or fast)");
+    if (value != "fast" && value != "deterministic") return bad("'" + v + "' is not a mode (deterministic or fast)");
+    o.fast = value == "fast";
+  } else if (flag == "--topology") {
+    if (value != "leaf-spine" && value != "single-switch") return bad("'" + v + "' is not a topology (single-switch or leaf-spine)");
+    o.leaf_spine = value == "leaf-spine";
+  } else if (flag == "--flow-control") {
+    if (value != "pfc+dcqcn" && value != "pfc" && value != "dcqcn" && value != "none") {
+      return bad("'" + v + "' is not a flow control (pfc+dcqcn, pfc, dcqcn or none)");
     }
+    o.flow_control = v;
+  } else if (flag == "--hosts-per-leaf" || flag == "--spines") {
+    uint32_t n = 0;
+    if (!parse_number(value, &n) || n == 0 || n > 65535) return bad("'" + v + "' is not a count from 1 to 65535");
+    (flag == "--spines" ? o.leaf_spine_shape.spines : o.leaf_spine_shape.hosts_per_leaf) = n;
+    o.leaf_spine_flag = flag;
+  } else if (flag == "--oversubscription") {
+    double x = 0;
+    if (!parse_number(value, &x) || !(x >= 1 && x <= 1024)) return bad("'" + v + "' is not a ratio from 1 to 1024");
+    o.leaf_spine_shape.oversubscription = x;
+    o.leaf_spine_flag = flag;
   } else if (flag == "--collectives") {
     o.kinds.clear();
     for (size_t start = 0; start <= value.size();) {
@@ -340,15 +370,43 @@ VoidResult finish_sweep_options(SweepOptions& o) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--min-bytes " + std::to_string(o.min_bytes) + " exceeds --max-bytes " + std::to_string(o.max_bytes));
   }
-  if (o.iters == 0) o.iters = o.provider == fabrics::kEmu ? 1 : 5;
+  if (o.fast && o.fabric == fabrics::kSim) {
+    return make_error(ErrorCode::kInvalidArgument, "--mode fast: sim runs in virtual time only (fast is emu's real-time mode)");
+  }
+  if (!o.leaf_spine && !o.leaf_spine_flag.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, o.leaf_spine_flag + " needs --topology leaf-spine");
+  }
+  if (o.leaf_spine && o.fabric != fabrics::kSim) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--topology leaf-spine needs --provider sim (emu joins every NIC directly, with no switches)");
+  }
+  if (!o.flow_control.empty() && o.fabric != fabrics::kSim) {
+    return make_error(ErrorCode::kInvalidArgument, "--flow-control needs --provider sim (emu has no switches)");
+  }
+  if (o.fabric == fabrics::kSim && o.flow_control.empty()) o.flow_control = "pfc";
+  o.provider = o.fast ? fabrics::kEmuFast : o.fabric;
+  if (o.iters == 0) o.iters = o.fast ? 5 : 1;
   return {};
 }
 
+std::string fabric_description(const SweepOptions& o) {
+  if (o.provider == fabrics::kEmuFast) return "emu fast mode (wall time)";
+  if (o.provider == fabrics::kEmu) return "emu deterministic mode (virtual time)";
+  char text[200];
+  if (!o.leaf_spine) {
+    std::snprintf(text, sizeof text, "sim, one switch, %s (virtual time)", o.flow_control.c_str());
+  } else {
+    std::snprintf(text, sizeof text, "sim, leaf-spine of %u ranks a leaf, %u spines, oversubscription %g, %s (virtual time)",
+                  o.leaf_spine_shape.hosts_per_leaf, o.leaf_spine_shape.spines, o.leaf_spine_shape.oversubscription,
+                  o.flow_control.c_str());
+  }
+  return text;
+}
+
 int run_sweep(const SweepOptions& o) {
-  std::printf("# collective sweep: %u ranks on emu %s mode (%s), 1 rail of %g Gbit/s, RC, seed %llu, %u iteration%s\n",
-              o.ranks, o.provider == fabrics::kEmuFast ? "fast" : "deterministic",
-              o.provider == fabrics::kEmuFast ? "wall time" : "virtual time", o.rail_gbps, static_cast<unsigned long long>(o.seed),
-              o.iters, o.iters == 1 ? "" : "s");
+  std::printf("# collective sweep: %u ranks on %s, 1 rail of %g Gbit/s, RC, seed %llu, %u iteration%s\n", o.ranks,
+              fabric_description(o).c_str(), o.rail_gbps, static_cast<unsigned long long>(o.seed), o.iters,
+              o.iters == 1 ? "" : "s");
   std::unique_ptr<Bench> made;
   try {
     made = std::make_unique<Bench>(o);

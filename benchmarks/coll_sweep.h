@@ -1,12 +1,13 @@
-// The nccl-tests-style sweep of the collectives on emu (through fabrics/): for every size from min to max
+// The nccl-tests-style sweep of the collectives on emu or sim (through fabrics/): for every size from min to max
 // (doubling), the time of one call on every rank together, its algorithm and bus
 // bandwidth, and the number of wrong elements after every output was checked against
 // an exact reference. send_recv, a write with notification from rank 0 to rank 1, is the
 // point-to-point transfer sweep. Printed by coll_bench and `ferry bench`.
 //
-// Deterministic mode (the default) reports virtual time, which a seed reproduces; fast
-// mode reports the wall time of one thread driving every rank (copies, reductions and
-// all). Bus bandwidth is nccl-tests': all-reduce algbw * 2(n-1)/n; all-gather,
+// emu's deterministic mode (the default) and sim report virtual time, which a seed
+// reproduces; emu's fast mode reports the wall time of one thread driving every rank
+// (copies, reductions and all). sim models the switches (one, or a leaf-spine), so
+// receivers that several ranks write to at once congest, as they do on real fabrics. Bus bandwidth is nccl-tests': all-reduce algbw * 2(n-1)/n; all-gather,
 // reduce-scatter and all-to-all algbw * (n-1)/n; send/recv and broadcast algbw * 1.
 #pragma once
 
@@ -29,7 +30,15 @@ struct SweepOptions {
   uint32_t ranks = 8;
   uint64_t min_bytes = 8;
   uint64_t max_bytes = 256ull << 20;  // the nccl-tests range: 8 B to 256 MiB
-  std::string provider = fabrics::kEmu;
+  std::string fabric = fabrics::kEmu;  // --provider: emu or sim
+  bool fast = false;                   // --mode fast: emu's real-time mode
+  bool leaf_spine = false;  // sim only; false: every NIC on one switch
+  fabrics::LeafSpine leaf_spine_shape;
+  // sim only: "pfc", "dcqcn", "pfc+dcqcn" or "none" (drop-tail switches, lossy RoCE);
+  // empty: pfc on sim (lossless; DCQCN's paper defaults are for 40 Gb/s links, docs/cli.md).
+  std::string flow_control;
+  std::string leaf_spine_flag;  // the last leaf-spine knob given, named if there is no leaf-spine
+  std::string provider;  // what runs: emu, emu-fast or sim (finish_sweep_options sets it)
   std::vector<SweepKind> kinds = {SweepKind::kAllReduce, SweepKind::kAllGather, SweepKind::kReduceScatter,
                                   SweepKind::kAllToAll, SweepKind::kSendRecv};
   Algorithm algorithm = Algorithm::kAuto;

@@ -41,6 +41,14 @@ Result<std::unique_ptr<Cluster>> make_sim(const ClusterOptions& o) {
   c.nics.clear();
   for (double gbps : o.nic_gbps) c.nics.push_back(sim::NicConfig{gbps});
   c.access_link.loss = c.fabric_link.loss = o.loss;
+  c.pfc.enabled = o.sim_pfc;
+  c.congestion.enabled = o.sim_dcqcn;
+  if (o.sim_leaf_spine) {
+    c.topology = sim::Topology::kLeafSpine;
+    c.hosts_per_leaf = o.sim_leaf_spine->hosts_per_leaf;
+    c.spines = o.sim_leaf_spine->spines;
+    c.oversubscription = o.sim_leaf_spine->oversubscription;
+  }
   return std::unique_ptr<Cluster>(std::make_unique<sim::Simulation>(c));
 }
 
@@ -54,6 +62,11 @@ const std::vector<std::string>& provider_names() {
 Result<std::unique_ptr<Cluster>> make_cluster(const ClusterOptions& o) {
   if (o.nodes == 0) return make_error(ErrorCode::kInvalidArgument, "cluster: nodes must be at least 1");
   if (o.nic_gbps.empty()) return make_error(ErrorCode::kInvalidArgument, "cluster: nic_gbps needs one rate per NIC");
+  if ((o.sim_leaf_spine || o.sim_pfc || o.sim_dcqcn) && o.provider != "sim") {
+    return make_error(ErrorCode::kInvalidArgument, o.provider +
+                                                       ": switches (a leaf-spine, PFC, DCQCN) are modelled by sim only "
+                                                       "(emu joins every NIC directly)");
+  }
   try {
     if (o.provider == "emu") return make_emu(o, emu::Mode::kDeterministic);
     if (o.provider == "emu-fast") return make_emu(o, emu::Mode::kFast);

@@ -17,6 +17,13 @@
 
 namespace ferry::fabrics {
 
+// sim's leaf-spine: hosts under leaves, every leaf linked to every spine (sim/config.h).
+struct LeafSpine {
+  uint32_t hosts_per_leaf = 2;
+  uint32_t spines = 2;
+  double oversubscription = 1.0;  // leaf downlink capacity / uplink capacity, >= 1
+};
+
 struct ClusterOptions {
   // "emu" (deterministic: virtual time, seeded), "emu-fast" (real time, real threads),
   // "sim" (ns-3, virtual time), "verbs" (this host's RDMA devices, real time), "ipc"
@@ -35,6 +42,12 @@ struct ClusterOptions {
   // emu only; unset keeps the emulator's defaults (emu/fabric.h).
   std::optional<uint64_t> emu_propagation_delay_ns;
   std::optional<uint64_t> emu_srd_reorder_window_ns;
+  // sim only; unset: every NIC on one switch.
+  std::optional<LeafSpine> sim_leaf_spine;
+  // sim only: priority flow control (lossless switches) and DCQCN, each with sim's
+  // defaults (sim/config.h); both off: drop-tail switches, lossy RoCE.
+  bool sim_pfc = false;
+  bool sim_dcqcn = false;
 };
 
 // The provider names as constants, for tests parameterised over providers.

@@ -1,4 +1,4 @@
-// ferry bench [collectives|transfer]: the nccl-tests-style sweeps on emu
+// ferry bench [collectives|transfer]: the nccl-tests-style sweeps on emu or sim
 // (benchmarks/coll_sweep.h).
 #include <string>
 
@@ -45,11 +45,13 @@ Command bench_command() {
   spec.description =
       "Runs the collectives (all_reduce, all_gather, reduce_scatter, all_to_all, send_recv and broadcast; "
       "'collectives', the default) or the point-to-point transfer sweep ('transfer': send_recv, a write with "
-      "a notification from rank 0 to rank 1) over ranks on emu, for every size from --min-bytes to --max-bytes "
-      "doubling, and prints one nccl-tests-style table per collective: size, count, type, redop, root, "
-      "time(us), algbw(GB/s), busbw(GB/s) and #wrong. Every output element is checked against an exact "
-      "reference. Deterministic mode reports virtual time (a seed reproduces it bit for bit); fast mode reports "
-      "the wall time of one thread driving every rank. Bus bandwidth is computed as nccl-tests does.";
+      "a notification from rank 0 to rank 1) over ranks on emu or, with --provider sim, on the ns-3 simulation "
+      "(one switch or a leaf-spine, where receivers congest as on real fabrics), for every size from --min-bytes "
+      "to --max-bytes doubling, and prints one nccl-tests-style table per collective: size, count, type, redop, "
+      "root, time(us), algbw(GB/s), busbw(GB/s) and #wrong. Every output element is checked against an exact "
+      "reference. emu's deterministic mode and sim report virtual time (a seed reproduces it bit for bit); emu's "
+      "fast mode reports the wall time of one thread driving every rank. Bus bandwidth is computed as nccl-tests "
+      "does. sim simulates every packet: keep --max-bytes to a few MiB for a quick run.";
   for (const coll::SweepFlag& flag : coll::kSweepFlags) spec.options.push_back({flag.name, flag.value_name, flag.help});
   spec.exit_ok = "every call succeeded and every element was right";
   spec.exit_failed = "a call failed or an element was wrong";

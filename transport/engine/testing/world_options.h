@@ -27,6 +27,9 @@ struct WorldOptions {
   uint64_t seed = 1;
   double loss = 0;
   std::optional<uint64_t> srd_reorder_window_ns;  // emu only; unset: emu's default
+  std::optional<fabrics::LeafSpine> sim_leaf_spine;  // sim only; unset: one switch
+  bool sim_pfc = false;    // sim only: lossless switches
+  bool sim_dcqcn = false;  // sim only: ECN marking and DCQCN
   EngineConfig engine;
 };
 
@@ -39,6 +42,9 @@ inline fabrics::ClusterOptions cluster_options(const WorldOptions& o) {
   c.seed = o.seed;
   c.loss = o.loss;
   c.emu_srd_reorder_window_ns = o.srd_reorder_window_ns;
+  c.sim_leaf_spine = o.sim_leaf_spine;
+  c.sim_pfc = o.sim_pfc;
+  c.sim_dcqcn = o.sim_dcqcn;
   return c;
 }
 
