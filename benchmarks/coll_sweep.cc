@@ -282,7 +282,7 @@ const std::vector<SweepFlag> kSweepFlags = {
     {"--oversubscription", "X", "leaf-spine: leaf downlink over uplink capacity, at least 1 (default 1)"},
     {"--collectives", "LIST",
      "comma-separated, from all_reduce, all_gather, reduce_scatter, all_to_all, send_recv, broadcast (default "
-     "all_reduce,all_gather,reduce_scatter,all_to_all,send_recv)"},
+     "all_reduce, all_gather, reduce_scatter, all_to_all and send_recv)"},
     {"--algorithm", "A",
      "auto (default), ring, one_shot or two_shot: forced where the collective has it (all-to-all and send/recv "
      "have one way)"},

@@ -9,11 +9,15 @@ namespace {
 constexpr uint64_t kAlways = std::numeric_limits<uint64_t>::max();
 
 // Up to `one_shot_max_bytes` one-shot wins; above it, up to `two_shot_max_bytes`,
-// two-shot; above that, ring. Measured with coll_bench --mode deterministic on one
-// 100 Gbit/s rail with the default scratch (docs/collectives.md, "Choosing an
-// algorithm"): sizes double, so a threshold is the last size at which the algorithm
-// was fastest. The ring's wins at the top come from two-shot and one-shot needing
-// several rounds of the bounded scratch there.
+// two-shot; above that, ring. Measured on sim, where several ranks writing to one
+// receiver congest its port as on a real switched fabric (emu has no switch queue and
+// favoured direct writes at every size): a leaf-spine of two ranks a leaf and two
+// spines, one 400 Gb/s NIC per rank, PFC, 64 MiB of scratch, sizes 1 KiB to 64 MiB
+// doubling (`python3 tools/measure_crossover.py`, docs/collectives.md "Choosing an
+// algorithm"). A threshold is the last size at which the algorithm was fastest; sizes
+// are the nccl-tests size column (all-gather's and reduce-scatter's rounded down to
+// whole blocks); kAlways: still fastest at 64 MiB. crossover_test measures the
+// switches of two rows again.
 struct Crossover {
   Collective collective;
   uint32_t ranks;
@@ -26,28 +30,35 @@ constexpr uint64_t MiB = 1 << 20;
 
 constexpr Crossover kMeasured[] = {
     {Collective::kAllReduce, 2, 32 * MiB, 0},
-    {Collective::kAllReduce, 3, 16 * KiB, 16 * MiB},
-    {Collective::kAllReduce, 4, 8 * KiB, 32 * MiB},
-    {Collective::kAllReduce, 5, 8 * KiB, 64 * MiB},
-    {Collective::kAllReduce, 6, 4 * KiB, 64 * MiB},
-    {Collective::kAllReduce, 7, 4 * KiB, 64 * MiB},
-    {Collective::kAllReduce, 8, 4 * KiB, 128 * MiB},
-    // All-gather and reduce-scatter have no two-shot: above one-shot comes the ring. Rank
-    // counts 2 to 8 were all measured; a row equal to its nearest neighbours is left out.
+    {Collective::kAllReduce, 3, 256 * KiB, 16 * MiB},
+    {Collective::kAllReduce, 4, 128 * KiB, 32 * MiB},
+    {Collective::kAllReduce, 5, 64 * KiB, 2 * MiB},
+    {Collective::kAllReduce, 6, 32 * KiB, 1 * MiB},
+    {Collective::kAllReduce, 7, 32 * KiB, 2 * MiB},
+    {Collective::kAllReduce, 8, 16 * KiB, 4 * MiB},
+    // All-gather and reduce-scatter have no two-shot: above one-shot comes the ring.
     {Collective::kAllGather, 2, 32 * MiB, 0},
-    {Collective::kAllGather, 3, 32 * MiB, 0},
+    {Collective::kAllGather, 3, 33554424, 0},
     {Collective::kAllGather, 4, kAlways, 0},
-    {Collective::kAllGather, 8, kAlways, 0},
+    {Collective::kAllGather, 5, 2097140, 0},
+    {Collective::kAllGather, 6, 1048560, 0},
+    {Collective::kAllGather, 7, 2097144, 0},
+    {Collective::kAllGather, 8, 4 * MiB, 0},
     {Collective::kReduceScatter, 2, kAlways, 0},
-    {Collective::kReduceScatter, 8, kAlways, 0},
+    {Collective::kReduceScatter, 3, kAlways, 0},
+    {Collective::kReduceScatter, 4, kAlways, 0},
+    {Collective::kReduceScatter, 5, 2097140, 0},
+    {Collective::kReduceScatter, 6, 1048560, 0},
+    {Collective::kReduceScatter, 7, 2097144, 0},
+    {Collective::kReduceScatter, 8, 4 * MiB, 0},
     // Broadcast has no ring.
     {Collective::kBroadcast, 2, kAlways, kAlways},
-    {Collective::kBroadcast, 3, 16 * KiB, kAlways},
-    {Collective::kBroadcast, 4, 8 * KiB, kAlways},
-    {Collective::kBroadcast, 5, 4 * KiB, kAlways},
-    {Collective::kBroadcast, 6, 4 * KiB, kAlways},
-    {Collective::kBroadcast, 7, 2 * KiB, kAlways},
-    {Collective::kBroadcast, 8, 2 * KiB, kAlways},
+    {Collective::kBroadcast, 3, 64 * KiB, kAlways},
+    {Collective::kBroadcast, 4, 32 * KiB, kAlways},
+    {Collective::kBroadcast, 5, 32 * KiB, kAlways},
+    {Collective::kBroadcast, 6, 32 * KiB, kAlways},
+    {Collective::kBroadcast, 7, 16 * KiB, kAlways},
+    {Collective::kBroadcast, 8, 16 * KiB, kAlways},
 };
 
 // The measured row for the rank count nearest to `ranks` (ties: the smaller); beyond 8

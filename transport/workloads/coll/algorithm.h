@@ -22,7 +22,7 @@ std::optional<Algorithm> algorithm_from_string(std::string_view name);
 // Whether `collective` implements `algorithm` (kAuto: always).
 bool supports(Collective collective, Algorithm algorithm);
 
-// The algorithm measured fastest on emu (deterministic mode, virtual time) for a
+// The algorithm measured fastest on sim (a switched fabric, virtual time) for a
 // message of `bytes` on `ranks` ranks; the table and how it was measured are in
 // docs/collectives.md. Never returns kAuto.
 Algorithm measured_fastest(Collective collective, uint64_t bytes, uint32_t ranks);
