@@ -97,8 +97,8 @@ Error ExpertParallel::fail(const char* call, const Error& error) {
 
 Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,
                                           std::span<const uint16_t> hidden_bf16) {
-  return dispatch(topk_idx, topk_weights, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(hidden_bf16.data()),
-                                                     hidden_bf16.size_bytes()));
+  return dispatch(topk_idx, topk_weights,
+                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(hidden_bf16.data()), hidden_bf16.size_bytes()));
 }
 
 Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,

@@ -139,7 +139,8 @@ TEST(CombineMessage, ParsesBackAndRefusesWhatDoesNotMatch) {
   EXPECT_EQ(combine_message_bytes(3, 8), bytes.size());
   EXPECT_NE(parse_combine(bytes.data(), 5, 2, 3).error().message.find("belongs to call 4"), std::string::npos);
   EXPECT_NE(parse_combine(bytes.data(), 4, 1, 3).error().message.find("names rank 2"), std::string::npos);
-  EXPECT_NE(parse_combine(bytes.data(), 4, 2, 2).error().message.find("3 rows where 2 tokens were sent"), std::string::npos);
+  EXPECT_NE(parse_combine(bytes.data(), 4, 2, 2).error().message.find("3 rows where 2 tokens were sent"),
+            std::string::npos);
   bytes[0] ^= 1;
   EXPECT_NE(parse_combine(bytes.data(), 4, 2, 3).error().message.find("bad magic"), std::string::npos);
 }

@@ -236,8 +236,8 @@ class MoeRunner final : public RunnerFor<MoeSpec> {
   std::string describe_spec(const ModelSpec& model, const MoeSpec& s) const override {
     return "ep " + std::to_string(s.ep) + ", " + format_grouped(s.tokens_per_rank) + " tokens per rank, top " +
            std::to_string(s.top_k) + ", routing skew " + format_real(s.routing_skew) + ", " +
-           count_of(s.rounds, "round") + ", " + std::string(name_of(kDispatchDtypeNames, s.dispatch_dtype)) + " dispatch: at most " +
-           format_bytes(moe_dispatch_bytes_per_rank(s, model)) + " dispatched and " +
+           count_of(s.rounds, "round") + ", " + std::string(name_of(kDispatchDtypeNames, s.dispatch_dtype)) +
+           " dispatch: at most " + format_bytes(moe_dispatch_bytes_per_rank(s, model)) + " dispatched and " +
            format_bytes(moe_combine_bytes_per_rank(s, model)) + " combined per rank per round";
   }
   void run_spec(RunContext& c, const MoeSpec& spec) const override {

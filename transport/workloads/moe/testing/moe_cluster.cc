@@ -88,7 +88,8 @@ RankTasks MoeCluster::dispatch(const std::vector<RankInputs>& inputs, const std:
   RankTasks tasks(size());
   for (uint32_t r = 0; r < size(); ++r) {
     if (skipped(skip, r)) continue;
-    tasks.start(r, rank(r).dispatch(inputs[r].topk, inputs[r].weights, placed(std::span(inputs[r].hidden), hidden_[r])));
+    tasks.start(r,
+                rank(r).dispatch(inputs[r].topk, inputs[r].weights, placed(std::span(inputs[r].hidden), hidden_[r])));
   }
   return tasks;
 }
