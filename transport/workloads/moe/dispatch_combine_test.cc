@@ -181,8 +181,9 @@ TEST(DispatchCombineWire, BytesOnTheWireAreTheRoutedTokensPlusHeaders) {
 
 // Combine reduces on the expert rank: for bf16 dispatch the reply d -> s carries one row
 // per token s sent d, so it is never larger than the dispatch message s -> d, and the
-// group's combine never moves more than its dispatch, whatever the routing. (Per rank
-// it can: a rank that receives many tokens answers each of them.) Random routings over
+// group's combine never moves more than its dispatch, whatever the routing; nor does
+// what comes back to a rank exceed what it sent. (What a rank sends in combine can: a
+// rank that receives many tokens answers each of them.) Random routings over
 // several group sizes and top-k, with tokens whose experts all live on one rank, unused
 // slots and tokens with no expert; every combined element is checked by cycle().
 TEST(DispatchCombineWire, CombineNeverMovesMoreThanDispatch) {
@@ -223,11 +224,14 @@ TEST(DispatchCombineWire, CombineNeverMovesMoreThanDispatch) {
         for (uint32_t s = 0; s < ranks; ++s) {
           dispatch_wire += moe.rank(s).last_dispatch().wire_bytes;
           combine_wire += moe.rank(s).last_combine().wire_bytes;
+          uint64_t comes_back = 0;  // the replies to s's tokens
           for (uint32_t d = 0; d < ranks; ++d) {
             EXPECT_LE(combine_message_bytes(tokens[s][d], g.output_row_bytes()),
                       dispatch_message_bytes(g.experts_per_rank(), tokens[s][d], rows[s][d], g.token_bytes()))
                 << where << ": " << s << " -> " << d;
+            if (d != s) comes_back += combine_message_bytes(tokens[s][d], g.output_row_bytes());
           }
+          EXPECT_LE(comes_back, moe.rank(s).last_dispatch().wire_bytes) << where << ": rank " << s;
         }
         EXPECT_LE(combine_wire, dispatch_wire) << where;
         EXPECT_GT(dispatch_wire, 0u) << where;

@@ -41,7 +41,9 @@
 
 namespace ferry::moe {
 
-// What one call put on the wire, as this rank saw it.
+// What one call put on the wire, as this rank saw it. For bf16 dispatch the group's
+// combine bytes never exceed its dispatch bytes, but one rank's can: combine answers the
+// tokens a rank received, dispatch counts those it sent.
 struct MoeCallStats {
   uint64_t start_ns = 0;  // engine clock: virtual in emu's deterministic mode
   uint64_t end_ns = 0;
