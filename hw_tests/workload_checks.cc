@@ -306,7 +306,8 @@ class WorkloadPeer {
     uint64_t rows = 0;
     if (mine.empty()) {
       const moe::testing::RankInputs& in = inputs[rank_];
-      stranded_moe_.push_back(ep->dispatch(std::span<const int32_t>(in.topk), std::span<const uint8_t>(in.hidden)));
+      stranded_moe_.push_back(ep->dispatch(std::span<const int32_t>(in.topk), std::span<const float>(in.weights),
+                                                std::span<const uint8_t>(in.hidden)));
       if (!finish(stranded_moe_.back())) {
         mine = "dispatch did not end";
       } else if (!stranded_moe_.back().result().ok()) {
@@ -319,7 +320,7 @@ class WorkloadPeer {
       auto combined = std::make_unique<std::vector<uint16_t>>(uint64_t{kTokens} * config.hidden);
       if (mine.empty()) {
         reference.run_experts(rank_, ep->received(), outputs.get());
-        stranded_moe_.push_back(ep->combine(*outputs, in.weights, *combined));
+        stranded_moe_.push_back(ep->combine(*outputs, *combined));
         if (!finish(stranded_moe_.back())) {
           mine = "combine did not end";
         } else if (!stranded_moe_.back().result().ok()) {

@@ -17,10 +17,12 @@ uint64_t tp_decode_allreduces_per_token(const ModelSpec& model);
 // The KV cache one request of `context_tokens` migrates: every layer, every KV head.
 uint64_t pd_request_kv_bytes(uint64_t context_tokens, const ModelSpec& model);
 
-// What one rank dispatches in one round: tokens_per_rank x top_k rows of hidden x dtype
-// (bf16), or of hidden bytes and hidden / 128 fp32 scales (fp8).
+// What one rank dispatches in one round, at most: tokens_per_rank x top_k rows of hidden x
+// dtype (bf16), or of hidden bytes and hidden / 128 fp32 scales (fp8). A token crosses
+// once to each rank it reaches, so routings that share ranks move less.
 uint64_t moe_dispatch_bytes_per_rank(const MoeSpec& spec, const ModelSpec& model);
-// What comes back in combine: tokens_per_rank x top_k rows of hidden bf16 values.
+// What comes back in combine, at most: tokens_per_rank x top_k rows of hidden bf16 values
+// (one reduced row per token and rank it reached: as many rows as dispatch moved).
 uint64_t moe_combine_bytes_per_rank(const MoeSpec& spec, const ModelSpec& model);
 
 // One micro-batch's activations crossing one stage boundary.

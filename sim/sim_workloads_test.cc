@@ -327,7 +327,9 @@ TEST_P(MoeOnSim, DispatchAndCombineMatchTheReferenceDespiteLoss) {
     }
     const moe::testing::Reference reference(geometry, inputs);
     std::vector<Task<VoidResult>> dispatched;
-    for (uint32_t r = 0; r < kRanks; ++r) dispatched.push_back(ranks_[r]->dispatch(inputs[r].topk, inputs[r].hidden));
+    for (uint32_t r = 0; r < kRanks; ++r) {
+      dispatched.push_back(ranks_[r]->dispatch(inputs[r].topk, inputs[r].weights, inputs[r].hidden));
+    }
     ASSERT_EQ(run_all(dispatched), "") << "dispatch, seed " << seed;
     std::vector<std::vector<uint16_t>> outputs(kRanks);
     for (uint32_t r = 0; r < kRanks; ++r) {
@@ -338,7 +340,7 @@ TEST_P(MoeOnSim, DispatchAndCombineMatchTheReferenceDespiteLoss) {
     std::vector<Task<VoidResult>> combining;
     for (uint32_t r = 0; r < kRanks; ++r) {
       combined[r].assign(uint64_t{inputs[r].tokens} * geometry.hidden(), 0);
-      combining.push_back(ranks_[r]->combine(outputs[r], inputs[r].weights, combined[r]));
+      combining.push_back(ranks_[r]->combine(outputs[r], combined[r]));
     }
     ASSERT_EQ(run_all(combining), "") << "combine, seed " << seed;
     for (uint32_t r = 0; r < kRanks; ++r) {

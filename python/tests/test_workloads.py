@@ -33,7 +33,9 @@ def test_moe_dispatch_and_combine(cluster4, mode):
     topk[3][0, 1] = -1
     values = [rng.integers(-4, 5, (tokens, hidden)).astype(np.float32) for _ in range(ranks)]
     rows = [bf16(v) for v in values]
-    assert ep.dispatch(topk, rows).wait(TIMEOUT) == [None] * ranks
+    weights = [np.where(t >= 0, 0.5, 0.0).astype(np.float32) for t in topk]
+    weights[1][:, 1] = 0.25
+    assert ep.dispatch(topk, weights, rows).wait(TIMEOUT) == [None] * ranks
 
     outputs = []
     for r in range(ranks):
@@ -48,13 +50,14 @@ def test_moe_dispatch_and_combine(cluster4, mode):
         for row, (src, t, k), expert in zip(got["rows"], origins, expert_of_row):
             np.testing.assert_array_equal(row.view(np.uint16), rows[src][t])
             assert topk[src][t, k] == expert
+        np.testing.assert_array_equal(got["weights"], [weights[src][t, k] for src, t, k in origins])
         # The "expert": its row times (expert + 1), exact in bf16.
         outputs.append(bf16(from_bf16(got["rows"].view(np.uint16)) * (expert_of_row[:, None] + 1)))
 
-    weights = [np.where(t >= 0, 0.5, 0.0).astype(np.float32) for t in topk]
-    weights[1][:, 1] = 0.25
     combined = [np.zeros((tokens, hidden), np.uint16) for _ in range(ranks)]
-    assert ep.combine(outputs, weights, combined).wait(TIMEOUT) == [None] * ranks
+    assert ep.combine(outputs, combined).wait(TIMEOUT) == [None] * ranks
+    # Small dyadic values: every partial sum and their sum are exact in bf16, so the
+    # per-rank reduction gives the plain weighted sum here.
     for r in range(ranks):
         scale = np.where(topk[r] >= 0, weights[r] * (topk[r] + 1), 0).sum(axis=1)
         # + 0.0: a token with no expert combines to +0, never -0.
@@ -65,18 +68,23 @@ def test_moe_bad_arguments(cluster4):
     ep = ferry.ExpertParallel(cluster4, experts=8, top_k=2, hidden=16, max_tokens=8)
     idx = [np.array([[0, 1], [1, 0]], np.int32) for _ in range(4)]
     rows = [np.zeros((2, 16), np.uint16) for _ in range(4)]
+    w = [np.full((2, 2), 0.5, np.float32) for _ in range(4)]
     with pytest.raises(ferry.InvalidArgument, match="int32"):
-        ep.dispatch([i.astype(np.int64) for i in idx], rows)
+        ep.dispatch([i.astype(np.int64) for i in idx], w, rows)
+    with pytest.raises(ferry.InvalidArgument, match="float32"):
+        ep.dispatch(idx, [x.astype(np.float64) for x in w], rows)
     with pytest.raises(ferry.InvalidArgument, match="arrays for 4 ranks"):
-        ep.dispatch(idx[:3], rows[:3])
+        ep.dispatch(idx[:3], w[:3], rows[:3])
     with pytest.raises(ferry.InvalidArgument, match="tokens"):
-        ep.dispatch(idx, [np.zeros((2, 8), np.uint16)] * 4)
+        ep.dispatch(idx, w, [np.zeros((2, 8), np.uint16)] * 4)
+    with pytest.raises(ferry.InvalidArgument, match="topk_weights"):
+        ep.dispatch(idx, [np.zeros((2, 1), np.float32)] * 4, rows)
     with pytest.raises(ferry.FerryError):
         ferry.ExpertParallel(cluster4, experts=7, top_k=2, hidden=16, max_tokens=8)  # not over 4 ranks
     with pytest.raises(ferry.InvalidArgument, match="mode"):
         ferry.ExpertParallel(cluster4, experts=8, top_k=2, hidden=16, max_tokens=8, mode="fast")
     # Nothing started: a whole round still works.
-    ep.dispatch(idx, rows).wait(TIMEOUT)
+    ep.dispatch(idx, w, rows).wait(TIMEOUT)
     assert ep.received(0)["origins"].shape == (16, 3)  # 4 ranks x 2 tokens x experts 0, 1 (rank 0)
 
 

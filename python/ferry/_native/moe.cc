@@ -79,62 +79,65 @@ void check_ranks(const MoeHandle& h, size_t arrays, const char* what) {
 
 std::string at(const char* what, size_t r) { return std::string(what) + "[" + std::to_string(r) + "]"; }
 
-Future dispatch(MoeHandle& h, py::sequence topk_idx, py::sequence hidden) {
+Future dispatch(MoeHandle& h, py::sequence topk_idx, py::sequence weights, py::sequence hidden) {
   check_ranks(h, topk_idx.size(), "topk_idx");
+  check_ranks(h, weights.size(), "topk_weights");
   check_ranks(h, hidden.size(), "hidden");
   std::vector<std::span<const int32_t>> idx;
+  std::vector<std::span<const float>> w;
   std::vector<std::span<const uint8_t>> rows;
   for (size_t r = 0; r < topk_idx.size(); ++r) {
     idx.push_back(typed<int32_t>(topk_idx[r], at("topk_idx", r), "int32", false));
+    w.push_back(typed<float>(weights[r], at("topk_weights", r), "float32", false));
     const Memory m = memory_of(hidden[r], false, at("hidden", r).c_str());
     rows.push_back({static_cast<const uint8_t*>(m.addr), m.bytes});
     const uint64_t tokens = idx.back().size() / h.config.top_k;
-    if (idx.back().size() % h.config.top_k != 0 || m.bytes != tokens * h.config.hidden * h.config.element_bytes) {
-      fail(ErrorCode::kInvalidArgument, "rank " + std::to_string(r) + ": topk_idx must be [tokens, top_k] and hidden [tokens, hidden] of " +
+    if (idx.back().size() % h.config.top_k != 0 || w.back().size() != idx.back().size() ||
+        m.bytes != tokens * h.config.hidden * h.config.element_bytes) {
+      fail(ErrorCode::kInvalidArgument, "rank " + std::to_string(r) + ": topk_idx and topk_weights must be [tokens, top_k] and hidden [tokens, hidden] of " +
                                             std::to_string(h.config.element_bytes) + "-byte elements");
     }
   }
   auto all = locked(*h.core, [&] {
     std::vector<std::shared_ptr<PyPending>> parts;
     for (size_t r = 0; r < idx.size(); ++r) {
-      parts.push_back(std::make_shared<TaskState<VoidResult>>(h.state->ranks[r]->dispatch(idx[r], rows[r]), none_or_raise));
+      parts.push_back(std::make_shared<TaskState<VoidResult>>(h.state->ranks[r]->dispatch(idx[r], w[r], rows[r]), none_or_raise));
     }
     return start_all(*h.core, std::move(parts), {});
   });
-  return Future(h.core, all, "moe dispatch", py::make_tuple(topk_idx, hidden));
+  return Future(h.core, all, "moe dispatch", py::make_tuple(topk_idx, weights, hidden));
 }
 
-Future combine(MoeHandle& h, py::sequence outputs, py::sequence weights, py::sequence combined) {
+Future combine(MoeHandle& h, py::sequence outputs, py::sequence combined) {
   check_ranks(h, outputs.size(), "expert_outputs");
-  check_ranks(h, weights.size(), "topk_weights");
   check_ranks(h, combined.size(), "combined");
   std::vector<std::span<const uint16_t>> out;
-  std::vector<std::span<const float>> w;
   std::vector<std::span<uint16_t>> into;
   for (size_t r = 0; r < outputs.size(); ++r) {
     out.push_back(typed<uint16_t>(outputs[r], at("expert_outputs", r), "uint16 (bf16 bits)", false));
-    w.push_back(typed<float>(weights[r], at("topk_weights", r), "float32", false));
     into.push_back(typed<uint16_t>(combined[r], at("combined", r), "uint16 (bf16 bits)", true));
   }
   auto all = locked(*h.core, [&] {
     std::vector<std::shared_ptr<PyPending>> parts;
     for (size_t r = 0; r < out.size(); ++r) {
-      parts.push_back(std::make_shared<TaskState<VoidResult>>(h.state->ranks[r]->combine(out[r], w[r], into[r]), none_or_raise));
+      parts.push_back(std::make_shared<TaskState<VoidResult>>(h.state->ranks[r]->combine(out[r], into[r]), none_or_raise));
     }
     return start_all(*h.core, std::move(parts), {});
   });
-  return Future(h.core, all, "moe combine", py::make_tuple(outputs, weights, combined));
+  return Future(h.core, all, "moe combine", py::make_tuple(outputs, combined));
 }
 
 py::dict received(MoeHandle& h, size_t rank) {
   if (rank >= h.core->size()) fail(ErrorCode::kOutOfRange, "rank " + std::to_string(rank) + " is not in the cluster");
   std::vector<uint8_t> rows;
   std::vector<uint32_t> counts, origins;
+  std::vector<float> weights;
   locked(*h.core, [&] {
     const moe::ExpertBatch& batch = h.state->ranks[rank]->received();
     rows.assign(batch.all_tokens().begin(), batch.all_tokens().end());
     for (uint32_t e = 0; e < batch.local_experts(); ++e) counts.push_back(batch.count(e));
     for (const moe::TokenOrigin& o : batch.all_origins()) origins.insert(origins.end(), {o.rank, o.token, o.k_slot});
+    weights.assign(batch.all_weights().begin(), batch.all_weights().end());
     return 0;
   });
   const py::ssize_t n = static_cast<py::ssize_t>(origins.size() / 3);
@@ -146,6 +149,7 @@ py::dict received(MoeHandle& h, size_t rank) {
   d["rows"] = rows_array;
   d["counts"] = counts;
   d["origins"] = origin_array;
+  d["weights"] = py::array_t<float>(n, weights.data());
   return d;
 }
 
@@ -158,19 +162,22 @@ e on rank e // (experts / ranks)), ``top_k`` per token, ``hidden`` elements of
 ``element_bytes`` per token, at most ``max_tokens`` per rank and call. Calls alternate
 dispatch, combine, dispatch, ..., each with one array per rank.
 
-``dispatch(topk_idx, hidden)``: int32 ``[tokens, top_k]`` (-1: no expert) and
-``[tokens, hidden]`` rows. Then ``received(rank)``: ``rows`` (uint8 ``[n, hidden *
-element_bytes]``, grouped by local expert), ``counts`` per local expert and ``origins``
-(``[n, 3]``: rank, token, k slot). ``combine(expert_outputs, topk_weights, combined)``:
-bf16 outputs (uint16 bits) in received()'s row order, float32 ``[tokens, top_k]``
-weights, and the uint16 ``[tokens, hidden]`` result, summed in fp32.
+``dispatch(topk_idx, topk_weights, hidden)``: int32 ``[tokens, top_k]`` (-1: no
+expert), float32 ``[tokens, top_k]`` weights and ``[tokens, hidden]`` rows. Then
+``received(rank)``: ``rows`` (uint8 ``[n, hidden * element_bytes]``, grouped by local
+expert), ``counts`` per local expert, ``origins`` (``[n, 3]``: rank, token, k slot) and
+``weights`` (float32 ``[n]``). ``combine(expert_outputs, combined)``: bf16 outputs
+(uint16 bits) in received()'s row order and the uint16 ``[tokens, hidden]`` result:
+each expert rank sums its experts' outputs per token, weighted, in fp32, and the
+token's rank sums those partial sums in rank order (docs/moe.md).
 )doc")
       .def(py::init(&make_moe), py::arg("cluster"), py::kw_only(), py::arg("experts"), py::arg("top_k"), py::arg("hidden"),
            py::arg("max_tokens"), py::arg("element_bytes") = 2, py::arg("mode") = "normal")
-      .def("dispatch", &dispatch, py::arg("topk_idx"), py::arg("hidden"), "Sends every token to the ranks of its experts.")
+      .def("dispatch", &dispatch, py::arg("topk_idx"), py::arg("topk_weights"), py::arg("hidden"),
+           "Sends every token, with its routing weights, to the ranks of its experts.")
       .def("received", &received, py::arg("rank"), "What rank's experts received in the last dispatch (copies).")
-      .def("combine", &combine, py::arg("expert_outputs"), py::arg("topk_weights"), py::arg("combined"),
-           "Sends expert outputs back and sums them per token, weighted.");
+      .def("combine", &combine, py::arg("expert_outputs"), py::arg("combined"),
+           "Sums expert outputs per token and rank, weighted, and those sums on the token's rank.");
 }
 
 }  // namespace ferry::python

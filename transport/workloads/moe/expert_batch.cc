@@ -10,11 +10,14 @@ ExpertBatch::ExpertBatch(const MoeGeometry& geometry)
       counts_(geometry.experts_per_rank(), 0),
       first_row_(geometry.experts_per_rank(), 0),
       cursor_(geometry.experts_per_rank(), 0),
+      tokens_from_(geometry.ranks(), 0),
       route_start_(geometry.ranks() + 1, 0),
+      top_k_(geometry.top_k()),
       max_rows_(geometry.max_received_rows()) {}
 
 VoidResult ExpertBatch::reserve_worst_case() {
   origins_.reserve(max_rows_);
+  weights_.reserve(max_rows_);
   route_rows_.reserve(max_rows_);
   route_tokens_.reserve(max_rows_);
   return reserve_rows(max_rows_);
@@ -50,6 +53,7 @@ VoidResult ExpertBatch::unpack(std::span<const DispatchView> messages, std::span
   if (!room.ok()) return room;
   rows_ = next;
   origins_.resize(rows_);
+  weights_.resize(rows_);
   route_rows_.resize(rows_);
   route_tokens_.resize(rows_);
 
@@ -57,10 +61,12 @@ VoidResult ExpertBatch::unpack(std::span<const DispatchView> messages, std::span
   for (uint32_t s = 0; s < messages.size(); ++s) {
     const DispatchView& m = messages[s];
     route_start_[s] = route;
+    tokens_from_[s] = m.header().tokens;
     for (uint32_t i = 0; i < m.header().rows; ++i) {
       const RowRoute r = m.route(i);
       const uint32_t row = cursor_[r.local_expert]++;
       origins_[row] = TokenOrigin{s, m.token_index(r.token), r.k_slot};
+      weights_[row] = m.weight(i);
       route_tokens_[route] = r.token;
       route_rows_[route++] = row;
     }
@@ -82,8 +88,19 @@ std::span<const TokenOrigin> ExpertBatch::origins(uint32_t local_expert) const {
   return {origins_.data() + first_row(local_expert), count(local_expert)};
 }
 
-std::span<const uint32_t> ExpertBatch::rows_for(uint32_t source) const {
-  return {route_rows_.data() + route_start_.at(source), route_start_.at(source + 1) - route_start_.at(source)};
+std::span<const float> ExpertBatch::weights(uint32_t local_expert) const {
+  return {weights_.data() + first_row(local_expert), count(local_expert)};
+}
+
+void ExpertBatch::partial_slots(uint32_t source, std::span<int32_t> slots, std::span<float> weights) const {
+  std::fill(slots.begin(), slots.end(), -1);
+  std::fill(weights.begin(), weights.end(), 0.0f);
+  for (uint32_t i = route_start_.at(source); i < route_start_.at(source + 1); ++i) {
+    const uint32_t row = route_rows_[i];
+    const uint64_t slot = uint64_t{route_tokens_[i]} * top_k_ + origins_[row].k_slot;
+    slots[slot] = static_cast<int32_t>(row);
+    weights[slot] = weights_[row];
+  }
 }
 
 }  // namespace ferry::moe

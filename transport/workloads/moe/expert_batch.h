@@ -3,7 +3,7 @@
 // origin of each row; rows of one expert are ordered by source rank, then token.
 // Duplicated tokens are copied here: a token travels once to a rank and becomes one row
 // per local expert it chose. The rows are in the exchange's memory (MoeConfig::memory:
-// host or GPU); counts and origins are host memory.
+// host or GPU); counts, origins and weights are host memory.
 #pragma once
 
 #include <cstdint>
@@ -47,9 +47,15 @@ class ExpertBatch {
   std::span<const uint8_t> all_tokens() const { return {rows_storage_.data(), rows_ * token_bytes_}; }
   std::span<const TokenOrigin> origins(uint32_t local_expert) const;
   std::span<const TokenOrigin> all_origins() const { return {origins_.data(), rows_}; }
+  // The router's weight of each row (its origin's topk_weights), in the rows' order.
+  std::span<const float> weights(uint32_t local_expert) const;
+  std::span<const float> all_weights() const { return {weights_.data(), rows_}; }
 
-  // The rows answering source s's routes, in its route order: what combine sends back.
-  std::span<const uint32_t> rows_for(uint32_t source) const;
+  // The vectors source s sent, each once: combine sends one partial sum back for each.
+  uint32_t tokens_from(uint32_t source) const { return tokens_from_.at(source); }
+  // What those partial sums add up, as [tokens_from(source), top_k] tables: the row of
+  // each k-slot of each token (-1: none of its experts here) and its weight (0 there).
+  void partial_slots(uint32_t source, std::span<int32_t> slots, std::span<float> weights) const;
 
   uint64_t capacity_bytes() const { return rows_capacity_ * token_bytes_; }
 
@@ -65,9 +71,12 @@ class ExpertBatch {
   MemoryBlock rows_storage_;
   uint64_t rows_capacity_ = 0;
   std::vector<TokenOrigin> origins_;
+  std::vector<float> weights_;          // per row
+  std::vector<uint32_t> tokens_from_;  // per source
   std::vector<uint32_t> route_start_;  // per source, into route_rows_ (ranks + 1)
   std::vector<uint32_t> route_rows_;
   std::vector<uint32_t> route_tokens_;  // per route, the ordinal of its vector in its message
+  uint32_t top_k_ = 0;
   uint64_t max_rows_ = 0;  // the worst case: the most rows a dispatch can bring
 };
 

@@ -65,7 +65,9 @@ VoidResult ExpertParallel::reserve_worst_case() {
   plan_.reserve_worst_case();
   VoidResult rows = batch_.reserve_worst_case();
   if (!rows.ok()) return rows;
-  slots_.reserve(uint64_t{geometry_.max_tokens()} * geometry_.top_k());
+  const uint64_t table = uint64_t{geometry_.max_tokens()} * std::max(geometry_.top_k(), geometry_.ranks());
+  slots_.reserve(table);
+  weights_.reserve(table);
   return mover_->reserve_worst_case();
 }
 
@@ -93,12 +95,14 @@ Error ExpertParallel::fail(const char* call, const Error& error) {
                     std::string("moe ") + call + " on rank " + std::to_string(group_->rank()) + ": " + error.message);
 }
 
-Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std::span<const uint16_t> hidden_bf16) {
-  return dispatch(topk_idx, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(hidden_bf16.data()),
-                                                     hidden_bf16.size_bytes()));
+Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,
+                                          std::span<const uint16_t> hidden_bf16) {
+  return dispatch(topk_idx, topk_weights,
+                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(hidden_bf16.data()), hidden_bf16.size_bytes()));
 }
 
-Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std::span<const uint8_t> hidden) {
+Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,
+                                          std::span<const uint8_t> hidden) {
   // A refused call takes no tag; an accepted one takes exactly one, whatever happens
   // next, so that the ranks' tag counters stay equal.
   VoidResult ready = begin(Phase::kReady, Phase::kDispatching, "dispatch");
@@ -108,7 +112,7 @@ Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std
   dispatch_stats_ = MoeCallStats{};
   dispatch_stats_.start_ns = now();
 
-  VoidResult staged = stage_dispatch(topk_idx, hidden);
+  VoidResult staged = stage_dispatch(topk_idx, topk_weights, hidden);
   if (!staged.ok()) co_return fail("dispatch", staged.error());
   const TransferResult moved = co_await exchange(tag, dispatch_staging_, dispatch_at_, dispatch_bytes_, dispatch_lands_);
   if (!moved.ok()) co_return fail("dispatch", moved.error());
@@ -120,8 +124,7 @@ Task<VoidResult> ExpertParallel::dispatch(std::span<const int32_t> topk_idx, std
   co_return VoidResult{};
 }
 
-Task<VoidResult> ExpertParallel::combine(std::span<const uint16_t> expert_outputs,
-                                         std::span<const float> topk_weights, std::span<uint16_t> combined) {
+Task<VoidResult> ExpertParallel::combine(std::span<const uint16_t> expert_outputs, std::span<uint16_t> combined) {
   VoidResult ready = begin(Phase::kDispatched, Phase::kCombining, "combine");
   if (!ready.ok()) co_return ready;
   const uint16_t tag = group_->next_tag(TagSpace::kMoe);
@@ -130,13 +133,11 @@ Task<VoidResult> ExpertParallel::combine(std::span<const uint16_t> expert_output
 
   const uint64_t hidden = geometry_.hidden();
   const uint64_t tokens = plan_.tokens();
-  if (expert_outputs.size() != batch_.rows() * hidden || topk_weights.size() != tokens * geometry_.top_k() ||
-      combined.size() != tokens * hidden) {
+  if (expert_outputs.size() != batch_.rows() * hidden || combined.size() != tokens * hidden) {
     co_return fail("combine", make_error(ErrorCode::kInvalidArgument,
-                                         "expects " + std::to_string(batch_.rows()) + " expert rows, " +
-                                             std::to_string(tokens) + " tokens of weights and of output; got " +
-                                             std::to_string(expert_outputs.size()) + ", " +
-                                             std::to_string(topk_weights.size()) + " and " +
+                                         "expects " + std::to_string(batch_.rows()) + " expert rows and " +
+                                             std::to_string(tokens) + " tokens of output; got " +
+                                             std::to_string(expert_outputs.size()) + " and " +
                                              std::to_string(combined.size()) + " elements"));
   }
   VoidResult in_place = mover_->check_input(expert_outputs.data(), expert_outputs.size_bytes(), "expert_outputs");
@@ -146,7 +147,7 @@ Task<VoidResult> ExpertParallel::combine(std::span<const uint16_t> expert_output
   if (!staged.ok()) co_return fail("combine", staged.error());
   const TransferResult moved = co_await exchange(tag, combine_staging_, combine_at_, combine_bytes_, reply_to_);
   if (!moved.ok()) co_return fail("combine", moved.error());
-  VoidResult reduced = reduce_combine(topk_weights, combined);
+  VoidResult reduced = reduce_combine(combined);
   if (!reduced.ok()) co_return fail("combine", reduced.error());
 
   combine_stats_.end_ns = now();
@@ -180,9 +181,16 @@ Task<TransferResult> ExpertParallel::exchange(uint16_t tag, const RegisteredBuff
   co_return result;
 }
 
-VoidResult ExpertParallel::stage_dispatch(std::span<const int32_t> topk_idx, std::span<const uint8_t> hidden) {
+VoidResult ExpertParallel::stage_dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,
+                                          std::span<const uint8_t> hidden) {
   VoidResult planned = plan_.build(topk_idx);
   if (!planned.ok()) return planned;
+  const uint32_t k = geometry_.top_k();
+  if (topk_weights.size() != topk_idx.size()) {
+    return make_error(ErrorCode::kInvalidArgument, "topk_weights holds " + std::to_string(topk_weights.size()) +
+                                                       " weights, not " + std::to_string(plan_.tokens()) +
+                                                       " tokens of " + std::to_string(k));
+  }
   const uint64_t token_bytes = geometry_.token_bytes();
   if (hidden.size() != plan_.tokens() * token_bytes) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -205,7 +213,8 @@ VoidResult ExpertParallel::stage_dispatch(std::span<const int32_t> topk_idx, std
     dispatch_bytes_[r] = dispatch_message_bytes(local_experts, tokens, rows, token_bytes);
     staged += dispatch_bytes_[r];
     reply_from_[r] = replies;
-    if (r != self) replies += combine_message_bytes(rows, geometry_.output_row_bytes());
+    // One partial sum per token back, however many of its experts r holds.
+    if (r != self) replies += combine_message_bytes(tokens, geometry_.output_row_bytes());
     if (r != self) {
       ++dispatch_stats_.messages;
       dispatch_stats_.payload_bytes += tokens * token_bytes;
@@ -232,7 +241,10 @@ VoidResult ExpertParallel::stage_dispatch(std::span<const int32_t> topk_idx, std
     DispatchWriter writer(mover_->header(message, preamble), header, token_bytes);
     for (uint32_t e = 0; e < local_experts; ++e) writer.count(e, counts[e]);
     for (uint32_t i = 0; i < tokens.size(); ++i) writer.token_index(i, tokens[i]);
-    for (uint32_t i = 0; i < routes.size(); ++i) writer.route(i, routes[i]);
+    for (uint32_t i = 0; i < routes.size(); ++i) {
+      writer.route(i, routes[i]);
+      writer.weight(i, topk_weights[uint64_t{tokens[routes[i].token]} * k + routes[i].k_slot]);
+    }
     mover_->copy(RowCopy{message + preamble, hidden.data(), {}, tokens, header.tokens, token_bytes});
   }
   return mover_->finish();
@@ -277,10 +289,12 @@ VoidResult ExpertParallel::unpack_dispatch() {
 
 VoidResult ExpertParallel::stage_combine(std::span<const uint16_t> expert_outputs) {
   const uint32_t self = group_->rank();
+  const uint32_t k = geometry_.top_k();
+  const uint64_t hidden = geometry_.hidden();
   const uint64_t row_bytes = geometry_.output_row_bytes();
   uint64_t staged = 0;
   for (uint32_t s = 0; s < geometry_.ranks(); ++s) {
-    const uint32_t rows = static_cast<uint32_t>(batch_.rows_for(s).size());
+    const uint32_t rows = batch_.tokens_from(s);
     combine_at_[s] = staged;
     combine_bytes_[s] = combine_message_bytes(rows, row_bytes);
     staged += combine_bytes_[s];
@@ -293,40 +307,49 @@ VoidResult ExpertParallel::stage_combine(std::span<const uint16_t> expert_output
   VoidResult room = combine_staging_.reserve(staged);
   if (!room.ok()) return room;
 
-  // Each origin's reply lists its rows in the order of the routes it sent us.
-  const auto* outputs = reinterpret_cast<const uint8_t*>(expert_outputs.data());
+  // Each origin's reply holds one partial sum per token it sent, in its packing order:
+  // the token's rows here weighted by the weights that came with them.
+  const RowRun outputs{reinterpret_cast<const uint8_t*>(expert_outputs.data()), batch_.rows()};
   for (uint32_t s = 0; s < geometry_.ranks(); ++s) {
-    const auto rows = batch_.rows_for(s);
+    const uint32_t tokens = batch_.tokens_from(s);
     uint8_t* message = combine_staging_.data() + combine_at_[s];
-    const CombineHeader header{kCombineMagic, sequence_, self, static_cast<uint32_t>(rows.size())};
+    const CombineHeader header{kCombineMagic, sequence_, self, tokens};
     write_combine_header(mover_->header(message, kCombinePreambleBytes), header);
-    mover_->copy(RowCopy{message + kCombinePreambleBytes, outputs, {}, rows, header.rows, row_bytes});
+    if (tokens == 0) continue;
+    slots_.resize(uint64_t{tokens} * k);
+    weights_.resize(slots_.size());
+    batch_.partial_slots(s, slots_, weights_);
+    auto* partials = reinterpret_cast<uint16_t*>(message + kCombinePreambleBytes);
+    VoidResult summed = mover_->weighted_combine(std::span(&outputs, 1), slots_, weights_, k,
+                                                 std::span(partials, tokens * hidden));
+    if (!summed.ok()) return summed;
   }
   return mover_->finish();
 }
 
-VoidResult ExpertParallel::reduce_combine(std::span<const float> topk_weights, std::span<uint16_t> combined) {
+VoidResult ExpertParallel::reduce_combine(std::span<uint16_t> combined) {
   const uint32_t self = group_->rank();
-  const uint32_t k = geometry_.top_k();
-  // Every reply's rows numbered one after another; each slot names its row, or -1.
-  slots_.assign(uint64_t{plan_.tokens()} * k, -1);
+  const uint32_t ranks = geometry_.ranks();
+  // Every reply's rows numbered one after another; [token, rank] names the row of the
+  // rank's partial sum for the token, or -1. Unit weights: the partials are weighted.
+  slots_.assign(uint64_t{plan_.tokens()} * ranks, -1);
+  weights_.assign(slots_.size(), 1.0f);
   int32_t first = 0;
-  for (uint32_t r = 0; r < geometry_.ranks(); ++r) {
+  for (uint32_t r = 0; r < ranks; ++r) {
     const uint8_t* reply = r == self ? combine_staging_.data() + combine_at_[r]
                                      : region_.local + geometry_.combine_area_offset() + reply_from_[r];
-    const auto routes = plan_.routes_to(r);
+    const auto tokens = plan_.tokens_to(r);
     auto header = mover_->read(reply, kCombinePreambleBytes);
     if (!header.ok()) return header.error();
-    auto checked = parse_combine(*header, sequence_, r, static_cast<uint32_t>(routes.size()));
+    auto checked = parse_combine(*header, sequence_, r, static_cast<uint32_t>(tokens.size()));
     if (!checked.ok()) return checked.error();
-    runs_[r] = RowRun{reply + kCombinePreambleBytes, static_cast<uint32_t>(routes.size())};
-    const auto tokens = plan_.tokens_to(r);
-    for (uint32_t i = 0; i < routes.size(); ++i) {
-      slots_[uint64_t{tokens[routes[i].token]} * k + routes[i].k_slot] = first + static_cast<int32_t>(i);
+    runs_[r] = RowRun{reply + kCombinePreambleBytes, static_cast<uint32_t>(tokens.size())};
+    for (uint32_t i = 0; i < tokens.size(); ++i) {
+      slots_[uint64_t{tokens[i]} * ranks + r] = first + static_cast<int32_t>(i);
     }
-    first += static_cast<int32_t>(routes.size());
+    first += static_cast<int32_t>(tokens.size());
   }
-  return mover_->weighted_combine(runs_, slots_, topk_weights, combined);
+  return mover_->weighted_combine(runs_, slots_, weights_, ranks, combined);
 }
 
 }  // namespace ferry::moe

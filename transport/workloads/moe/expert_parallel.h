@@ -2,17 +2,20 @@
 // engine. docs/moe.md describes the wire format, the modes, tags and faults.
 //
 //   auto ep = ExpertParallel::create(group, config, region);  // region: region_bytes()
-//   co_await (*ep)->dispatch(topk_idx, hidden);        // every rank, in the same order
-//   const ExpertBatch& in = (*ep)->received();         // per local expert: rows, origins
+//   co_await (*ep)->dispatch(topk_idx, topk_weights, hidden);  // every rank, same order
+//   const ExpertBatch& in = (*ep)->received();  // per local expert: rows, origins, weights
 //   ... experts compute [in.rows(), hidden] bf16 outputs, in the same row order ...
-//   co_await (*ep)->combine(outputs, topk_weights, combined);
+//   co_await (*ep)->combine(outputs, combined);
 //
 // Dispatch sends each token's hidden vector once to every rank that holds at least one
 // of its experts: per destination one message (header + packed vectors), one write,
 // one notification, into the source's slot of the destination's receive region; a rank
 // with nothing for a destination still sends the header, so every receiver waits for
-// exactly one notification per source. Combine sends every expert row back to the
-// token's origin, which sums them weighted by topk_weights in fp32 and rounds to bf16.
+// exactly one notification per source; the routes carry their topk_weights. Combine
+// reduces on the expert rank first: per token it received, the weighted sum of its local
+// experts' outputs, one bf16 row back to the token's origin, which sums the rows of the
+// ranks in ascending rank order (weighted_sum.h). So combine sends back the rows that
+// dispatch brought, one per (token, rank), never one per (token, expert).
 //
 // Calls alternate (dispatch, combine, dispatch, ...) in the same order on every rank;
 // each takes one tag of TagSpace::kMoe from the group. Inputs must stay valid until the
@@ -38,12 +41,14 @@
 
 namespace ferry::moe {
 
-// What one call put on the wire, as this rank saw it.
+// What one call put on the wire, as this rank saw it. For bf16 dispatch the group's
+// combine bytes never exceed its dispatch bytes, but one rank's can: combine answers the
+// tokens a rank received, dispatch counts those it sent.
 struct MoeCallStats {
   uint64_t start_ns = 0;  // engine clock: virtual in emu's deterministic mode
   uint64_t end_ns = 0;
   uint32_t messages = 0;       // writes to other ranks
-  uint64_t payload_bytes = 0;  // hidden vectors (dispatch) or expert rows (combine) sent
+  uint64_t payload_bytes = 0;  // hidden vectors (dispatch) or partial sums (combine) sent
   uint64_t wire_bytes = 0;     // the same with their headers: what the engine moved
 };
 
@@ -66,19 +71,21 @@ class ExpertParallel {
   // The receive region each rank must provide for `config` over `ranks` ranks.
   static Result<uint64_t> region_bytes(const MoeConfig& config, uint32_t ranks);
 
-  // topk_idx [tokens, top_k] (-1: no expert), hidden [tokens, hidden × element_bytes].
+  // topk_idx [tokens, top_k] (-1: no expert), topk_weights [tokens, top_k] (travel with
+  // the routes: combine's weights), hidden [tokens, hidden × element_bytes].
   // With config.memory kDevice, hidden, the rows received(), expert_outputs and combined
   // are GPU memory; topk_idx and topk_weights are host memory in both modes.
-  Task<VoidResult> dispatch(std::span<const int32_t> topk_idx, std::span<const uint8_t> hidden);
-  Task<VoidResult> dispatch(std::span<const int32_t> topk_idx, std::span<const uint16_t> hidden_bf16);
+  Task<VoidResult> dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,
+                            std::span<const uint8_t> hidden);
+  Task<VoidResult> dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,
+                            std::span<const uint16_t> hidden_bf16);
   // What this rank's experts received; valid from a dispatch until the next one.
   const ExpertBatch& received() const { return batch_; }
 
   // expert_outputs [received().rows(), hidden] bf16 in received()'s row order;
-  // topk_weights [tokens, top_k] and combined [tokens, hidden] for the tokens of the
-  // last dispatch. A token with no expert combines to zeros.
-  Task<VoidResult> combine(std::span<const uint16_t> expert_outputs, std::span<const float> topk_weights,
-                           std::span<uint16_t> combined);
+  // combined [tokens, hidden] for the tokens of the last dispatch, weighted by the
+  // topk_weights it sent. A token with no expert combines to zeros.
+  Task<VoidResult> combine(std::span<const uint16_t> expert_outputs, std::span<uint16_t> combined);
 
   const MoeGeometry& geometry() const { return geometry_; }
   const MoeCallStats& last_dispatch() const { return dispatch_stats_; }
@@ -95,12 +102,13 @@ class ExpertParallel {
   // Marks the exchange broken and names the call and rank in the error.
   Error fail(const char* call, const Error& error);
 
-  VoidResult stage_dispatch(std::span<const int32_t> topk_idx, std::span<const uint8_t> hidden);
+  VoidResult stage_dispatch(std::span<const int32_t> topk_idx, std::span<const float> topk_weights,
+                            std::span<const uint8_t> hidden);
   // The preamble of a dispatch message, readable on the host; its header gives its size.
   Result<const uint8_t*> read_preamble(const uint8_t* message, uint64_t capacity);
   VoidResult unpack_dispatch();
   VoidResult stage_combine(std::span<const uint16_t> expert_outputs);
-  VoidResult reduce_combine(std::span<const float> topk_weights, std::span<uint16_t> combined);
+  VoidResult reduce_combine(std::span<uint16_t> combined);
   // Sends staged message m[r] to every other rank r at offset[r] of its region and
   // waits for one notification from each.
   Task<TransferResult> exchange(uint16_t tag, const RegisteredBuffer& staging, std::span<const uint64_t> staged_at,
@@ -129,7 +137,11 @@ class ExpertParallel {
   std::vector<DispatchView> views_;        // the checked message from each source
   std::vector<const uint8_t*> messages_;  // ... and where its bytes are
   std::vector<RowRun> runs_;              // the rows of each rank's combine reply
-  std::vector<int32_t> slots_;            // [tokens, top_k]: the returned row of each slot, or -1
+  // Combine's tables (RowMover::weighted_combine): on the expert rank, one origin's
+  // [tokens, top_k] expert rows and weights; on the origin, [tokens, ranks] reply rows
+  // and unit weights.
+  std::vector<int32_t> slots_;
+  std::vector<float> weights_;
   MoeCallStats dispatch_stats_;
   MoeCallStats combine_stats_;
 };

@@ -147,7 +147,7 @@ TEST(ExpertParallelGpuInputs, HostBuffersAreRefusedNamingWhich) {
       << refused.error().message;
 
   const std::vector<RankInputs> inputs = moe.make_inputs(Routing::kUniform, 16, 1);
-  Task<VoidResult> dispatch = moe.rank(0).dispatch(inputs[0].topk, inputs[0].hidden);  // host memory
+  Task<VoidResult> dispatch = moe.rank(0).dispatch(inputs[0].topk, inputs[0].weights, inputs[0].hidden);  // host memory
   dispatch.start();
   ASSERT_TRUE(dispatch.done()) << "a refused input must not wait for the other ranks";
   ASSERT_FALSE(dispatch.result().ok());

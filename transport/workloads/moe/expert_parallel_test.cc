@@ -126,13 +126,13 @@ TEST(ExpertParallelCalls, DispatchAndCombineMustAlternateAndARefusalChangesNothi
   const std::vector<RankInputs> inputs = moe.make_inputs(Routing::kUniform, 16, 3);
   std::vector<std::vector<uint16_t>> outputs(2, std::vector<uint16_t>(1)), combined;
 
-  Task<VoidResult> early = moe.rank(0).combine(outputs[0], inputs[0].weights, outputs[1]);
+  Task<VoidResult> early = moe.rank(0).combine(outputs[0], outputs[1]);
   early.start();
   ASSERT_TRUE(early.done());
   EXPECT_EQ(early.result().error().code, ErrorCode::kFailedPrecondition);
 
   RankTasks dispatched = moe.dispatch(inputs);
-  Task<VoidResult> twice = moe.rank(0).dispatch(inputs[0].topk, inputs[0].hidden);
+  Task<VoidResult> twice = moe.rank(0).dispatch(inputs[0].topk, inputs[0].weights, inputs[0].hidden);
   twice.start();
   ASSERT_TRUE(twice.done()) << "a refused call must not wait";
   EXPECT_NE(twice.result().error().message.find("must alternate"), std::string::npos);
@@ -172,7 +172,7 @@ TEST(ExpertParallelCalls, ABadInputFailsItsRankAndEndsTheOthersCalls) {
   EXPECT_NE(waited.error().message.find("'rank0'"), std::string::npos) << waited.error().message;
   EXPECT_LE(moe.fabric().now_ns() - t0, 60'000'000u);
   for (uint32_t r = 0; r < 2; ++r) {
-    Task<VoidResult> again = moe.rank(r).dispatch(inputs[r].topk, inputs[r].hidden);
+    Task<VoidResult> again = moe.rank(r).dispatch(inputs[r].topk, inputs[r].weights, inputs[r].hidden);
     again.start();
     ASSERT_TRUE(again.done());
     EXPECT_NE(again.result().error().message.find("must be rebuilt"), std::string::npos);
@@ -188,7 +188,7 @@ TEST(ExpertParallelCalls, TakesBf16HiddenStatesAsUint16) {
   for (uint32_t r = 0; r < 2; ++r) {
     bf16[r].resize(inputs[r].hidden.size() / 2);
     std::memcpy(bf16[r].data(), inputs[r].hidden.data(), inputs[r].hidden.size());
-    tasks.start(r, moe.rank(r).dispatch(inputs[r].topk, std::span<const uint16_t>(bf16[r])));
+    tasks.start(r, moe.rank(r).dispatch(inputs[r].topk, inputs[r].weights, std::span<const uint16_t>(bf16[r])));
   }
   ASSERT_TRUE(moe.finish(tasks));
   const Reference reference(moe.geometry(), inputs);

@@ -38,22 +38,24 @@ uint64_t MoeGeometry::dispatch_slot_bytes() const {
 }
 
 uint64_t MoeGeometry::combine_area_bytes() const {
-  // One reply per expert rank; the rows of all replies together are at most one per
-  // (token, k) of this rank.
-  return ranks_ * kCombinePreambleBytes + uint64_t{config_.max_tokens} * config_.top_k * output_row_bytes();
+  // One reply per expert rank, of one row per token it received: the rows of all
+  // replies together are at most one per (token, rank it reached) of this rank.
+  return ranks_ * kCombinePreambleBytes +
+         uint64_t{config_.max_tokens} * max_ranks_per_token() * output_row_bytes();
 }
 
 uint64_t MoeGeometry::max_dispatch_staging_bytes() const {
   // Per destination a padded preamble; over all destinations at most
   // max_tokens × max_ranks_per_token packed vectors (and token indices) and
-  // max_tokens × top_k routes.
+  // max_tokens × top_k routes and their weights.
   const uint64_t spread = uint64_t{config_.max_tokens} * max_ranks_per_token();
   return ranks_ * (sizeof(DispatchHeader) + 4ull * experts_per_rank() + kRowAlignment) +
-         spread * (4 + token_bytes()) + uint64_t{config_.max_tokens} * config_.top_k * sizeof(RowRoute);
+         spread * (4 + token_bytes()) + uint64_t{config_.max_tokens} * config_.top_k * (sizeof(RowRoute) + sizeof(float));
 }
 
 uint64_t MoeGeometry::max_combine_staging_bytes() const {
-  return ranks_ * kCombinePreambleBytes + max_received_rows() * output_row_bytes();
+  // One reply per origin, of one row per token it sent here.
+  return ranks_ * kCombinePreambleBytes + max_received_tokens() * output_row_bytes();
 }
 
 }  // namespace ferry::moe

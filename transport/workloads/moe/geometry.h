@@ -40,6 +40,7 @@ class MoeGeometry {
   uint32_t max_rows_per_token() const { return std::min(config_.top_k, experts_per_rank()); }
   uint64_t max_rows_from_source() const { return uint64_t{config_.max_tokens} * max_rows_per_token(); }
   uint64_t max_received_rows() const { return ranks_ * max_rows_from_source(); }
+  uint64_t max_received_tokens() const { return uint64_t{ranks_} * config_.max_tokens; }
 
   // The symmetric receive region: one dispatch slot per source rank, then the area
   // where expert ranks write their combine messages back.

@@ -1,5 +1,6 @@
 #include "transport/workloads/moe/row_mover.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "transport/workloads/moe/gpu/gpu_row_mover.h"
@@ -15,10 +16,12 @@ Result<std::unique_ptr<RowMover>> RowMover::make(const MoeGeometry& geometry) {
 }
 
 HostRowMover::HostRowMover(const MoeGeometry& geometry)
-    : geometry_(geometry), slot_rows_(geometry.top_k()), accumulator_(geometry.hidden()) {}
+    : geometry_(geometry), accumulator_(geometry.hidden()) {}
 
 VoidResult HostRowMover::reserve_worst_case() {
-  rows_.reserve(uint64_t{geometry_.max_tokens()} * geometry_.top_k());
+  // The origin numbers one row per (token, rank); the expert outputs are one run.
+  rows_.reserve(uint64_t{geometry_.max_tokens()} * geometry_.max_ranks_per_token());
+  slot_rows_.reserve(std::max(geometry_.top_k(), geometry_.ranks()));
   return {};
 }
 
@@ -31,20 +34,24 @@ void HostRowMover::copy(const RowCopy& c) {
 }
 
 VoidResult HostRowMover::weighted_combine(std::span<const RowRun> runs, std::span<const int32_t> slots,
-                                          std::span<const float> weights, std::span<uint16_t> out) {
+                                          std::span<const float> weights, uint32_t width,
+                                          std::span<uint16_t> out) {
   const uint64_t row_bytes = geometry_.output_row_bytes();
+  // One run (the expert outputs, once per origin) is indexed in place.
+  const uint8_t* in_place = runs.size() == 1 ? runs[0].rows : nullptr;
   rows_.clear();
   for (const RowRun& run : runs) {
+    if (in_place != nullptr) break;
     for (uint32_t i = 0; i < run.count; ++i) rows_.push_back(run.rows + i * row_bytes);
   }
-  const uint32_t k = geometry_.top_k();
   const uint64_t hidden = geometry_.hidden();
-  for (uint64_t t = 0; t < slots.size() / k; ++t) {
-    for (uint32_t j = 0; j < k; ++j) {
-      const int32_t row = slots[t * k + j];
-      slot_rows_[j] = row < 0 ? nullptr : rows_[row];
+  slot_rows_.resize(width);
+  for (uint64_t t = 0; t < out.size() / hidden; ++t) {
+    for (uint32_t j = 0; j < width; ++j) {
+      const int32_t row = slots[t * width + j];
+      slot_rows_[j] = row < 0 ? nullptr : in_place != nullptr ? in_place + row * row_bytes : rows_[row];
     }
-    weighted_sum(slot_rows_, weights.subspan(t * k, k), accumulator_, out.subspan(t * hidden, hidden));
+    weighted_sum(slot_rows_, weights.subspan(t * width, width), accumulator_, out.subspan(t * hidden, hidden));
   }
   return {};
 }

@@ -61,9 +61,12 @@ class RowMover {
 
   // out[t] = bf16(Σ_j weights[t][j] × row(slots[t][j])) in fp32, j ascending, as
   // moe::weighted_sum: rows are numbered through the runs one after another, and a slot
-  // of -1 has none. weights and slots are host memory, [tokens, top_k].
+  // of -1 has none. weights and slots are host memory, [tokens, width]. Combine runs it
+  // twice: on the expert rank per origin (width top_k: the partial sums), on the origin
+  // over the replies (width ranks, unit weights).
   virtual VoidResult weighted_combine(std::span<const RowRun> runs, std::span<const int32_t> slots,
-                                      std::span<const float> weights, std::span<uint16_t> out) = 0;
+                                      std::span<const float> weights, uint32_t width,
+                                      std::span<uint16_t> out) = 0;
 };
 
 class HostRowMover final : public RowMover {
@@ -76,12 +79,12 @@ class HostRowMover final : public RowMover {
   void copy(const RowCopy& copy) override;
   VoidResult finish() override { return {}; }
   VoidResult weighted_combine(std::span<const RowRun> runs, std::span<const int32_t> slots,
-                              std::span<const float> weights, std::span<uint16_t> out) override;
+                              std::span<const float> weights, uint32_t width, std::span<uint16_t> out) override;
 
  private:
   MoeGeometry geometry_;
   std::vector<const uint8_t*> rows_;       // every run's rows, numbered as the slots number them
-  std::vector<const uint8_t*> slot_rows_;  // [top_k]: one token's rows
+  std::vector<const uint8_t*> slot_rows_;  // one token's rows
   std::vector<float> accumulator_;         // [hidden]
 };
 

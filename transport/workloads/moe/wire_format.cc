@@ -17,11 +17,12 @@ DispatchWriter::DispatchWriter(uint8_t* out, const DispatchHeader& header, uint6
     : counts_(out + sizeof(DispatchHeader)),
       tokens_(counts_ + 4ull * header.local_experts),
       routes_(tokens_ + 4ull * header.tokens),
+      weights_(routes_ + sizeof(RowRoute) * uint64_t{header.rows}),
       vectors_(out + dispatch_preamble_bytes(header.local_experts, header.tokens, header.rows)),
       token_bytes_(token_bytes) {
   std::memcpy(out, &header, sizeof(header));
-  uint8_t* routes_end = routes_ + sizeof(RowRoute) * uint64_t{header.rows};
-  std::fill(routes_end, vectors_, uint8_t{0});  // no stale bytes on the wire
+  uint8_t* weights_end = weights_ + sizeof(float) * uint64_t{header.rows};
+  std::fill(weights_end, vectors_, uint8_t{0});  // no stale bytes on the wire
 }
 
 void DispatchWriter::count(uint32_t local_expert, uint32_t rows) {
@@ -34,6 +35,10 @@ void DispatchWriter::token_index(uint32_t ordinal, uint32_t token) {
 
 void DispatchWriter::route(uint32_t row, const RowRoute& route) {
   std::memcpy(routes_ + sizeof(RowRoute) * uint64_t{row}, &route, sizeof(RowRoute));
+}
+
+void DispatchWriter::weight(uint32_t row, float weight) {
+  std::memcpy(weights_ + sizeof(float) * uint64_t{row}, &weight, sizeof(float));
 }
 
 Result<DispatchView> DispatchView::parse(const uint8_t* message, const DispatchExpectation& expect) {
@@ -61,13 +66,15 @@ Result<DispatchView> DispatchView::parse(const uint8_t* message, const DispatchE
     return malformed(what, source, "larger than its slot");
   }
   // Compared without the sum, which a hostile offset near 2^64 would wrap into the area.
-  const uint64_t combine_bytes = combine_message_bytes(h.rows, expect.output_row_bytes);
+  // The reply carries one partial sum per token sent, whatever the rows.
+  const uint64_t combine_bytes = combine_message_bytes(h.tokens, expect.output_row_bytes);
   if (combine_bytes > expect.combine_area_bytes || h.combine_offset > expect.combine_area_bytes - combine_bytes) {
     return malformed(what, source, "its combine offset lies outside the combine area");
   }
   view.counts_ = message + sizeof(DispatchHeader);
   view.tokens_ = view.counts_ + 4ull * h.local_experts;
   view.routes_ = view.tokens_ + 4ull * h.tokens;
+  view.weights_ = view.routes_ + sizeof(RowRoute) * uint64_t{h.rows};
   view.vectors_ = message + preamble;
   view.token_bytes_ = expect.token_bytes;
 
@@ -120,7 +127,7 @@ Result<const uint8_t*> parse_combine(const uint8_t* message, uint32_t sequence, 
   if (h.source != source) return malformed("combine", source, "it names rank " + std::to_string(h.source));
   if (h.rows != rows) {
     return malformed("combine", source,
-                     std::to_string(h.rows) + " rows where " + std::to_string(rows) + " were routed");
+                     std::to_string(h.rows) + " rows where " + std::to_string(rows) + " tokens were sent");
   }
   return message + kCombinePreambleBytes;
 }

@@ -7,6 +7,8 @@
 //   uint32 token_index[tokens]           s's index of each packed hidden vector
 //   RowRoute routes[rows]                one per (token, local expert), grouped by local
 //                                        expert, in token order within each
+//   float weights[rows]                  each route's router weight (topk_weights), so
+//                                        that d can reduce before it replies
 //   zero padding to 64 bytes             so that hidden vectors start aligned
 //   tokens × hidden vectors              each token once, however many of its experts d has
 //
@@ -14,7 +16,9 @@
 // dispatch header:
 //
 //   CombineHeader                        16 bytes, padded to 64
-//   rows × bf16 expert outputs           in the order of the routes s sent to d
+//   rows × bf16 partial sums             one per token s sent to d, in s's packing
+//                                        order: Σ weight × output over d's experts of
+//                                        the token (weighted_sum.h)
 //
 // Both are sized by what is routed, never by a worst case. Fields are little-endian and
 // read with memcpy; a parser checks every field against what the reader expects.
@@ -55,7 +59,7 @@ struct CombineHeader {
   uint32_t magic = kCombineMagic;
   uint32_t sequence = 0;
   uint32_t source = 0;  // the expert rank that sends it
-  uint32_t rows = 0;
+  uint32_t rows = 0;    // the tokens the origin sent: one partial sum each
 };
 static_assert(sizeof(CombineHeader) == 16);
 
@@ -66,7 +70,7 @@ inline uint64_t align_up(uint64_t bytes, uint64_t alignment) {
 // Bytes before the first hidden vector of a dispatch message.
 inline uint64_t dispatch_preamble_bytes(uint32_t local_experts, uint32_t tokens, uint32_t rows) {
   return align_up(sizeof(DispatchHeader) + 4ull * local_experts + 4ull * tokens +
-                      sizeof(RowRoute) * uint64_t{rows},
+                      (sizeof(RowRoute) + sizeof(float)) * uint64_t{rows},
                   kRowAlignment);
 }
 inline uint64_t dispatch_message_bytes(uint32_t local_experts, uint32_t tokens, uint32_t rows,
@@ -79,7 +83,7 @@ inline uint64_t combine_message_bytes(uint32_t rows, uint64_t row_bytes) {
 }
 
 // Lays out a dispatch message at `out`: the header and padding at construction, then
-// the counts, token indices and routes one by one; the caller copies each vector to
+// the counts, token indices, routes and their weights one by one; the caller copies each vector to
 // vector(ordinal).
 class DispatchWriter {
  public:
@@ -87,12 +91,14 @@ class DispatchWriter {
   void count(uint32_t local_expert, uint32_t rows);
   void token_index(uint32_t ordinal, uint32_t token);
   void route(uint32_t row, const RowRoute& route);
+  void weight(uint32_t row, float weight);
   uint8_t* vector(uint32_t ordinal) const { return vectors_ + ordinal * token_bytes_; }
 
  private:
   uint8_t* counts_;
   uint8_t* tokens_;
   uint8_t* routes_;
+  uint8_t* weights_;
   uint8_t* vectors_;
   uint64_t token_bytes_;
 };
@@ -122,6 +128,7 @@ class DispatchView {
   uint32_t count(uint32_t local_expert) const { return load<uint32_t>(counts_ + 4ull * local_expert); }
   uint32_t token_index(uint32_t ordinal) const { return load<uint32_t>(tokens_ + 4ull * ordinal); }
   RowRoute route(uint32_t row) const { return load<RowRoute>(routes_ + sizeof(RowRoute) * row); }
+  float weight(uint32_t row) const { return load<float>(weights_ + sizeof(float) * row); }
   const uint8_t* vector(uint32_t ordinal) const { return vectors_ + ordinal * token_bytes_; }
   // Where the hidden vectors start, counted from the message's first byte: for a view
   // parsed from a host copy of the preamble while the vectors stay in GPU memory.
@@ -139,6 +146,7 @@ class DispatchView {
   const uint8_t* counts_ = nullptr;
   const uint8_t* tokens_ = nullptr;
   const uint8_t* routes_ = nullptr;
+  const uint8_t* weights_ = nullptr;
   const uint8_t* vectors_ = nullptr;
   uint64_t token_bytes_ = 0;
 };
@@ -146,8 +154,8 @@ class DispatchView {
 // Writes a combine header (and its padding) at `out`; returns where row 0 goes.
 uint8_t* write_combine_header(uint8_t* out, const CombineHeader& header);
 
-// Checks a combine message against the rows the origin routed to that expert rank;
-// returns its first row.
+// Checks a combine message against the tokens the origin sent to that expert rank (one
+// row each); returns its first row.
 Result<const uint8_t*> parse_combine(const uint8_t* message, uint32_t sequence, uint32_t source,
                                      uint32_t rows);
 

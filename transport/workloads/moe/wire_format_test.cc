@@ -34,6 +34,7 @@ struct Message {
     w.route(0, RowRoute{0, 0, 1});
     w.route(1, RowRoute{0, 2, 0});
     w.route(2, RowRoute{1, 2, 3});
+    for (uint32_t row = 0; row < 3; ++row) w.weight(row, 0.25f * float(row + 1));
     for (uint32_t t = 0; t < 2; ++t) std::fill(w.vector(t), w.vector(t) + kTokenBytes, uint8_t(0xa0 + t));
     expect.sequence = 5;
     expect.source = 1;
@@ -43,12 +44,12 @@ struct Message {
     expect.token_bytes = kTokenBytes;
     expect.capacity = bytes.size();
     expect.output_row_bytes = 8;
-    expect.combine_area_bytes = 128 + combine_message_bytes(3, 8);
+    expect.combine_area_bytes = 128 + combine_message_bytes(2, 8);  // one row per token
   }
   void put32(uint64_t offset, uint32_t v) { std::memcpy(bytes.data() + offset, &v, 4); }
   void put16(uint64_t offset, uint16_t v) { std::memcpy(bytes.data() + offset, &v, 2); }
   void put64(uint64_t offset, uint64_t v) { std::memcpy(bytes.data() + offset, &v, 8); }
-  static constexpr uint64_t kCounts = 32, kTokens = 32 + 12, kRoutes = 32 + 12 + 8;
+  static constexpr uint64_t kCounts = 32, kTokens = 32 + 12, kRoutes = 32 + 12 + 8, kWeights = kRoutes + 24;
 };
 
 TEST(DispatchMessage, ParsesBackWhatWasWritten) {
@@ -61,8 +62,11 @@ TEST(DispatchMessage, ParsesBackWhatWasWritten) {
   EXPECT_EQ(view->count(2), 2u);
   EXPECT_EQ(view->token_index(1), 9u);
   EXPECT_EQ(view->route(2).k_slot, 3);
+  EXPECT_EQ(view->weight(0), 0.25f);
+  EXPECT_EQ(view->weight(2), 0.75f);
   EXPECT_EQ(view->vector(1)[0], 0xa1);
-  // 32 + 3 counts + 2 indices + 3 routes = 76 bytes: vectors start at the next 64-byte line.
+  // 32 + 3 counts + 2 indices + 3 routes + 3 weights = 88 bytes: vectors start at the
+  // next 64-byte line.
   EXPECT_EQ(dispatch_preamble_bytes(3, 2, 3), 128u);
   EXPECT_EQ(view->vector(1) - m.bytes.data(), 128 + kTokenBytes);
   EXPECT_EQ(view->bytes(), 128 + 2 * kTokenBytes);
@@ -71,7 +75,7 @@ TEST(DispatchMessage, ParsesBackWhatWasWritten) {
 
 TEST(DispatchMessage, PaddingIsZeroedAndNoBytesBeyondTheVectors) {
   Message m;
-  for (uint64_t i = Message::kRoutes + 3 * sizeof(RowRoute); i < 128; ++i) EXPECT_EQ(m.bytes[i], 0) << i;
+  for (uint64_t i = Message::kWeights + 3 * sizeof(float); i < 128; ++i) EXPECT_EQ(m.bytes[i], 0) << i;
   EXPECT_EQ(m.bytes[128 + 2 * kTokenBytes], 0xee) << "the writer wrote past its message";
 }
 
@@ -135,7 +139,8 @@ TEST(CombineMessage, ParsesBackAndRefusesWhatDoesNotMatch) {
   EXPECT_EQ(combine_message_bytes(3, 8), bytes.size());
   EXPECT_NE(parse_combine(bytes.data(), 5, 2, 3).error().message.find("belongs to call 4"), std::string::npos);
   EXPECT_NE(parse_combine(bytes.data(), 4, 1, 3).error().message.find("names rank 2"), std::string::npos);
-  EXPECT_NE(parse_combine(bytes.data(), 4, 2, 2).error().message.find("3 rows where 2 were routed"), std::string::npos);
+  EXPECT_NE(parse_combine(bytes.data(), 4, 2, 2).error().message.find("3 rows where 2 tokens were sent"),
+            std::string::npos);
   bytes[0] ^= 1;
   EXPECT_NE(parse_combine(bytes.data(), 4, 2, 3).error().message.find("bad magic"), std::string::npos);
 }

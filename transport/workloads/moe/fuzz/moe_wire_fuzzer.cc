@@ -49,7 +49,7 @@ void dispatch(const uint8_t* prefix, const std::vector<uint8_t>& message) {
   const DispatchHeader& h = view->header();
   check(view->preamble_bytes() <= view->bytes() && view->bytes() <= expect.capacity, "the message fits its slot");
   check(h.combine_offset <= expect.combine_area_bytes &&
-            combine_message_bytes(h.rows, expect.output_row_bytes) <= expect.combine_area_bytes - h.combine_offset,
+            combine_message_bytes(h.tokens, expect.output_row_bytes) <= expect.combine_area_bytes - h.combine_offset,
         "the combine reply fits the combine area");
   uint64_t rows = 0;
   for (uint32_t e = 0; e < h.local_experts; ++e) rows += view->count(e);
@@ -70,9 +70,12 @@ void dispatch(const uint8_t* prefix, const std::vector<uint8_t>& message) {
     w.token_index(t, view->token_index(t));
     std::copy(view->vector(t), view->vector(t) + expect.token_bytes, w.vector(t));
   }
-  for (uint32_t row = 0; row < h.rows; ++row) w.route(row, view->route(row));
-  const uint64_t routes_end = sizeof(DispatchHeader) + 4ull * h.local_experts + 4ull * h.tokens + 8ull * h.rows;
-  check(std::equal(again.begin(), again.begin() + static_cast<long>(routes_end), message.begin()) &&
+  for (uint32_t row = 0; row < h.rows; ++row) {
+    w.route(row, view->route(row));
+    w.weight(row, view->weight(row));
+  }
+  const uint64_t weights_end = sizeof(DispatchHeader) + 4ull * h.local_experts + 4ull * h.tokens + 12ull * h.rows;
+  check(std::equal(again.begin(), again.begin() + static_cast<long>(weights_end), message.begin()) &&
             std::equal(again.begin() + static_cast<long>(view->preamble_bytes()), again.end(),
                        message.begin() + static_cast<long>(view->preamble_bytes())),
         "a dispatch message is written back to the bytes it came from");

@@ -16,9 +16,10 @@ namespace ferry::moe {
 namespace {
 
 // Two tokens for three local experts (top 4, 16 tokens at most, 10-byte vectors, 8-byte
-// output rows): token 0 to experts 0 and 2, token 1 to expert 2; the reply at 128.
+// output rows): token 0 to experts 0 and 2, token 1 to expert 2, with their weights; the
+// reply (one row per token) at 128.
 std::vector<uint8_t> dispatch_input() {
-  std::vector<uint8_t> input = {0, 2, 3, 15, 9, 7, 128 + 64 + 3 * 8, 0};
+  std::vector<uint8_t> input = {0, 2, 3, 15, 9, 7, 128 + 64 + 2 * 8, 0};
   DispatchHeader h;
   h.sequence = fuzz::kSequence;
   h.source = fuzz::kSource;
@@ -36,6 +37,9 @@ std::vector<uint8_t> dispatch_input() {
   w.route(0, RowRoute{0, 0, 1});
   w.route(1, RowRoute{0, 2, 0});
   w.route(2, RowRoute{1, 2, 3});
+  w.weight(0, 0.5f);
+  w.weight(1, 0.25f);
+  w.weight(2, 1.0f);
   for (uint32_t t = 0; t < 2; ++t) std::fill(w.vector(t), w.vector(t) + 10, uint8_t(0xa0 + t));
   input.insert(input.end(), message.begin(), message.end());
   return input;
@@ -58,7 +62,7 @@ TEST(MoeWireFuzzer, FixedInputsKeepEveryInvariant) {
 TEST(MoeWireFuzzer, TheSeedsAreValidMessages) {
   const std::vector<uint8_t> input = dispatch_input();
   DispatchExpectation expect{fuzz::kSequence, fuzz::kSource, 3, 4, 16, 10, input.size() - fuzz::kPrefixBytes,
-                             128 + 64 + 3 * 8, 8};
+                             128 + 64 + 2 * 8, 8};
   auto view = DispatchView::parse(input.data() + fuzz::kPrefixBytes, expect);
   ASSERT_TRUE(view.ok()) << view.error().to_string();
   EXPECT_EQ(view->bytes(), input.size() - fuzz::kPrefixBytes);

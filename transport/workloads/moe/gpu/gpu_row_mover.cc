@@ -46,8 +46,12 @@ VoidResult GpuRowMover::reserve_worst_case() {
   pending_headers_.reserve(ranks);
   reads_.resize(2 * ranks);  // dispatch: each source's header, then its preamble
   for (auto& read : reads_) read.reserve(preamble);
-  const uint64_t slots = uint64_t{g.max_tokens()} * g.top_k();
-  if (auto r = grow(gathered_, slots * g.output_row_bytes()); !r.ok()) return r;
+  // Combine: per origin [tokens, top_k] tables over the expert outputs in place; on the
+  // origin [tokens, ranks] over the replies gathered, one row per (token, rank reached).
+  const uint64_t slots = uint64_t{g.max_tokens()} * std::max(g.top_k(), g.ranks());
+  if (auto r = grow(gathered_, uint64_t{g.max_tokens()} * g.max_ranks_per_token() * g.output_row_bytes()); !r.ok()) {
+    return r;
+  }
   if (auto r = grow(slots_, slots * sizeof(int32_t)); !r.ok()) return r;
   return grow(weights_, slots * sizeof(float));
 }
@@ -127,29 +131,35 @@ VoidResult GpuRowMover::finish() {
 }
 
 VoidResult GpuRowMover::weighted_combine(std::span<const RowRun> runs, std::span<const int32_t> slots,
-                                         std::span<const float> weights, std::span<uint16_t> out) {
+                                         std::span<const float> weights, uint32_t width,
+                                         std::span<uint16_t> out) {
   const uint64_t row_bytes = geometry_.output_row_bytes();
-  uint64_t rows = 0;
-  for (const RowRun& run : runs) rows += run.count;
-  if (auto r = grow(gathered_, rows * row_bytes); !r.ok()) return r;
   if (auto r = grow(slots_, slots.size_bytes()); !r.ok()) return r;
   if (auto r = grow(weights_, weights.size_bytes()); !r.ok()) return r;
-  // The replies sit between their headers: one array first, as the kernel indexes rows.
-  rows = 0;
-  for (const RowRun& run : runs) {
-    copy(RowCopy{gathered_.data() + rows * row_bytes, run.rows, {}, {}, run.count, row_bytes});
-    rows += run.count;
+  // One run (the expert outputs) is read in place. The replies sit between their
+  // headers: one array first, as the kernel indexes rows.
+  const uint8_t* rows = runs.size() == 1 ? runs[0].rows : nullptr;
+  if (runs.size() != 1) {
+    uint64_t count = 0;
+    for (const RowRun& run : runs) count += run.count;
+    if (auto r = grow(gathered_, count * row_bytes); !r.ok()) return r;
+    rows = gathered_.data();
+    count = 0;
+    for (const RowRun& run : runs) {
+      copy(RowCopy{gathered_.data() + count * row_bytes, run.rows, {}, {}, run.count, row_bytes});
+      count += run.count;
+    }
   }
   VoidResult result = ferry::gpu::copy(slots_.data(), slots.data(), slots.size_bytes());
   if (result.ok()) result = ferry::gpu::copy(weights_.data(), weights.data(), weights.size_bytes());
   VoidResult launched = launch_pending();
   if (result.ok()) result = launched;
   if (result.ok()) {
-    const uint32_t k = geometry_.top_k();
-    result = moe::gpu::launch_weighted_combine(reinterpret_cast<const uint16_t*>(gathered_.data()),
-                                          reinterpret_cast<const int32_t*>(slots_.data()),
-                                          reinterpret_cast<const float*>(weights_.data()),
-                                          static_cast<uint32_t>(slots.size() / k), k, geometry_.hidden(), out.data());
+    result = moe::gpu::launch_weighted_combine(reinterpret_cast<const uint16_t*>(rows),
+                                               reinterpret_cast<const int32_t*>(slots_.data()),
+                                               reinterpret_cast<const float*>(weights_.data()),
+                                               static_cast<uint32_t>(out.size() / geometry_.hidden()), width,
+                                               geometry_.hidden(), out.data());
   }
   VoidResult done = ferry::gpu::synchronize();
   reads_used_ = 0;

@@ -1,7 +1,8 @@
 // GpuRowMover: the RowMover of an exchange in GPU memory. Headers are built on the host
 // and copied in and out (one copy each); rows move with the paged copy kernel, one row
-// per page, every copy's index arrays uploaded together once per finish(); combine
-// gathers the replies' rows into one array and runs the weighted combine kernel. Every
+// per page, every copy's index arrays uploaded together once per finish(); combine runs
+// the weighted combine kernel, over the rows in place when they are one run, else
+// gathered into one array first. Every
 // launch goes on the default stream, and finish() waits for the device, so that the
 // engine never reads staging a kernel is still writing.
 #pragma once
@@ -28,7 +29,7 @@ class GpuRowMover final : public RowMover {
   void copy(const RowCopy& copy) override;
   VoidResult finish() override;
   VoidResult weighted_combine(std::span<const RowRun> runs, std::span<const int32_t> slots,
-                              std::span<const float> weights, std::span<uint16_t> out) override;
+                              std::span<const float> weights, uint32_t width, std::span<uint16_t> out) override;
 
  private:
   static constexpr uint64_t kNoIndex = ~uint64_t{0};
@@ -56,8 +57,8 @@ class GpuRowMover final : public RowMover {
   std::vector<std::vector<uint8_t>> reads_;  // one per read() since finish()
   size_t reads_used_ = 0;
   MemoryBlock gathered_;  // combine: the replies' rows in one array
-  MemoryBlock slots_;     // combine: [tokens, top_k] int32 rows of gathered_
-  MemoryBlock weights_;   // combine: [tokens, top_k] fp32
+  MemoryBlock slots_;     // combine: [tokens, width] int32 rows of gathered_
+  MemoryBlock weights_;   // combine: [tokens, width] fp32
 };
 
 }  // namespace ferry::moe

@@ -110,17 +110,29 @@ TEST(GpuRowMover, WeightedCombineGivesTheHostMoversBytes) {
 
   const RowRun host_runs[3] = {{area.data() + at[0], 4}, {area.data() + at[1], 0}, {area.data() + at[2], 3}};
   std::vector<uint16_t> want(kTokens * kHidden, 1);
-  ASSERT_TRUE(m.host->weighted_combine(host_runs, slots, weights, want).ok());
+  ASSERT_TRUE(m.host->weighted_combine(host_runs, slots, weights, kK, want).ok());
 
   DeviceBuffer gpu_area = upload(area);
   DeviceBuffer gpu_out = upload(std::vector<uint16_t>(want.size(), 1));
   const uint8_t* base = gpu_area.as<uint8_t>();
   const RowRun gpu_runs[3] = {{base + at[0], 4}, {base + at[1], 0}, {base + at[2], 3}};
   const VoidResult done =
-      m.gpu->weighted_combine(gpu_runs, slots, weights, std::span<uint16_t>(gpu_out.as<uint16_t>(), want.size()));
+      m.gpu->weighted_combine(gpu_runs, slots, weights, kK, std::span<uint16_t>(gpu_out.as<uint16_t>(), want.size()));
   ASSERT_TRUE(done.ok()) << done.error().to_string();
   EXPECT_EQ(download<uint16_t>(gpu_out.data(), want.size()), want);
   EXPECT_EQ(want[2 * kHidden], 0) << "a token with no expert combines to zeros";
+
+  // One run (the expert outputs on the expert rank) is read in place; width 5 here.
+  const std::vector<int32_t> wide = {3, -1, 0, 2, -1, -1, -1, -1, -1, -1, 1, 0, 2, 3, -1};
+  const RowRun host_one[1] = {{area.data() + at[0], 4}};
+  const RowRun gpu_one[1] = {{base + at[0], 4}};
+  std::vector<uint16_t> want_one(3 * kHidden, 1);
+  ASSERT_TRUE(m.host->weighted_combine(host_one, wide, weights, 5, want_one).ok());
+  DeviceBuffer gpu_one_out = upload(std::vector<uint16_t>(want_one.size(), 1));
+  const VoidResult one = m.gpu->weighted_combine(gpu_one, wide, weights, 5,
+                                                 std::span<uint16_t>(gpu_one_out.as<uint16_t>(), want_one.size()));
+  ASSERT_TRUE(one.ok()) << one.error().to_string();
+  EXPECT_EQ(download<uint16_t>(gpu_one_out.data(), want_one.size()), want_one);
 }
 
 TEST(GpuRowMover, InputsOutsideGpuMemoryAreRefusedByName) {

@@ -88,7 +88,8 @@ RankTasks MoeCluster::dispatch(const std::vector<RankInputs>& inputs, const std:
   RankTasks tasks(size());
   for (uint32_t r = 0; r < size(); ++r) {
     if (skipped(skip, r)) continue;
-    tasks.start(r, rank(r).dispatch(inputs[r].topk, placed(std::span(inputs[r].hidden), hidden_[r])));
+    tasks.start(r,
+                rank(r).dispatch(inputs[r].topk, inputs[r].weights, placed(std::span(inputs[r].hidden), hidden_[r])));
   }
   return tasks;
 }
@@ -106,7 +107,7 @@ RankTasks MoeCluster::combine(const std::vector<RankInputs>& inputs,
       placed(std::span<const uint16_t>(out), combined_[r]);  // zeros, as on the host
       out = {combined_[r].as<uint16_t>(), out.size()};
     }
-    tasks.start(r, rank(r).combine(placed(std::span(expert_outputs[r]), outputs_[r]), inputs[r].weights, out));
+    tasks.start(r, rank(r).combine(placed(std::span(expert_outputs[r]), outputs_[r]), out));
   }
   return tasks;
 }

@@ -51,6 +51,7 @@ std::string Reference::check_dispatch(uint32_t rank, const ExpertBatch& received
              std::to_string(want.size());
     }
     const auto origins = received.origins(l);
+    const auto weights = received.weights(l);
     const auto tokens = rows.subspan(received.first_row(l) * geometry_.token_bytes());
     for (uint32_t i = 0; i < want.size(); ++i) {
       const TokenOrigin& o = origins[i];
@@ -59,6 +60,11 @@ std::string Reference::check_dispatch(uint32_t rank, const ExpertBatch& received
                std::to_string(o.token) + ", slot " + std::to_string(o.k_slot) + "), the reference has (rank " +
                std::to_string(want[i].rank) + ", token " + std::to_string(want[i].token) + ", slot " +
                std::to_string(want[i].k_slot) + ")";
+      }
+      const float weight = inputs_->at(o.rank).weights.at(uint64_t{o.token} * geometry_.top_k() + o.k_slot);
+      if (std::memcmp(&weights[i], &weight, sizeof(float)) != 0) {
+        return where(rank, l) + "row " + std::to_string(i) + " has weight " + std::to_string(weights[i]) +
+               ", its origin gave " + std::to_string(weight);
       }
       // The origin's own bytes; the payload function then names the first bad element.
       const uint64_t size = geometry_.token_bytes();
@@ -95,7 +101,7 @@ std::string Reference::check_combine(uint32_t rank, std::span<const uint16_t> co
   // The same math without the network: each slot's expert applied to the token here.
   std::vector<std::vector<uint16_t>> expert_rows(k, std::vector<uint16_t>(hidden));
   std::vector<const uint8_t*> rows(k);
-  std::vector<float> accumulator(hidden);
+  std::vector<uint32_t> ranks(k);
   std::vector<uint16_t> want(hidden);
   for (uint32_t t = 0; t < in.tokens; ++t) {
     const uint8_t* token = in.hidden.data() + t * geometry_.token_bytes();
@@ -105,8 +111,10 @@ std::string Reference::check_combine(uint32_t rank, std::span<const uint16_t> co
       if (e < 0) continue;
       expert_function(geometry_, e, token, expert_rows[j].data());
       rows[j] = reinterpret_cast<const uint8_t*>(expert_rows[j].data());
+      ranks[j] = geometry_.rank_of(static_cast<uint32_t>(e));
     }
-    weighted_sum(rows, std::span(in.weights).subspan(uint64_t{t} * k, k), accumulator, want);
+    // Reduced per expert rank first, then over the ranks, as combine does.
+    reduced_weighted_sum(rows, std::span(in.weights).subspan(uint64_t{t} * k, k), ranks, want);
     for (uint64_t i = 0; i < hidden; ++i) {
       if (combined[t * hidden + i] != want[i]) {
         return "rank " + std::to_string(rank) + " token " + std::to_string(t) + " element " + std::to_string(i) +

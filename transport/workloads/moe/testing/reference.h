@@ -31,7 +31,7 @@ class Reference {
   // The rows each expert must receive, in dispatch's order: source rank, then token.
   const std::vector<TokenOrigin>& rows_of(uint32_t expert) const { return rows_.at(expert); }
 
-  // Counts and origins of every local expert of `rank`, and every row's bytes. `rows` is
+  // Counts, origins and weights of every local expert of `rank`, and every row's bytes. `rows` is
   // received.all_tokens() in host memory (a copy where the rows are GPU memory).
   std::string check_dispatch(uint32_t rank, const ExpertBatch& received, std::span<const uint8_t> rows) const;
   std::string check_dispatch(uint32_t rank, const ExpertBatch& received) const {
@@ -43,7 +43,8 @@ class Reference {
   void run_experts(uint32_t rank, const ExpertBatch& received, std::vector<uint16_t>* outputs) const {
     run_experts(rank, received, received.all_tokens(), outputs);
   }
-  // `rank`'s combined tokens, bit for bit.
+  // `rank`'s combined tokens, bit for bit: reduced_weighted_sum (weighted_sum.h) of the
+  // stand-in experts applied to the rank's own tokens.
   std::string check_combine(uint32_t rank, std::span<const uint16_t> combined) const;
 
  private:
