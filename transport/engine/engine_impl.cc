@@ -39,6 +39,9 @@ VoidResult Engine::Impl::open() {
                                                        " exceeds " +
                                                        std::to_string(engine_internal::kMaxEarlyMessages));
   }
+  if (config.keepalive_interval_ns > 0 && config.peer_wait_timeout_ns < config.transfer_timeout_ns) {
+    return make_error(ErrorCode::kInvalidArgument, "peer_wait_timeout_ns must be at least transfer_timeout_ns");
+  }
   if (auto opened = rails.open(provider, config); !opened.ok()) return opened;
   registry = std::make_unique<MemoryRegistry>(rails.domains());
   batch.reserve(kPostBatch);
@@ -53,8 +56,9 @@ bool Engine::Impl::progress() {
     on_exchange(message->from, message->bytes);
     did = true;
   }
-  // 2. completions
+  // 2. completions, and peers they left with no rail
   did |= poll_rails();
+  did |= declare_dead_due();
   // 3. transfers whose failure was decided outside progress()
   if (!deferred_settles.empty()) {
     settle_deferred();
@@ -62,6 +66,8 @@ bool Engine::Impl::progress() {
   }
   // 4. deadlines
   expire_deadlines();
+  // 5. probes of the peers that work waits on
+  did |= probe_peers();
   return did;
 }
 
