@@ -48,8 +48,8 @@ struct EngineConfig {
   // once. 0: no probes, and waits end at transfer_timeout_ns.
   uint64_t keepalive_interval_ns = 100'000'000;
   // How long a wait (expect, expect_index, a barrier's incoming half) on a connected peer
-  // that answers probes may last: its process may be slow without being dead. At least
-  // transfer_timeout_ns.
+  // that answers probes may last: its process may be slow without being dead. A wait is
+  // never given less than transfer_timeout_ns.
   uint64_t peer_wait_timeout_ns = 60'000'000'000;
   uint32_t cq_depth = 8192;
   uint32_t max_send_wr = 512;  // per endpoint, capped by the device

@@ -39,9 +39,6 @@ VoidResult Engine::Impl::open() {
                                                        " exceeds " +
                                                        std::to_string(engine_internal::kMaxEarlyMessages));
   }
-  if (config.keepalive_interval_ns > 0 && config.peer_wait_timeout_ns < config.transfer_timeout_ns) {
-    return make_error(ErrorCode::kInvalidArgument, "peer_wait_timeout_ns must be at least transfer_timeout_ns");
-  }
   if (auto opened = rails.open(provider, config); !opened.ok()) return opened;
   registry = std::make_unique<MemoryRegistry>(rails.domains());
   batch.reserve(kPostBatch);

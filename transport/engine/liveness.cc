@@ -69,6 +69,7 @@ void Engine::Impl::on_probe(uint32_t r, const Completion& c) {
   pr.probing = false;
   --pr.posted;
   if (c.status == Status::kSuccess) {
+    peer.answered_ns = now();
     submit_after_batch(peer_index, r);  // its slot in the send queue is free again
     return;
   }
@@ -106,7 +107,8 @@ bool Engine::Impl::declare_dead_due() {
 }
 
 // At the transfer deadline: a transfer that now only waits on peers that are connected
-// and answer probes is given until peer_wait_timeout_ns from its start.
+// and answered a probe since it began is given until peer_wait_timeout_ns from its start.
+// A peer not probed yet (an interval longer than the transfer timeout) proves nothing.
 bool Engine::Impl::extend_wait(uint32_t transfer) {
   Transfer& t = pool.transfer(transfer);
   if (!probing() || t.wait_extended || t.waits == 0 || t.outstanding != t.waits) return false;
@@ -115,7 +117,7 @@ bool Engine::Impl::extend_wait(uint32_t transfer) {
     bool waits_on_it = false;
     for (const auto& e : peer.expectations) waits_on_it |= e.transfer == transfer && e.generation == t.generation;
     if (!waits_on_it) continue;
-    if (peer.state != PeerState::kReady) return false;  // not connected: nothing answers for it
+    if (peer.state != PeerState::kReady || peer.answered_ns < t.started_ns) return false;
     bool up = false;
     for (const PeerRail& pr : peer.rails) up |= pr.up;
     if (!up) return false;

@@ -63,6 +63,7 @@ struct Peer {
   };
   std::vector<Expectation> expectations;  // transfers waiting on this peer's counter
   TransferCounters counters;
+  uint64_t answered_ns = 0;  // when a probe to it last came back well (liveness.cc)
   ControlChannel control;
   std::string last_error;
 };
