@@ -39,8 +39,18 @@ struct EngineConfig {
   uint64_t stripe_threshold_bytes = 256 << 10;
   // The largest piece one work request carries when a transfer is split.
   uint64_t piece_bytes = 1 << 20;
-  // Every transfer fails with kDeadlineExceeded if not done by then.
+  // Every transfer fails with kDeadlineExceeded if not done by then (a wait on a peer that
+  // answers probes: peer_wait_timeout_ns).
   uint64_t transfer_timeout_ns = 5'000'000'000;
+  // Liveness (docs/engine.md, "Liveness"): while work depends on a peer (a wait on it,
+  // pieces to it), each rail up to it is probed this often with a zero-byte write its NIC
+  // answers; a peer left with no rail is declared dead and its waits and transfers fail at
+  // once. 0: no probes, and waits end at transfer_timeout_ns.
+  uint64_t keepalive_interval_ns = 100'000'000;
+  // How long a wait (expect, expect_index, a barrier's incoming half) on a connected peer
+  // that answers probes may last: its process may be slow without being dead. A wait is
+  // never given less than transfer_timeout_ns.
+  uint64_t peer_wait_timeout_ns = 60'000'000'000;
   uint32_t cq_depth = 8192;
   uint32_t max_send_wr = 512;  // per endpoint, capped by the device
   uint32_t recv_buffers = 64;  // per endpoint: control messages and notifications land here
@@ -177,8 +187,9 @@ class Engine {
   // --- Completion at the target -------------------------------------------------
   // A transfer that is done once `count` distinct notifications with `tag` came from
   // `peer`, counted from whenever they landed (before this call too). It has the
-  // deadline of every transfer and fails if the peer is removed or reconnects. When it
-  // ends, the tag is free again.
+  // deadline of every transfer, or peer_wait_timeout_ns while the peer answers probes,
+  // and fails if the peer is removed, reconnects or is declared dead. When it ends, the
+  // tag is free again.
   Result<TransferId> expect(const std::string& peer, uint16_t tag, uint32_t count,
                             TransferDone done);
   // A transfer that is done once the notification (tag, index) came from `peer` (before

@@ -53,8 +53,9 @@ bool Engine::Impl::progress() {
     on_exchange(message->from, message->bytes);
     did = true;
   }
-  // 2. completions
+  // 2. completions, and peers they left with no rail
   did |= poll_rails();
+  did |= declare_dead_due();
   // 3. transfers whose failure was decided outside progress()
   if (!deferred_settles.empty()) {
     settle_deferred();
@@ -62,6 +63,8 @@ bool Engine::Impl::progress() {
   }
   // 4. deadlines
   expire_deadlines();
+  // 5. probes of the peers that work waits on
+  did |= probe_peers();
   return did;
 }
 

@@ -7,6 +7,7 @@
 //   connection.cc   the handshake and the lifecycle of peers
 //   scheduler.cc    pieces to rails: striping, posting, completions, failover
 //   transfers.cc    building each kind of transfer; settling, deadlines, expectations
+//   liveness.cc     probing peers that work depends on, declaring them dead, long waits
 #pragma once
 
 #include <cstdint>
@@ -61,6 +62,8 @@ struct Engine::Impl {
   // Scratch for posting, kept to avoid allocating per batch.
   std::vector<WorkRequest> batch;
   std::vector<Sge> batch_sges;
+  uint64_t next_probe_ns = 0;       // when peers are next probed
+  std::vector<uint32_t> dead_due;   // peers left with no rail, declared dead at the next progress()
 
   static constexpr size_t kPostBatch = 64;  // work requests per post_send
 
@@ -145,6 +148,16 @@ struct Engine::Impl {
   bool forget_expectation(uint32_t peer, uint32_t transfer, uint32_t generation, uint16_t tag);
   void cancel_expectations(uint32_t transfer);
   void fail_expectations(uint32_t peer, const std::string& why);
+
+  // ---- liveness.cc: probes, dead peers, waits on live peers ----
+  bool probing() const;
+  bool has_work(const Peer& peer) const;
+  bool probe_peers();
+  bool post_probe(uint32_t peer, uint32_t rail);
+  void on_probe(uint32_t rail, const Completion& c);
+  void maybe_dead(uint32_t peer);
+  bool declare_dead_due();
+  bool extend_wait(uint32_t transfer);
 };
 
 }  // namespace ferry

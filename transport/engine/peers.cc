@@ -18,7 +18,10 @@ std::optional<uint32_t> PeerTable::entry(const std::string& name) const {
 
 uint32_t PeerTable::add(const std::string& name, size_t rails) {
   auto it = by_name_.find(name);
-  if (it != by_name_.end() && peers_[it->second]->state != PeerState::kRemoved) return it->second;
+  if (it != by_name_.end() && peers_[it->second]->state != PeerState::kRemoved &&
+      peers_[it->second]->state != PeerState::kDead) {
+    return it->second;
+  }
   auto peer = std::make_unique<Peer>();
   peer->name = name;
   peer->rails.resize(rails);

@@ -19,8 +19,10 @@
 
 namespace ferry::engine_internal {
 
-// Receive buffers carry this bit in their work request cookie; sends carry a piece's.
+// Receive buffers carry this bit in their work request cookie, probes (liveness.cc) the
+// next with the peer's index; sends carry a piece's.
 inline constexpr uint64_t kRecvCookie = 1ull << 63;
+inline constexpr uint64_t kProbeCookie = 1ull << 62;
 
 struct PeerRail {
   std::unique_ptr<Endpoint> endpoint;
@@ -31,11 +33,15 @@ struct PeerRail {
   uint64_t queued_bytes = 0;
   std::deque<uint32_t> queue;  // pieces waiting for room in the send queue
   bool submit_due = false;     // completions freed room: submit once their batch is handled
+  bool probing = false;        // a probe is posted (counted in `posted`), its completion not yet seen
+  std::string down_why;        // why the rail went down for the peer, for the error that ends it
   std::vector<uint8_t> recv_memory;
   std::unique_ptr<MemoryRegion> recv_region;
 };
 
-enum class PeerState : uint8_t { kIdle, kConnecting, kReady, kRemoved };
+// kDead: no rail reached it while probing was on (liveness.cc); its endpoints are gone,
+// as for a removed peer, but it keeps its name until it reconnects or is removed.
+enum class PeerState : uint8_t { kIdle, kConnecting, kReady, kRemoved, kDead };
 
 struct Peer {
   std::string name;
@@ -57,6 +63,7 @@ struct Peer {
   };
   std::vector<Expectation> expectations;  // transfers waiting on this peer's counter
   TransferCounters counters;
+  uint64_t answered_ns = 0;  // when a probe to it last came back well (liveness.cc)
   ControlChannel control;
   std::string last_error;
 };

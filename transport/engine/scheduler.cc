@@ -8,6 +8,7 @@
 
 namespace ferry {
 
+using engine_internal::kProbeCookie;
 using engine_internal::kRecvCookie;
 using engine_internal::TransferPool;
 
@@ -178,6 +179,7 @@ void Engine::Impl::rail_down(uint32_t peer_index, uint32_t r) {
   PeerRail& pr = peer.rails[r];
   if (!pr.up) return;
   pr.up = false;
+  pr.down_why = peer.last_error;
   ++rails[r].counters.failovers;
   ++peer.counters.failovers;
   std::deque<uint32_t> queue;
@@ -188,6 +190,7 @@ void Engine::Impl::rail_down(uint32_t peer_index, uint32_t r) {
     ++peer.counters.retries;
     enqueue(p);
   }
+  maybe_dead(peer_index);
 }
 
 // A piece that cannot be sent fails its transfer, which settles at the next progress().
@@ -237,6 +240,7 @@ void Engine::Impl::cq_overflowed(uint32_t r, uint32_t c, const std::string& why)
     peers[p].last_error = "rail " + std::to_string(r) + ": " + why;
     rail_down(p, r);
     pr.posted = 0;
+    pr.probing = false;  // its completion may be lost too
     for (uint32_t piece = 0; piece < pool.piece_slots(); ++piece) {
       Piece& lost = pool.piece(piece);
       if (!lost.live || !lost.posted || lost.peer != p || lost.rail != r) continue;
@@ -251,6 +255,10 @@ void Engine::Impl::cq_overflowed(uint32_t r, uint32_t c, const std::string& why)
 void Engine::Impl::on_completion(uint32_t r, const Completion& c) {
   if (c.cookie & kRecvCookie) {
     on_recv(r, c);
+    return;
+  }
+  if (c.cookie & kProbeCookie) {
+    on_probe(r, c);
     return;
   }
   const std::optional<uint32_t> found = pool.piece_of(c.cookie);

@@ -79,7 +79,7 @@ void TransferPool::release_transfer(uint32_t index) {
 std::optional<uint32_t> TransferPool::piece_of(uint64_t cookie) const {
   const uint32_t index = static_cast<uint32_t>(cookie);
   if (index >= pieces_.size() || !pieces_[index].live ||
-      pieces_[index].generation != static_cast<uint32_t>(cookie >> 32)) {
+      (pieces_[index].generation & kCookieGeneration) != static_cast<uint32_t>(cookie >> 32)) {
     return std::nullopt;
   }
   return index;

@@ -43,6 +43,9 @@ struct Transfer {
   bool live = false;
   bool finished = false;     // `done` ran
   uint32_t outstanding = 0;  // pieces and expectations not yet settled
+  uint32_t waits = 0;        // of which expectations
+  uint64_t started_ns = 0;
+  bool wait_extended = false;  // its deadline moved to peer_wait_timeout_ns (liveness.cc)
   TransferDone done;
   TransferResult error;  // the first failure; success until one is recorded
   Registration* local = nullptr;
@@ -81,10 +84,16 @@ class TransferPool {
   }
   // The live piece a work request cookie names, or none if it was freed meanwhile.
   std::optional<uint32_t> piece_of(uint64_t cookie) const;
+  // The generation's low 30 bits: the top two bits of a cookie mark receives and probes.
+  static constexpr uint32_t kCookieGeneration = (1u << 30) - 1;
   static uint64_t cookie(const Piece& piece, uint32_t index) {
-    return (static_cast<uint64_t>(piece.generation) << 32) | index;
+    return (static_cast<uint64_t>(piece.generation & kCookieGeneration) << 32) | index;
   }
 
+  // A later deadline for a live transfer; the earlier one, popped, is forgotten.
+  void set_deadline(uint32_t index, uint64_t deadline_ns) {
+    deadlines_.push(Deadline{deadline_ns, index, transfers_[index].generation});
+  }
   // The next transfer whose deadline passed by `now_ns` and that has not called back.
   std::optional<uint32_t> next_expired(uint64_t now_ns);
   size_t live() const { return live_; }

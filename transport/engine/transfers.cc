@@ -41,6 +41,7 @@ Result<const RegionDescriptor*> Engine::Impl::remote_target(uint32_t peer, Remot
 uint32_t Engine::Impl::start_transfer(Registration* local, TransferDone done, std::optional<Notify> notify) {
   const uint32_t t = pool.new_transfer(std::move(done), now() + config.transfer_timeout_ns);
   Transfer& transfer = pool.transfer(t);
+  transfer.started_ns = now();
   transfer.local = local;
   if (local != nullptr) ++local->in_flight;
   transfer.notify = notify;
@@ -312,7 +313,10 @@ Result<TransferId> Engine::Impl::expect(const std::string& peer, uint16_t tag, u
   if (known && peers[*known].state == PeerState::kRemoved) {
     return make_error(ErrorCode::kUnavailable, "peer '" + peer + "' was removed (add_peer to use it again)");
   }
-  const uint32_t peer_index = add_peer(peer);
+  // A dead one keeps its entry, so that the wait fails at once saying why.
+  const uint32_t peer_index = known && peers[*known].state == PeerState::kDead ? *known : add_peer(peer);
+  // Probes need the connection: a wait makes it, as a write would.
+  if (probing() && peers[peer_index].state == PeerState::kIdle) start_connect(peer_index);
   const uint32_t t = start_transfer(nullptr, std::move(done), std::nullopt);
   pool.transfer(t).target = peer;
   add_expectation(t, peer_index, tag, count, index);
@@ -387,13 +391,15 @@ void Engine::Impl::settle_deferred() {
 
 void Engine::Impl::expire_deadlines() {
   while (const std::optional<uint32_t> expired = pool.next_expired(now())) {
+    if (extend_wait(*expired)) continue;  // it only waits, on peers that answer probes
     const Transfer& t = pool.transfer(*expired);
+    const uint64_t allowed = t.wait_extended ? config.peer_wait_timeout_ns : config.transfer_timeout_ns;
     fail_transfer(*expired, make_error(
                                 ErrorCode::kDeadlineExceeded,
                                 "transfer" +
                                     (t.target.empty() || t.several_targets ? "" : " to peer '" + t.target + "'") +
-                                    " not done within " + std::to_string(config.transfer_timeout_ns / 1000000) +
-                                    " ms"));
+                                    " not done within " + std::to_string(allowed / 1000000) + " ms" +
+                                    (t.wait_extended ? " (the peer answered probes)" : "")));
     cancel_expectations(*expired);
     finish(*expired);  // pieces still out settle later and free it
   }
@@ -405,9 +411,15 @@ void Engine::Impl::expire_deadlines() {
 void Engine::Impl::add_expectation(uint32_t t, uint32_t peer_index, uint16_t tag, uint32_t count,
                                    std::optional<uint16_t> index) {
   Peer& peer = peers[peer_index];
+  if (peer.state == PeerState::kDead) {
+    // Nothing of it can land any more: the wait fails at once, from progress().
+    fail_transfer(t, make_error(ErrorCode::kUnavailable, peer.last_error));
+    return;
+  }
   const uint32_t generation = pool.transfer(t).generation;
   // Recorded first: the counter calls back at once when everything already arrived.
   ++pool.transfer(t).outstanding;
+  ++pool.transfer(t).waits;
   peer.expectations.push_back({t, generation, tag, index.has_value()});
   auto arrived = [this, t, generation, peer_index, tag] {
     // Runs inside on_recv, or inside expect() when everything had already arrived:
@@ -419,6 +431,7 @@ void Engine::Impl::add_expectation(uint32_t t, uint32_t peer_index, uint16_t tag
   if (!accepted) {
     peer.expectations.pop_back();
     --pool.transfer(t).outstanding;
+    --pool.transfer(t).waits;
     fail_transfer(t, make_error(ErrorCode::kInvalidArgument,
                                 "tag " + std::to_string(tag) + " of peer '" + peer.name +
                                     "' already has an expectation, or count " +
@@ -434,6 +447,7 @@ bool Engine::Impl::forget_expectation(uint32_t peer_index, uint32_t t, uint32_t 
     if (list[i].transfer == t && list[i].generation == generation && list[i].tag == tag) {
       const bool keep = list[i].keep;
       list.erase(list.begin() + static_cast<long>(i));
+      if (pool.transfer(t).live && pool.transfer(t).generation == generation) --pool.transfer(t).waits;
       if (keep) {
         peers[peer_index].counter.end_wait(tag);
       } else {
@@ -469,6 +483,7 @@ void Engine::Impl::fail_expectations(uint32_t peer_index, const std::string& why
     peers[peer_index].counter.release(e.tag);
     Transfer& t = pool.transfer(e.transfer);
     if (!t.live || t.generation != e.generation) continue;
+    --t.waits;
     fail_transfer(e.transfer, make_error(ErrorCode::kUnavailable, why));
     deferred_settles.push_back(e.transfer);
   }

@@ -151,6 +151,10 @@ SeedPlan draw_plan(uint64_t seed) {
   p.cluster = draw_cluster(rng);
   p.source_bytes = kSourceBytes;
   p.transfer_timeout_ns = 100'000'000;  // 100 ms: failures end quickly in virtual time
+  // A dead peer is noticed within 2 ms + 3 retries of 200 us; a wait on a live one that
+  // will never notify (its transfer failed) ends at 200 ms.
+  p.keepalive_interval_ns = 2'000'000;
+  p.peer_wait_timeout_ns = 200'000'000;
   p.stripe_threshold_bytes = pick(rng, {uint64_t{16} << 10, uint64_t{64} << 10, uint64_t{256} << 10});
   p.piece_bytes = pick(rng, {uint64_t{8} << 10, uint64_t{32} << 10, uint64_t{1} << 20});
   std::vector<uint64_t> slot_end(p.cluster.ranks, kSourceBytes);
@@ -216,8 +220,11 @@ std::string describe(const SeedPlan& p) {
       p.cluster.ranks, rails.c_str(), to_string(p.cluster.kind), p.cluster.loss,
       static_cast<unsigned long long>(p.cluster.propagation_delay_ns),
       static_cast<unsigned long long>(p.cluster.srd_reorder_window_ns));
-  add("engine: transfer timeout %llu ms, stripes above %llu KiB, pieces of %llu KiB",
+  add("engine: transfer timeout %llu ms, keepalive %llu ms, peer wait timeout %llu ms, stripes above %llu KiB, "
+      "pieces of %llu KiB",
       static_cast<unsigned long long>(p.transfer_timeout_ns / 1'000'000),
+      static_cast<unsigned long long>(p.keepalive_interval_ns / 1'000'000),
+      static_cast<unsigned long long>(p.peer_wait_timeout_ns / 1'000'000),
       static_cast<unsigned long long>(p.stripe_threshold_bytes >> 10), static_cast<unsigned long long>(p.piece_bytes >> 10));
   add("transfers: %zu", p.transfers.size());
   for (size_t i = 0; i < p.transfers.size(); ++i) {

@@ -124,6 +124,10 @@ struct SeedPlan {
   uint64_t source_bytes = 0;  // per rank: the area transfers read
   uint64_t buffer_bytes = 0;  // per rank: source area, then destination slots
   uint64_t transfer_timeout_ns = 0;
+  // Liveness: probes while work waits on a peer, and how long a wait on a peer that
+  // answers them may last (EngineConfig).
+  uint64_t keepalive_interval_ns = 0;
+  uint64_t peer_wait_timeout_ns = 0;
   // Small stripes and pieces put small transfers on every rail and in many pieces, so
   // that striping and failover are exercised without moving megabytes.
   uint64_t stripe_threshold_bytes = 0;

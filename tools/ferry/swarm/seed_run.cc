@@ -32,8 +32,9 @@ using testing::pattern_byte;
 // an engine sees a deadline pass.
 constexpr uint64_t kSlackNs = 5'000'000;
 // A workload made of several transfers (a collective's steps, a migration's layers)
-// may wait for one deadline and then settle its writes in flight, each with its own.
-constexpr uint64_t kWorkloadDeadlines = 4;
+// may wait for one wait's deadline (peer_wait_timeout_ns: the peer still answers
+// probes) and then settle its writes in flight, each with its own transfer deadline.
+constexpr uint64_t kWorkloadWriteDeadlines = 3;
 
 std::string fmt(const char* format, auto... args) {
   std::string out(static_cast<size_t>(std::snprintf(nullptr, 0, format, args...)), '\0');
@@ -62,6 +63,8 @@ EngineConfig engine_config(const SeedPlan& p) {
   testing::WorldOptions o;  // the tests' quick retry settings
   o.kind = p.cluster.kind;
   o.engine.transfer_timeout_ns = p.transfer_timeout_ns;
+  o.engine.keepalive_interval_ns = p.keepalive_interval_ns;
+  o.engine.peer_wait_timeout_ns = p.peer_wait_timeout_ns;
   o.engine.stripe_threshold_bytes = p.stripe_threshold_bytes;
   o.engine.piece_bytes = p.piece_bytes;
   return testing::engine_config(o);
@@ -80,7 +83,7 @@ class SeedRun {
       return;
     }
     // Bounded virtual time: every deadline has passed long before.
-    cluster_->horizon_ns = plan_.last_fault_ns() + 20 * plan_.transfer_timeout_ns + 100'000'000;
+    cluster_->horizon_ns = plan_.last_fault_ns() + 20 * plan_.peer_wait_timeout_ns + 100'000'000;
     set_up_buffers();
     if (!out_.passed()) return;
     groups_ = testing::make_groups(*cluster_);
@@ -129,13 +132,20 @@ class SeedRun {
 
   void violation(std::string what) { out_.violations.push_back(std::move(what)); }
 
+  // When a workload that started (or last saw a fault) at `from` must have ended.
+  uint64_t workload_bound(uint64_t from) const {
+    return from + plan_.peer_wait_timeout_ns + kWorkloadWriteDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+  }
+
   // A new operation; `ended` records its end and checks exactly-once, the bound and
   // whether it was allowed to fail. Returns its index.
   size_t begin_operation(std::string name, bool may_fail, uint64_t bound_ns) {
     ops_.push_back(Operation{std::move(name), may_fail, {}, emu_->now_ns(), bound_ns});
     return ops_.size() - 1;
   }
-  void ended(size_t index, const TransferResult& result) {
+  // `cancelled`: the work says another rank cancelled it (a KV send that its decode rank
+  // gave up on after a fault elsewhere in the request), a failure of its own kind.
+  void ended(size_t index, const TransferResult& result, bool cancelled = false) {
     Operation& op = ops_[index];
     if (torn_down_) {
       violation("nothing after teardown: " + op.name + " called back after the cluster was torn down");
@@ -155,9 +165,11 @@ class SeedRun {
       const bool may_fail = op.pair.empty() ? op.may_fail : cut_apart(op.pair[0], op.pair[1]);
       if (!may_fail) violation("failure only where a fault struck: " + op.name + " failed: " + result.error().to_string());
       if (result.error().message.empty()) violation("errors say why: " + op.name + " failed without a message");
-      // A fault shows as a peer out of reach or a deadline passed, nothing else.
+      // A fault shows as a peer out of reach or a deadline passed, or as a cancellation by
+      // a rank that saw one, nothing else.
       const ErrorCode code = result.error().code;
-      if (code != ErrorCode::kUnavailable && code != ErrorCode::kDeadlineExceeded) {
+      if (code != ErrorCode::kUnavailable && code != ErrorCode::kDeadlineExceeded &&
+          !(cancelled && code == ErrorCode::kFailedPrecondition)) {
         violation("errors say why: " + op.name + " failed with " + result.error().to_string() +
                   ", neither unavailable nor deadline exceeded");
       }
@@ -270,6 +282,8 @@ class SeedRun {
     emu_->at(t.at_ns, [this, index, &t] {
       --unstarted_;
       const uint64_t bound = emu_->now_ns() + plan_.transfer_timeout_ns + kSlackNs;
+      // A wait lasts while its peer answers probes; a dead peer ends it much sooner.
+      const uint64_t wait_bound = emu_->now_ns() + plan_.peer_wait_timeout_ns + kSlackNs;
       const std::string name = fmt("transfer #%zu (%s rank%u -> rank%u)", index, to_string(t.kind), t.src, t.dst);
       const size_t op = begin_operation(name, false, bound);
       ops_[op].pair = {t.src, t.dst};
@@ -277,7 +291,7 @@ class SeedRun {
       if (t.tag) {
         notify = Notify{t.tag, 0};
         // The target's wait: once it ends well, the bytes must be in place.
-        const size_t wait = begin_operation("wait for " + name, false, bound);
+        const size_t wait = begin_operation("wait for " + name, false, wait_bound);
         ops_[wait].pair = {t.src, t.dst};
         auto waited = cluster_->engine(t.dst).expect(rank_name(t.src), t.tag, 1, [this, wait, &t](const TransferResult& r) {
           if (r.ok() && !torn_down_) {
@@ -342,8 +356,7 @@ class SeedRun {
     emu_->at(plan_.collective.at_ns, [this] {
       --unstarted_;
       // Two ranks cut apart stall every rank of an all-reduce.
-      const uint64_t from = std::max(emu_->now_ns(), plan_.last_fault_ns());
-      const uint64_t bound = from + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      const uint64_t bound = workload_bound(std::max(emu_->now_ns(), plan_.last_fault_ns()));
       for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
         const size_t op = begin_operation(fmt("all_reduce on rank%u", r), plan_.can_cut(all_ranks()), bound);
         tasks_.push_back(all_reduce_on(r, op));
@@ -376,7 +389,7 @@ class SeedRun {
 
   Task<TransferResult> kv_send_on(uint32_t p, size_t op) {
     const KvSendReport report = co_await kv_senders_[p]->finished(kKvRequest);
-    ended(op, report.result);
+    ended(op, report.result, report.cancelled);
     co_return report.result;
   }
   Task<TransferResult> kv_receive_on(uint32_t d, size_t op) {
@@ -431,7 +444,7 @@ class SeedRun {
       std::iota(kv_ranks.begin(), kv_ranks.end(), 0u);
       const bool may_fail = plan_.can_cut(kv_ranks);
       const uint64_t layers_ns = emu_->now_ns() + prefill.layers * kv.layer_gap_ns;
-      const uint64_t bound = std::max(layers_ns, plan_.last_fault_ns()) + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      const uint64_t bound = workload_bound(std::max(layers_ns, plan_.last_fault_ns()));
       // The decode side begins first: it owns the blocks.
       for (uint32_t d = 0; d < kv.decode_tp; ++d) {
         const size_t op = begin_operation(fmt("kv receive on rank%u", kv.prefill_tp + d), may_fail, bound);
@@ -491,8 +504,7 @@ class SeedRun {
     ++unstarted_;
     emu_->at(b.at_ns, [this] {
       --unstarted_;
-      const uint64_t from = std::max(emu_->now_ns(), plan_.last_fault_ns());
-      const uint64_t bound = from + kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      const uint64_t bound = workload_bound(std::max(emu_->now_ns(), plan_.last_fault_ns()));
       for (uint32_t r = 0; r < plan_.cluster.ranks; ++r) {
         const size_t op = begin_operation(fmt("weights broadcast on rank%u", r), plan_.can_cut(all_ranks()), bound);
         tasks_.push_back(broadcast_on(r, op));
@@ -566,8 +578,7 @@ class SeedRun {
       --unstarted_;
       const PipelineDraw& l = plan_.pipeline;
       const bool may_fail = plan_.can_cut({l.src, l.dst});
-      const uint64_t bound = std::max(emu_->now_ns(), plan_.last_fault_ns()) +
-                             kWorkloadDeadlines * plan_.transfer_timeout_ns + kSlackNs;
+      const uint64_t bound = workload_bound(std::max(emu_->now_ns(), plan_.last_fault_ns()));
       const size_t receive = begin_operation(fmt("pipeline receive on rank%u", l.dst), may_fail, bound);
       tasks_.push_back(pipeline_receive(receive));
       tasks_.back().start();

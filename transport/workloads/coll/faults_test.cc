@@ -29,6 +29,9 @@ std::string case_name(const Case& c) {
 }
 
 constexpr uint64_t kTimeoutNs = 50'000'000;  // the engine's transfer timeout in these tests
+// A wait on a rank that is alive (it answers probes) but failed and will never send
+// lasts this long.
+constexpr uint64_t kPeerWaitNs = 2 * kTimeoutNs;
 constexpr size_t kCount = 16384;             // elements per block: a collective of tens of microseconds
 
 WorldOptions options(const Case& c) {
@@ -36,6 +39,8 @@ WorldOptions options(const Case& c) {
   o.provider = fabrics::kEmu;
   o.ranks = c.ranks;
   o.engine.transfer_timeout_ns = kTimeoutNs;
+  o.engine.keepalive_interval_ns = kTimeoutNs / 10;
+  o.engine.peer_wait_timeout_ns = kPeerWaitNs;
   return o;
 }
 
@@ -102,10 +107,11 @@ TEST_P(Faults, EveryOtherRankFailsClearlyWithinBoundedTime) {
               std::string::npos)
         << results[r].error().message;
     EXPECT_NE(results[r].error().message.find("failed at rank " + std::to_string(r)), std::string::npos) << results[r].error().message;
-    // Waits expire one transfer timeout after they began, and a failing rank then
-    // waits for its own sends, which have the same deadline.
+    // A wait on the victim fails once it is found dead; a wait on a survivor that failed
+    // and sends nothing more expires one peer wait timeout after it began; a failing rank
+    // then waits for its own sends, which have the transfer deadline.
     EXPECT_GE(end[r], fault_ns);
-    EXPECT_LE(end[r] - fault_ns, 3 * kTimeoutNs) << results[r].error().message;
+    EXPECT_LE(end[r] - fault_ns, kPeerWaitNs + 2 * kTimeoutNs) << results[r].error().message;
   }
   // A failed communicator refuses later calls at once, naming the first failure.
   const uint32_t survivor = c.victim == 0 ? 1 : 0;

@@ -208,15 +208,51 @@ INSTANTIATE_TEST_SUITE_P(All, KvEarlyEnd,
                                             ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd)),
                          [](const auto& info) { return provider_kind_name(std::get<0>(info.param), std::get<1>(info.param)); });
 
-// A prefill rank vanishes mid-transfer. Its decode rank cannot learn that the rank's
-// writes settled, so after a deadline without a layer it stops the request, and after
-// one more it ends it, refusing to call the blocks reusable. Bounded by the engine's
-// deadlines, hence virtual time only.
+// A prefill rank vanishes mid-transfer. Virtual time only: the bounds are the engine's.
 class KvLostPrefill : public ::testing::TestWithParam<EndpointKind> {};
 
-TEST_P(KvLostPrefill, TheDecodeSideEndsInBoundedTimeWithoutReusingTheBlocks) {
+// With the engine's probes: the decode rank's engine finds the rank dead, within a
+// keepalive interval and the retries, and tears its connection down, so nothing of it
+// can land any more and the blocks are reusable.
+TEST_P(KvLostPrefill, TheDecodeSideEndsSoonAndReusesTheBlocksOnceThePeerIsDeclaredDead) {
   KvClusterOptions o = kv_options(2, 2, fabrics::kEmu, GetParam());
   o.engine.transfer_timeout_ns = kDeadlineNs;
+  o.engine.keepalive_interval_ns = kDeadlineNs / 10;
+  KvCluster kv(o);
+  const KvRequest r = kv_request(o, 1, 0, 5);
+  kv.fill(r, 1);
+  ASSERT_TRUE(kv.begin(r));
+  KvRequestTasks tasks = kv.watch(r.id);
+  ASSERT_TRUE(kv.layer_ready(r.id, 0));
+  Task<TransferResult> landed = kv.receiver(1).layer(r.id, 0);
+  landed.start();
+  ASSERT_TRUE(kv.run_until([&] { return landed.done(); }));
+
+  const uint64_t vanished_at = kv.fabric().now_ns();
+  ferry::testing::vanish_node(kv.fabric(), 1);  // prefill rank 1, decode rank 1's only source
+  for (uint32_t l = 1; l < o.prefill.layers; ++l) ASSERT_TRUE(kv.sender(0).layer_ready(r.id, l).ok());
+  ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[1].done(); }));
+  EXPECT_LE(kv.fabric().now_ns() - vanished_at, kDeadlineNs / 5);
+  const KvReceiveReport& ended = tasks.receivers[1].result();
+  EXPECT_FALSE(ended.result.ok());
+  EXPECT_EQ(ended.result.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(ended.result.error().message.find("peer 'rank1' declared dead"), std::string::npos)
+      << ended.result.error().message;
+  EXPECT_TRUE(ended.blocks_reusable);
+
+  ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[0].done() && tasks.senders[0].done(); }));
+  EXPECT_TRUE(tasks.receivers[0].result().result.ok()) << tasks.receivers[0].result().result.error().message;
+  EXPECT_TRUE(tasks.senders[0].result().result.ok()) << tasks.senders[0].result().result.error().message;
+  EXPECT_TRUE(kv.holds(r, 1, 0, /*only_rank=*/0));
+}
+
+// Without probes the decode rank cannot learn that the rank's writes settled, so after a
+// deadline without a layer it stops the request, and after one more it ends it,
+// refusing to call the blocks reusable.
+TEST_P(KvLostPrefill, WithoutProbesTheDecodeSideEndsInBoundedTimeWithoutReusingTheBlocks) {
+  KvClusterOptions o = kv_options(2, 2, fabrics::kEmu, GetParam());
+  o.engine.transfer_timeout_ns = kDeadlineNs;
+  o.engine.keepalive_interval_ns = 0;
   KvCluster kv(o);
   const KvRequest r = kv_request(o, 1, 0, 5);
   kv.fill(r, 1);

@@ -178,8 +178,8 @@ void KvReceiver::on_layer(const std::shared_ptr<Request>& r, size_t source, cons
     end_if_settled(r);
     return;
   }
-  // kUnavailable: the engine tore the connection to it down (peer removed or
-  // reconnected), so nothing more of it can land. Anything else leaves it unknown.
+  // kUnavailable: the engine tore the connection to it down (peer removed, reconnected
+  // or declared dead), so nothing more of it can land. Anything else leaves it unknown.
   stop(r, make_error(result.error().code, layer_name() + ": " + result.error().message));
   settle(r, source, result.error().code == ErrorCode::kUnavailable);
   end_if_settled(r);

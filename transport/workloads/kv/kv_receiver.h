@@ -11,7 +11,8 @@
 // the request can land any more:
 //  - it delivered every layer (each layer's notification follows its data), or
 //  - it said on the control tag that it stopped early and that its writes settled, or
-//  - the engine tore the connection to it down (peer removed or reconnected).
+//  - the engine tore the connection to it down (peer removed, reconnected or declared
+//    dead by the engine's probes).
 // Only then are the request's blocks reported reusable. A source that does neither
 // within an engine deadline after the request stopped is given up: the request ends
 // with blocks_reusable = false, and the caller must keep those blocks out of use until it

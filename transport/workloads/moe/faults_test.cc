@@ -11,7 +11,10 @@ namespace {
 constexpr uint32_t kRanks = 4;
 constexpr uint32_t kLost = 2;                      // the rank that goes away
 constexpr uint64_t kTimeoutNs = 50'000'000;        // EngineConfig::transfer_timeout_ns
-constexpr uint64_t kBoundNs = kTimeoutNs + 5'000'000;
+// A wait on a rank that is alive (it answers probes) but failed and sends nothing more
+// lasts this long; the lost rank itself is found dead within a keepalive and retries.
+constexpr uint64_t kPeerWaitNs = 2 * kTimeoutNs;
+constexpr uint64_t kBoundNs = kPeerWaitNs + 5'000'000;
 
 class Faults : public ::testing::Test {
  protected:
@@ -21,6 +24,8 @@ class Faults : public ::testing::Test {
     MoeClusterOptions o;
     o.ranks = kRanks;
     o.engine.transfer_timeout_ns = kTimeoutNs;
+    o.engine.keepalive_interval_ns = kTimeoutNs / 10;
+    o.engine.peer_wait_timeout_ns = kPeerWaitNs;
     o.moe.experts = 16;
     o.moe.top_k = 4;
     o.moe.hidden = 512;
