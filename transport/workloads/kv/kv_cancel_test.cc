@@ -211,6 +211,32 @@ INSTANTIATE_TEST_SUITE_P(All, KvEarlyEnd,
 // A prefill rank vanishes mid-transfer. Virtual time only: the bounds are the engine's.
 class KvLostPrefill : public ::testing::TestWithParam<EndpointKind> {};
 
+struct LostPrefill {
+  KvRequest request;
+  KvRequestTasks tasks;
+  uint64_t vanished_at = 0;
+};
+
+// Request 1 from two prefill ranks to two decode ranks; once its first layer landed on
+// decode rank 1, prefill rank 1 (that rank's only source) vanishes and prefill rank 0
+// hands over the other layers. Returns when decode rank 1's receiver has ended.
+void lose_a_prefill_rank(KvCluster& kv, const KvClusterOptions& o, LostPrefill& lost) {
+  lost.request = kv_request(o, 1, 0, 5);
+  const KvRequest& r = lost.request;
+  kv.fill(r, 1);
+  ASSERT_TRUE(kv.begin(r));
+  lost.tasks = kv.watch(r.id);
+  ASSERT_TRUE(kv.layer_ready(r.id, 0));
+  Task<TransferResult> landed = kv.receiver(1).layer(r.id, 0);
+  landed.start();
+  ASSERT_TRUE(kv.run_until([&] { return landed.done(); }));
+
+  lost.vanished_at = kv.fabric().now_ns();
+  ferry::testing::vanish_node(kv.fabric(), 1);
+  for (uint32_t l = 1; l < o.prefill.layers; ++l) ASSERT_TRUE(kv.sender(0).layer_ready(r.id, l).ok());
+  ASSERT_TRUE(kv.run_until([&] { return lost.tasks.receivers[1].done(); }));
+}
+
 // With the engine's probes: the decode rank's engine finds the rank dead, within a
 // keepalive interval and the retries, and tears its connection down, so nothing of it
 // can land any more and the blocks are reusable.
@@ -219,19 +245,11 @@ TEST_P(KvLostPrefill, TheDecodeSideEndsSoonAndReusesTheBlocksOnceThePeerIsDeclar
   o.engine.transfer_timeout_ns = kDeadlineNs;
   o.engine.keepalive_interval_ns = kDeadlineNs / 10;
   KvCluster kv(o);
-  const KvRequest r = kv_request(o, 1, 0, 5);
-  kv.fill(r, 1);
-  ASSERT_TRUE(kv.begin(r));
-  KvRequestTasks tasks = kv.watch(r.id);
-  ASSERT_TRUE(kv.layer_ready(r.id, 0));
-  Task<TransferResult> landed = kv.receiver(1).layer(r.id, 0);
-  landed.start();
-  ASSERT_TRUE(kv.run_until([&] { return landed.done(); }));
-
-  const uint64_t vanished_at = kv.fabric().now_ns();
-  ferry::testing::vanish_node(kv.fabric(), 1);  // prefill rank 1, decode rank 1's only source
-  for (uint32_t l = 1; l < o.prefill.layers; ++l) ASSERT_TRUE(kv.sender(0).layer_ready(r.id, l).ok());
-  ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[1].done(); }));
+  LostPrefill lost;
+  ASSERT_NO_FATAL_FAILURE(lose_a_prefill_rank(kv, o, lost));
+  const KvRequest& r = lost.request;
+  KvRequestTasks& tasks = lost.tasks;
+  const uint64_t vanished_at = lost.vanished_at;
   EXPECT_LE(kv.fabric().now_ns() - vanished_at, kDeadlineNs / 5);
   const KvReceiveReport& ended = tasks.receivers[1].result();
   EXPECT_FALSE(ended.result.ok());
@@ -254,19 +272,11 @@ TEST_P(KvLostPrefill, WithoutProbesTheDecodeSideEndsInBoundedTimeWithoutReusingT
   o.engine.transfer_timeout_ns = kDeadlineNs;
   o.engine.keepalive_interval_ns = 0;
   KvCluster kv(o);
-  const KvRequest r = kv_request(o, 1, 0, 5);
-  kv.fill(r, 1);
-  ASSERT_TRUE(kv.begin(r));
-  KvRequestTasks tasks = kv.watch(r.id);
-  ASSERT_TRUE(kv.layer_ready(r.id, 0));
-  Task<TransferResult> landed = kv.receiver(1).layer(r.id, 0);
-  landed.start();
-  ASSERT_TRUE(kv.run_until([&] { return landed.done(); }));
-
-  const uint64_t vanished_at = kv.fabric().now_ns();
-  ferry::testing::vanish_node(kv.fabric(), 1);  // prefill rank 1, decode rank 1's only source
-  for (uint32_t l = 1; l < o.prefill.layers; ++l) ASSERT_TRUE(kv.sender(0).layer_ready(r.id, l).ok());
-  ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[1].done(); }));
+  LostPrefill lost;
+  ASSERT_NO_FATAL_FAILURE(lose_a_prefill_rank(kv, o, lost));
+  const KvRequest& r = lost.request;
+  KvRequestTasks& tasks = lost.tasks;
+  const uint64_t vanished_at = lost.vanished_at;
   EXPECT_LE(kv.fabric().now_ns() - vanished_at, 2 * kDeadlineNs + kDeadlineNs / 10);
   const KvReceiveReport& stuck = tasks.receivers[1].result();
   EXPECT_FALSE(stuck.result.ok());
