@@ -152,8 +152,10 @@ ReplayReport degenerate_report() {
   w.latencies_ns = {0, 0, 0};
   w.operations = 3;
   r.workloads.push_back(w);
-  r.nics.push_back(NicTimeline{"node0/nic0", {}});
-  r.nics.push_back(NicTimeline{"node0/nic1", {0, 0, 0}});
+  r.nics.resize(2);
+  r.nics[0].name = "node0/nic0";
+  r.nics[1].name = "node0/nic1";
+  r.nics[1].bytes = {0, 0, 0};
   r.interval_ns = 0;
   return r;
 }
