@@ -47,13 +47,8 @@ class Measurement {
   uint64_t time_of(Collective collective, Algorithm algorithm, uint64_t bytes) {
     const size_t block = bytes / sizeof(float) / ranks_;  // all-gather: each rank's part
     const size_t count = collective == Collective::kAllReduce ? bytes / sizeof(float) : block * ranks_;
-    for (uint32_t r = 0; r < ranks_; ++r) {
-      if (collective == Collective::kAllReduce) {
-        testing::fill_exact(send_[r].data(), count, DType::kFloat32, r, ranks_, kSeed);
-      } else {
-        testing::fill_exact(send_[r].data(), block, DType::kFloat32, r, ranks_, kSeed);
-      }
-    }
+    const size_t sent = collective == Collective::kAllReduce ? count : block;  // per rank
+    for (uint32_t r = 0; r < ranks_; ++r) testing::fill_exact(send_[r].data(), sent, DType::kFloat32, r, ranks_, kSeed);
     const uint64_t start = world_.now_ns();
     const std::vector<TransferResult> results = world_.run([&](uint32_t r) {
       if (collective == Collective::kAllReduce) {

@@ -237,6 +237,14 @@ void lose_a_prefill_rank(KvCluster& kv, const KvClusterOptions& o, LostPrefill& 
   ASSERT_TRUE(kv.run_until([&] { return lost.tasks.receivers[1].done(); }));
 }
 
+// Prefill rank 0 and decode rank 0, untouched by the loss, complete the request.
+void expect_the_surviving_half_completes(KvCluster& kv, LostPrefill& lost) {
+  ASSERT_TRUE(kv.run_until([&] { return lost.tasks.receivers[0].done() && lost.tasks.senders[0].done(); }));
+  EXPECT_TRUE(lost.tasks.receivers[0].result().result.ok()) << lost.tasks.receivers[0].result().result.error().message;
+  EXPECT_TRUE(lost.tasks.senders[0].result().result.ok()) << lost.tasks.senders[0].result().result.error().message;
+  EXPECT_TRUE(kv.holds(lost.request, 1, 0, /*only_rank=*/0));
+}
+
 // With the engine's probes: the decode rank's engine finds the rank dead, within a
 // keepalive interval and the retries, and tears its connection down, so nothing of it
 // can land any more and the blocks are reusable.
@@ -247,21 +255,15 @@ TEST_P(KvLostPrefill, TheDecodeSideEndsSoonAndReusesTheBlocksOnceThePeerIsDeclar
   KvCluster kv(o);
   LostPrefill lost;
   ASSERT_NO_FATAL_FAILURE(lose_a_prefill_rank(kv, o, lost));
-  const KvRequest& r = lost.request;
-  KvRequestTasks& tasks = lost.tasks;
-  const uint64_t vanished_at = lost.vanished_at;
-  EXPECT_LE(kv.fabric().now_ns() - vanished_at, kDeadlineNs / 5);
-  const KvReceiveReport& ended = tasks.receivers[1].result();
+  EXPECT_LE(kv.fabric().now_ns() - lost.vanished_at, kDeadlineNs / 5);
+  const KvReceiveReport& ended = lost.tasks.receivers[1].result();
   EXPECT_FALSE(ended.result.ok());
   EXPECT_EQ(ended.result.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(ended.result.error().message.find("peer 'rank1' declared dead"), std::string::npos)
       << ended.result.error().message;
   EXPECT_TRUE(ended.blocks_reusable);
 
-  ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[0].done() && tasks.senders[0].done(); }));
-  EXPECT_TRUE(tasks.receivers[0].result().result.ok()) << tasks.receivers[0].result().result.error().message;
-  EXPECT_TRUE(tasks.senders[0].result().result.ok()) << tasks.senders[0].result().result.error().message;
-  EXPECT_TRUE(kv.holds(r, 1, 0, /*only_rank=*/0));
+  expect_the_surviving_half_completes(kv, lost);
 }
 
 // Without probes the decode rank cannot learn that the rank's writes settled, so after a
@@ -274,20 +276,14 @@ TEST_P(KvLostPrefill, WithoutProbesTheDecodeSideEndsInBoundedTimeWithoutReusingT
   KvCluster kv(o);
   LostPrefill lost;
   ASSERT_NO_FATAL_FAILURE(lose_a_prefill_rank(kv, o, lost));
-  const KvRequest& r = lost.request;
-  KvRequestTasks& tasks = lost.tasks;
-  const uint64_t vanished_at = lost.vanished_at;
-  EXPECT_LE(kv.fabric().now_ns() - vanished_at, 2 * kDeadlineNs + kDeadlineNs / 10);
-  const KvReceiveReport& stuck = tasks.receivers[1].result();
+  EXPECT_LE(kv.fabric().now_ns() - lost.vanished_at, 2 * kDeadlineNs + kDeadlineNs / 10);
+  const KvReceiveReport& stuck = lost.tasks.receivers[1].result();
   EXPECT_FALSE(stuck.result.ok());
   EXPECT_EQ(stuck.result.error().code, ErrorCode::kDeadlineExceeded);
   EXPECT_NE(stuck.result.error().message.find("'rank1'"), std::string::npos) << stuck.result.error().message;
   EXPECT_FALSE(stuck.blocks_reusable);
 
-  ASSERT_TRUE(kv.run_until([&] { return tasks.receivers[0].done() && tasks.senders[0].done(); }));
-  EXPECT_TRUE(tasks.receivers[0].result().result.ok()) << tasks.receivers[0].result().result.error().message;
-  EXPECT_TRUE(tasks.senders[0].result().result.ok()) << tasks.senders[0].result().result.error().message;
-  EXPECT_TRUE(kv.holds(r, 1, 0, /*only_rank=*/0));
+  expect_the_surviving_half_completes(kv, lost);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, KvLostPrefill, ::testing::Values(EndpointKind::kRc, EndpointKind::kSrd),

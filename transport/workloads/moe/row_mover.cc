@@ -40,9 +40,10 @@ VoidResult HostRowMover::weighted_combine(std::span<const RowRun> runs, std::spa
   // One run (the expert outputs, once per origin) is indexed in place.
   const uint8_t* in_place = runs.size() == 1 ? runs[0].rows : nullptr;
   rows_.clear();
-  for (const RowRun& run : runs) {
-    if (in_place != nullptr) break;
-    for (uint32_t i = 0; i < run.count; ++i) rows_.push_back(run.rows + i * row_bytes);
+  if (in_place == nullptr) {
+    for (const RowRun& run : runs) {
+      for (uint32_t i = 0; i < run.count; ++i) rows_.push_back(run.rows + i * row_bytes);
+    }
   }
   const uint64_t hidden = geometry_.hidden();
   slot_rows_.resize(width);
